@@ -1,0 +1,191 @@
+//! Command-line interface: global flags work before or after the subcommand, mistyped commands and
+//! flags get suggestions, and flags borrowed from docker-compose get a pointer to devenv's way.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::ui::ColorChoice;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "devenv",
+    version,
+    about = "Run the same Docker Swarm stack on your laptop and your server, with real HTTPS on local names",
+    long_about = None,
+    propagate_version = true,
+    arg_required_else_help = true,
+    after_help = "Global options work before or after the command: `devenv -C site up` = `devenv up -C site`.\n\
+                  Exit codes: 0 ok, 1 failed, 2 bad usage or configuration (nothing changed), 3 timed out."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct Global {
+    /// Run as if started in DIR (the project root or below it)
+    #[arg(short = 'C', long = "dir", global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The profile to use (default: the active one, see `devenv switch`)
+    #[arg(long, global = true, value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// More output (-vv shows every docker call)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Machine-readable output on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print the plan (hosts diff, certificates, trust actions, docker calls) and change nothing
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Answer yes to confirmations
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+    /// Colour output
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// The hosts file to manage (default: the system's)
+    #[arg(long, global = true, env = "DEVENV_HOSTS_FILE", value_name = "PATH")]
+    pub hosts_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print or write the rendered stack and config files of a profile
+    Render(RenderArgs),
+    /// What differs between two profiles' rendered output (default: local vs server)
+    Diff(DiffArgs),
+    /// Make PROFILE the active one: re-render, and add/remove local-only machine changes
+    Switch(SwitchArgs),
+    /// Scaffold devenv.yaml, profiles/ and templates in the current directory
+    Init(InitArgs),
+    /// Print shell completions
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Profile to render (default: the active one)
+    pub profile: Option<String>,
+    /// Write stack.yml and configs/ into DIR instead of printing them
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print only the stack file (e.g. to pipe into `docker stack config -c -`)
+    #[arg(long)]
+    pub stack_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// First profile (default: local)
+    pub a: Option<String>,
+    /// Second profile (default: server)
+    pub b: Option<String>,
+    /// Exit with 1 when the profiles differ
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchArgs {
+    /// The profile to make active
+    pub profile: String,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Project name (default: the directory's name)
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    pub shell: clap_complete::Shell,
+}
+
+/// Flags people bring from docker-compose / docker stack, and what devenv does instead.
+const FOREIGN_FLAGS: &[(&str, &str)] = &[
+    ("-f", "devenv takes the stack template from `stack:` in devenv.yaml; there is no -f. Use -C DIR to pick the project"),
+    ("--file", "devenv takes the stack template from `stack:` in devenv.yaml; there is no --file. Use -C DIR to pick the project"),
+    ("-c", "devenv takes the stack template from `stack:` in devenv.yaml; use -C DIR (capital C) to pick the project"),
+    ("--compose-file", "devenv takes the stack template from `stack:` in devenv.yaml; use -C DIR to pick the project"),
+    ("-p", "the stack name is `project:` in devenv.yaml; use -C DIR to pick the project and --profile to pick the profile"),
+    ("--project-name", "the stack name is `project:` in devenv.yaml; use -C DIR to pick the project"),
+    ("-d", "devenv always returns once the stack is ready; there is nothing to detach"),
+    ("--detach", "devenv always returns once the stack is ready; there is nothing to detach"),
+    ("--context", "the docker context belongs to the profile (`docker.context` in profiles/NAME.yaml); pick the profile with --profile"),
+    ("-H", "the docker endpoint belongs to the profile (`docker.context` or `docker.host`); pick the profile with --profile"),
+    ("--host", "the docker endpoint belongs to the profile (`docker.context` or `docker.host`); pick the profile with --profile"),
+    ("--build", "`devenv up` builds services with a build context itself; `devenv build` builds without deploying"),
+    ("--force-recreate", "use `devenv update SERVICE` (or --all) to restart services with a fresh pull"),
+];
+
+/// Parses the command line; on a usage error returns the message to print and the exit code.
+pub fn parse<I, T>(args: I) -> Result<Cli, (String, i32)>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    Cli::try_parse_from(args).map_err(|e| {
+        let code = if e.use_stderr() { crate::error::EXIT_CONFIG } else { 0 };
+        let mut text = e.render().ansi().to_string();
+        if e.kind() == ErrorKind::UnknownArgument
+            && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
+        {
+            let flag = arg.split('=').next().unwrap_or(arg);
+            if let Some((_, hint)) = FOREIGN_FLAGS.iter().find(|(f, _)| *f == flag) {
+                text = format!("{}\nnote: {hint}\n", text.trim_end());
+            }
+        }
+        (text, code)
+    })
+}
+
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_before_or_after() {
+        let a = parse(["devenv", "-C", "x", "render", "local"]).unwrap();
+        let b = parse(["devenv", "render", "local", "-C", "x"]).unwrap();
+        assert_eq!(a.global.dir, b.global.dir);
+        let c = parse(["devenv", "render", "--json", "--dry-run", "-y"]).unwrap();
+        assert!(c.global.json && c.global.dry_run && c.global.yes);
+    }
+
+    #[test]
+    fn compose_flags_get_a_note() {
+        let (msg, code) = parse(["devenv", "render", "-f", "x.yml"]).unwrap_err();
+        assert_eq!(code, 2);
+        assert!(msg.contains("stack:` in devenv.yaml"), "{msg}");
+    }
+
+    #[test]
+    fn typo_gets_suggestion() {
+        let (msg, code) = parse(["devenv", "rendr"]).unwrap_err();
+        assert_eq!(code, 2);
+        assert!(msg.contains("render"), "{msg}");
+        let (msg, _) = parse(["devenv", "render", "--stack-onl"]).unwrap_err();
+        assert!(msg.contains("--stack-only"), "{msg}");
+    }
+}

@@ -1,0 +1,390 @@
+//! What differs between two rendered profiles: settings, services point by point, secrets (masked)
+//! and a unified diff of each config file.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_yaml_ng::{Mapping, Value};
+
+use crate::profile::{Profile, ProfileFile, Tls};
+use crate::render::Rendered;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub path: String,
+    pub a: Option<String>,
+    pub b: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Added,
+    Removed,
+    Changed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceDiff {
+    pub name: String,
+    /// Added = only in b, Removed = only in a.
+    pub status: Status,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigDiff {
+    pub name: String,
+    pub status: Status,
+    /// Unified diff (empty when only in one profile).
+    pub unified: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretDiff {
+    pub name: String,
+    pub a_origin: Option<String>,
+    pub b_origin: Option<String>,
+    /// Whether the values differ; values themselves are never shown.
+    pub value_differs: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProfileDiff {
+    pub a: String,
+    pub b: String,
+    pub settings: Vec<Change>,
+    pub services: Vec<ServiceDiff>,
+    pub secrets: Vec<SecretDiff>,
+    pub configs: Vec<ConfigDiff>,
+    /// Top-level networks and volumes.
+    pub stack: Vec<Change>,
+}
+
+impl ProfileDiff {
+    pub fn is_empty(&self) -> bool {
+        self.settings.is_empty()
+            && self.services.is_empty()
+            && self.secrets.is_empty()
+            && self.configs.is_empty()
+            && self.stack.is_empty()
+    }
+}
+
+pub fn diff(pa: &Profile, ra: &Rendered, pb: &Profile, rb: &Rendered) -> ProfileDiff {
+    ProfileDiff {
+        a: pa.name.clone(),
+        b: pb.name.clone(),
+        settings: compare_maps(&settings(&pa.file), &settings(&pb.file)),
+        services: services(ra, rb),
+        secrets: secrets(ra, rb),
+        configs: configs(ra, rb),
+        stack: ["networks", "volumes"]
+            .iter()
+            .flat_map(|k| {
+                let mut a = BTreeMap::new();
+                let mut b = BTreeMap::new();
+                if let Some(v) = ra.stack.get(*k) {
+                    flatten(k, v, &mut a);
+                }
+                if let Some(v) = rb.stack.get(*k) {
+                    flatten(k, v, &mut b);
+                }
+                compare_maps(&a, &b)
+            })
+            .collect(),
+    }
+}
+
+/// Profile settings as path → display value.
+fn settings(f: &ProfileFile) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    m.insert("domain".into(), f.domain.clone());
+    m.insert(
+        "hosts".into(),
+        if f.hosts.is_empty() {
+            "(none)".into()
+        } else {
+            f.hosts.join(", ")
+        },
+    );
+    m.insert("ipv6".into(), f.ipv6.to_string());
+    m.insert(
+        "tls".into(),
+        match &f.tls {
+            Tls::Files(x) => format!("files (cert {}, key {})", x.cert.display(), x.key.display()),
+            t => t.mode().to_string(),
+        },
+    );
+    m.insert(
+        "registry".into(),
+        f.registry
+            .as_ref()
+            .map(|r| r.prefix.clone())
+            .unwrap_or_else(|| "(none)".into()),
+    );
+    m.insert("docker.context".into(), f.docker.context.clone());
+    m.insert(
+        "docker.cluster_id".into(),
+        f.docker.cluster_id.clone().unwrap_or_else(|| "(any)".into()),
+    );
+    m.insert("docker.swarm".into(), f.docker.swarm.to_string());
+    m.insert("docker.publish".into(), format!("{:?}", f.docker.publish).to_lowercase());
+    if let Some(h) = &f.docker.host {
+        m.insert("docker.host".into(), h.clone());
+    }
+    for (k, v) in &f.replicas {
+        m.insert(format!("replicas.{k}"), v.to_string());
+    }
+    for (k, v) in &f.env {
+        m.insert(format!("env.{k}"), v.0.clone());
+    }
+    for (k, s) in &f.secrets {
+        let src = match (&s.file, &s.env, s.generate) {
+            (Some(p), _, _) => format!("file {}", p.display()),
+            (_, Some(e), _) => format!("env {e}"),
+            (_, _, Some(n)) => format!("generated ({n} bytes)"),
+            _ => "?".into(),
+        };
+        m.insert(format!("secrets.{k}"), src);
+    }
+    if let Some(u) = &f.update {
+        flatten(
+            "update",
+            &serde_yaml_ng::to_value(u).unwrap_or(Value::Null),
+            &mut m,
+        );
+    }
+    flatten("vars", &Value::Mapping(f.vars.clone()), &mut m);
+    m
+}
+
+fn compare_maps(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<Change> {
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| Change {
+            path: k.clone(),
+            a: a.get(k).cloned(),
+            b: b.get(k).cloned(),
+        })
+        .collect()
+}
+
+/// One line, compact: scalars as themselves, collections as flow YAML.
+fn compact(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".into(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+/// Flattens mappings into dotted paths; lists stay whole (one entry), except that `environment`
+/// and `labels` lists (`KEY=VALUE`) are read as mappings so each variable is its own point.
+fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
+    let last = prefix.rsplit('.').next().unwrap_or(prefix);
+    match v {
+        Value::Mapping(m) if !m.is_empty() => {
+            for (k, v) in m {
+                flatten(&format!("{prefix}.{}", compact(k)), v, out);
+            }
+        }
+        Value::Null => {}
+        Value::Sequence(s) if last == "ports" => {
+            for p in s {
+                // one point per published port: "80 → 80/tcp ingress"
+                for m in crate::render::stack::long_ports(p).unwrap_or_default() {
+                    let get = |k: &str| m.get(k).map(compact);
+                    let published = get("published").unwrap_or_else(|| "(random)".into());
+                    let mode = p
+                        .as_mapping()
+                        .and_then(|x| x.get("mode"))
+                        .map(compact)
+                        .unwrap_or_else(|| "ingress".into());
+                    out.insert(
+                        format!("{prefix}.{published}"),
+                        format!(
+                            "{}/{} {mode}",
+                            get("target").unwrap_or_default(),
+                            get("protocol").unwrap_or_else(|| "tcp".into())
+                        ),
+                    );
+                }
+            }
+        }
+        Value::Sequence(s) if (last == "environment" || last == "labels") && s.iter().all(Value::is_string) => {
+            for item in s {
+                let item = item.as_str().unwrap_or_default();
+                let (k, val) = item.split_once('=').unwrap_or((item, ""));
+                out.insert(format!("{prefix}.{k}"), val.to_string());
+            }
+        }
+        other => {
+            out.insert(prefix.to_string(), compact(other));
+        }
+    }
+}
+
+fn services(ra: &Rendered, rb: &Rendered) -> Vec<ServiceDiff> {
+    let empty = Mapping::new();
+    let sa = crate::render::stack::services(&ra.stack).unwrap_or(&empty);
+    let sb = crate::render::stack::services(&rb.stack).unwrap_or(&empty);
+    let mut names: Vec<String> = sa
+        .keys()
+        .chain(sb.keys())
+        .filter_map(|k| k.as_str().map(String::from))
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut out = Vec::new();
+    for n in names {
+        match (sa.get(n.as_str()), sb.get(n.as_str())) {
+            (Some(_), None) => out.push(ServiceDiff {
+                name: n,
+                status: Status::Removed,
+                changes: vec![],
+            }),
+            (None, Some(_)) => out.push(ServiceDiff {
+                name: n,
+                status: Status::Added,
+                changes: vec![],
+            }),
+            (Some(a), Some(b)) => {
+                let mut fa = BTreeMap::new();
+                let mut fb = BTreeMap::new();
+                flatten_service(a, &mut fa);
+                flatten_service(b, &mut fb);
+                let changes = compare_maps(&fa, &fb);
+                if !changes.is_empty() {
+                    out.push(ServiceDiff {
+                        name: n,
+                        status: Status::Changed,
+                        changes,
+                    });
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+fn flatten_service(svc: &Value, out: &mut BTreeMap<String, String>) {
+    let Some(m) = svc.as_mapping() else { return };
+    for (k, v) in m {
+        let k = compact(k);
+        flatten(&k, v, out);
+    }
+    // a missing replicas is 1: compare like for like
+    if crate::render::stack::replicas(m).is_some() && !out.contains_key("deploy.replicas") {
+        out.insert("deploy.replicas".into(), "1".into());
+    }
+}
+
+fn secrets(ra: &Rendered, rb: &Rendered) -> Vec<SecretDiff> {
+    let mut names: Vec<&String> = ra.secrets.iter().chain(rb.secrets.iter()).map(|s| &s.key).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter_map(|n| {
+            let a = ra.secrets.iter().find(|s| &s.key == n);
+            let b = rb.secrets.iter().find(|s| &s.key == n);
+            let value_differs = match (a, b) {
+                (Some(a), Some(b)) => {
+                    // the object name ends in a keyed hash of the value
+                    a.object_name.rsplit('_').next() != b.object_name.rsplit('_').next()
+                        || a.unavailable.is_some()
+                        || b.unavailable.is_some()
+                }
+                _ => true,
+            };
+            let d = SecretDiff {
+                name: n.clone(),
+                a_origin: a.map(|s| s.origin.clone()),
+                b_origin: b.map(|s| s.origin.clone()),
+                value_differs,
+            };
+            (d.value_differs || d.a_origin != d.b_origin).then_some(d)
+        })
+        .collect()
+}
+
+fn configs(ra: &Rendered, rb: &Rendered) -> Vec<ConfigDiff> {
+    let mut names: Vec<&String> = ra.configs.iter().chain(rb.configs.iter()).map(|c| &c.key).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter_map(|n| {
+            let a = ra.configs.iter().find(|c| &c.key == n);
+            let b = rb.configs.iter().find(|c| &c.key == n);
+            match (a, b) {
+                (Some(_), None) => Some(ConfigDiff {
+                    name: n.clone(),
+                    status: Status::Removed,
+                    unified: String::new(),
+                }),
+                (None, Some(_)) => Some(ConfigDiff {
+                    name: n.clone(),
+                    status: Status::Added,
+                    unified: String::new(),
+                }),
+                (Some(a), Some(b)) if a.content != b.content => Some(ConfigDiff {
+                    name: n.clone(),
+                    status: Status::Changed,
+                    unified: unified(
+                        &a.content,
+                        &b.content,
+                        &format!("{}/configs/{n}", ra.profile),
+                        &format!("{}/configs/{n}", rb.profile),
+                    ),
+                }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// A unified diff with 3 lines of context.
+pub fn unified(a: &str, b: &str, name_a: &str, name_b: &str) -> String {
+    similar::TextDiff::from_lines(a, b)
+        .unified_diff()
+        .context_radius(3)
+        .header(name_a, name_b)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_lists_and_maps_compare_per_variable() {
+        let mut a = BTreeMap::new();
+        let mut b = BTreeMap::new();
+        flatten("environment", &serde_yaml_ng::from_str("[A=1, B=2]").unwrap(), &mut a);
+        flatten("environment", &serde_yaml_ng::from_str("{A: '1', B: '3'}").unwrap(), &mut b);
+        let c = compare_maps(&a, &b);
+        assert_eq!(
+            c,
+            vec![Change {
+                path: "environment.B".into(),
+                a: Some("2".into()),
+                b: Some("3".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn unified_has_headers() {
+        let u = unified("a\nb\n", "a\nc\n", "x", "y");
+        assert!(u.starts_with("--- x\n+++ y\n"), "{u}");
+        assert!(u.contains("-b\n+c\n"));
+    }
+}

@@ -1,0 +1,790 @@
+//! The project model: `devenv.yaml` and `profiles/NAME.yaml`, parsed into typed structs.
+//!
+//! Unknown keys are rejected with a suggestion, and every error names file:line:column and the
+//! offending value (exit code 2). Loading never writes anything.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_yaml_ng::{Mapping, Value};
+
+use crate::error::{ConfigError, UserError, did_you_mean, display_path, locate};
+
+pub const PROJECT_FILE: &str = "devenv.yaml";
+pub const PROFILES_DIR: &str = "profiles";
+
+/// `devenv.yaml`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectFile {
+    /// Project name: the swarm stack name, the hosts block marker, the prefix of swarm objects.
+    pub project: String,
+    /// The stack template (compose-spec YAML with minijinja), relative to the project root.
+    pub stack: PathBuf,
+    /// Config templates: name → template path. Each rendered file becomes a swarm config.
+    #[serde(default)]
+    pub configs: BTreeMap<String, PathBuf>,
+    /// The profile used when none is given and none is active.
+    #[serde(default)]
+    pub default_profile: Option<String>,
+    /// Template variables every profile starts from (a profile's `vars` override them, deeply).
+    #[serde(default)]
+    pub vars: Mapping,
+    /// Readiness probes run by `up` after the services converge.
+    #[serde(default)]
+    pub probes: Vec<Probe>,
+}
+
+/// A readiness probe: a URL fetched (https with the profile's CA) until it answers.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    /// A template string, e.g. `https://{{ domain }}/`; `wss://` URLs check the WebSocket upgrade.
+    pub url: String,
+    /// Expected HTTP status (default: any 2xx or 3xx; 101 for wss).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Profiles this probe applies to (default: all).
+    #[serde(default)]
+    pub profiles: Vec<String>,
+}
+
+/// `profiles/NAME.yaml`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileFile {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub docker: DockerSettings,
+    /// The site's domain, e.g. `myblog.test` locally and `myblog.com` on the server.
+    pub domain: String,
+    /// Names this machine maps to loopback in its hosts file (local profiles).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Also map the hosts to ::1.
+    #[serde(default = "yes")]
+    pub ipv6: bool,
+    #[serde(default)]
+    pub tls: Tls,
+    #[serde(default)]
+    pub registry: Option<Registry>,
+    /// Replicas per service, available to templates as `replicas.NAME`.
+    #[serde(default)]
+    pub replicas: BTreeMap<String, u32>,
+    /// Environment variables, available to templates as `env`.
+    #[serde(default)]
+    pub env: BTreeMap<String, Scalar>,
+    /// Swarm secrets: name → where the value comes from. Values are never printed.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretSource>,
+    /// Rolling update policy applied to every service that does not set its own.
+    #[serde(default)]
+    pub update: Option<UpdatePolicy>,
+    /// Template variables (deep-merged over devenv.yaml's `vars`).
+    #[serde(default)]
+    pub vars: Mapping,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DockerSettings {
+    /// The docker context every docker call of this profile goes through.
+    #[serde(default = "default_context")]
+    pub context: String,
+    /// The swarm cluster id this profile may deploy to.
+    #[serde(default)]
+    pub cluster_id: Option<String>,
+    /// Initialise a single-node swarm when the engine is in none (local profiles).
+    #[serde(default)]
+    pub swarm: bool,
+    /// How ports are published: `auto` (host mode + dnsrr when the kernel has no IPVS),
+    /// `ingress` (routing mesh) or `host`.
+    #[serde(default)]
+    pub publish: Publish,
+    /// Create the context from this endpoint when it does not exist (`ssh://user@host`, `tcp://…`).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Stack name (default: the project name).
+    #[serde(default)]
+    pub stack: Option<String>,
+}
+
+impl Default for DockerSettings {
+    fn default() -> Self {
+        DockerSettings {
+            context: default_context(),
+            cluster_id: None,
+            swarm: false,
+            publish: Publish::Auto,
+            host: None,
+            stack: None,
+        }
+    }
+}
+
+fn default_context() -> String {
+    "default".to_string()
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Publish {
+    #[default]
+    Auto,
+    Ingress,
+    Host,
+}
+
+/// Where TLS certificates come from.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tls {
+    /// Leaf certificates minted by devenv's local CA (`devenv certs`).
+    LocalCa,
+    /// No TLS.
+    #[default]
+    None,
+    /// Existing files (e.g. from Let's Encrypt), relative to the project root.
+    Files(TlsFiles),
+}
+
+impl Tls {
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Tls::LocalCa => "local-ca",
+            Tls::None => "none",
+            Tls::Files(_) => "files",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl<'de> Deserialize<'de> for Tls {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        const VARIANTS: &[&str] = &["local-ca", "none", "files"];
+        impl<'de> Visitor<'de> for V {
+            type Value = Tls;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`local-ca`, `none` or `files: {cert: PATH, key: PATH}`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Tls, E> {
+                match v {
+                    "local-ca" => Ok(Tls::LocalCa),
+                    "none" => Ok(Tls::None),
+                    "files" => Err(E::custom(
+                        "`files` needs the paths: `tls: {files: {cert: PATH, key: PATH}}`",
+                    )),
+                    other => Err(E::unknown_variant(other, VARIANTS)),
+                }
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Tls, E> {
+                Ok(Tls::None)
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Tls, E> {
+                if v {
+                    Err(E::custom("`tls: true` is ambiguous: use `local-ca` or `files: {cert: PATH, key: PATH}`"))
+                } else {
+                    Ok(Tls::None)
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tls, A::Error> {
+                let Some(key) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom("empty `tls` mapping: expected `files: {cert: PATH, key: PATH}`"));
+                };
+                if key != "files" {
+                    return Err(de::Error::unknown_field(&key, &["files"]));
+                }
+                let files: TlsFiles = map.next_value()?;
+                if let Some(k) = map.next_key::<String>()? {
+                    return Err(de::Error::unknown_field(&k, &["files"]));
+                }
+                Ok(Tls::Files(files))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A registry for the profile's images, e.g. `ccr.ccs.tencentyun.com/myblog`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    /// Image name prefix: `PREFIX/IMAGE:TAG`.
+    pub prefix: String,
+}
+
+/// Where a secret's value comes from: exactly one of `file`, `env` or `generate`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSource {
+    /// A file, relative to the project root.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// An environment variable of the shell that runs devenv.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// A random value of N bytes (hex), generated once per machine and kept in `.devenv/secrets/`
+    /// (for local profiles: nothing to set up, nothing committed).
+    #[serde(default)]
+    pub generate: Option<u16>,
+}
+
+/// `update_config` for the profile's services (`deploy.update_config` in compose terms).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePolicy {
+    #[serde(default)]
+    pub parallelism: Option<u32>,
+    #[serde(default)]
+    pub delay: Option<String>,
+    #[serde(default)]
+    pub order: Option<String>,
+    #[serde(default)]
+    pub failure_action: Option<String>,
+    #[serde(default)]
+    pub monitor: Option<String>,
+    #[serde(default)]
+    pub max_failure_ratio: Option<f64>,
+}
+
+impl Eq for Scalar {}
+
+/// A YAML scalar taken as a string (`DEBUG: 1` and `DEBUG: "1"` mean the same).
+#[derive(Debug, Clone, Serialize, PartialEq, PartialOrd)]
+#[serde(transparent)]
+pub struct Scalar(pub String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A loaded project: its root, `devenv.yaml` and the sources (for error locations).
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+    pub file: ProjectFile,
+    pub source: String,
+}
+
+/// A loaded profile.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    pub path: PathBuf,
+    pub file: ProfileFile,
+    pub source: String,
+}
+
+impl Profile {
+    pub fn stack_name(&self, project: &Project) -> String {
+        self.file
+            .docker
+            .stack
+            .clone()
+            .unwrap_or_else(|| project.file.project.clone())
+    }
+    /// A ConfigError pointing at the first occurrence of `needle` in this profile.
+    pub fn error_at(&self, needle: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::new(&self.path, message).at_text(&self.source, needle)
+    }
+}
+
+impl Project {
+    /// Finds the project: `dir` (from -C) or the current directory, then its parents.
+    pub fn discover(dir: Option<&Path>) -> anyhow::Result<Project> {
+        let start = match dir {
+            Some(d) => {
+                if !d.is_dir() {
+                    return Err(UserError::usage(format!(
+                        "-C {}: no such directory",
+                        d.display()
+                    ))
+                    .into());
+                }
+                d.canonicalize()?
+            }
+            None => std::env::current_dir()?,
+        };
+        let mut cur = Some(start.as_path());
+        while let Some(d) = cur {
+            if d.join(PROJECT_FILE).is_file() {
+                return Project::load(d);
+            }
+            cur = d.parent();
+        }
+        Err(UserError::usage(format!(
+            "no {PROJECT_FILE} in {} or any parent directory",
+            start.display()
+        ))
+        .hint("run `devenv init` to scaffold a project here, or pass -C DIR")
+        .into())
+    }
+
+    /// Loads `devenv.yaml` from `root`.
+    pub fn load(root: &Path) -> anyhow::Result<Project> {
+        let path = root.join(PROJECT_FILE);
+        let source = read_source(&path)?;
+        let file: ProjectFile = parse_yaml(&path, &source)?;
+        let p = Project {
+            root: root.to_path_buf(),
+            file,
+            source,
+        };
+        p.validate()?;
+        Ok(p)
+    }
+
+    fn path(&self) -> PathBuf {
+        self.root.join(PROJECT_FILE)
+    }
+
+    fn err_at(&self, needle: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.path(), message).at_text(&self.source, needle)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let name = &self.file.project;
+        if !valid_project_name(name) {
+            return Err(self
+                .err_at(&format!("project: {name}"), format!("invalid project name `{name}`"))
+                .hint("use lowercase letters, digits, `-` and `_`, starting with a letter or digit (it names the swarm stack)"));
+        }
+        for (k, _) in &self.file.configs {
+            if !valid_object_key(k) {
+                return Err(self
+                    .err_at(k, format!("invalid config name `{k}`"))
+                    .hint("use letters, digits, `.`, `-` and `_`"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The stack name a profile deploys (the project name unless the profile sets `docker.stack`).
+    pub fn name(&self) -> &str {
+        &self.file.project
+    }
+
+    pub fn profiles_dir(&self) -> PathBuf {
+        self.root.join(PROFILES_DIR)
+    }
+
+    /// Names of the profiles in `profiles/`, sorted.
+    pub fn profile_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.profiles_dir())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        let p = e.path();
+                        let ext = p.extension()?.to_str()?;
+                        if (ext == "yaml" || ext == "yml") && p.is_file() {
+                            Some(p.file_stem()?.to_str()?.to_string())
+                        } else {
+                            None
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Loads `profiles/NAME.yaml` (or `.yml`).
+    pub fn profile(&self, name: &str) -> anyhow::Result<Profile> {
+        let dir = self.profiles_dir();
+        let path = ["yaml", "yml"]
+            .iter()
+            .map(|e| dir.join(format!("{name}.{e}")))
+            .find(|p| p.is_file());
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let Some(path) = path.filter(|_| valid) else {
+            let names = self.profile_names();
+            let mut e = UserError::usage(format!(
+                "unknown profile `{name}`; the profiles are: {}",
+                if names.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ));
+            e = match did_you_mean(name, names.iter().map(String::as_str)) {
+                Some(s) => e.hint(format!("did you mean `{s}`?")),
+                None => e.hint(format!(
+                    "create {}/{name}.yaml to add it",
+                    display_path(&dir)
+                )),
+            };
+            return Err(e.into());
+        };
+        let source = read_source(&path)?;
+        let file: ProfileFile = parse_yaml(&path, &source)?;
+        let p = Profile {
+            name: name.to_string(),
+            path,
+            file,
+            source,
+        };
+        validate_profile(&p)?;
+        Ok(p)
+    }
+}
+
+fn validate_profile(p: &Profile) -> Result<(), ConfigError> {
+    let f = &p.file;
+    if let Err(e) = crate::hosts::validate::normalize_name(&f.domain) {
+        return Err(p
+            .error_at(&f.domain, format!("domain `{}`: {e}", f.domain))
+            .hint("a domain is letters, digits and `-` in dot-separated labels"));
+    }
+    for h in &f.hosts {
+        if let Err(e) = crate::hosts::validate::normalize_name(h) {
+            return Err(p.error_at(h, format!("host name `{}`: {e}", h.escape_debug())));
+        }
+    }
+    if f.docker.context.trim().is_empty() {
+        return Err(p.error_at("context", "docker.context is empty"));
+    }
+    for (name, s) in &f.secrets {
+        if !valid_object_key(name) {
+            return Err(p
+                .error_at(name, format!("invalid secret name `{name}`"))
+                .hint("use letters, digits, `.`, `-` and `_`"));
+        }
+        let n = usize::from(s.file.is_some()) + usize::from(s.env.is_some()) + usize::from(s.generate.is_some());
+        if n != 1 {
+            return Err(p
+                .error_at(&format!("{name}:"), format!("secret `{name}` needs exactly one of `file`, `env` or `generate`"))
+                .hint(format!("e.g. `{name}: {{env: {}}}` or `{name}: {{generate: 32}}`", name.to_uppercase())));
+        }
+        if let Some(g) = s.generate
+            && !(16..=1024).contains(&g)
+        {
+            return Err(p
+                .error_at(&format!("generate: {g}"), format!("secret `{name}`: generate {g} bytes is out of range"))
+                .hint("use 16 to 1024 bytes (32 is plenty)"));
+        }
+    }
+    if let Some(r) = &f.registry
+        && (r.prefix.is_empty() || r.prefix.contains(char::is_whitespace) || r.prefix.ends_with('/'))
+    {
+        return Err(p
+            .error_at("prefix", format!("invalid registry prefix `{}`", r.prefix))
+            .hint("e.g. `ccr.ccs.tencentyun.com/NAME`, without a trailing `/`"));
+    }
+    if let Some(h) = &f.docker.host
+        && !(h.starts_with("ssh://") || h.starts_with("tcp://") || h.starts_with("unix://") || h.starts_with("npipe://"))
+    {
+        return Err(p
+            .error_at(h, format!("docker.host `{h}` is not a docker endpoint"))
+            .hint("use ssh://user@server, tcp://host:2376, unix:///path or npipe:////./pipe/name"));
+    }
+    if let Some(u) = &f.update
+        && let Some(o) = &u.order
+        && o != "start-first"
+        && o != "stop-first"
+    {
+        return Err(p
+            .error_at(o, format!("update.order `{o}` is not `start-first` or `stop-first`")));
+    }
+    Ok(())
+}
+
+pub fn valid_project_name(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(ch) if ch.is_ascii_lowercase() || ch.is_ascii_digit())
+        && c.all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_')
+        && s.len() <= 40
+}
+
+/// Names of swarm configs/secrets and compose keys: `[A-Za-z0-9._-]+`.
+pub fn valid_object_key(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 40
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+}
+
+/// Reads a project file as UTF-8, with errors that name it.
+pub fn read_source(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        let what = match e.kind() {
+            std::io::ErrorKind::NotFound => "file not found".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => e.to_string(),
+        };
+        ConfigError::new(path, format!("cannot read: {what}"))
+            .hint("check that the file exists and is readable by you")
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let (l, c) = crate::error::line_col(
+            &String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]),
+            e.utf8_error().valid_up_to(),
+        );
+        let src = String::from_utf8_lossy(e.as_bytes()).into_owned();
+        ConfigError::new(path, "the file is not valid UTF-8")
+            .at(&src, l, c)
+            .hint("save it as UTF-8")
+            .into()
+    })
+}
+
+/// Parses YAML into `T`, turning serde's errors into ConfigErrors with position, snippet and hint.
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(path: &Path, source: &str) -> Result<T, ConfigError> {
+    if source.trim().is_empty() {
+        return Err(ConfigError::new(path, "the file is empty"));
+    }
+    serde_yaml_ng::from_str::<T>(source).map_err(|e| yaml_error(path, source, &e))
+}
+
+fn yaml_error(path: &Path, source: &str, e: &serde_yaml_ng::Error) -> ConfigError {
+    let raw = e.to_string();
+    // serde_yaml_ng appends " at line L column C"; we show the position our own way.
+    let msg = match raw.rfind(" at line ") {
+        Some(i) => raw[..i].to_string(),
+        None => raw.clone(),
+    };
+    let (mut line, mut col) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    let (prefix, body) = split_path_prefix(&msg);
+    let mut hint = None;
+    let message;
+    if let Some(rest) = body.strip_prefix("unknown field `") {
+        let (field, expected) = split_backticked(rest);
+        let candidates = backticked_list(expected);
+        message = format!("{prefix}unknown key `{field}`");
+        hint = Some(match did_you_mean(&field, candidates.iter().map(String::as_str)) {
+            Some(s) => format!("did you mean `{s}`? (valid keys here: {})", candidates.join(", ")),
+            None => format!("valid keys here: {}", candidates.join(", ")),
+        });
+    } else if let Some(rest) = body.strip_prefix("unknown variant `") {
+        let (v, expected) = split_backticked(rest);
+        let candidates = backticked_list(expected);
+        message = format!("{prefix}unknown value `{v}`");
+        hint = Some(match did_you_mean(&v, candidates.iter().map(String::as_str)) {
+            Some(s) => format!("did you mean `{s}`? (one of: {})", candidates.join(", ")),
+            None => format!("expected one of: {}", candidates.join(", ")),
+        });
+    } else if let Some(rest) = body.strip_prefix("duplicate field `") {
+        let (field, _) = split_backticked(rest);
+        message = format!("{prefix}key `{field}` appears twice");
+        hint = Some("remove one of them".to_string());
+        if let Some((l, c)) = nth_key_position(source, &field, 2) {
+            (line, col) = (l, c);
+        }
+    } else if let Some(rest) = body.strip_prefix("missing field `") {
+        let (field, _) = split_backticked(rest);
+        message = format!("{prefix}missing required key `{field}`");
+    } else if body.starts_with("invalid type:") || body.starts_with("invalid value:") {
+        message = format!("{prefix}{}", body.replacen("invalid type: ", "wrong type: found ", 1));
+    } else {
+        message = msg.clone();
+    }
+    let mut ce = ConfigError::new(path, message);
+    if line > 0 {
+        ce = ce.at(source, line, col);
+    }
+    if let Some(h) = hint {
+        ce = ce.hint(h);
+    }
+    ce
+}
+
+/// Splits "a.b: message" into ("a.b: ", "message") when the message starts with a key path.
+fn split_path_prefix(msg: &str) -> (String, String) {
+    if let Some(i) = msg.find(": ") {
+        let head = &msg[..i];
+        if !head.is_empty()
+            && !head.contains(' ')
+            && head
+                .chars()
+                .all(|c| c.is_alphanumeric() || "._-[]".contains(c))
+        {
+            return (format!("{head}: "), msg[i + 2..].to_string());
+        }
+    }
+    (String::new(), msg.to_string())
+}
+
+/// "name`, expected ..." → ("name", ", expected ...").
+fn split_backticked(rest: &str) -> (String, &str) {
+    match rest.find('`') {
+        Some(i) => (rest[..i].to_string(), &rest[i + 1..]),
+        None => (rest.to_string(), ""),
+    }
+}
+
+/// All `...` items in a string.
+fn backticked_list(s: &str) -> Vec<String> {
+    s.split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, t)| t.to_string())
+        .collect()
+}
+
+/// Position of the n-th (1-based) `key:` that starts a line (after indentation or `- `).
+fn nth_key_position(source: &str, key: &str, n: usize) -> Option<(usize, usize)> {
+    let mut seen = 0;
+    let mut offset = 0;
+    for line in source.split_inclusive('\n') {
+        let trimmed = line.trim_start_matches([' ', '\t', '-']);
+        let indent = line.len() - trimmed.len();
+        let trimmed = trimmed.trim_start();
+        let indent = indent + (line.len() - indent - trimmed.len());
+        let unquoted = trimmed.trim_start_matches(['"', '\'']);
+        if unquoted.starts_with(key)
+            && unquoted[key.len()..]
+                .trim_start_matches(['"', '\''])
+                .starts_with(':')
+        {
+            seen += 1;
+            if seen == n {
+                return locate(source, trimmed, offset + indent);
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// Deep-merges `over` into `base` (mappings merge recursively, anything else replaces).
+pub fn merge_vars(base: &mut Mapping, over: &Mapping) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(Value::Mapping(b)), Value::Mapping(o)) => merge_vars(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_profile(src: &str) -> Result<ProfileFile, ConfigError> {
+        parse_yaml(Path::new("profiles/local.yaml"), src)
+    }
+
+    #[test]
+    fn unknown_key_gets_suggestion_and_position() {
+        let e = parse_profile("domain: a.test\ndomian: b\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 1));
+        assert_eq!(e.message, "unknown key `domian`");
+        assert!(e.hint.unwrap().starts_with("did you mean `domain`?"));
+    }
+
+    #[test]
+    fn nested_unknown_key_names_path() {
+        let e = parse_profile("domain: a.test\ndocker:\n  contxt: x\n").unwrap_err();
+        assert_eq!(e.message, "docker: unknown key `contxt`");
+        assert_eq!(e.line, 3);
+        assert!(e.hint.unwrap().contains("`context`"));
+    }
+
+    #[test]
+    fn wrong_type_names_value() {
+        let e = parse_profile("domain: a.test\nreplicas:\n  web: three\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("replicas.web"), "{}", e.message);
+        assert!(e.message.contains("\"three\""), "{}", e.message);
+    }
+
+    #[test]
+    fn tls_forms() {
+        let p = parse_profile("domain: a.test\ntls: local-ca\n").unwrap();
+        assert_eq!(p.tls, Tls::LocalCa);
+        let p = parse_profile("domain: a.test\ntls:\n  files: {cert: c.pem, key: k.pem}\n").unwrap();
+        assert_eq!(
+            p.tls,
+            Tls::Files(TlsFiles {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            })
+        );
+        let e = parse_profile("domain: a.test\ntls: local-cb\n").unwrap_err();
+        assert!(e.hint.unwrap().contains("did you mean `local-ca`"));
+        let e = parse_profile("domain: a.test\ntls:\n  files: {cert: c.pem}\n").unwrap_err();
+        assert!(e.message.contains("missing required key `key`"), "{}", e.message);
+        let e = parse_profile("domain: a.test\ntls:\n  filez: {}\n").unwrap_err();
+        assert!(e.message.contains("unknown key `filez`"), "{}", e.message);
+    }
+
+    #[test]
+    fn duplicate_key_points_at_second() {
+        let e = parse_profile("domain: a.test\nipv6: true\ndomain: b.test\n").unwrap_err();
+        assert_eq!((e.line, e.column), (3, 1), "{e}");
+    }
+
+    #[test]
+    fn env_values_are_scalars() {
+        let p = parse_profile("domain: a.test\nenv:\n  DEBUG: 1\n  NAME: x\n  ON: true\n").unwrap();
+        assert_eq!(p.env["DEBUG"], Scalar("1".into()));
+        assert_eq!(p.env["ON"], Scalar("true".into()));
+    }
+
+    #[test]
+    fn merge_is_deep() {
+        let mut a: Mapping = serde_yaml_ng::from_str("x: {a: 1, b: 2}\ny: 1").unwrap();
+        let b: Mapping = serde_yaml_ng::from_str("x: {b: 3}\nz: 2").unwrap();
+        merge_vars(&mut a, &b);
+        let want: Mapping = serde_yaml_ng::from_str("x: {a: 1, b: 3}\ny: 1\nz: 2").unwrap();
+        assert_eq!(a, want);
+    }
+
+    #[test]
+    fn project_names() {
+        assert!(valid_project_name("myblog"));
+        assert!(valid_project_name("my-blog_2"));
+        assert!(!valid_project_name("MyBlog"));
+        assert!(!valid_project_name("-x"));
+        assert!(!valid_project_name(""));
+    }
+}

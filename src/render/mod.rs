@@ -1,0 +1,509 @@
+//! Rendering: the stack template and config templates of a profile, through minijinja with strict
+//! undefined variables, then checked and shaped for `docker stack deploy` (see [`stack`]).
+
+pub mod stack;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value as JValue};
+use serde_yaml_ng::{Mapping, Value};
+
+use crate::error::{ConfigError, display_path, line_col};
+use crate::profile::{Profile, Project, Tls, merge_vars};
+
+/// Facts about the machine that shape the output (so rendering itself stays pure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Facts {
+    /// Whether the kernel that runs the swarm has IPVS; `None` when unknown (assume yes).
+    pub ipvs: Option<bool>,
+}
+
+/// One secret's value as collected from its source (a file or an environment variable).
+#[derive(Debug, Clone)]
+pub struct SecretInput {
+    pub key: String,
+    /// Where it comes from, for messages: `certs/local.key`, `$DJANGO_SECRET_KEY`.
+    pub origin: String,
+    /// The value, or why it is not available.
+    pub value: Result<Vec<u8>, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedConfig {
+    pub key: String,
+    pub object_name: String,
+    pub template: PathBuf,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretRef {
+    pub key: String,
+    pub object_name: String,
+    pub origin: String,
+    /// Why the value is unavailable (`up` refuses to deploy then).
+    pub unavailable: Option<String>,
+}
+
+/// A service with a build context: devenv builds it and points the stack at the built tag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildSpec {
+    pub service: String,
+    pub context: PathBuf,
+    pub dockerfile: Option<String>,
+    /// The image name from the stack (`PREFIX/NAME`), without tag.
+    pub repository: String,
+    pub args: BTreeMap<String, String>,
+    pub target: Option<String>,
+}
+
+/// The output of rendering one profile.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub profile: String,
+    pub stack_name: String,
+    pub stack: Mapping,
+    pub stack_yaml: String,
+    pub configs: Vec<RenderedConfig>,
+    pub secrets: Vec<SecretRef>,
+    pub builds: Vec<BuildSpec>,
+    pub warnings: Vec<String>,
+    /// Ports were switched to host mode and VIPs to dnsrr (no IPVS, or `publish: host`).
+    pub host_mode: bool,
+}
+
+impl Rendered {
+    /// The files of a render: `stack.yml` and `configs/NAME`.
+    pub fn files(&self) -> Vec<(PathBuf, String)> {
+        let mut v = vec![(PathBuf::from("stack.yml"), self.stack_yaml.clone())];
+        for c in &self.configs {
+            v.push((Path::new("configs").join(&c.key), c.content.clone()));
+        }
+        v
+    }
+
+    /// Writes the files into `dir` (atomically as a whole: a failure leaves `dir` as it was).
+    pub fn write_to(&self, dir: &Path) -> anyhow::Result<()> {
+        crate::fsutil::replace_dir(dir, |tmp| {
+            for (rel, content) in self.files() {
+                let p = tmp.join(rel);
+                if let Some(parent) = p.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(&p, content)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn service_names(&self) -> Vec<String> {
+        stack::services(&self.stack)
+            .map(|s| s.iter().filter_map(|(k, _)| k.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The variables a template sees.
+pub fn context(project: &Project, profile: &Profile) -> Result<Mapping, ConfigError> {
+    let f = &profile.file;
+    let mut vars = project.file.vars.clone();
+    merge_vars(&mut vars, &f.vars);
+    let mut ctx = Mapping::new();
+    let put = |m: &mut Mapping, k: &str, v: Value| {
+        m.insert(Value::String(k.to_string()), v);
+    };
+    put(&mut ctx, "project", Value::String(project.file.project.clone()));
+    put(&mut ctx, "profile", Value::String(profile.name.clone()));
+    put(&mut ctx, "stack_name", Value::String(profile.stack_name(project)));
+    put(&mut ctx, "domain", Value::String(f.domain.clone()));
+    put(
+        &mut ctx,
+        "hosts",
+        Value::Sequence(f.hosts.iter().map(|h| Value::String(h.clone())).collect()),
+    );
+    put(&mut ctx, "ipv6", Value::Bool(f.ipv6));
+    let mut tls = Mapping::new();
+    put(&mut tls, "enabled", Value::Bool(f.tls != Tls::None));
+    put(&mut tls, "mode", Value::String(f.tls.mode().into()));
+    put(&mut ctx, "tls", Value::Mapping(tls));
+    put(
+        &mut ctx,
+        "registry",
+        Value::String(f.registry.as_ref().map(|r| r.prefix.clone()).unwrap_or_default()),
+    );
+    put(
+        &mut ctx,
+        "replicas",
+        serde_yaml_ng::to_value(&f.replicas).expect("replicas serialise"),
+    );
+    put(&mut ctx, "env", serde_yaml_ng::to_value(&f.env).expect("env serialises"));
+    put(
+        &mut ctx,
+        "secrets",
+        Value::Sequence(f.secrets.keys().map(|k| Value::String(k.clone())).collect()),
+    );
+    let mut docker = Mapping::new();
+    put(&mut docker, "context", Value::String(f.docker.context.clone()));
+    put(&mut docker, "swarm", Value::Bool(f.docker.swarm));
+    put(&mut ctx, "docker", Value::Mapping(docker));
+    let builtins: Vec<String> = ctx.keys().filter_map(|k| k.as_str().map(String::from)).collect();
+    // vars are also available at the top level, unless they would hide a built-in
+    for (k, v) in &vars {
+        let Some(name) = k.as_str() else { continue };
+        if builtins.iter().any(|b| b == name) {
+            let (file, src) = if f.vars.contains_key(k) {
+                (profile.path.clone(), profile.source.as_str())
+            } else {
+                (project.root.join(crate::profile::PROJECT_FILE), project.source.as_str())
+            };
+            return Err(ConfigError::new(file, format!("vars.{name} would hide the built-in template variable `{name}`"))
+                .at_text(src, &format!("{name}:"))
+                .hint(format!("rename it; templates see `{name}` from the profile already")));
+        }
+        ctx.insert(k.clone(), v.clone());
+    }
+    put(&mut ctx, "vars", Value::Mapping(vars));
+    Ok(ctx)
+}
+
+/// A minijinja environment as devenv configures it: strict undefined, trailing newline kept,
+/// no auto-escaping, `trim_blocks`/`lstrip_blocks` (so `{% if %}` lines vanish from YAML),
+/// templates loaded relative to the project root.
+pub fn environment(root: &Path, image_prefix: String) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_debug(true);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+            .expect("default delimiters"),
+    );
+    let root = root.to_path_buf();
+    env.set_loader(move |name: &str| {
+        let p = root.join(name);
+        match std::fs::read_to_string(&p) {
+            Ok(s) => Ok(Some(minijinja::TemplateSource::new(s))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                format!("cannot read template {}: {e}", p.display()),
+            )),
+        }
+    });
+    // image("web") → PREFIX/web:latest ; image("web", "1.2") → PREFIX/web:1.2
+    env.add_function("image", move |name: String, tag: Option<String>| -> String {
+        format!("{image_prefix}/{name}:{}", tag.unwrap_or_else(|| "latest".into()))
+    });
+    env
+}
+
+/// Renders one template file (path relative to the project root) with `ctx`.
+pub fn render_template(
+    env: &Environment<'_>,
+    root: &Path,
+    template: &Path,
+    ctx: &JValue,
+) -> Result<String, ConfigError> {
+    let name = template.to_string_lossy().replace('\\', "/");
+    let full = root.join(template);
+    let tmpl = match env.get_template(&name) {
+        Ok(t) => t,
+        Err(e) if e.kind() == ErrorKind::TemplateNotFound && !full.exists() => {
+            return Err(ConfigError::new(&full, "template not found")
+                .hint("check the path in devenv.yaml (it is relative to the project root)"));
+        }
+        Err(e) => return Err(template_error(root, &e)),
+    };
+    tmpl.render(ctx).map_err(|e| template_error(root, &e))
+}
+
+/// A minijinja error as a ConfigError naming template, line, column and the failing expression.
+pub fn template_error(root: &Path, e: &minijinja::Error) -> ConfigError {
+    let name = e.name().unwrap_or("<template>");
+    let file = root.join(name);
+    let src = e.template_source().map(str::to_string).or_else(|| std::fs::read_to_string(&file).ok());
+    let detail = e.detail().unwrap_or("").to_string();
+    let expr = match (&src, e.range()) {
+        (Some(s), Some(r)) if r.end <= s.len() => Some(s[r.clone()].trim().to_string()),
+        _ => None,
+    };
+    let message = match e.kind() {
+        ErrorKind::UndefinedError => match &expr {
+            Some(x) => format!("undefined variable in `{x}`"),
+            None => "undefined variable".to_string(),
+        },
+        ErrorKind::SyntaxError => format!("template syntax error: {detail}"),
+        ErrorKind::TemplateNotFound => format!("included template not found: {detail}"),
+        k => {
+            let what = format!("{k}");
+            match (&expr, detail.is_empty()) {
+                (Some(x), false) => format!("{what}: {detail} (in `{x}`)"),
+                (Some(x), true) => format!("{what} (in `{x}`)"),
+                (None, _) => format!("{what}: {detail}"),
+            }
+        }
+    };
+    let mut ce = ConfigError::new(&file, message);
+    if let Some(s) = &src {
+        let (line, col) = match e.range() {
+            Some(r) if r.start <= s.len() => line_col(s, r.start),
+            _ => (e.line().unwrap_or(0), 0),
+        };
+        if line > 0 {
+            ce = ce.at(s, line, col);
+        }
+    }
+    if e.kind() == ErrorKind::UndefinedError {
+        ce = ce.hint(
+            "define it in the profile (or under `vars:` in devenv.yaml for every profile); \
+             use `{{ x | default(...) }}` or `{% if x is defined %}` where it is optional",
+        );
+    }
+    ce
+}
+
+/// Collects secret values for a profile: TLS files (local CA leaf or the profile's files) and the
+/// profile's `secrets:` (files or environment variables).
+pub fn collect_secrets(project: &Project, profile: &Profile) -> Vec<SecretInput> {
+    let mut out = Vec::new();
+    let read = |key: &str, path: PathBuf, origin: String| SecretInput {
+        key: key.to_string(),
+        value: std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("{origin} does not exist"),
+            _ => format!("cannot read {origin}: {e}"),
+        }),
+        origin,
+    };
+    match &profile.file.tls {
+        Tls::None => {}
+        Tls::LocalCa => {
+            let (crt, key) = crate::certs::leaf_paths(&project.root, &profile.name);
+            for (k, p) in [("tls_cert", crt), ("tls_key", key)] {
+                let mut s = read(k, p.clone(), display_rel(&project.root, &p));
+                if let Err(e) = &mut s.value {
+                    e.push_str(" yet (`devenv certs issue` or `devenv up` mints it)");
+                }
+                out.push(s);
+            }
+        }
+        Tls::Files(f) => {
+            let crt = project.root.join(&f.cert);
+            let key = project.root.join(&f.key);
+            out.push(read("tls_cert", crt.clone(), display_rel(&project.root, &crt)));
+            out.push(read("tls_key", key.clone(), display_rel(&project.root, &key)));
+        }
+    }
+    for (k, s) in &profile.file.secrets {
+        if let Some(f) = &s.file {
+            let p = project.root.join(f);
+            out.push(read(k, p.clone(), display_rel(&project.root, &p)));
+        } else if s.generate.is_some() {
+            let p = generated_secret_path(&project.root, &profile.name, k);
+            let origin = format!("generated ({})", display_rel(&project.root, &p));
+            out.push(SecretInput {
+                key: k.clone(),
+                value: std::fs::read(&p).map_err(|_| format!("{origin} is created by `devenv up`")),
+                origin,
+            });
+        } else if let Some(var) = &s.env {
+            out.push(SecretInput {
+                key: k.clone(),
+                origin: format!("${var}"),
+                value: std::env::var_os(var)
+                    .map(|v| v.to_string_lossy().into_owned().into_bytes())
+                    .ok_or_else(|| format!("environment variable {var} is not set")),
+            });
+        }
+    }
+    out
+}
+
+/// Where a `generate:` secret of a profile is kept.
+pub fn generated_secret_path(root: &Path, profile: &str, key: &str) -> PathBuf {
+    crate::state::dir(root).join("secrets").join(profile).join(key)
+}
+
+/// Creates the `generate:` secrets of a profile that do not exist yet. Returns whether any was made.
+pub fn ensure_generated_secrets(project: &Project, profile: &Profile) -> anyhow::Result<bool> {
+    let mut made = false;
+    for (k, s) in &profile.file.secrets {
+        let Some(n) = s.generate else { continue };
+        let p = generated_secret_path(&project.root, &profile.name, k);
+        if !p.exists() {
+            crate::state::ensure_dir(&project.root)?;
+            let v = crate::hash::hex(&crate::hash::random_bytes(n as usize));
+            crate::fsutil::write_atomic(&p, v.as_bytes(), Some(0o600))?;
+            made = true;
+        }
+    }
+    Ok(made)
+}
+
+fn display_rel(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root)
+        .map(|r| r.display().to_string())
+        .unwrap_or_else(|_| display_path(p))
+}
+
+/// Swarm object name: `STACK_KEY_HASH`, at most 64 characters.
+pub fn object_name(stack: &str, key: &str, hash: &str) -> String {
+    let room = 64usize.saturating_sub(stack.len() + hash.len() + 2);
+    let key: String = key.chars().take(room).collect();
+    format!("{stack}_{key}_{hash}")
+}
+
+/// Renders `profile` of `project`.
+pub fn render(
+    project: &Project,
+    profile: &Profile,
+    facts: Facts,
+    secrets: &[SecretInput],
+    salt: &[u8],
+) -> anyhow::Result<Rendered> {
+    let stack_name = profile.stack_name(project);
+    let prefix = profile
+        .file
+        .registry
+        .as_ref()
+        .map(|r| r.prefix.clone())
+        .unwrap_or_else(|| project.file.project.clone());
+    let env = environment(&project.root, prefix);
+    let ctx = JValue::from(minijinja::value::Serde(&context(project, profile)?));
+
+    let stack_text = render_template(&env, &project.root, &project.file.stack, &ctx)?;
+
+    let mut configs = Vec::new();
+    for (key, tpl) in &project.file.configs {
+        let content = render_template(&env, &project.root, tpl, &ctx)?;
+        let object_name = object_name(&stack_name, key, &crate::hash::short(content.as_bytes(), 10));
+        configs.push(RenderedConfig {
+            key: key.clone(),
+            object_name,
+            template: tpl.clone(),
+            content,
+        });
+    }
+
+    let secret_refs: Vec<SecretRef> = secrets
+        .iter()
+        .map(|s| {
+            let hash = match &s.value {
+                Ok(v) => crate::hash::keyed_short(salt, &[s.key.as_bytes(), b"\0", v].concat(), 10),
+                Err(_) => "unavailable".to_string(),
+            };
+            SecretRef {
+                key: s.key.clone(),
+                object_name: object_name(&stack_name, &s.key, &hash),
+                origin: s.origin.clone(),
+                unavailable: s.value.as_ref().err().cloned(),
+            }
+        })
+        .collect();
+
+    let template_path = project.root.join(&project.file.stack);
+    let template_src = std::fs::read_to_string(&template_path).unwrap_or_default();
+    let host_mode = match profile.file.docker.publish {
+        crate::profile::Publish::Host => true,
+        crate::profile::Publish::Ingress => false,
+        crate::profile::Publish::Auto => profile.file.docker.swarm && facts.ipvs == Some(false),
+    };
+    let shaped = stack::shape(stack::ShapeInput {
+        text: &stack_text,
+        template_path: &template_path,
+        template_src: &template_src,
+        project,
+        profile,
+        configs: &configs,
+        secrets: &secret_refs,
+        host_mode,
+    })?;
+
+    let mut warnings = shaped.warnings;
+    for s in &secret_refs {
+        if let Some(why) = &s.unavailable {
+            warnings.push(format!("secret `{}`: {why}", s.key));
+        }
+    }
+    Ok(Rendered {
+        profile: profile.name.clone(),
+        stack_name,
+        stack_yaml: stack::to_yaml(&shaped.stack),
+        stack: shaped.stack,
+        configs,
+        secrets: secret_refs,
+        builds: shaped.builds,
+        warnings,
+        host_mode,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> (tempfile::TempDir, Environment<'static>) {
+        let d = tempfile::tempdir().unwrap();
+        let e = environment(d.path(), "myblog".into());
+        (d, e)
+    }
+
+    #[test]
+    fn strict_undefined_names_template_line_and_expression() {
+        let (d, env) = env();
+        std::fs::write(d.path().join("t.j2"), "a: 1\nb: {{ vars.missing }}\n").unwrap();
+        let ctx = JValue::from(minijinja::value::Serde(&serde_json::json!({"vars": {}})));
+        let e = render_template(&env, d.path(), Path::new("t.j2"), &ctx).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert_eq!(e.column, 7);
+        assert!(e.message.contains("vars.missing"), "{}", e.message);
+        assert!(e.file.ends_with("t.j2"));
+    }
+
+    #[test]
+    fn keeps_trailing_newline_and_does_not_escape() {
+        let (d, env) = env();
+        std::fs::write(d.path().join("t.j2"), "x: {{ v }}\n").unwrap();
+        let ctx = JValue::from(minijinja::value::Serde(&serde_json::json!({"v": "<a & b>"})));
+        let out = render_template(&env, d.path(), Path::new("t.j2"), &ctx).unwrap();
+        assert_eq!(out, "x: <a & b>\n");
+    }
+
+    #[test]
+    fn syntax_error_is_located() {
+        let (d, env) = env();
+        std::fs::write(d.path().join("t.j2"), "ok\n{% if x %}\nno end\n").unwrap();
+        let ctx = JValue::from(minijinja::value::Serde(&serde_json::json!({"x": true})));
+        let e = render_template(&env, d.path(), Path::new("t.j2"), &ctx).unwrap_err();
+        assert!(e.message.starts_with("template syntax error"), "{}", e.message);
+        assert!(e.line >= 2, "{e}");
+    }
+
+    #[test]
+    fn block_lines_vanish() {
+        let (d, env) = env();
+        std::fs::write(d.path().join("t.j2"), "a:\n  {% if x %}\n  b: 1\n  {% endif %}\nc: 2\n").unwrap();
+        let ctx = JValue::from(minijinja::value::Serde(&serde_json::json!({"x": true})));
+        let out = render_template(&env, d.path(), Path::new("t.j2"), &ctx).unwrap();
+        assert_eq!(out, "a:\n  b: 1\nc: 2\n");
+    }
+
+    #[test]
+    fn image_function() {
+        let (d, env) = env();
+        std::fs::write(d.path().join("t.j2"), "{{ image('web') }} {{ image('api', '2') }}").unwrap();
+        let out = render_template(&env, d.path(), Path::new("t.j2"), &JValue::UNDEFINED).unwrap();
+        assert_eq!(out, "myblog/web:latest myblog/api:2");
+    }
+
+    #[test]
+    fn object_names_fit() {
+        let n = object_name(&"s".repeat(40), &"k".repeat(40), "0123456789");
+        assert_eq!(n.len(), 64);
+        assert_eq!(object_name("myblog", "nginx.conf", "abc"), "myblog_nginx.conf_abc");
+    }
+}

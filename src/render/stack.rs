@@ -1,0 +1,603 @@
+//! The rendered stack as `docker stack deploy` needs it: keys it refuses are errors, keys it
+//! silently ignores are warnings, configs and secrets are wired to content-hash-named swarm
+//! objects, and ports/endpoints are switched to host mode + dnsrr where the routing mesh cannot work.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_yaml_ng::{Mapping, Value};
+
+use super::{BuildSpec, RenderedConfig, SecretRef};
+use crate::error::{ConfigError, did_you_mean, locate};
+use crate::profile::{Profile, Project};
+
+/// Top-level keys `docker stack deploy` accepts (plus `x-*` extensions).
+const TOP_LEVEL: &[&str] = &["version", "services", "networks", "volumes", "configs", "secrets"];
+
+/// Keys that make `docker stack deploy` fail, with what to do instead.
+const REFUSED_TOP: &[(&str, &str)] = &[
+    ("name", "the stack name comes from `project:` in devenv.yaml (or `docker.stack` in the profile)"),
+    ("include", "split the stack with minijinja `{% include %}` instead"),
+];
+
+const REFUSED_SERVICE: &[(&str, &str)] = &[
+    ("extends", "use a minijinja macro or `{% include %}` to share service definitions"),
+    ("profiles", "devenv profiles replace compose profiles: wrap the service in `{% if profile == \"local\" %}`"),
+    ("scale", "use `deploy.replicas`"),
+    ("mem_limit", "use `deploy.resources.limits.memory`"),
+    ("memswap_limit", "swarm has no swap limit; use `deploy.resources.limits.memory`"),
+    ("mem_reservation", "use `deploy.resources.reservations.memory`"),
+    ("cpus", "use `deploy.resources.limits.cpus`"),
+    ("cpu_shares", "use `deploy.resources`"),
+    ("cpu_quota", "use `deploy.resources.limits.cpus`"),
+    ("cpuset", "use `deploy.resources`"),
+    ("volumes_from", "use a named volume shared by both services"),
+    ("volume_driver", "set the driver on the named volume under top-level `volumes:`"),
+    ("pull_policy", "swarm pulls when the image tag changes; use `devenv update SERVICE` to force it"),
+    ("platform", "use `deploy.placement.constraints: [node.platform.arch == x86_64]`"),
+    ("develop", "compose watch does not exist in swarm"),
+    ("post_start", "swarm has no lifecycle hooks; run it in the entrypoint"),
+    ("pre_stop", "swarm has no lifecycle hooks; handle SIGTERM in the service"),
+    ("attach", "not supported by swarm"),
+    ("gpus", "use `deploy.resources.reservations.generic_resources`"),
+];
+
+/// Keys `docker stack deploy` accepts but ignores, with what to do instead.
+const IGNORED_SERVICE: &[(&str, &str)] = &[
+    ("depends_on", "swarm starts services in any order: make the service retry its dependencies (devenv waits for all of them)"),
+    ("container_name", "swarm names containers itself; use `devenv exec SERVICE`"),
+    ("restart", "use `deploy.restart_policy`"),
+    ("links", "services on the same network reach each other by service name"),
+    ("external_links", "services on the same network reach each other by service name"),
+    ("network_mode", "use `networks:`"),
+    ("cgroup_parent", "not supported by swarm"),
+    ("devices", "not supported by swarm services"),
+    ("security_opt", "not supported by swarm services"),
+    ("userns_mode", "not supported by swarm services"),
+    ("privileged", "not supported by swarm services"),
+    ("expose", "unnecessary: services on the same network reach any port"),
+];
+
+pub struct ShapeInput<'a> {
+    pub text: &'a str,
+    pub template_path: &'a Path,
+    pub template_src: &'a str,
+    pub project: &'a Project,
+    pub profile: &'a Profile,
+    pub configs: &'a [RenderedConfig],
+    pub secrets: &'a [SecretRef],
+    pub host_mode: bool,
+}
+
+pub struct Shaped {
+    pub stack: Mapping,
+    pub builds: Vec<BuildSpec>,
+    pub warnings: Vec<String>,
+}
+
+pub fn services(stack: &Mapping) -> Option<&Mapping> {
+    stack.get("services").and_then(Value::as_mapping)
+}
+
+pub fn to_yaml(stack: &Mapping) -> String {
+    serde_yaml_ng::to_string(stack).expect("a YAML mapping serialises")
+}
+
+fn key(s: &str) -> Value {
+    Value::String(s.to_string())
+}
+
+struct Ctx<'a> {
+    input: &'a ShapeInput<'a>,
+}
+
+impl Ctx<'_> {
+    /// An error located in the stack template at `needle` (searched after the service's name).
+    fn err(&self, service: Option<&str>, needle: &str, message: String) -> ConfigError {
+        let src = self.input.template_src;
+        let from = service
+            .and_then(|s| {
+                locate(src, &format!("{s}:"), 0).map(|(l, _)| {
+                    src.split_inclusive('\n').take(l - 1).map(str::len).sum::<usize>()
+                })
+            })
+            .unwrap_or(0);
+        let mut e = ConfigError::new(self.input.template_path, message);
+        if let Some((l, c)) = locate(src, needle, from) {
+            e = e.at(src, l, c);
+        }
+        e
+    }
+}
+
+pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
+    let cx = Ctx { input: &input };
+    let doc: Value = serde_yaml_ng::from_str(input.text).map_err(|e| {
+        let mut ce = ConfigError::new(
+            input.template_path,
+            format!(
+                "the rendered stack is not valid YAML: {}",
+                e.to_string().split(" at line ").next().unwrap_or_default()
+            ),
+        );
+        if let Some(l) = e.location() {
+            ce = ce.at(input.text, l.line(), l.column());
+            ce.message
+                .push_str(" (line and column of the rendered output: see `devenv render`)");
+        }
+        ce.hint("check the indentation around template tags; `{%- ... %}` trims whitespace")
+    })?;
+    let Value::Mapping(mut stack) = doc else {
+        return Err(ConfigError::new(input.template_path, "the rendered stack is not a YAML mapping")
+            .hint("a stack starts with `version:` and `services:`"));
+    };
+    let mut warnings = Vec::new();
+
+    // top level
+    for (k, _) in &stack {
+        let Some(k) = k.as_str() else { continue };
+        if TOP_LEVEL.contains(&k) || k.starts_with("x-") {
+            continue;
+        }
+        let hint = REFUSED_TOP
+            .iter()
+            .find(|(r, _)| *r == k)
+            .map(|(_, h)| h.to_string())
+            .or_else(|| did_you_mean(k, TOP_LEVEL.iter().copied()).map(|s| format!("did you mean `{s}`?")))
+            .unwrap_or_else(|| format!("allowed: {} and x-* extensions", TOP_LEVEL.join(", ")));
+        return Err(cx
+            .err(None, &format!("{k}:"), format!("`{k}` is not accepted by docker stack deploy"))
+            .hint(hint));
+    }
+    if !stack.contains_key("version") {
+        // docker stack deploy reads the version to pick its schema
+        let mut with_version = Mapping::new();
+        with_version.insert(key("version"), key("3.8"));
+        with_version.extend(std::mem::take(&mut stack));
+        stack = with_version;
+    }
+    let Some(Value::Mapping(svcs)) = stack.get("services") else {
+        return Err(cx
+            .err(None, "services", "the stack has no `services:` mapping".into())
+            .hint("add at least one service"));
+    };
+    if svcs.is_empty() {
+        return Err(cx.err(None, "services", "the stack defines no services".into()));
+    }
+    let service_names: Vec<String> = svcs.keys().filter_map(|k| k.as_str().map(String::from)).collect();
+
+    // replicas in the profile must name services (a typo there is a silently forgotten setting)
+    for name in input.profile.file.replicas.keys() {
+        if !service_names.contains(name) {
+            let mut e = input
+                .profile
+                .error_at(&format!("{name}:"), format!("replicas.{name}: the stack has no service `{name}`"));
+            e = match did_you_mean(name, service_names.iter().map(String::as_str)) {
+                Some(s) => e.hint(format!("did you mean `{s}`?")),
+                None => e.hint(format!("services: {}", service_names.join(", "))),
+            };
+            return Err(e);
+        }
+    }
+
+    // configs and secrets: devenv owns the ones it renders/collects
+    let mut top_configs = stack
+        .get("configs")
+        .and_then(Value::as_mapping)
+        .cloned()
+        .unwrap_or_default();
+    for c in input.configs {
+        if top_configs.contains_key(c.key.as_str()) {
+            return Err(cx
+                .err(None, &format!("{}:", c.key), format!("config `{}` is defined in the stack and by devenv.yaml", c.key))
+                .hint("remove it from the stack's top-level `configs:`; devenv adds it with a content-hash name"));
+        }
+        let mut m = Mapping::new();
+        m.insert(key("external"), Value::Bool(true));
+        m.insert(key("name"), key(&c.object_name));
+        top_configs.insert(key(&c.key), Value::Mapping(m));
+    }
+    let mut top_secrets = stack
+        .get("secrets")
+        .and_then(Value::as_mapping)
+        .cloned()
+        .unwrap_or_default();
+    for s in input.secrets {
+        if top_secrets.contains_key(s.key.as_str()) {
+            return Err(cx
+                .err(None, &format!("{}:", s.key), format!("secret `{}` is defined in the stack and by the profile", s.key))
+                .hint("remove it from the stack's top-level `secrets:`; devenv adds it"));
+        }
+        let mut m = Mapping::new();
+        m.insert(key("external"), Value::Bool(true));
+        m.insert(key("name"), key(&s.object_name));
+        top_secrets.insert(key(&s.key), Value::Mapping(m));
+    }
+
+    let mut builds = Vec::new();
+    let mut new_services = Mapping::new();
+    for (name_v, svc) in svcs {
+        let name = name_v.as_str().unwrap_or_default().to_string();
+        let Value::Mapping(svc) = svc else {
+            return Err(cx.err(None, &format!("{name}:"), format!("service `{name}` is not a mapping")));
+        };
+        let mut svc = svc.clone();
+        for (k, _) in &svc {
+            let Some(k) = k.as_str() else { continue };
+            if let Some((_, hint)) = REFUSED_SERVICE.iter().find(|(r, _)| *r == k) {
+                return Err(cx
+                    .err(Some(&name), &format!("{k}:"), format!("services.{name}.{k} is not accepted by docker stack deploy"))
+                    .hint(*hint));
+            }
+            if let Some((_, hint)) = IGNORED_SERVICE.iter().find(|(r, _)| *r == k) {
+                let loc = cx.err(Some(&name), &format!("{k}:"), String::new()).location();
+                warnings.push(format!("{loc}: services.{name}.{k} is ignored by docker stack deploy; {hint}"));
+            }
+        }
+        check_refs(&cx, &name, &svc, "configs", &top_configs, input.profile)?;
+        check_refs(&cx, &name, &svc, "secrets", &top_secrets, input.profile)?;
+        if let Some(b) = svc.get("build") {
+            builds.push(build_spec(&cx, &name, &svc, b)?);
+        }
+        if input.host_mode {
+            to_host_mode(&cx, &name, &mut svc)?;
+        }
+        if let Some(policy) = &input.profile.file.update {
+            apply_update_policy(&mut svc, policy);
+        }
+        new_services.insert(name_v.clone(), Value::Mapping(svc));
+    }
+    stack.insert(key("services"), Value::Mapping(new_services));
+    if !top_configs.is_empty() {
+        stack.insert(key("configs"), Value::Mapping(top_configs));
+    }
+    if !top_secrets.is_empty() {
+        stack.insert(key("secrets"), Value::Mapping(top_secrets));
+    }
+    let _ = input.project;
+    Ok(Shaped {
+        stack,
+        builds,
+        warnings,
+    })
+}
+
+fn check_refs(
+    cx: &Ctx<'_>,
+    service: &str,
+    svc: &Mapping,
+    kind: &str,
+    defined: &Mapping,
+    profile: &Profile,
+) -> Result<(), ConfigError> {
+    let Some(list) = svc.get(kind) else { return Ok(()) };
+    let Some(list) = list.as_sequence() else {
+        return Err(cx.err(Some(service), &format!("{kind}:"), format!("services.{service}.{kind} must be a list")));
+    };
+    let names: Vec<&str> = defined.keys().filter_map(Value::as_str).collect();
+    for item in list {
+        let src = match item {
+            Value::String(s) => s.as_str(),
+            Value::Mapping(m) => m.get("source").and_then(Value::as_str).unwrap_or_default(),
+            _ => "",
+        };
+        if src.is_empty() {
+            return Err(cx.err(Some(service), &format!("{kind}:"), format!("services.{service}.{kind}: an entry without `source`")));
+        }
+        if !names.contains(&src) {
+            let singular = kind.trim_end_matches('s');
+            let mut e = cx.err(
+                Some(service),
+                src,
+                format!("services.{service} uses {singular} `{src}`, which profile `{}` does not define", profile.name),
+            );
+            e = match did_you_mean(src, names.iter().copied()) {
+                Some(s) => e.hint(format!("did you mean `{s}`?")),
+                None if kind == "secrets" && (src == "tls_cert" || src == "tls_key") => e.hint(format!(
+                    "the TLS secrets exist when the profile sets `tls: local-ca` or `tls: {{files: ...}}` (it has `tls: {}`); \
+                     wrap the reference in `{{% if tls.enabled %}}`",
+                    profile.file.tls.mode()
+                )),
+                None if kind == "secrets" => e.hint(format!("add it under `secrets:` in {}", crate::error::display_path(&profile.path))),
+                None => e.hint("add it under `configs:` in devenv.yaml"),
+            };
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+fn build_spec(cx: &Ctx<'_>, name: &str, svc: &Mapping, b: &Value) -> Result<BuildSpec, ConfigError> {
+    let Some(image) = svc.get("image").and_then(Value::as_str) else {
+        return Err(cx
+            .err(Some(name), "build:", format!("services.{name} has `build:` but no `image:`"))
+            .hint(format!("add `image: {{{{ image(\"{name}\") }}}}` so devenv knows what to tag the build as")));
+    };
+    let repository = strip_tag(image).to_string();
+    let mut spec = BuildSpec {
+        service: name.to_string(),
+        context: PathBuf::from("."),
+        dockerfile: None,
+        repository,
+        args: BTreeMap::new(),
+        target: None,
+    };
+    match b {
+        Value::String(s) => spec.context = PathBuf::from(s),
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                match (k.as_str().unwrap_or_default(), v) {
+                    ("context", Value::String(s)) => spec.context = PathBuf::from(s),
+                    ("dockerfile", Value::String(s)) => spec.dockerfile = Some(s.clone()),
+                    ("target", Value::String(s)) => spec.target = Some(s.clone()),
+                    ("args", Value::Mapping(a)) => {
+                        for (ak, av) in a {
+                            spec.args.insert(
+                                ak.as_str().unwrap_or_default().to_string(),
+                                scalar_string(av),
+                            );
+                        }
+                    }
+                    ("args", Value::Sequence(a)) => {
+                        for item in a {
+                            let s = scalar_string(item);
+                            let (k, v) = s.split_once('=').unwrap_or((&s, ""));
+                            spec.args.insert(k.to_string(), v.to_string());
+                        }
+                    }
+                    (other, _) => {
+                        return Err(cx
+                            .err(Some(name), &format!("{other}:"), format!("services.{name}.build.{other} is not supported by devenv build"))
+                            .hint("supported: context, dockerfile, args, target"));
+                    }
+                }
+            }
+        }
+        _ => {
+            return Err(cx.err(Some(name), "build:", format!("services.{name}.build must be a path or a mapping")));
+        }
+    }
+    Ok(spec)
+}
+
+fn scalar_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => String::new(),
+        other => serde_yaml_ng::to_string(other).unwrap_or_default().trim().to_string(),
+    }
+}
+
+/// `registry:5000/a/b:tag` → `registry:5000/a/b`; digests too.
+pub fn strip_tag(image: &str) -> &str {
+    let image = image.split('@').next().unwrap_or(image);
+    match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => &image[..i],
+        _ => image,
+    }
+}
+
+fn deploy_mut(svc: &mut Mapping) -> &mut Mapping {
+    let d = svc
+        .entry(key("deploy"))
+        .or_insert_with(|| Value::Mapping(Mapping::new()));
+    if !d.is_mapping() {
+        *d = Value::Mapping(Mapping::new());
+    }
+    d.as_mapping_mut().expect("just made a mapping")
+}
+
+/// Long-syntax ports in host mode and `endpoint_mode: dnsrr`: what works without IPVS.
+fn to_host_mode(cx: &Ctx<'_>, name: &str, svc: &mut Mapping) -> Result<(), ConfigError> {
+    if let Some(ports) = svc.get("ports").cloned() {
+        let Value::Sequence(list) = ports else {
+            return Err(cx.err(Some(name), "ports:", format!("services.{name}.ports must be a list")));
+        };
+        let mut out = Vec::new();
+        for p in list {
+            for m in long_ports(&p).map_err(|m| cx.err(Some(name), "ports:", format!("services.{name}.ports: {m}")))? {
+                out.push(Value::Mapping(m));
+            }
+        }
+        svc.insert(key("ports"), Value::Sequence(out));
+    }
+    deploy_mut(svc).insert(key("endpoint_mode"), key("dnsrr"));
+    Ok(())
+}
+
+/// A port entry (short or long syntax) as long-syntax mappings with `mode: host`.
+pub fn long_ports(p: &Value) -> Result<Vec<Mapping>, String> {
+    let mk = |target: u64, published: Option<u64>, proto: &str| {
+        let mut m = Mapping::new();
+        m.insert(key("target"), Value::Number(target.into()));
+        if let Some(p) = published {
+            m.insert(key("published"), Value::Number(p.into()));
+        }
+        m.insert(key("protocol"), key(proto));
+        m.insert(key("mode"), key("host"));
+        m
+    };
+    match p {
+        Value::Number(n) => {
+            let t = n.as_u64().ok_or_else(|| format!("`{n}` is not a port"))?;
+            Ok(vec![mk(t, None, "tcp")])
+        }
+        Value::String(s) => {
+            let (spec, proto) = s.split_once('/').unwrap_or((s.as_str(), "tcp"));
+            let parts: Vec<&str> = spec.split(':').collect();
+            let (published, target) = match parts.as_slice() {
+                [t] => (None, *t),
+                [p, t] => (Some(*p), *t),
+                [_, _, _] => {
+                    return Err(format!(
+                        "`{s}` binds a host IP, which swarm does not support; publish `PORT:PORT` and firewall it"
+                    ));
+                }
+                _ => return Err(format!("`{s}` is not a port mapping")),
+            };
+            let range = |r: &str| -> Result<(u64, u64), String> {
+                let (a, b) = r.split_once('-').unwrap_or((r, r));
+                let a: u64 = a.parse().map_err(|_| format!("`{s}` is not a port mapping"))?;
+                let b: u64 = b.parse().map_err(|_| format!("`{s}` is not a port mapping"))?;
+                if a > b || b > 65535 {
+                    return Err(format!("`{s}` is not a valid port range"));
+                }
+                Ok((a, b))
+            };
+            let (t0, t1) = range(target)?;
+            let pubs = published.map(range).transpose()?;
+            if let Some((p0, p1)) = pubs
+                && p1 - p0 != t1 - t0
+            {
+                return Err(format!("`{s}`: published and target ranges differ in size"));
+            }
+            Ok((0..=t1 - t0)
+                .map(|i| mk(t0 + i, pubs.map(|(p0, _)| p0 + i), proto))
+                .collect())
+        }
+        Value::Mapping(m) => {
+            let mut m = m.clone();
+            m.insert(key("mode"), key("host"));
+            Ok(vec![m])
+        }
+        _ => Err("a port must be a number, a string or a mapping".into()),
+    }
+}
+
+fn apply_update_policy(svc: &mut Mapping, p: &crate::profile::UpdatePolicy) {
+    let deploy = deploy_mut(svc);
+    if deploy.contains_key("update_config") {
+        return;
+    }
+    let mut u = Mapping::new();
+    if let Some(v) = p.parallelism {
+        u.insert(key("parallelism"), Value::Number(v.into()));
+    }
+    for (k, v) in [
+        ("delay", &p.delay),
+        ("order", &p.order),
+        ("failure_action", &p.failure_action),
+        ("monitor", &p.monitor),
+    ] {
+        if let Some(v) = v {
+            u.insert(key(k), key(v));
+        }
+    }
+    if let Some(r) = p.max_failure_ratio {
+        u.insert(key("max_failure_ratio"), Value::Number(r.into()));
+    }
+    deploy.insert(key("update_config"), Value::Mapping(u));
+}
+
+/// Replica count of a service as deployed (1 when unset; `None` for global services).
+pub fn replicas(svc: &Mapping) -> Option<u64> {
+    let deploy = svc.get("deploy").and_then(Value::as_mapping);
+    if deploy.and_then(|d| d.get("mode")).and_then(Value::as_str) == Some("global") {
+        return None;
+    }
+    Some(
+        deploy
+            .and_then(|d| d.get("replicas"))
+            .and_then(|r| r.as_u64().or_else(|| r.as_str().and_then(|s| s.parse().ok())))
+            .unwrap_or(1),
+    )
+}
+
+fn is_host_port(p: &Value) -> bool {
+    p.as_mapping()
+        .and_then(|m| m.get("mode"))
+        .and_then(Value::as_str)
+        == Some("host")
+}
+
+/// What cannot schedule on a single node, each with the fix.
+pub fn single_node_problems(stack: &Mapping) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(svcs) = services(stack) else { return out };
+    for (name, svc) in svcs {
+        let (Some(name), Some(svc)) = (name.as_str(), svc.as_mapping()) else { continue };
+        let host_ports: Vec<String> = svc
+            .get("ports")
+            .and_then(Value::as_sequence)
+            .map(|ps| {
+                ps.iter()
+                    .filter(|p| is_host_port(p))
+                    .filter_map(|p| p.as_mapping()?.get("published").map(scalar_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if host_ports.is_empty() {
+            continue;
+        }
+        let ports = host_ports.join(", ");
+        if let Some(n) = replicas(svc)
+            && n > 1
+        {
+            out.push(format!(
+                "service `{name}` publishes host-mode port {ports} with {n} replicas: on one node only one task can bind it \
+                 (\"no suitable node (host-mode port already in use on 1 node)\"); set its replicas to 1 in this profile"
+            ));
+        }
+        let order = svc
+            .get("deploy")
+            .and_then(|d| d.get("update_config"))
+            .and_then(|u| u.get("order"))
+            .and_then(Value::as_str);
+        if order == Some("start-first") {
+            out.push(format!(
+                "service `{name}` publishes host-mode port {ports} with `update_config.order: start-first`: the new task \
+                 cannot bind the port while the old one holds it, so every update hangs; use `order: stop-first` in this profile"
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn y(s: &str) -> Value {
+        serde_yaml_ng::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn short_ports_become_host_mode() {
+        let v = long_ports(&y("\"8080:80\"")).unwrap();
+        assert_eq!(Value::Mapping(v[0].clone()), y("{target: 80, published: 8080, protocol: tcp, mode: host}"));
+        let v = long_ports(&y("\"53:53/udp\"")).unwrap();
+        assert_eq!(v[0].get("protocol").unwrap(), "udp");
+        let v = long_ports(&y("\"8000-8002:9000-9002\"")).unwrap();
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[2].get("published").unwrap().as_u64(), Some(8002));
+        assert_eq!(v[2].get("target").unwrap().as_u64(), Some(9002));
+        assert!(long_ports(&y("\"127.0.0.1:80:80\"")).unwrap_err().contains("host IP"));
+        assert!(long_ports(&y("\"80-81:80\"")).is_err());
+        let v = long_ports(&y("{target: 443, published: 443}")).unwrap();
+        assert_eq!(v[0].get("mode").unwrap(), "host");
+    }
+
+    #[test]
+    fn strip_tag_keeps_registry_port() {
+        assert_eq!(strip_tag("reg:5000/a/web:abc"), "reg:5000/a/web");
+        assert_eq!(strip_tag("reg:5000/a/web"), "reg:5000/a/web");
+        assert_eq!(strip_tag("web@sha256:00"), "web");
+        assert_eq!(strip_tag("nginx:1.27"), "nginx");
+    }
+
+    #[test]
+    fn single_node_lint() {
+        let s: Mapping = serde_yaml_ng::from_str(
+            "services:\n  a:\n    ports: [{target: 80, published: 80, mode: host}]\n    deploy: {replicas: 2}\n  \
+             b:\n    ports: [{target: 81, published: 81, mode: host}]\n    deploy: {update_config: {order: start-first}}\n  \
+             c:\n    ports: [{target: 82, published: 82}]\n    deploy: {replicas: 3}\n",
+        )
+        .unwrap();
+        let p = single_node_problems(&s);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("`a`") && p[0].contains("2 replicas"));
+        assert!(p[1].contains("`b`") && p[1].contains("stop-first"));
+    }
+}

@@ -1,0 +1,31 @@
+//! Docker and swarm: the CLI wrapper, target guard, deploy and the convergence watcher.
+
+use crate::profile::Profile;
+use crate::render::Facts;
+
+/// Whether this machine's kernel has IPVS (needed by the routing mesh and service VIPs).
+/// `DEVENV_IPVS=0|1` overrides the detection. `None` off Linux (Docker Desktop's VM has it).
+pub fn ipvs_available() -> Option<bool> {
+    if let Ok(v) = std::env::var("DEVENV_IPVS") {
+        return Some(!(v == "0" || v.eq_ignore_ascii_case("false") || v == "no"));
+    }
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let in_modules = std::fs::read_to_string("/proc/modules")
+        .map(|s| s.lines().any(|l| l.starts_with("ip_vs ")))
+        .unwrap_or(false);
+    Some(in_modules || std::path::Path::new("/sys/module/ip_vs").exists())
+}
+
+/// Machine facts for rendering a profile: only profiles that run on this machine's engine
+/// (`docker.swarm: true`) are shaped by them.
+pub fn facts(profile: &Profile) -> Facts {
+    Facts {
+        ipvs: if profile.file.docker.swarm {
+            ipvs_available()
+        } else {
+            None
+        },
+    }
+}

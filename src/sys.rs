@@ -1,0 +1,432 @@
+//! The one seam for side effects: running a program and writing or removing a protected file.
+//!
+//! Plans are computed against `&dyn Sys`; the real implementation runs programs and touches the
+//! disk, [`FakeSys`] records what would have happened and answers from a script, so every OS
+//! backend (Windows, macOS, Linux distributions) is unit-tested on any OS.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+/// A program invocation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Cmd {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Extra environment (`None` removes the variable).
+    pub env: Vec<(String, Option<String>)>,
+    pub stdin: Option<Vec<u8>>,
+    pub cwd: Option<PathBuf>,
+}
+
+impl Cmd {
+    pub fn new(program: impl Into<String>) -> Self {
+        Cmd {
+            program: program.into(),
+            ..Default::default()
+        }
+    }
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.env.push((k.into(), Some(v.into())));
+        self
+    }
+    pub fn env_remove(mut self, k: impl Into<String>) -> Self {
+        self.env.push((k.into(), None));
+        self
+    }
+    pub fn stdin(mut self, data: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(data.into());
+        self
+    }
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+    /// The command line as a user would type it (for --dry-run and error messages).
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .map(shell_quote)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Output {
+    /// Exit code; -1 when killed by a signal.
+    pub status: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    pub fn ok(&self) -> bool {
+        self.status == 0
+    }
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_str(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).trim().to_string()
+    }
+}
+
+/// What a command did, as recorded by [`FakeSys`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Run(String),
+    Write { path: PathBuf, data: Vec<u8> },
+    Remove(PathBuf),
+    MkdirAll(PathBuf),
+}
+
+pub trait Sys: Send + Sync {
+    /// Runs a program and captures its output. `Err` only when it could not be started.
+    fn run(&self, cmd: &Cmd) -> std::io::Result<Output>;
+    /// Runs a program attached to this terminal; returns its exit code.
+    fn run_attached(&self, cmd: &Cmd) -> std::io::Result<i32>;
+    /// Writes a file atomically (temp file + rename), creating parent directories.
+    fn write_file(&self, path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()>;
+    fn remove_file(&self, path: &Path) -> std::io::Result<()>;
+    fn create_dir_all(&self, path: &Path) -> std::io::Result<()>;
+    fn read_file(&self, path: &Path) -> std::io::Result<Vec<u8>>;
+    fn exists(&self, path: &Path) -> bool;
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<PathBuf>>;
+    /// Full path of a program on PATH.
+    fn which(&self, program: &str) -> Option<PathBuf>;
+    fn var(&self, key: &str) -> Option<String>;
+}
+
+/// The real machine.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealSys;
+
+impl RealSys {
+    fn command(cmd: &Cmd) -> Command {
+        let mut c = Command::new(&cmd.program);
+        c.args(&cmd.args);
+        for (k, v) in &cmd.env {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        if let Some(d) = &cmd.cwd {
+            c.current_dir(d);
+        }
+        c
+    }
+}
+
+impl Sys for RealSys {
+    fn run(&self, cmd: &Cmd) -> std::io::Result<Output> {
+        crate::ui::debug(&format!("$ {}", cmd.display()));
+        let mut c = Self::command(cmd);
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(if cmd.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = c.spawn()?;
+        if let Some(data) = &cmd.stdin {
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            let data = data.clone();
+            // Write from a thread so a child that fills its stdout first cannot deadlock us.
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&data);
+            });
+        }
+        let out = child.wait_with_output()?;
+        Ok(Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    fn run_attached(&self, cmd: &Cmd) -> std::io::Result<i32> {
+        crate::ui::debug(&format!("$ {}", cmd.display()));
+        let status = Self::command(cmd).status()?;
+        Ok(status.code().unwrap_or(-1))
+    }
+
+    fn write_file(&self, path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+        crate::fsutil::write_atomic(path, data, mode)
+    }
+
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        }
+    }
+
+    fn create_dir_all(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(path)
+    }
+
+    fn read_file(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(path)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+
+    fn which(&self, program: &str) -> Option<PathBuf> {
+        which::which(program).ok()
+    }
+
+    fn var(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok()
+    }
+}
+
+/// A scripted machine for unit tests: a virtual file system, environment and PATH, canned
+/// program outputs, and a log of every effect.
+#[derive(Debug, Default)]
+pub struct FakeSys {
+    inner: Mutex<FakeInner>,
+}
+
+#[derive(Debug, Default)]
+struct FakeInner {
+    files: BTreeMap<PathBuf, Vec<u8>>,
+    dirs: std::collections::BTreeSet<PathBuf>,
+    env: BTreeMap<String, String>,
+    programs: BTreeMap<String, PathBuf>,
+    /// (command line prefix, response); the longest matching prefix wins.
+    responses: Vec<(String, Output)>,
+    effects: Vec<Effect>,
+}
+
+impl FakeSys {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Puts a file (and its parent directories) on the virtual disk.
+    pub fn file(self, path: impl Into<PathBuf>, data: impl Into<Vec<u8>>) -> Self {
+        {
+            let mut i = self.inner.lock().unwrap();
+            let p = path.into();
+            let mut a = p.parent();
+            while let Some(d) = a {
+                i.dirs.insert(d.to_path_buf());
+                a = d.parent();
+            }
+            i.files.insert(p, data.into());
+        }
+        self
+    }
+    pub fn dir(self, path: impl Into<PathBuf>) -> Self {
+        {
+            let mut i = self.inner.lock().unwrap();
+            let p: PathBuf = path.into();
+            let mut a = Some(p.as_path());
+            while let Some(d) = a {
+                i.dirs.insert(d.to_path_buf());
+                a = d.parent();
+            }
+        }
+        self
+    }
+    pub fn env(self, k: &str, v: &str) -> Self {
+        self.inner
+            .lock()
+            .unwrap()
+            .env
+            .insert(k.to_string(), v.to_string());
+        self
+    }
+    /// Makes `program` available on the fake PATH at `path`.
+    pub fn program(self, program: &str, path: &str) -> Self {
+        self.inner
+            .lock()
+            .unwrap()
+            .programs
+            .insert(program.to_string(), PathBuf::from(path));
+        self
+    }
+    /// Answers commands whose display starts with `prefix`.
+    pub fn respond(self, prefix: &str, status: i32, stdout: &str) -> Self {
+        self.respond_full(prefix, status, stdout, "")
+    }
+    pub fn respond_full(self, prefix: &str, status: i32, stdout: &str, stderr: &str) -> Self {
+        self.inner.lock().unwrap().responses.push((
+            prefix.to_string(),
+            Output {
+                status,
+                stdout: stdout.as_bytes().to_vec(),
+                stderr: stderr.as_bytes().to_vec(),
+            },
+        ));
+        self
+    }
+    pub fn effects(&self) -> Vec<Effect> {
+        self.inner.lock().unwrap().effects.clone()
+    }
+    /// The command lines run, in order.
+    pub fn commands(&self) -> Vec<String> {
+        self.effects()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Run(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+    pub fn file_content(&self, path: impl AsRef<Path>) -> Option<Vec<u8>> {
+        self.inner.lock().unwrap().files.get(path.as_ref()).cloned()
+    }
+    fn answer(&self, line: &str) -> Output {
+        let i = self.inner.lock().unwrap();
+        i.responses
+            .iter()
+            .filter(|(p, _)| line.starts_with(p.as_str()))
+            .max_by_key(|(p, _)| p.len())
+            .map(|(_, o)| o.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Sys for FakeSys {
+    fn run(&self, cmd: &Cmd) -> std::io::Result<Output> {
+        let line = cmd.display();
+        self.inner
+            .lock()
+            .unwrap()
+            .effects
+            .push(Effect::Run(line.clone()));
+        Ok(self.answer(&line))
+    }
+    fn run_attached(&self, cmd: &Cmd) -> std::io::Result<i32> {
+        self.run(cmd).map(|o| o.status)
+    }
+    fn write_file(&self, path: &Path, data: &[u8], _mode: Option<u32>) -> std::io::Result<()> {
+        let mut i = self.inner.lock().unwrap();
+        i.effects.push(Effect::Write {
+            path: path.to_path_buf(),
+            data: data.to_vec(),
+        });
+        i.files.insert(path.to_path_buf(), data.to_vec());
+        Ok(())
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        let mut i = self.inner.lock().unwrap();
+        i.effects.push(Effect::Remove(path.to_path_buf()));
+        i.files.remove(path);
+        Ok(())
+    }
+    fn create_dir_all(&self, path: &Path) -> std::io::Result<()> {
+        let mut i = self.inner.lock().unwrap();
+        if !i.dirs.contains(path) {
+            i.effects.push(Effect::MkdirAll(path.to_path_buf()));
+            let mut a = Some(path);
+            while let Some(d) = a {
+                i.dirs.insert(d.to_path_buf());
+                a = d.parent();
+            }
+        }
+        Ok(())
+    }
+    fn read_file(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        self.inner
+            .lock()
+            .unwrap()
+            .files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file (fake)"))
+    }
+    fn exists(&self, path: &Path) -> bool {
+        let i = self.inner.lock().unwrap();
+        i.files.contains_key(path) || i.dirs.contains(path)
+    }
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let i = self.inner.lock().unwrap();
+        if !i.dirs.contains(path) {
+            return Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such dir (fake)"));
+        }
+        let mut v: Vec<PathBuf> = i
+            .files
+            .keys()
+            .chain(i.dirs.iter())
+            .filter(|p| p.parent() == Some(path))
+            .cloned()
+            .collect();
+        v.sort();
+        v.dedup();
+        Ok(v)
+    }
+    fn which(&self, program: &str) -> Option<PathBuf> {
+        self.inner.lock().unwrap().programs.get(program).cloned()
+    }
+    fn var(&self, key: &str) -> Option<String> {
+        self.inner.lock().unwrap().env.get(key).cloned()
+    }
+}
+
+/// Converts OS strings for display.
+pub fn lossy(s: &OsString) -> String {
+    s.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fake_answers_longest_prefix_and_records() {
+        let s = FakeSys::new()
+            .respond("docker", 0, "generic")
+            .respond("docker info", 0, "info");
+        let o = s.run(&Cmd::new("docker").arg("info")).unwrap();
+        assert_eq!(o.stdout_str(), "info");
+        let o = s.run(&Cmd::new("docker").arg("ps")).unwrap();
+        assert_eq!(o.stdout_str(), "generic");
+        assert_eq!(s.commands(), vec!["docker info", "docker ps"]);
+    }
+
+    #[test]
+    fn display_quotes_when_needed() {
+        let c = Cmd::new("certutil").args(["-n", "devenv CA", "-t", "C,,"]);
+        assert_eq!(c.display(), "certutil -n 'devenv CA' -t C,,");
+    }
+}
