@@ -115,19 +115,58 @@ pub struct CompletionsArgs {
 
 /// Flags people bring from docker-compose / docker stack, and what devenv does instead.
 const FOREIGN_FLAGS: &[(&str, &str)] = &[
-    ("-f", "devenv takes the stack template from `stack:` in devenv.yaml; there is no -f. Use -C DIR to pick the project"),
-    ("--file", "devenv takes the stack template from `stack:` in devenv.yaml; there is no --file. Use -C DIR to pick the project"),
-    ("-c", "devenv takes the stack template from `stack:` in devenv.yaml; use -C DIR (capital C) to pick the project"),
-    ("--compose-file", "devenv takes the stack template from `stack:` in devenv.yaml; use -C DIR to pick the project"),
-    ("-p", "the stack name is `project:` in devenv.yaml; use -C DIR to pick the project and --profile to pick the profile"),
-    ("--project-name", "the stack name is `project:` in devenv.yaml; use -C DIR to pick the project"),
-    ("-d", "devenv always returns once the stack is ready; there is nothing to detach"),
-    ("--detach", "devenv always returns once the stack is ready; there is nothing to detach"),
-    ("--context", "the docker context belongs to the profile (`docker.context` in profiles/NAME.yaml); pick the profile with --profile"),
-    ("-H", "the docker endpoint belongs to the profile (`docker.context` or `docker.host`); pick the profile with --profile"),
-    ("--host", "the docker endpoint belongs to the profile (`docker.context` or `docker.host`); pick the profile with --profile"),
-    ("--build", "`devenv up` builds services with a build context itself; `devenv build` builds without deploying"),
-    ("--force-recreate", "use `devenv update SERVICE` (or --all) to restart services with a fresh pull"),
+    (
+        "-f",
+        "devenv takes the stack template from `stack:` in devenv.yaml; there is no -f. Use -C DIR to pick the project",
+    ),
+    (
+        "--file",
+        "devenv takes the stack template from `stack:` in devenv.yaml; there is no --file. Use -C DIR to pick the project",
+    ),
+    (
+        "-c",
+        "devenv takes the stack template from `stack:` in devenv.yaml; use -C DIR (capital C) to pick the project",
+    ),
+    (
+        "--compose-file",
+        "devenv takes the stack template from `stack:` in devenv.yaml; use -C DIR to pick the project",
+    ),
+    (
+        "-p",
+        "the stack name is `project:` in devenv.yaml; use -C DIR to pick the project and --profile to pick the profile",
+    ),
+    (
+        "--project-name",
+        "the stack name is `project:` in devenv.yaml; use -C DIR to pick the project",
+    ),
+    (
+        "-d",
+        "devenv always returns once the stack is ready; there is nothing to detach",
+    ),
+    (
+        "--detach",
+        "devenv always returns once the stack is ready; there is nothing to detach",
+    ),
+    (
+        "--context",
+        "the docker context belongs to the profile (`docker.context` in profiles/NAME.yaml); pick the profile with --profile",
+    ),
+    (
+        "-H",
+        "the docker endpoint belongs to the profile (`docker.context` or `docker.host`); pick the profile with --profile",
+    ),
+    (
+        "--host",
+        "the docker endpoint belongs to the profile (`docker.context` or `docker.host`); pick the profile with --profile",
+    ),
+    (
+        "--build",
+        "`devenv up` builds services with a build context itself; `devenv build` builds without deploying",
+    ),
+    (
+        "--force-recreate",
+        "use `devenv update SERVICE` (or --all) to restart services with a fresh pull",
+    ),
 ];
 
 /// Parses the command line; on a usage error returns the message to print and the exit code.
@@ -137,8 +176,18 @@ where
     T: Into<OsString> + Clone,
 {
     Cli::try_parse_from(args).map_err(|e| {
-        let code = if e.use_stderr() { crate::error::EXIT_CONFIG } else { 0 };
-        let mut text = e.render().ansi().to_string();
+        let code = if e.use_stderr() {
+            crate::error::EXIT_CONFIG
+        } else {
+            0
+        };
+        let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let mut text = if color {
+            e.render().ansi().to_string()
+        } else {
+            e.render().to_string()
+        };
         if e.kind() == ErrorKind::UnknownArgument
             && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
         {

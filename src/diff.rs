@@ -126,10 +126,16 @@ fn settings(f: &ProfileFile) -> BTreeMap<String, String> {
     m.insert("docker.context".into(), f.docker.context.clone());
     m.insert(
         "docker.cluster_id".into(),
-        f.docker.cluster_id.clone().unwrap_or_else(|| "(any)".into()),
+        f.docker
+            .cluster_id
+            .clone()
+            .unwrap_or_else(|| "(any)".into()),
     );
     m.insert("docker.swarm".into(), f.docker.swarm.to_string());
-    m.insert("docker.publish".into(), format!("{:?}", f.docker.publish).to_lowercase());
+    m.insert(
+        "docker.publish".into(),
+        format!("{:?}", f.docker.publish).to_lowercase(),
+    );
     if let Some(h) = &f.docker.host {
         m.insert("docker.host".into(), h.clone());
     }
@@ -217,7 +223,9 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
                 }
             }
         }
-        Value::Sequence(s) if (last == "environment" || last == "labels") && s.iter().all(Value::is_string) => {
+        Value::Sequence(s)
+            if (last == "environment" || last == "labels") && s.iter().all(Value::is_string) =>
+        {
             for item in s {
                 let item = item.as_str().unwrap_or_default();
                 let (k, val) = item.split_once('=').unwrap_or((item, ""));
@@ -287,7 +295,12 @@ fn flatten_service(svc: &Value, out: &mut BTreeMap<String, String>) {
 }
 
 fn secrets(ra: &Rendered, rb: &Rendered) -> Vec<SecretDiff> {
-    let mut names: Vec<&String> = ra.secrets.iter().chain(rb.secrets.iter()).map(|s| &s.key).collect();
+    let mut names: Vec<&String> = ra
+        .secrets
+        .iter()
+        .chain(rb.secrets.iter())
+        .map(|s| &s.key)
+        .collect();
     names.sort();
     names.dedup();
     names
@@ -296,11 +309,9 @@ fn secrets(ra: &Rendered, rb: &Rendered) -> Vec<SecretDiff> {
             let a = ra.secrets.iter().find(|s| &s.key == n);
             let b = rb.secrets.iter().find(|s| &s.key == n);
             let value_differs = match (a, b) {
+                // the object name ends in a keyed hash of the value ("unavailable" without one)
                 (Some(a), Some(b)) => {
-                    // the object name ends in a keyed hash of the value
                     a.object_name.rsplit('_').next() != b.object_name.rsplit('_').next()
-                        || a.unavailable.is_some()
-                        || b.unavailable.is_some()
                 }
                 _ => true,
             };
@@ -316,7 +327,12 @@ fn secrets(ra: &Rendered, rb: &Rendered) -> Vec<SecretDiff> {
 }
 
 fn configs(ra: &Rendered, rb: &Rendered) -> Vec<ConfigDiff> {
-    let mut names: Vec<&String> = ra.configs.iter().chain(rb.configs.iter()).map(|c| &c.key).collect();
+    let mut names: Vec<&String> = ra
+        .configs
+        .iter()
+        .chain(rb.configs.iter())
+        .map(|c| &c.key)
+        .collect();
     names.sort();
     names.dedup();
     names
@@ -368,8 +384,16 @@ mod tests {
     fn environment_lists_and_maps_compare_per_variable() {
         let mut a = BTreeMap::new();
         let mut b = BTreeMap::new();
-        flatten("environment", &serde_yaml_ng::from_str("[A=1, B=2]").unwrap(), &mut a);
-        flatten("environment", &serde_yaml_ng::from_str("{A: '1', B: '3'}").unwrap(), &mut b);
+        flatten(
+            "environment",
+            &serde_yaml_ng::from_str("[A=1, B=2]").unwrap(),
+            &mut a,
+        );
+        flatten(
+            "environment",
+            &serde_yaml_ng::from_str("{A: '1', B: '3'}").unwrap(),
+            &mut b,
+        );
         let c = compare_maps(&a, &b);
         assert_eq!(
             c,

@@ -184,12 +184,16 @@ pub fn display_path(p: &Path) -> String {
 }
 
 /// The closest candidate to `word` by edit distance, when it is close enough to be a likely typo.
-pub fn did_you_mean<'a, I: IntoIterator<Item = &'a str>>(word: &str, candidates: I) -> Option<&'a str> {
+pub fn did_you_mean<'a, I: IntoIterator<Item = &'a str>>(
+    word: &str,
+    candidates: I,
+) -> Option<&'a str> {
     let w = word.to_ascii_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
         let d = levenshtein(&w, &c.to_ascii_lowercase());
-        let limit = (c.chars().count().max(w.chars().count()) / 3).max(1) + usize::from(w.len() > 6);
+        let limit =
+            (c.chars().count().max(w.chars().count()) / 3).max(1) + usize::from(w.len() > 6);
         let prefix = c.starts_with(word) || word.starts_with(c);
         if (d <= limit || prefix) && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
@@ -198,18 +202,29 @@ pub fn did_you_mean<'a, I: IntoIterator<Item = &'a str>>(word: &str, candidates:
     best.map(|(_, c)| c)
 }
 
+/// Edit distance counting a swap of two neighbours as one edit (optimal string alignment).
 fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j - 1] + cost)
+                .min(d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -223,12 +238,16 @@ mod tests {
         assert_eq!(did_you_mean("replica", keys), Some("replicas"));
         assert_eq!(did_you_mean("host", keys), Some("hosts"));
         assert_eq!(did_you_mean("zzzzzz", keys), None);
+        assert_eq!(did_you_mean("lcoal", ["local", "server"]), Some("local"));
+        assert_eq!(did_you_mean("wbe", ["proxy", "web", "api"]), Some("web"));
     }
 
     #[test]
     fn config_error_shows_line_and_caret() {
         let src = "a: 1\nbad: [\n";
-        let e = ConfigError::new("/x/p.yaml", "oops").at(src, 2, 6).hint("fix it");
+        let e = ConfigError::new("/x/p.yaml", "oops")
+            .at(src, 2, 6)
+            .hint("fix it");
         let s = e.to_string();
         assert!(s.starts_with("/x/p.yaml:2:6: oops"), "{s}");
         assert!(s.contains(" 2 | bad: ["), "{s}");

@@ -13,7 +13,9 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Res
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(
             ".{}.",
-            path.file_name().map(|s| s.to_string_lossy()).unwrap_or_default()
+            path.file_name()
+                .map(|s| s.to_string_lossy())
+                .unwrap_or_default()
         ))
         .suffix(".tmp")
         .tempfile_in(&dir)?;
@@ -102,7 +104,9 @@ pub fn mode_of(path: &Path) -> Option<u32> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
     }
     #[cfg(not(unix))]
     {

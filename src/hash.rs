@@ -8,10 +8,12 @@ pub fn sha256(data: &[u8]) -> Vec<u8> {
 
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -54,6 +56,9 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(short(b"abc", 10), "ba7816bf8f");
-        assert_ne!(keyed_short(b"k1", b"abc", 10), keyed_short(b"k2", b"abc", 10));
+        assert_ne!(
+            keyed_short(b"k1", b"abc", 10),
+            keyed_short(b"k2", b"abc", 10)
+        );
     }
 }

@@ -35,7 +35,12 @@ where
             return code;
         }
     };
-    ui::init(cli.global.verbose, cli.global.quiet, cli.global.color, cli.global.json);
+    ui::init(
+        cli.global.verbose,
+        cli.global.quiet,
+        cli.global.color,
+        cli.global.json,
+    );
     let ctx = commands::Ctx::new(cli.global.clone(), Arc::new(sys::RealSys));
     match commands::run(&ctx, cli.command) {
         Ok(code) => code,

@@ -197,14 +197,18 @@ impl<'de> Deserialize<'de> for Tls {
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Tls, E> {
                 if v {
-                    Err(E::custom("`tls: true` is ambiguous: use `local-ca` or `files: {cert: PATH, key: PATH}`"))
+                    Err(E::custom(
+                        "`tls: true` is ambiguous: use `local-ca` or `files: {cert: PATH, key: PATH}`",
+                    ))
                 } else {
                     Ok(Tls::None)
                 }
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tls, A::Error> {
                 let Some(key) = map.next_key::<String>()? else {
-                    return Err(de::Error::custom("empty `tls` mapping: expected `files: {cert: PATH, key: PATH}`"));
+                    return Err(de::Error::custom(
+                        "empty `tls` mapping: expected `files: {cert: PATH, key: PATH}`",
+                    ));
                 };
                 if key != "files" {
                     return Err(de::Error::unknown_field(&key, &["files"]));
@@ -334,11 +338,9 @@ impl Project {
         let start = match dir {
             Some(d) => {
                 if !d.is_dir() {
-                    return Err(UserError::usage(format!(
-                        "-C {}: no such directory",
-                        d.display()
-                    ))
-                    .into());
+                    return Err(
+                        UserError::usage(format!("-C {}: no such directory", d.display())).into(),
+                    );
                 }
                 d.canonicalize()?
             }
@@ -388,7 +390,7 @@ impl Project {
                 .err_at(&format!("project: {name}"), format!("invalid project name `{name}`"))
                 .hint("use lowercase letters, digits, `-` and `_`, starting with a letter or digit (it names the swarm stack)"));
         }
-        for (k, _) in &self.file.configs {
+        for k in self.file.configs.keys() {
             if !valid_object_key(k) {
                 return Err(self
                     .err_at(k, format!("invalid config name `{k}`"))
@@ -493,41 +495,61 @@ fn validate_profile(p: &Profile) -> Result<(), ConfigError> {
                 .error_at(name, format!("invalid secret name `{name}`"))
                 .hint("use letters, digits, `.`, `-` and `_`"));
         }
-        let n = usize::from(s.file.is_some()) + usize::from(s.env.is_some()) + usize::from(s.generate.is_some());
+        let n = usize::from(s.file.is_some())
+            + usize::from(s.env.is_some())
+            + usize::from(s.generate.is_some());
         if n != 1 {
             return Err(p
-                .error_at(&format!("{name}:"), format!("secret `{name}` needs exactly one of `file`, `env` or `generate`"))
-                .hint(format!("e.g. `{name}: {{env: {}}}` or `{name}: {{generate: 32}}`", name.to_uppercase())));
+                .error_at(
+                    &format!("{name}:"),
+                    format!("secret `{name}` needs exactly one of `file`, `env` or `generate`"),
+                )
+                .hint(format!(
+                    "e.g. `{name}: {{env: {}}}` or `{name}: {{generate: 32}}`",
+                    name.to_uppercase()
+                )));
         }
         if let Some(g) = s.generate
             && !(16..=1024).contains(&g)
         {
             return Err(p
-                .error_at(&format!("generate: {g}"), format!("secret `{name}`: generate {g} bytes is out of range"))
+                .error_at(
+                    &format!("generate: {g}"),
+                    format!("secret `{name}`: generate {g} bytes is out of range"),
+                )
                 .hint("use 16 to 1024 bytes (32 is plenty)"));
         }
     }
     if let Some(r) = &f.registry
-        && (r.prefix.is_empty() || r.prefix.contains(char::is_whitespace) || r.prefix.ends_with('/'))
+        && (r.prefix.is_empty()
+            || r.prefix.contains(char::is_whitespace)
+            || r.prefix.ends_with('/'))
     {
         return Err(p
             .error_at("prefix", format!("invalid registry prefix `{}`", r.prefix))
             .hint("e.g. `ccr.ccs.tencentyun.com/NAME`, without a trailing `/`"));
     }
     if let Some(h) = &f.docker.host
-        && !(h.starts_with("ssh://") || h.starts_with("tcp://") || h.starts_with("unix://") || h.starts_with("npipe://"))
+        && !(h.starts_with("ssh://")
+            || h.starts_with("tcp://")
+            || h.starts_with("unix://")
+            || h.starts_with("npipe://"))
     {
         return Err(p
             .error_at(h, format!("docker.host `{h}` is not a docker endpoint"))
-            .hint("use ssh://user@server, tcp://host:2376, unix:///path or npipe:////./pipe/name"));
+            .hint(
+                "use ssh://user@server, tcp://host:2376, unix:///path or npipe:////./pipe/name",
+            ));
     }
     if let Some(u) = &f.update
         && let Some(o) = &u.order
         && o != "start-first"
         && o != "stop-first"
     {
-        return Err(p
-            .error_at(o, format!("update.order `{o}` is not `start-first` or `stop-first`")));
+        return Err(p.error_at(
+            o,
+            format!("update.order `{o}` is not `start-first` or `stop-first`"),
+        ));
     }
     Ok(())
 }
@@ -543,8 +565,7 @@ pub fn valid_project_name(s: &str) -> bool {
 pub fn valid_object_key(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 40
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
 }
 
@@ -573,7 +594,10 @@ pub fn read_source(path: &Path) -> anyhow::Result<String> {
 }
 
 /// Parses YAML into `T`, turning serde's errors into ConfigErrors with position, snippet and hint.
-pub fn parse_yaml<T: serde::de::DeserializeOwned>(path: &Path, source: &str) -> Result<T, ConfigError> {
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    source: &str,
+) -> Result<T, ConfigError> {
     if source.trim().is_empty() {
         return Err(ConfigError::new(path, "the file is empty"));
     }
@@ -598,18 +622,25 @@ fn yaml_error(path: &Path, source: &str, e: &serde_yaml_ng::Error) -> ConfigErro
         let (field, expected) = split_backticked(rest);
         let candidates = backticked_list(expected);
         message = format!("{prefix}unknown key `{field}`");
-        hint = Some(match did_you_mean(&field, candidates.iter().map(String::as_str)) {
-            Some(s) => format!("did you mean `{s}`? (valid keys here: {})", candidates.join(", ")),
-            None => format!("valid keys here: {}", candidates.join(", ")),
-        });
+        hint = Some(
+            match did_you_mean(&field, candidates.iter().map(String::as_str)) {
+                Some(s) => format!(
+                    "did you mean `{s}`? (valid keys here: {})",
+                    candidates.join(", ")
+                ),
+                None => format!("valid keys here: {}", candidates.join(", ")),
+            },
+        );
     } else if let Some(rest) = body.strip_prefix("unknown variant `") {
         let (v, expected) = split_backticked(rest);
         let candidates = backticked_list(expected);
         message = format!("{prefix}unknown value `{v}`");
-        hint = Some(match did_you_mean(&v, candidates.iter().map(String::as_str)) {
-            Some(s) => format!("did you mean `{s}`? (one of: {})", candidates.join(", ")),
-            None => format!("expected one of: {}", candidates.join(", ")),
-        });
+        hint = Some(
+            match did_you_mean(&v, candidates.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`? (one of: {})", candidates.join(", ")),
+                None => format!("expected one of: {}", candidates.join(", ")),
+            },
+        );
     } else if let Some(rest) = body.strip_prefix("duplicate field `") {
         let (field, _) = split_backticked(rest);
         message = format!("{prefix}key `{field}` appears twice");
@@ -621,7 +652,10 @@ fn yaml_error(path: &Path, source: &str, e: &serde_yaml_ng::Error) -> ConfigErro
         let (field, _) = split_backticked(rest);
         message = format!("{prefix}missing required key `{field}`");
     } else if body.starts_with("invalid type:") || body.starts_with("invalid value:") {
-        message = format!("{prefix}{}", body.replacen("invalid type: ", "wrong type: found ", 1));
+        message = format!(
+            "{prefix}{}",
+            body.replacen("invalid type: ", "wrong type: found ", 1)
+        );
     } else {
         message = msg.clone();
     }
@@ -741,7 +775,8 @@ mod tests {
     fn tls_forms() {
         let p = parse_profile("domain: a.test\ntls: local-ca\n").unwrap();
         assert_eq!(p.tls, Tls::LocalCa);
-        let p = parse_profile("domain: a.test\ntls:\n  files: {cert: c.pem, key: k.pem}\n").unwrap();
+        let p =
+            parse_profile("domain: a.test\ntls:\n  files: {cert: c.pem, key: k.pem}\n").unwrap();
         assert_eq!(
             p.tls,
             Tls::Files(TlsFiles {
@@ -752,7 +787,11 @@ mod tests {
         let e = parse_profile("domain: a.test\ntls: local-cb\n").unwrap_err();
         assert!(e.hint.unwrap().contains("did you mean `local-ca`"));
         let e = parse_profile("domain: a.test\ntls:\n  files: {cert: c.pem}\n").unwrap_err();
-        assert!(e.message.contains("missing required key `key`"), "{}", e.message);
+        assert!(
+            e.message.contains("missing required key `key`"),
+            "{}",
+            e.message
+        );
         let e = parse_profile("domain: a.test\ntls:\n  filez: {}\n").unwrap_err();
         assert!(e.message.contains("unknown key `filez`"), "{}", e.message);
     }

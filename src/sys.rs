@@ -382,7 +382,10 @@ impl Sys for FakeSys {
     fn read_dir(&self, path: &Path) -> std::io::Result<Vec<PathBuf>> {
         let i = self.inner.lock().unwrap();
         if !i.dirs.contains(path) {
-            return Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such dir (fake)"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such dir (fake)",
+            ));
         }
         let mut v: Vec<PathBuf> = i
             .files

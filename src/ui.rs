@@ -5,24 +5,13 @@
 use std::io::{IsTerminal, Write};
 use std::sync::OnceLock;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Ui {
     /// -1 quiet, 0 normal, 1+ verbose.
     pub verbosity: i8,
     pub color_out: bool,
     pub color_err: bool,
     pub json: bool,
-}
-
-impl Default for Ui {
-    fn default() -> Self {
-        Ui {
-            verbosity: 0,
-            color_out: false,
-            color_err: false,
-            json: false,
-        }
-    }
 }
 
 static UI: OnceLock<Ui> = OnceLock::new();
@@ -40,7 +29,9 @@ pub fn init(verbose: u8, quiet: bool, color: ColorChoice, json: bool) {
     let pick = |tty: bool| match color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => tty && !no_color && std::env::var("TERM").map_or(true, |t| t != "dumb"),
+        ColorChoice::Auto => {
+            tty && !no_color && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
     };
     let ui = Ui {
         verbosity: if quiet { -1 } else { verbose.min(3) as i8 },

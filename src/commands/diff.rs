@@ -14,8 +14,9 @@ pub fn run(ctx: &Ctx, a: DiffArgs) -> anyhow::Result<i32> {
     };
     let pa = project.profile(&na)?;
     let pb = project.profile(&nb)?;
-    let ra = ctx.render(&project, &pa)?;
-    let rb = ctx.render(&project, &pb)?;
+    // diff only reads: no salt or generated secret is created by it
+    let ra = ctx.render_readonly(&project, &pa)?;
+    let rb = ctx.render_readonly(&project, &pb)?;
     let d = crate::diff::diff(&pa, &ra, &pb, &rb);
     if ctx.g.json {
         super::print_json(&d)?;
@@ -40,7 +41,12 @@ fn value(v: &Option<String>) -> String {
 }
 
 fn change_lines(out: &mut String, changes: &[crate::diff::Change]) {
-    let w = changes.iter().map(|c| c.path.len()).max().unwrap_or(0).min(40);
+    let w = changes
+        .iter()
+        .map(|c| c.path.len())
+        .max()
+        .unwrap_or(0)
+        .min(40);
     for c in changes {
         out.push_str(&format!(
             "  {:w$}  {}  →  {}\n",
@@ -64,7 +70,11 @@ pub fn format(d: &ProfileDiff) -> String {
         change_lines(&mut out, &d.settings);
     }
     // a change every compared service shares is shown once
-    let changed: Vec<&crate::diff::ServiceDiff> = d.services.iter().filter(|s| s.status == Status::Changed).collect();
+    let changed: Vec<&crate::diff::ServiceDiff> = d
+        .services
+        .iter()
+        .filter(|s| s.status == Status::Changed)
+        .collect();
     let common: Vec<crate::diff::Change> = if changed.len() >= 2 {
         changed[0]
             .changes
@@ -76,17 +86,33 @@ pub fn format(d: &ProfileDiff) -> String {
         Vec::new()
     };
     if !common.is_empty() {
-        out.push_str(&format!("\n{}\n", head(&format!("every service ({})", changed.len()))));
+        out.push_str(&format!(
+            "\n{}\n",
+            head(&format!("every service ({})", changed.len()))
+        ));
         change_lines(&mut out, &common);
     }
     for s in &d.services {
-        let own: Vec<crate::diff::Change> = s.changes.iter().filter(|c| !common.contains(c)).cloned().collect();
+        let own: Vec<crate::diff::Change> = s
+            .changes
+            .iter()
+            .filter(|c| !common.contains(c))
+            .cloned()
+            .collect();
         if s.status == Status::Changed && own.is_empty() {
             continue;
         }
         match s.status {
-            Status::Added => out.push_str(&format!("\n{} {}\n", head("service"), new(&format!("{} (only in {})", s.name, d.b)))),
-            Status::Removed => out.push_str(&format!("\n{} {}\n", head("service"), old(&format!("{} (only in {})", s.name, d.a)))),
+            Status::Added => out.push_str(&format!(
+                "\n{} {}\n",
+                head("service"),
+                new(&format!("{} (only in {})", s.name, d.b))
+            )),
+            Status::Removed => out.push_str(&format!(
+                "\n{} {}\n",
+                head("service"),
+                old(&format!("{} (only in {})", s.name, d.a))
+            )),
             Status::Changed => {
                 out.push_str(&format!("\n{} {}\n", head("service"), s.name));
                 change_lines(&mut out, &own);
@@ -106,14 +132,26 @@ pub fn format(d: &ProfileDiff) -> String {
                 s.name,
                 old(&origin(&s.a_origin)),
                 new(&origin(&s.b_origin)),
-                if s.value_differs { "  (value differs: ••••••)" } else { "  (same value)" }
+                if s.value_differs {
+                    "  (value differs: ••••••)"
+                } else {
+                    "  (same value)"
+                }
             ));
         }
     }
     for c in &d.configs {
         match c.status {
-            Status::Added => out.push_str(&format!("\n{} {}\n", head("config"), new(&format!("{} (only in {})", c.name, d.b)))),
-            Status::Removed => out.push_str(&format!("\n{} {}\n", head("config"), old(&format!("{} (only in {})", c.name, d.a)))),
+            Status::Added => out.push_str(&format!(
+                "\n{} {}\n",
+                head("config"),
+                new(&format!("{} (only in {})", c.name, d.b))
+            )),
+            Status::Removed => out.push_str(&format!(
+                "\n{} {}\n",
+                head("config"),
+                old(&format!("{} (only in {})", c.name, d.a))
+            )),
             Status::Changed => {
                 out.push_str(&format!("\n{} {}\n", head("config"), c.name));
                 for line in c.unified.lines() {

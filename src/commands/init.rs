@@ -8,10 +8,22 @@ use crate::error::UserError;
 
 const FILES: &[(&str, &str)] = &[
     ("devenv.yaml", include_str!("../scaffold/devenv.yaml")),
-    ("profiles/local.yaml", include_str!("../scaffold/local.yaml")),
-    ("profiles/server.yaml", include_str!("../scaffold/server.yaml")),
-    ("templates/stack.yml.j2", include_str!("../scaffold/stack.yml.j2")),
-    ("templates/nginx.conf.j2", include_str!("../scaffold/nginx.conf.j2")),
+    (
+        "profiles/local.yaml",
+        include_str!("../scaffold/local.yaml"),
+    ),
+    (
+        "profiles/server.yaml",
+        include_str!("../scaffold/server.yaml"),
+    ),
+    (
+        "templates/stack.yml.j2",
+        include_str!("../scaffold/stack.yml.j2"),
+    ),
+    (
+        "templates/nginx.conf.j2",
+        include_str!("../scaffold/nginx.conf.j2"),
+    ),
 ];
 
 const GITIGNORE: &[&str] = &["/certs/", "/.devenv/"];
@@ -24,7 +36,13 @@ pub fn name_from_dir(dir: &Path) -> String {
         .unwrap_or_default();
     let mut s: String = raw
         .chars()
-        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     s = s.trim_matches('-').to_string();
     s.truncate(40);
@@ -63,7 +81,10 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> anyhow::Result<i32> {
         }
         // create_new: never replace a file that appeared meanwhile
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&p)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&p)?;
         f.write_all(text.as_bytes())?;
         created.push(rel.to_string());
     }
@@ -72,7 +93,11 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> anyhow::Result<i32> {
     let missing: Vec<&str> = GITIGNORE
         .iter()
         .copied()
-        .filter(|l| !existing.lines().any(|x| x.trim() == *l || x.trim() == l.trim_start_matches('/')))
+        .filter(|l| {
+            !existing
+                .lines()
+                .any(|x| x.trim() == *l || x.trim() == l.trim_start_matches('/'))
+        })
         .collect();
     if !missing.is_empty() && !ctx.g.dry_run {
         let mut add = String::new();
@@ -85,9 +110,17 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> anyhow::Result<i32> {
             add.push('\n');
         }
         use std::io::Write;
-        std::fs::OpenOptions::new().create(true).append(true).open(&gi)?.write_all(add.as_bytes())?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&gi)?
+            .write_all(add.as_bytes())?;
     }
-    let verb = if ctx.g.dry_run { "would create" } else { "created" };
+    let verb = if ctx.g.dry_run {
+        "would create"
+    } else {
+        "created"
+    };
     for c in &created {
         crate::ui::info(&format!("{verb} {c}"));
     }

@@ -33,15 +33,19 @@ impl Ctx {
 
     /// The profile to use: the positional argument, `--profile`, the active one, devenv.yaml's
     /// `default_profile`, or `local`.
-    pub fn profile_name(&self, project: &Project, positional: Option<&str>) -> anyhow::Result<String> {
+    pub fn profile_name(
+        &self,
+        project: &Project,
+        positional: Option<&str>,
+    ) -> anyhow::Result<String> {
         if let (Some(p), Some(f)) = (positional, self.g.profile.as_deref())
             && p != f
         {
-            return Err(UserError::usage(format!(
-                "two profiles given: `{p}` and --profile {f}"
-            ))
-            .hint("give one of them")
-            .into());
+            return Err(
+                UserError::usage(format!("two profiles given: `{p}` and --profile {f}"))
+                    .hint("give one of them")
+                    .into(),
+            );
         }
         if let Some(p) = positional.or(self.g.profile.as_deref()) {
             return Ok(p.to_string());
@@ -78,6 +82,18 @@ impl Ctx {
         }
         let salt = crate::state::salt(&project.root)?;
         let secrets = crate::render::collect_secrets(project, profile);
+        crate::render::render(project, profile, facts, &secrets, &salt)
+    }
+
+    /// Renders without writing anything (secret names use the salt only if it exists).
+    pub fn render_readonly(
+        &self,
+        project: &Project,
+        profile: &Profile,
+    ) -> anyhow::Result<Rendered> {
+        let facts = crate::swarm::facts(profile);
+        let secrets = crate::render::collect_secrets(project, profile);
+        let salt = crate::state::salt_if_present(&project.root);
         crate::render::render(project, profile, facts, &secrets, &salt)
     }
 

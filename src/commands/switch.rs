@@ -55,7 +55,10 @@ pub fn run(ctx: &Ctx, a: SwitchArgs) -> anyhow::Result<i32> {
     }
     match (&previous, &summary) {
         (Some(prev), _) if *prev == profile.name => {
-            crate::ui::ok(&format!("{} is already the active profile (re-rendered)", profile.name));
+            crate::ui::ok(&format!(
+                "{} is already the active profile (re-rendered)",
+                profile.name
+            ));
         }
         (_, Some(d)) => {
             print!("{}", super::diff::format(d));

@@ -30,7 +30,8 @@ pub fn normalize_name(name: &str) -> Result<String, String> {
     let ascii = if name.is_ascii() {
         name.to_ascii_lowercase()
     } else {
-        idna::domain_to_ascii(name).map_err(|_| "is not a valid internationalised domain name".to_string())?
+        idna::domain_to_ascii(name)
+            .map_err(|_| "is not a valid internationalised domain name".to_string())?
     };
     if ascii.len() > 253 {
         return Err(format!("is {} characters long (at most 253)", ascii.len()));
@@ -43,7 +44,10 @@ pub fn normalize_name(name: &str) -> Result<String, String> {
         if l.len() > 63 {
             return Err(format!("label `{l}` is longer than 63 characters"));
         }
-        if let Some(c) = l.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+        if let Some(c) = l
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
             return Err(format!(
                 "label `{l}` contains `{c}`; only letters, digits and `-` are allowed (RFC 1123)"
             ));
@@ -52,7 +56,10 @@ pub fn normalize_name(name: &str) -> Result<String, String> {
             return Err(format!("label `{l}` starts or ends with `-`"));
         }
     }
-    if labels.last().is_some_and(|t| t.chars().all(|c| c.is_ascii_digit())) {
+    if labels
+        .last()
+        .is_some_and(|t| t.chars().all(|c| c.is_ascii_digit()))
+    {
         return Err("looks like an IP address, not a name".into());
     }
     Ok(ascii)
@@ -75,7 +82,10 @@ mod tests {
     #[test]
     fn accepts_and_normalises() {
         assert_eq!(normalize_name("MyBlog.Test").unwrap(), "myblog.test");
-        assert_eq!(normalize_name("api.myblog.test").unwrap(), "api.myblog.test");
+        assert_eq!(
+            normalize_name("api.myblog.test").unwrap(),
+            "api.myblog.test"
+        );
         assert_eq!(normalize_name("bücher.test").unwrap(), "xn--bcher-kva.test");
         assert_eq!(normalize_name("localhost").unwrap(), "localhost");
     }

@@ -99,7 +99,11 @@ impl Rendered {
 
     pub fn service_names(&self) -> Vec<String> {
         stack::services(&self.stack)
-            .map(|s| s.iter().filter_map(|(k, _)| k.as_str().map(String::from)).collect())
+            .map(|s| {
+                s.iter()
+                    .filter_map(|(k, _)| k.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -113,9 +117,17 @@ pub fn context(project: &Project, profile: &Profile) -> Result<Mapping, ConfigEr
     let put = |m: &mut Mapping, k: &str, v: Value| {
         m.insert(Value::String(k.to_string()), v);
     };
-    put(&mut ctx, "project", Value::String(project.file.project.clone()));
+    put(
+        &mut ctx,
+        "project",
+        Value::String(project.file.project.clone()),
+    );
     put(&mut ctx, "profile", Value::String(profile.name.clone()));
-    put(&mut ctx, "stack_name", Value::String(profile.stack_name(project)));
+    put(
+        &mut ctx,
+        "stack_name",
+        Value::String(profile.stack_name(project)),
+    );
     put(&mut ctx, "domain", Value::String(f.domain.clone()));
     put(
         &mut ctx,
@@ -130,24 +142,40 @@ pub fn context(project: &Project, profile: &Profile) -> Result<Mapping, ConfigEr
     put(
         &mut ctx,
         "registry",
-        Value::String(f.registry.as_ref().map(|r| r.prefix.clone()).unwrap_or_default()),
+        Value::String(
+            f.registry
+                .as_ref()
+                .map(|r| r.prefix.clone())
+                .unwrap_or_default(),
+        ),
     );
     put(
         &mut ctx,
         "replicas",
         serde_yaml_ng::to_value(&f.replicas).expect("replicas serialise"),
     );
-    put(&mut ctx, "env", serde_yaml_ng::to_value(&f.env).expect("env serialises"));
+    put(
+        &mut ctx,
+        "env",
+        serde_yaml_ng::to_value(&f.env).expect("env serialises"),
+    );
     put(
         &mut ctx,
         "secrets",
         Value::Sequence(f.secrets.keys().map(|k| Value::String(k.clone())).collect()),
     );
     let mut docker = Mapping::new();
-    put(&mut docker, "context", Value::String(f.docker.context.clone()));
+    put(
+        &mut docker,
+        "context",
+        Value::String(f.docker.context.clone()),
+    );
     put(&mut docker, "swarm", Value::Bool(f.docker.swarm));
     put(&mut ctx, "docker", Value::Mapping(docker));
-    let builtins: Vec<String> = ctx.keys().filter_map(|k| k.as_str().map(String::from)).collect();
+    let builtins: Vec<String> = ctx
+        .keys()
+        .filter_map(|k| k.as_str().map(String::from))
+        .collect();
     // vars are also available at the top level, unless they would hide a built-in
     for (k, v) in &vars {
         let Some(name) = k.as_str() else { continue };
@@ -155,11 +183,19 @@ pub fn context(project: &Project, profile: &Profile) -> Result<Mapping, ConfigEr
             let (file, src) = if f.vars.contains_key(k) {
                 (profile.path.clone(), profile.source.as_str())
             } else {
-                (project.root.join(crate::profile::PROJECT_FILE), project.source.as_str())
+                (
+                    project.root.join(crate::profile::PROJECT_FILE),
+                    project.source.as_str(),
+                )
             };
-            return Err(ConfigError::new(file, format!("vars.{name} would hide the built-in template variable `{name}`"))
-                .at_text(src, &format!("{name}:"))
-                .hint(format!("rename it; templates see `{name}` from the profile already")));
+            return Err(ConfigError::new(
+                file,
+                format!("vars.{name} would hide the built-in template variable `{name}`"),
+            )
+            .at_text(src, &format!("{name}:"))
+            .hint(format!(
+                "rename it; templates see `{name}` from the profile already"
+            )));
         }
         ctx.insert(k.clone(), v.clone());
     }
@@ -196,9 +232,15 @@ pub fn environment(root: &Path, image_prefix: String) -> Environment<'static> {
         }
     });
     // image("web") → PREFIX/web:latest ; image("web", "1.2") → PREFIX/web:1.2
-    env.add_function("image", move |name: String, tag: Option<String>| -> String {
-        format!("{image_prefix}/{name}:{}", tag.unwrap_or_else(|| "latest".into()))
-    });
+    env.add_function(
+        "image",
+        move |name: String, tag: Option<String>| -> String {
+            format!(
+                "{image_prefix}/{name}:{}",
+                tag.unwrap_or_else(|| "latest".into())
+            )
+        },
+    );
     env
 }
 
@@ -226,7 +268,10 @@ pub fn render_template(
 pub fn template_error(root: &Path, e: &minijinja::Error) -> ConfigError {
     let name = e.name().unwrap_or("<template>");
     let file = root.join(name);
-    let src = e.template_source().map(str::to_string).or_else(|| std::fs::read_to_string(&file).ok());
+    let src = e
+        .template_source()
+        .map(str::to_string)
+        .or_else(|| std::fs::read_to_string(&file).ok());
     let detail = e.detail().unwrap_or("").to_string();
     let expr = match (&src, e.range()) {
         (Some(s), Some(r)) if r.end <= s.len() => Some(s[r.clone()].trim().to_string()),
@@ -294,8 +339,16 @@ pub fn collect_secrets(project: &Project, profile: &Profile) -> Vec<SecretInput>
         Tls::Files(f) => {
             let crt = project.root.join(&f.cert);
             let key = project.root.join(&f.key);
-            out.push(read("tls_cert", crt.clone(), display_rel(&project.root, &crt)));
-            out.push(read("tls_key", key.clone(), display_rel(&project.root, &key)));
+            out.push(read(
+                "tls_cert",
+                crt.clone(),
+                display_rel(&project.root, &crt),
+            ));
+            out.push(read(
+                "tls_key",
+                key.clone(),
+                display_rel(&project.root, &key),
+            ));
         }
     }
     for (k, s) in &profile.file.secrets {
@@ -325,7 +378,10 @@ pub fn collect_secrets(project: &Project, profile: &Profile) -> Vec<SecretInput>
 
 /// Where a `generate:` secret of a profile is kept.
 pub fn generated_secret_path(root: &Path, profile: &str, key: &str) -> PathBuf {
-    crate::state::dir(root).join("secrets").join(profile).join(key)
+    crate::state::dir(root)
+        .join("secrets")
+        .join(profile)
+        .join(key)
 }
 
 /// Creates the `generate:` secrets of a profile that do not exist yet. Returns whether any was made.
@@ -380,7 +436,11 @@ pub fn render(
     let mut configs = Vec::new();
     for (key, tpl) in &project.file.configs {
         let content = render_template(&env, &project.root, tpl, &ctx)?;
-        let object_name = object_name(&stack_name, key, &crate::hash::short(content.as_bytes(), 10));
+        let object_name = object_name(
+            &stack_name,
+            key,
+            &crate::hash::short(content.as_bytes(), 10),
+        );
         configs.push(RenderedConfig {
             key: key.clone(),
             object_name,
@@ -468,7 +528,9 @@ mod tests {
     fn keeps_trailing_newline_and_does_not_escape() {
         let (d, env) = env();
         std::fs::write(d.path().join("t.j2"), "x: {{ v }}\n").unwrap();
-        let ctx = JValue::from(minijinja::value::Serde(&serde_json::json!({"v": "<a & b>"})));
+        let ctx = JValue::from(minijinja::value::Serde(
+            &serde_json::json!({"v": "<a & b>"}),
+        ));
         let out = render_template(&env, d.path(), Path::new("t.j2"), &ctx).unwrap();
         assert_eq!(out, "x: <a & b>\n");
     }
@@ -479,14 +541,22 @@ mod tests {
         std::fs::write(d.path().join("t.j2"), "ok\n{% if x %}\nno end\n").unwrap();
         let ctx = JValue::from(minijinja::value::Serde(&serde_json::json!({"x": true})));
         let e = render_template(&env, d.path(), Path::new("t.j2"), &ctx).unwrap_err();
-        assert!(e.message.starts_with("template syntax error"), "{}", e.message);
+        assert!(
+            e.message.starts_with("template syntax error"),
+            "{}",
+            e.message
+        );
         assert!(e.line >= 2, "{e}");
     }
 
     #[test]
     fn block_lines_vanish() {
         let (d, env) = env();
-        std::fs::write(d.path().join("t.j2"), "a:\n  {% if x %}\n  b: 1\n  {% endif %}\nc: 2\n").unwrap();
+        std::fs::write(
+            d.path().join("t.j2"),
+            "a:\n  {% if x %}\n  b: 1\n  {% endif %}\nc: 2\n",
+        )
+        .unwrap();
         let ctx = JValue::from(minijinja::value::Serde(&serde_json::json!({"x": true})));
         let out = render_template(&env, d.path(), Path::new("t.j2"), &ctx).unwrap();
         assert_eq!(out, "a:\n  b: 1\nc: 2\n");
@@ -495,7 +565,11 @@ mod tests {
     #[test]
     fn image_function() {
         let (d, env) = env();
-        std::fs::write(d.path().join("t.j2"), "{{ image('web') }} {{ image('api', '2') }}").unwrap();
+        std::fs::write(
+            d.path().join("t.j2"),
+            "{{ image('web') }} {{ image('api', '2') }}",
+        )
+        .unwrap();
         let out = render_template(&env, d.path(), Path::new("t.j2"), &JValue::UNDEFINED).unwrap();
         assert_eq!(out, "myblog/web:latest myblog/api:2");
     }
@@ -504,6 +578,9 @@ mod tests {
     fn object_names_fit() {
         let n = object_name(&"s".repeat(40), &"k".repeat(40), "0123456789");
         assert_eq!(n.len(), 64);
-        assert_eq!(object_name("myblog", "nginx.conf", "abc"), "myblog_nginx.conf_abc");
+        assert_eq!(
+            object_name("myblog", "nginx.conf", "abc"),
+            "myblog_nginx.conf_abc"
+        );
     }
 }

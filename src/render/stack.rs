@@ -12,50 +12,103 @@ use crate::error::{ConfigError, did_you_mean, locate};
 use crate::profile::{Profile, Project};
 
 /// Top-level keys `docker stack deploy` accepts (plus `x-*` extensions).
-const TOP_LEVEL: &[&str] = &["version", "services", "networks", "volumes", "configs", "secrets"];
+const TOP_LEVEL: &[&str] = &[
+    "version", "services", "networks", "volumes", "configs", "secrets",
+];
 
 /// Keys that make `docker stack deploy` fail, with what to do instead.
 const REFUSED_TOP: &[(&str, &str)] = &[
-    ("name", "the stack name comes from `project:` in devenv.yaml (or `docker.stack` in the profile)"),
-    ("include", "split the stack with minijinja `{% include %}` instead"),
+    (
+        "name",
+        "the stack name comes from `project:` in devenv.yaml (or `docker.stack` in the profile)",
+    ),
+    (
+        "include",
+        "split the stack with minijinja `{% include %}` instead",
+    ),
 ];
 
 const REFUSED_SERVICE: &[(&str, &str)] = &[
-    ("extends", "use a minijinja macro or `{% include %}` to share service definitions"),
-    ("profiles", "devenv profiles replace compose profiles: wrap the service in `{% if profile == \"local\" %}`"),
+    (
+        "extends",
+        "use a minijinja macro or `{% include %}` to share service definitions",
+    ),
+    (
+        "profiles",
+        "devenv profiles replace compose profiles: wrap the service in `{% if profile == \"local\" %}`",
+    ),
     ("scale", "use `deploy.replicas`"),
     ("mem_limit", "use `deploy.resources.limits.memory`"),
-    ("memswap_limit", "swarm has no swap limit; use `deploy.resources.limits.memory`"),
-    ("mem_reservation", "use `deploy.resources.reservations.memory`"),
+    (
+        "memswap_limit",
+        "swarm has no swap limit; use `deploy.resources.limits.memory`",
+    ),
+    (
+        "mem_reservation",
+        "use `deploy.resources.reservations.memory`",
+    ),
     ("cpus", "use `deploy.resources.limits.cpus`"),
     ("cpu_shares", "use `deploy.resources`"),
     ("cpu_quota", "use `deploy.resources.limits.cpus`"),
     ("cpuset", "use `deploy.resources`"),
     ("volumes_from", "use a named volume shared by both services"),
-    ("volume_driver", "set the driver on the named volume under top-level `volumes:`"),
-    ("pull_policy", "swarm pulls when the image tag changes; use `devenv update SERVICE` to force it"),
-    ("platform", "use `deploy.placement.constraints: [node.platform.arch == x86_64]`"),
+    (
+        "volume_driver",
+        "set the driver on the named volume under top-level `volumes:`",
+    ),
+    (
+        "pull_policy",
+        "swarm pulls when the image tag changes; use `devenv update SERVICE` to force it",
+    ),
+    (
+        "platform",
+        "use `deploy.placement.constraints: [node.platform.arch == x86_64]`",
+    ),
     ("develop", "compose watch does not exist in swarm"),
-    ("post_start", "swarm has no lifecycle hooks; run it in the entrypoint"),
-    ("pre_stop", "swarm has no lifecycle hooks; handle SIGTERM in the service"),
+    (
+        "post_start",
+        "swarm has no lifecycle hooks; run it in the entrypoint",
+    ),
+    (
+        "pre_stop",
+        "swarm has no lifecycle hooks; handle SIGTERM in the service",
+    ),
     ("attach", "not supported by swarm"),
-    ("gpus", "use `deploy.resources.reservations.generic_resources`"),
+    (
+        "gpus",
+        "use `deploy.resources.reservations.generic_resources`",
+    ),
 ];
 
 /// Keys `docker stack deploy` accepts but ignores, with what to do instead.
 const IGNORED_SERVICE: &[(&str, &str)] = &[
-    ("depends_on", "swarm starts services in any order: make the service retry its dependencies (devenv waits for all of them)"),
-    ("container_name", "swarm names containers itself; use `devenv exec SERVICE`"),
+    (
+        "depends_on",
+        "swarm starts services in any order: make the service retry its dependencies (devenv waits for all of them)",
+    ),
+    (
+        "container_name",
+        "swarm names containers itself; use `devenv exec SERVICE`",
+    ),
     ("restart", "use `deploy.restart_policy`"),
-    ("links", "services on the same network reach each other by service name"),
-    ("external_links", "services on the same network reach each other by service name"),
+    (
+        "links",
+        "services on the same network reach each other by service name",
+    ),
+    (
+        "external_links",
+        "services on the same network reach each other by service name",
+    ),
     ("network_mode", "use `networks:`"),
     ("cgroup_parent", "not supported by swarm"),
     ("devices", "not supported by swarm services"),
     ("security_opt", "not supported by swarm services"),
     ("userns_mode", "not supported by swarm services"),
     ("privileged", "not supported by swarm services"),
-    ("expose", "unnecessary: services on the same network reach any port"),
+    (
+        "expose",
+        "unnecessary: services on the same network reach any port",
+    ),
 ];
 
 pub struct ShapeInput<'a> {
@@ -98,7 +151,10 @@ impl Ctx<'_> {
         let from = service
             .and_then(|s| {
                 locate(src, &format!("{s}:"), 0).map(|(l, _)| {
-                    src.split_inclusive('\n').take(l - 1).map(str::len).sum::<usize>()
+                    src.split_inclusive('\n')
+                        .take(l - 1)
+                        .map(str::len)
+                        .sum::<usize>()
                 })
             })
             .unwrap_or(0);
@@ -128,8 +184,11 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
         ce.hint("check the indentation around template tags; `{%- ... %}` trims whitespace")
     })?;
     let Value::Mapping(mut stack) = doc else {
-        return Err(ConfigError::new(input.template_path, "the rendered stack is not a YAML mapping")
-            .hint("a stack starts with `version:` and `services:`"));
+        return Err(ConfigError::new(
+            input.template_path,
+            "the rendered stack is not a YAML mapping",
+        )
+        .hint("a stack starts with `version:` and `services:`"));
     };
     let mut warnings = Vec::new();
 
@@ -143,10 +202,16 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
             .iter()
             .find(|(r, _)| *r == k)
             .map(|(_, h)| h.to_string())
-            .or_else(|| did_you_mean(k, TOP_LEVEL.iter().copied()).map(|s| format!("did you mean `{s}`?")))
+            .or_else(|| {
+                did_you_mean(k, TOP_LEVEL.iter().copied()).map(|s| format!("did you mean `{s}`?"))
+            })
             .unwrap_or_else(|| format!("allowed: {} and x-* extensions", TOP_LEVEL.join(", ")));
         return Err(cx
-            .err(None, &format!("{k}:"), format!("`{k}` is not accepted by docker stack deploy"))
+            .err(
+                None,
+                &format!("{k}:"),
+                format!("`{k}` is not accepted by docker stack deploy"),
+            )
             .hint(hint));
     }
     if !stack.contains_key("version") {
@@ -158,20 +223,28 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
     }
     let Some(Value::Mapping(svcs)) = stack.get("services") else {
         return Err(cx
-            .err(None, "services", "the stack has no `services:` mapping".into())
+            .err(
+                None,
+                "services",
+                "the stack has no `services:` mapping".into(),
+            )
             .hint("add at least one service"));
     };
     if svcs.is_empty() {
         return Err(cx.err(None, "services", "the stack defines no services".into()));
     }
-    let service_names: Vec<String> = svcs.keys().filter_map(|k| k.as_str().map(String::from)).collect();
+    let service_names: Vec<String> = svcs
+        .keys()
+        .filter_map(|k| k.as_str().map(String::from))
+        .collect();
 
     // replicas in the profile must name services (a typo there is a silently forgotten setting)
     for name in input.profile.file.replicas.keys() {
         if !service_names.contains(name) {
-            let mut e = input
-                .profile
-                .error_at(&format!("{name}:"), format!("replicas.{name}: the stack has no service `{name}`"));
+            let mut e = input.profile.error_at(
+                &format!("{name}:"),
+                format!("replicas.{name}: the stack has no service `{name}`"),
+            );
             e = match did_you_mean(name, service_names.iter().map(String::as_str)) {
                 Some(s) => e.hint(format!("did you mean `{s}`?")),
                 None => e.hint(format!("services: {}", service_names.join(", "))),
@@ -205,7 +278,14 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
     for s in input.secrets {
         if top_secrets.contains_key(s.key.as_str()) {
             return Err(cx
-                .err(None, &format!("{}:", s.key), format!("secret `{}` is defined in the stack and by the profile", s.key))
+                .err(
+                    None,
+                    &format!("{}:", s.key),
+                    format!(
+                        "secret `{}` is defined in the stack and by the profile",
+                        s.key
+                    ),
+                )
                 .hint("remove it from the stack's top-level `secrets:`; devenv adds it"));
         }
         let mut m = Mapping::new();
@@ -219,19 +299,31 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
     for (name_v, svc) in svcs {
         let name = name_v.as_str().unwrap_or_default().to_string();
         let Value::Mapping(svc) = svc else {
-            return Err(cx.err(None, &format!("{name}:"), format!("service `{name}` is not a mapping")));
+            return Err(cx.err(
+                None,
+                &format!("{name}:"),
+                format!("service `{name}` is not a mapping"),
+            ));
         };
         let mut svc = svc.clone();
         for (k, _) in &svc {
             let Some(k) = k.as_str() else { continue };
             if let Some((_, hint)) = REFUSED_SERVICE.iter().find(|(r, _)| *r == k) {
                 return Err(cx
-                    .err(Some(&name), &format!("{k}:"), format!("services.{name}.{k} is not accepted by docker stack deploy"))
+                    .err(
+                        Some(&name),
+                        &format!("{k}:"),
+                        format!("services.{name}.{k} is not accepted by docker stack deploy"),
+                    )
                     .hint(*hint));
             }
             if let Some((_, hint)) = IGNORED_SERVICE.iter().find(|(r, _)| *r == k) {
-                let loc = cx.err(Some(&name), &format!("{k}:"), String::new()).location();
-                warnings.push(format!("{loc}: services.{name}.{k} is ignored by docker stack deploy; {hint}"));
+                let loc = cx
+                    .err(Some(&name), &format!("{k}:"), String::new())
+                    .location();
+                warnings.push(format!(
+                    "{loc}: services.{name}.{k} is ignored by docker stack deploy; {hint}"
+                ));
             }
         }
         check_refs(&cx, &name, &svc, "configs", &top_configs, input.profile)?;
@@ -270,9 +362,15 @@ fn check_refs(
     defined: &Mapping,
     profile: &Profile,
 ) -> Result<(), ConfigError> {
-    let Some(list) = svc.get(kind) else { return Ok(()) };
+    let Some(list) = svc.get(kind) else {
+        return Ok(());
+    };
     let Some(list) = list.as_sequence() else {
-        return Err(cx.err(Some(service), &format!("{kind}:"), format!("services.{service}.{kind} must be a list")));
+        return Err(cx.err(
+            Some(service),
+            &format!("{kind}:"),
+            format!("services.{service}.{kind} must be a list"),
+        ));
     };
     let names: Vec<&str> = defined.keys().filter_map(Value::as_str).collect();
     for item in list {
@@ -282,7 +380,11 @@ fn check_refs(
             _ => "",
         };
         if src.is_empty() {
-            return Err(cx.err(Some(service), &format!("{kind}:"), format!("services.{service}.{kind}: an entry without `source`")));
+            return Err(cx.err(
+                Some(service),
+                &format!("{kind}:"),
+                format!("services.{service}.{kind}: an entry without `source`"),
+            ));
         }
         if !names.contains(&src) {
             let singular = kind.trim_end_matches('s');
@@ -307,11 +409,22 @@ fn check_refs(
     Ok(())
 }
 
-fn build_spec(cx: &Ctx<'_>, name: &str, svc: &Mapping, b: &Value) -> Result<BuildSpec, ConfigError> {
+fn build_spec(
+    cx: &Ctx<'_>,
+    name: &str,
+    svc: &Mapping,
+    b: &Value,
+) -> Result<BuildSpec, ConfigError> {
     let Some(image) = svc.get("image").and_then(Value::as_str) else {
         return Err(cx
-            .err(Some(name), "build:", format!("services.{name} has `build:` but no `image:`"))
-            .hint(format!("add `image: {{{{ image(\"{name}\") }}}}` so devenv knows what to tag the build as")));
+            .err(
+                Some(name),
+                "build:",
+                format!("services.{name} has `build:` but no `image:`"),
+            )
+            .hint(format!(
+                "add `image: {{{{ image(\"{name}\") }}}}` so devenv knows what to tag the build as"
+            )));
     };
     let repository = strip_tag(image).to_string();
     let mut spec = BuildSpec {
@@ -347,14 +460,24 @@ fn build_spec(cx: &Ctx<'_>, name: &str, svc: &Mapping, b: &Value) -> Result<Buil
                     }
                     (other, _) => {
                         return Err(cx
-                            .err(Some(name), &format!("{other}:"), format!("services.{name}.build.{other} is not supported by devenv build"))
+                            .err(
+                                Some(name),
+                                &format!("{other}:"),
+                                format!(
+                                    "services.{name}.build.{other} is not supported by devenv build"
+                                ),
+                            )
                             .hint("supported: context, dockerfile, args, target"));
                     }
                 }
             }
         }
         _ => {
-            return Err(cx.err(Some(name), "build:", format!("services.{name}.build must be a path or a mapping")));
+            return Err(cx.err(
+                Some(name),
+                "build:",
+                format!("services.{name}.build must be a path or a mapping"),
+            ));
         }
     }
     Ok(spec)
@@ -366,7 +489,10 @@ fn scalar_string(v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Null => String::new(),
-        other => serde_yaml_ng::to_string(other).unwrap_or_default().trim().to_string(),
+        other => serde_yaml_ng::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
 }
 
@@ -393,11 +519,17 @@ fn deploy_mut(svc: &mut Mapping) -> &mut Mapping {
 fn to_host_mode(cx: &Ctx<'_>, name: &str, svc: &mut Mapping) -> Result<(), ConfigError> {
     if let Some(ports) = svc.get("ports").cloned() {
         let Value::Sequence(list) = ports else {
-            return Err(cx.err(Some(name), "ports:", format!("services.{name}.ports must be a list")));
+            return Err(cx.err(
+                Some(name),
+                "ports:",
+                format!("services.{name}.ports must be a list"),
+            ));
         };
         let mut out = Vec::new();
         for p in list {
-            for m in long_ports(&p).map_err(|m| cx.err(Some(name), "ports:", format!("services.{name}.ports: {m}")))? {
+            for m in long_ports(&p)
+                .map_err(|m| cx.err(Some(name), "ports:", format!("services.{name}.ports: {m}")))?
+            {
                 out.push(Value::Mapping(m));
             }
         }
@@ -439,8 +571,12 @@ pub fn long_ports(p: &Value) -> Result<Vec<Mapping>, String> {
             };
             let range = |r: &str| -> Result<(u64, u64), String> {
                 let (a, b) = r.split_once('-').unwrap_or((r, r));
-                let a: u64 = a.parse().map_err(|_| format!("`{s}` is not a port mapping"))?;
-                let b: u64 = b.parse().map_err(|_| format!("`{s}` is not a port mapping"))?;
+                let a: u64 = a
+                    .parse()
+                    .map_err(|_| format!("`{s}` is not a port mapping"))?;
+                let b: u64 = b
+                    .parse()
+                    .map_err(|_| format!("`{s}` is not a port mapping"))?;
                 if a > b || b > 65535 {
                     return Err(format!("`{s}` is not a valid port range"));
                 }
@@ -500,7 +636,10 @@ pub fn replicas(svc: &Mapping) -> Option<u64> {
     Some(
         deploy
             .and_then(|d| d.get("replicas"))
-            .and_then(|r| r.as_u64().or_else(|| r.as_str().and_then(|s| s.parse().ok())))
+            .and_then(|r| {
+                r.as_u64()
+                    .or_else(|| r.as_str().and_then(|s| s.parse().ok()))
+            })
             .unwrap_or(1),
     )
 }
@@ -515,9 +654,13 @@ fn is_host_port(p: &Value) -> bool {
 /// What cannot schedule on a single node, each with the fix.
 pub fn single_node_problems(stack: &Mapping) -> Vec<String> {
     let mut out = Vec::new();
-    let Some(svcs) = services(stack) else { return out };
+    let Some(svcs) = services(stack) else {
+        return out;
+    };
     for (name, svc) in svcs {
-        let (Some(name), Some(svc)) = (name.as_str(), svc.as_mapping()) else { continue };
+        let (Some(name), Some(svc)) = (name.as_str(), svc.as_mapping()) else {
+            continue;
+        };
         let host_ports: Vec<String> = svc
             .get("ports")
             .and_then(Value::as_sequence)
@@ -566,14 +709,21 @@ mod tests {
     #[test]
     fn short_ports_become_host_mode() {
         let v = long_ports(&y("\"8080:80\"")).unwrap();
-        assert_eq!(Value::Mapping(v[0].clone()), y("{target: 80, published: 8080, protocol: tcp, mode: host}"));
+        assert_eq!(
+            Value::Mapping(v[0].clone()),
+            y("{target: 80, published: 8080, protocol: tcp, mode: host}")
+        );
         let v = long_ports(&y("\"53:53/udp\"")).unwrap();
         assert_eq!(v[0].get("protocol").unwrap(), "udp");
         let v = long_ports(&y("\"8000-8002:9000-9002\"")).unwrap();
         assert_eq!(v.len(), 3);
         assert_eq!(v[2].get("published").unwrap().as_u64(), Some(8002));
         assert_eq!(v[2].get("target").unwrap().as_u64(), Some(9002));
-        assert!(long_ports(&y("\"127.0.0.1:80:80\"")).unwrap_err().contains("host IP"));
+        assert!(
+            long_ports(&y("\"127.0.0.1:80:80\""))
+                .unwrap_err()
+                .contains("host IP")
+        );
         assert!(long_ports(&y("\"80-81:80\"")).is_err());
         let v = long_ports(&y("{target: 443, published: 443}")).unwrap();
         assert_eq!(v[0].get("mode").unwrap(), "host");

@@ -1,0 +1,578 @@
+//! The foundation: rendering the example, config errors, diff, switch, init and the CLI.
+
+mod common;
+
+use common::*;
+use predicates::prelude::*;
+
+fn render(dir: &std::path::Path, profile: &str, extra: &[&str]) -> std::process::Output {
+    devenv()
+        .args(["-C", dir.to_str().unwrap(), "render", profile])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn redact_settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    // secret object names end in a keyed hash (random per-project salt)
+    s.add_filter(
+        r"(name: myblog_(?:django_secret_key|postgres_password|tls_cert|tls_key))_[0-9a-f]{10}",
+        "${1}_[keyed-hash]",
+    );
+    s
+}
+
+#[test]
+fn snapshot_rendered_local_and_server() {
+    let d = example();
+    for profile in ["local", "server"] {
+        let o = render(d.path(), profile, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        redact_settings().bind(|| insta::assert_snapshot!(format!("render_{profile}"), stdout(&o)));
+    }
+}
+
+#[test]
+fn local_with_ipvs_keeps_the_routing_mesh() {
+    let d = example();
+    let o = devenv()
+        .env("DEVENV_IPVS", "1")
+        .args([
+            "-C",
+            d.path().to_str().unwrap(),
+            "render",
+            "local",
+            "--stack-only",
+        ])
+        .output()
+        .unwrap();
+    let s = stdout(&o);
+    assert!(!s.contains("dnsrr"), "{s}");
+    assert!(s.contains("- 443:443"), "{s}");
+    let o = render(d.path(), "local", &["--stack-only"]);
+    let s = stdout(&o);
+    assert!(
+        s.contains("endpoint_mode: dnsrr") && s.contains("mode: host"),
+        "{s}"
+    );
+}
+
+#[test]
+fn rendered_stacks_are_accepted_by_docker_stack_config() {
+    if !require("the docker CLI", have("docker")) {
+        return;
+    }
+    let d = example();
+    for profile in ["local", "server"] {
+        let out = d.path().join(format!("out-{profile}"));
+        let o = render(d.path(), profile, &["--out", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(out.join("configs/nginx.conf").is_file());
+        let check = std::process::Command::new("docker")
+            .args(["stack", "config", "-c"])
+            .arg(out.join("stack.yml"))
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "docker stack config refused the {profile} stack:\n{}",
+            stderr(&check)
+        );
+        // and docker read the services we rendered
+        assert!(
+            stdout(&check).contains("myblog/web")
+                || stdout(&check).contains("ccr.ccs.tencentyun.com/myblog/web")
+        );
+    }
+}
+
+#[test]
+fn dash_c_before_or_after_the_command_is_the_same() {
+    let d = example();
+    let a = devenv()
+        .args(["render", "local", "-C"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    let b = devenv()
+        .arg("-C")
+        .arg(d.path())
+        .args(["render", "local"])
+        .output()
+        .unwrap();
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert_eq!(stdout(&a), stdout(&b));
+    assert!(!stdout(&a).is_empty());
+}
+
+#[test]
+fn diff_names_the_differences_and_masks_secrets() {
+    let d = example();
+    // render creates the local profile's generated secrets; diff must not show them
+    assert!(render(d.path(), "local", &[]).status.success());
+    let o = devenv()
+        .env("MYBLOG_DJANGO_SECRET_KEY", "s3cr3t-django-value")
+        .env("MYBLOG_POSTGRES_PASSWORD", "s3cr3t-pg-value")
+        .args(["-C", d.path().to_str().unwrap(), "diff"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = stdout(&o);
+    for want in [
+        "domain",
+        "myblog.test  →  myblog.com",
+        "replicas.web",
+        "myblog/web:latest  →  ccr.ccs.tencentyun.com/myblog/web:latest",
+        "ccr.ccs.tencentyun.com/myblog/web:latest",
+        "registry",
+        "tls                        local-ca  →  files",
+        "value differs: ••••••",
+        "-    server_name myblog.test;",
+        "+    server_name myblog.com;",
+    ] {
+        assert!(s.contains(want), "missing {want:?} in:\n{s}");
+    }
+    let local_secret =
+        std::fs::read_to_string(d.path().join(".devenv/secrets/local/django_secret_key")).unwrap();
+    for secret in [
+        "s3cr3t-django-value",
+        "s3cr3t-pg-value",
+        local_secret.trim(),
+    ] {
+        assert!(!s.contains(secret), "secret value leaked into diff");
+        assert!(
+            !stderr(&o).contains(secret),
+            "secret value leaked into diff stderr"
+        );
+    }
+    // --json for scripts, same content
+    let j = devenv()
+        .args([
+            "-C",
+            d.path().to_str().unwrap(),
+            "diff",
+            "local",
+            "server",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    let web = v["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "web")
+        .unwrap();
+    assert!(
+        web["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["path"] == "deploy.replicas" && c["a"] == "1" && c["b"] == "3")
+    );
+    assert_eq!(v["a"], "local");
+    // --exit-code
+    devenv()
+        .args(["-C", d.path().to_str().unwrap(), "diff", "--exit-code"])
+        .assert()
+        .code(1);
+    devenv()
+        .args([
+            "-C",
+            d.path().to_str().unwrap(),
+            "diff",
+            "local",
+            "local",
+            "--exit-code",
+        ])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("render the same"));
+}
+
+#[test]
+fn render_never_prints_secret_values() {
+    let d = example();
+    let o = devenv()
+        .env("MYBLOG_DJANGO_SECRET_KEY", "s3cr3t-django-value")
+        .args([
+            "-C",
+            d.path().to_str().unwrap(),
+            "render",
+            "server",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(!stdout(&o).contains("s3cr3t-django-value"));
+}
+
+/// Runs a failing command and checks the exit code, that the message names `file:line` and
+/// contains `needle`, and that nothing in the project changed.
+fn assert_config_error(dir: &std::path::Path, args: &[&str], file_line: &str, needle: &str) {
+    let before = tree(dir);
+    let o = devenv().arg("-C").arg(dir).args(args).output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "exit code for {args:?}: {err}");
+    assert!(err.contains(file_line), "expected {file_line:?} in:\n{err}");
+    assert!(err.contains(needle), "expected {needle:?} in:\n{err}");
+    assert_same_tree(&before, &tree(dir), "the failed command");
+}
+
+#[test]
+fn malformed_yaml_names_file_and_line() {
+    let d = example();
+    std::fs::write(
+        d.path().join("profiles/local.yaml"),
+        "domain: myblog.test\nhosts: [a.test\ntls: local-ca\n",
+    )
+    .unwrap();
+    for cmd in [&["render", "local"][..], &["switch", "local"], &["diff"]] {
+        assert_config_error(d.path(), cmd, "profiles/local.yaml:3:", "error");
+    }
+}
+
+#[test]
+fn unknown_key_names_line_and_suggests() {
+    let d = example();
+    let p = d.path().join("profiles/local.yaml");
+    let src = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("replicas:", "replica:");
+    std::fs::write(&p, &src).unwrap();
+    let at = format!("profiles/local.yaml:{}", pos(&src, "replica:"));
+    assert_config_error(
+        d.path(),
+        &["render", "local"],
+        &at,
+        "did you mean `replicas`?",
+    );
+    assert_config_error(d.path(), &["switch", "local"], &at, "unknown key `replica`");
+}
+
+#[test]
+fn unknown_key_in_project_file() {
+    let d = example();
+    let p = d.path().join("devenv.yaml");
+    let src = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("configs:", "config:");
+    std::fs::write(&p, &src).unwrap();
+    let at = format!("devenv.yaml:{}", pos(&src, "config:"));
+    assert_config_error(
+        d.path(),
+        &["render", "local"],
+        &at,
+        "did you mean `configs`?",
+    );
+}
+
+#[test]
+fn wrong_type_names_key_and_value() {
+    let d = example();
+    let p = d.path().join("profiles/local.yaml");
+    let src = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("  web: 1", "  web: one");
+    std::fs::write(&p, &src).unwrap();
+    let at = format!("profiles/local.yaml:{}", pos(&src, "one"));
+    assert_config_error(
+        d.path(),
+        &["render", "local"],
+        &at,
+        "replicas.web: wrong type: found string \"one\"",
+    );
+}
+
+#[test]
+fn missing_template_variable_names_template_line_and_variable() {
+    let d = example();
+    let p = d.path().join("profiles/server.yaml");
+    // the server forgets the api's replica count: exactly the "forgot one setting" pain
+    let src = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("  api: 3\n", "");
+    std::fs::write(&p, src).unwrap();
+    let tpl = std::fs::read_to_string(d.path().join("templates/stack.yml.j2")).unwrap();
+    let at = format!("templates/stack.yml.j2:{}", pos(&tpl, "replicas.api"));
+    assert_config_error(
+        d.path(),
+        &["render", "server"],
+        &at,
+        "undefined variable in `replicas.api`",
+    );
+    assert_config_error(d.path(), &["diff"], &at, "replicas.api");
+}
+
+#[test]
+fn template_syntax_error_is_located() {
+    let d = example();
+    let p = d.path().join("templates/nginx.conf.j2");
+    let src = std::fs::read_to_string(&p).unwrap().replace(
+        "{{ domain }};\n\n    location / {",
+        "{{ domain };\n\n    location / {",
+    );
+    std::fs::write(&p, &src).unwrap();
+    let at = format!(
+        "templates/nginx.conf.j2:{}",
+        pos(&src, "};\n\n    location / {")
+    );
+    assert_config_error(d.path(), &["render", "local"], &at, "template syntax error");
+}
+
+#[test]
+fn replicas_for_a_service_that_does_not_exist() {
+    let d = example();
+    let p = d.path().join("profiles/local.yaml");
+    let src = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("  api: 1\n", "  api: 1\n  wbe: 2\n");
+    std::fs::write(&p, &src).unwrap();
+    let at = format!("profiles/local.yaml:{}", pos(&src, "wbe"));
+    assert_config_error(d.path(), &["render", "local"], &at, "did you mean `web`?");
+}
+
+#[test]
+fn refused_and_ignored_stack_keys() {
+    let d = example();
+    let p = d.path().join("templates/stack.yml.j2");
+    let src = std::fs::read_to_string(&p).unwrap();
+    let bad = src.replace(
+        "  redis:\n    image:",
+        "  redis:\n    profiles: [cache]\n    image:",
+    );
+    std::fs::write(&p, &bad).unwrap();
+    let at = format!("templates/stack.yml.j2:{}", pos(&bad, "profiles: [cache]"));
+    assert_config_error(
+        d.path(),
+        &["render", "local"],
+        &at,
+        "services.redis.profiles is not accepted by docker stack deploy",
+    );
+    let bad = src.replace("version: \"3.8\"", "version: \"3.8\"\nname: myblog");
+    std::fs::write(&p, &bad).unwrap();
+    let at = format!("templates/stack.yml.j2:{}", pos(&bad, "name: myblog"));
+    assert_config_error(
+        d.path(),
+        &["render", "local"],
+        &at,
+        "`name` is not accepted",
+    );
+    let warn = src.replace(
+        "  redis:\n    image:",
+        "  redis:\n    depends_on: [mongo]\n    image:",
+    );
+    std::fs::write(&p, &warn).unwrap();
+    let o = render(d.path(), "local", &["--stack-only"]);
+    assert!(o.status.success());
+    let want = format!(
+        "templates/stack.yml.j2:{}: services.redis.depends_on is ignored by docker stack deploy",
+        pos(&warn, "depends_on")
+    );
+    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+}
+
+#[test]
+fn unknown_profile_lists_the_profiles() {
+    let d = example();
+    let before = tree(d.path());
+    for args in [
+        &["render", "lcoal"][..],
+        &["switch", "lcoal"],
+        &["diff", "local", "lcoal"],
+    ] {
+        devenv()
+            .arg("-C")
+            .arg(d.path())
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "unknown profile `lcoal`; the profiles are: local, server",
+            ))
+            .stderr(predicate::str::contains("did you mean `local`?"));
+    }
+    assert_same_tree(&before, &tree(d.path()), "unknown profile");
+}
+
+#[test]
+fn unreadable_profile_is_named() {
+    let d = example();
+    let p = d.path().join("profiles/local.yaml");
+    // not UTF-8: named with its position
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes.splice(0..0, b"# caf\xe9\n".iter().copied());
+    std::fs::write(&p, &bytes).unwrap();
+    assert_config_error(
+        d.path(),
+        &["render", "local"],
+        "profiles/local.yaml:1:6",
+        "not valid UTF-8",
+    );
+
+    // no read permission (run as nobody when we are root, since root reads anything)
+    std::fs::write(&p, "domain: myblog.test\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let mut cmd = if is_root() {
+        if !have("setpriv") {
+            return;
+        }
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(assert_cmd::cargo::cargo_bin("devenv"));
+        c
+    } else {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("devenv"))
+    };
+    let before = tree(d.path());
+    let o = cmd
+        .env("NO_COLOR", "1")
+        .arg("-C")
+        .arg(d.path())
+        .args(["render", "local"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("profiles/local.yaml: cannot read: permission denied"),
+        "{}",
+        stderr(&o)
+    );
+    assert_same_tree(&before, &tree(d.path()), "unreadable profile");
+}
+
+#[test]
+fn bad_host_names_in_profile_are_refused() {
+    let d = example();
+    let p = d.path().join("profiles/local.yaml");
+    let src = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("  - api.myblog.test", "  - \"api.myblog.test 1.2.3.4\"");
+    std::fs::write(&p, &src).unwrap();
+    let at = format!(
+        "profiles/local.yaml:{}",
+        pos(&src, "api.myblog.test 1.2.3.4")
+    );
+    assert_config_error(d.path(), &["render", "local"], &at, "contains whitespace");
+}
+
+#[test]
+fn switch_records_the_active_profile_and_renders() {
+    let d = example();
+    let dir = d.path().to_str().unwrap();
+    devenv()
+        .args(["-C", dir, "switch", "server"])
+        .assert()
+        .success();
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.path().join(".devenv/state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["active_profile"], "server");
+    assert!(d.path().join(".devenv/rendered/server/stack.yml").is_file());
+    assert!(
+        d.path()
+            .join(".devenv/rendered/server/configs/nginx.conf")
+            .is_file()
+    );
+    // the active profile is the default for render
+    let o = devenv()
+        .args(["-C", dir, "render", "--stack-only"])
+        .output()
+        .unwrap();
+    assert!(stdout(&o).contains("ccr.ccs.tencentyun.com/myblog/web"));
+    // switching back prints what changed
+    devenv()
+        .args(["-C", dir, "switch", "local"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("myblog.com  →  myblog.test"))
+        .stderr(predicate::str::contains("active profile: server → local"));
+}
+
+#[test]
+fn init_scaffolds_a_working_project_and_never_overwrites() {
+    let d = tempfile::tempdir().unwrap();
+    let proj = d.path().join("My Site");
+    std::fs::create_dir(&proj).unwrap();
+    std::fs::write(proj.join(".gitignore"), "node_modules/").unwrap();
+    devenv().arg("-C").arg(&proj).arg("init").assert().success();
+    let gi = std::fs::read_to_string(proj.join(".gitignore")).unwrap();
+    assert!(
+        gi.starts_with("node_modules/\n") && gi.contains("/certs/") && gi.contains("/.devenv/"),
+        "{gi}"
+    );
+    for profile in ["local", "server"] {
+        let o = render(&proj, profile, &["--stack-only"]);
+        assert!(
+            o.status.success(),
+            "scaffold does not render {profile}: {}",
+            stderr(&o)
+        );
+    }
+    assert!(
+        std::fs::read_to_string(proj.join("devenv.yaml"))
+            .unwrap()
+            .contains("project: my-site")
+    );
+    // a second init keeps every file as it is
+    std::fs::write(proj.join("profiles/local.yaml"), "domain: mine.test\n").unwrap();
+    let before = tree(&proj);
+    devenv()
+        .arg("-C")
+        .arg(&proj)
+        .arg("init")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "kept existing profiles/local.yaml",
+        ));
+    assert_same_tree(&before, &tree(&proj), "a second init");
+}
+
+#[test]
+fn cli_suggestions_and_compose_flags() {
+    devenv()
+        .arg("rendr")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "a similar subcommand exists: 'render'",
+        ));
+    devenv()
+        .args(["render", "--stack-onyl"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--stack-only"));
+    // SPEC §1.7: compose-style flags get a pointer, not just "unexpected argument"
+    devenv()
+        .args(["render", "-f", "x.yml", "-p", "x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "stack template from `stack:` in devenv.yaml",
+        ));
+}
+
+#[test]
+fn completions_and_no_project() {
+    devenv()
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("devenv"));
+    let d = tempfile::tempdir().unwrap();
+    devenv()
+        .arg("-C")
+        .arg(d.path())
+        .args(["render", "local"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no devenv.yaml in"))
+        .stderr(predicate::str::contains("devenv init"));
+}
