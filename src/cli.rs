@@ -66,6 +66,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Make PROFILE the active one: re-render, and add/remove local-only machine changes
     Switch(SwitchArgs),
+    /// The project's block in the hosts file (--dry-run shows a diff)
+    Hosts(HostsArgs),
     /// Scaffold devenv.yaml, profiles/ and templates in the current directory
     Init(InitArgs),
     /// Print shell completions
@@ -99,6 +101,27 @@ pub struct DiffArgs {
 pub struct SwitchArgs {
     /// The profile to make active
     pub profile: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HostsArgs {
+    #[command(subcommand)]
+    pub action: HostsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HostsAction {
+    /// Map the profile's `hosts:` to 127.0.0.1 and ::1 in the project's block
+    Apply {
+        /// Profile (default: the active one)
+        profile: Option<String>,
+    },
+    /// Remove the project's block (every other line stays as it was)
+    Remove,
+    /// Show the block, conflicting lines and how each name resolves
+    List,
+    /// Bring back the latest backup that differs from the file
+    Restore,
 }
 
 #[derive(Debug, Args)]

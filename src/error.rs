@@ -52,7 +52,10 @@ impl ConfigError {
 
     /// Points the error at the first occurrence of `needle` in `source` at or after byte `from`.
     pub fn at_text(self, source: &str, needle: &str) -> Self {
-        match locate(source, needle, 0) {
+        // a value with control characters appears escaped in the source: look for the part
+        // before the first one
+        let head: String = needle.chars().take_while(|c| !c.is_control()).collect();
+        match locate(source, needle, 0).or_else(|| locate(source, &head, 0)) {
             Some((l, c)) => self.at(source, l, c),
             None => self,
         }

@@ -27,6 +27,25 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Res
     Ok(())
 }
 
+/// Like [`write_atomic`] without the fsyncs: never a half-written file, but not durable.
+pub fn write_atomic_nosync(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+    let dir = parent_dir(path);
+    std::fs::create_dir_all(&dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(
+            ".{}.",
+            path.file_name()
+                .map(|s| s.to_string_lossy())
+                .unwrap_or_default()
+        ))
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    set_mode(tmp.as_file(), mode)?;
+    tmp.write_all(data)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

@@ -2,6 +2,7 @@
 
 pub mod completions;
 pub mod diff;
+pub mod hosts;
 pub mod init;
 pub mod render;
 pub mod switch;
@@ -112,8 +113,20 @@ pub fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Diff(a) => diff::run(ctx, a),
         Command::Switch(a) => switch::run(ctx, a),
         Command::Init(a) => init::run(ctx, a),
+        Command::Hosts(a) => hosts::run(ctx, a),
         Command::Completions(a) => completions::run(a),
     }
+}
+
+/// Asks a yes/no question on the terminal (default yes).
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::Write;
+    eprint!("{question} [Y/n] ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let a = line.trim().to_ascii_lowercase();
+    Ok(a.is_empty() || a == "y" || a == "yes")
 }
 
 /// Prints warnings from a render on stderr.

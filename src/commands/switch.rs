@@ -33,6 +33,7 @@ pub fn run(ctx: &Ctx, a: SwitchArgs) -> anyhow::Result<i32> {
     let dir = crate::state::rendered_dir(&project.root, &profile.name);
     if ctx.g.dry_run {
         println!("would render {} into {}", profile.name, dir.display());
+        super::hosts::sync(ctx, &project, &profile, super::hosts::Want::Match)?;
         println!(
             "would set the active profile: {} → {}",
             previous.as_deref().unwrap_or("(none)"),
@@ -41,6 +42,8 @@ pub fn run(ctx: &Ctx, a: SwitchArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     rendered.write_to(&dir)?;
+    // local-only machine changes follow the profile: its hosts block, or none
+    super::hosts::sync(ctx, &project, &profile, super::hosts::Want::Match)?;
     state.active_profile = Some(profile.name.clone());
     state.save(&project.root)?;
 

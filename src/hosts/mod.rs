@@ -1,6 +1,19 @@
-pub mod validate;
+//! The hosts file: a lossless parser, the project's managed block, a careful writer, and the plan
+//! that ties them to a profile.
 
-use std::path::PathBuf;
+pub mod block;
+pub mod edit;
+pub mod elevate;
+pub mod parse;
+pub mod validate;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::UserError;
+use crate::profile::{Profile, Project};
+use block::{BlockError, BlockSpec, Conflict};
+use parse::Ending;
 
 /// The system hosts file: `%SystemRoot%\System32\drivers\etc\hosts` on Windows, `/etc/hosts` elsewhere.
 pub fn system_hosts_path() -> PathBuf {
@@ -10,4 +23,167 @@ pub fn system_hosts_path() -> PathBuf {
     } else {
         PathBuf::from("/etc/hosts")
     }
+}
+
+/// Under WSL: the Windows hosts file, which the Windows browser reads.
+pub fn wsl_windows_hosts_path() -> PathBuf {
+    PathBuf::from("/mnt/c/Windows/System32/drivers/etc/hosts")
+}
+
+/// The hosts files devenv manages on this machine: the given one, or the system's (and under
+/// WSL also the Windows one).
+pub fn targets(explicit: Option<&Path>, platform: crate::platform::Platform) -> Vec<PathBuf> {
+    if let Some(p) = explicit {
+        return vec![p.to_path_buf()];
+    }
+    let mut v = vec![system_hosts_path()];
+    if platform.wsl && wsl_windows_hosts_path().exists() {
+        v.push(wsl_windows_hosts_path());
+    }
+    v
+}
+
+/// The profile's names, validated and normalised (punycode, lowercase), without duplicates.
+pub fn names_for(profile: &Profile) -> anyhow::Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for h in &profile.file.hosts {
+        let n = validate::normalize_name(h)
+            .map_err(|e| profile.error_at(h, format!("host name `{}`: {e}", h.escape_debug())))?;
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+/// What devenv will do to one hosts file.
+#[derive(Debug, Clone)]
+pub struct HostsPlan {
+    pub path: PathBuf,
+    pub project: String,
+    pub profile: String,
+    /// Empty: remove the block.
+    pub names: Vec<String>,
+    pub ipv6: bool,
+    pub before: Vec<u8>,
+    pub edit: edit::Edit,
+    pub conflicts: Vec<Conflict>,
+    pub warnings: Vec<String>,
+}
+
+impl HostsPlan {
+    pub fn changes(&self) -> bool {
+        !self.edit.is_noop(&self.before)
+    }
+
+    /// The new content in full.
+    pub fn after(&self) -> Vec<u8> {
+        self.edit.materialize(&self.before)
+    }
+
+    fn spec(&self) -> BlockSpec<'_> {
+        BlockSpec {
+            project: &self.project,
+            profile: &self.profile,
+            names: &self.names,
+            ipv6: self.ipv6,
+        }
+    }
+
+    /// The edit of `current` (the file as it is when the write happens).
+    pub fn transform(&self, current: &[u8]) -> anyhow::Result<edit::Edit> {
+        block::apply_edit(current, &self.spec(), default_ending(&self.path))
+            .map_err(|e| block_error(&self.path, e))
+    }
+
+    /// A unified diff of the change (CRLF shown as LF; the file keeps its endings).
+    pub fn diff(&self) -> String {
+        let show = |b: &[u8]| String::from_utf8_lossy(b).replace("\r\n", "\n");
+        crate::diff::unified(
+            &show(&self.before),
+            &show(&self.after()),
+            &format!("{} (now)", self.path.display()),
+            &format!("{} (after)", self.path.display()),
+        )
+    }
+}
+
+fn default_ending(path: &Path) -> Ending {
+    let windows_file = path.starts_with("/mnt/") || path.to_string_lossy().contains('\\');
+    if cfg!(windows) || windows_file {
+        Ending::CrLf
+    } else {
+        Ending::Lf
+    }
+}
+
+pub fn block_error(path: &Path, e: BlockError) -> anyhow::Error {
+    UserError::new(format!("{}: {e}", path.display()))
+        .hint(match e {
+            BlockError::Parse(_) => "devenv wrote nothing".to_string(),
+            BlockError::Markers { .. } => format!(
+                "devenv wrote nothing; `devenv hosts restore` brings back the last backup of {}",
+                path.display()
+            ),
+        })
+        .into()
+}
+
+/// Plans the project's block for `profile` in `path` (no names: plans its removal).
+pub fn plan(
+    path: &Path,
+    project: &Project,
+    profile: &Profile,
+    names: Vec<String>,
+) -> anyhow::Result<HostsPlan> {
+    let before =
+        write::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let mut p = HostsPlan {
+        path: path.to_path_buf(),
+        project: project.name().to_string(),
+        profile: profile.name.clone(),
+        ipv6: profile.file.ipv6,
+        names,
+        edit: edit::Edit::none(&[]),
+        before,
+        conflicts: Vec::new(),
+        warnings: Vec::new(),
+    };
+    p.edit = p.transform(&p.before)?;
+    p.conflicts = block::conflicts(&p.before, &p.spec()).map_err(|e| block_error(path, e))?;
+    for c in &p.conflicts {
+        if c.shadows {
+            p.warnings.push(format!(
+                "{}:{} maps {} to {} before devenv's block; the first match wins, so the name will not reach this stack. Remove or comment out that line",
+                path.display(),
+                c.line,
+                c.name,
+                c.address
+            ));
+        }
+    }
+    for n in &p.names {
+        if let Some(w) = validate::mdns_warning(n) {
+            p.warnings.push(w);
+        }
+    }
+    Ok(p)
+}
+
+/// Plans removing the project's block.
+pub fn plan_remove(path: &Path, project: &Project, profile: &Profile) -> anyhow::Result<HostsPlan> {
+    plan(path, project, profile, Vec::new())
+}
+
+/// Applies a plan through the careful writer (comparing the file with what was planned from,
+/// under the lock, and re-planning if it changed meanwhile).
+pub fn execute(
+    plan: HostsPlan,
+    opts: &write::Options,
+) -> anyhow::Result<(HostsPlan, write::Outcome)> {
+    let mut plan = plan;
+    let before = std::mem::take(&mut plan.before);
+    let edit = std::mem::replace(&mut plan.edit, edit::Edit::none(&[]));
+    let out = write::update_planned(&plan.path, opts, before, edit, |cur| plan.transform(cur))?;
+    Ok((plan, out))
 }

@@ -10,13 +10,24 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The devenv binary under test, with a clean environment: no colour, a private HOME and
-/// hosts file unless the test sets them.
+/// A directory that lives as long as the test process.
+pub fn scratch() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+/// The devenv binary under test, kept away from this machine's own state: no colour, and unless
+/// the test sets them, a fresh hosts file, data directory and CA root of its own.
 pub fn devenv() -> assert_cmd::Command {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let mut c = assert_cmd::Command::cargo_bin("devenv").unwrap();
     c.env("NO_COLOR", "1")
         .env_remove("DEVENV_PROFILE")
-        .env("DEVENV_IPVS", "0");
+        .env("DEVENV_IPVS", "0")
+        .env("DEVENV_HOSTS_FILE", scratch().join(format!("hosts-{n}")))
+        .env("DEVENV_DATA_DIR", scratch().join("data"))
+        .env("DEVENV_CAROOT", scratch().join("caroot"));
     c
 }
 
@@ -153,4 +164,71 @@ pub fn machine_lock(name: &str) -> MachineLock {
         .unwrap();
     f.lock().unwrap();
     MachineLock(f)
+}
+
+/// A project with one profile `local` mapping `hosts` (for hosts and certs tests).
+pub fn mini_project(name: &str, hosts: &[&str]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("profiles")).unwrap();
+    std::fs::create_dir_all(d.path().join("templates")).unwrap();
+    std::fs::write(
+        d.path().join("devenv.yaml"),
+        format!("project: {name}\nstack: templates/stack.yml.j2\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("templates/stack.yml.j2"),
+        "version: \"3.8\"\nservices:\n  web:\n    image: {{ image('web') }}\n",
+    )
+    .unwrap();
+    let list = hosts
+        .iter()
+        .map(|h| format!("\"{h}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let domain = hosts.first().copied().unwrap_or("example.test");
+    std::fs::write(
+        d.path().join("profiles/local.yaml"),
+        format!("domain: {domain}\nhosts: [{list}]\ntls: local-ca\ndocker: {{swarm: true}}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("profiles/server.yaml"),
+        format!("domain: {name}.com\n"),
+    )
+    .unwrap();
+    d
+}
+
+/// Root, `unshare` and `mount`: what the private-mount-namespace tests need.
+pub fn can_use_mount_namespaces() -> bool {
+    is_root()
+        && have("unshare")
+        && Command::new("unshare")
+            .args(["-m", "--propagation", "private", "true"])
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+/// `program args` in a private mount namespace where each `(file_or_dir, target)` is
+/// bind-mounted over the target: the machine's own files are never touched.
+pub fn in_namespace(binds: &[(&Path, &Path)], program: &Path, args: &[&str]) -> Command {
+    let mut script = String::from("set -e\n");
+    let mut c = Command::new("unshare");
+    for (i, (src, dst)) in binds.iter().enumerate() {
+        script.push_str(&format!(
+            "mount --bind \"$DEVENV_BIND_SRC_{i}\" \"$DEVENV_BIND_DST_{i}\"\n"
+        ));
+        c.env(format!("DEVENV_BIND_SRC_{i}"), src)
+            .env(format!("DEVENV_BIND_DST_{i}"), dst);
+    }
+    script.push_str("exec \"$@\"\n");
+    c.args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
+        .arg(program)
+        .args(args);
+    c
+}
+
+pub fn devenv_bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("devenv")
 }

@@ -1,0 +1,656 @@
+//! The careful writer for the hosts file: a lock serialises devenv runs, the file is re-read and
+//! compared before writing, nothing is written when nothing changes, a timestamped backup is kept,
+//! and the write is atomic (temp file in the same directory, fsync, rename) keeping mode, owner and
+//! SELinux label — with an in-place fallback where a rename is impossible (a bind-mounted file,
+//! a read-only directory) and retries for Windows sharing violations.
+
+use std::fs::{File, Metadata, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How the file was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    Unchanged,
+    Atomic,
+    InPlace,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub method: Method,
+    pub backup: Option<PathBuf>,
+}
+
+use super::edit::Edit;
+
+/// The file (or its directory) is not writable by this user.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot write {}: permission denied", path.display())]
+pub struct PermissionDenied {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where backups go (`None`: no backup).
+    pub backup_dir: Option<PathBuf>,
+    pub keep_backups: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            backup_dir: Some(crate::paths::data_dir().join("hosts-backups")),
+            keep_backups: 10,
+        }
+    }
+}
+
+fn denied(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::PermissionDenied
+        || e.raw_os_error() == Some(30 /* EROFS */) && cfg!(unix)
+}
+
+/// Windows reports a file opened elsewhere without sharing as error 32/33; retried.
+fn sharing_violation(e: &std::io::Error) -> bool {
+    cfg!(windows) && matches!(e.raw_os_error(), Some(32) | Some(33))
+}
+
+fn retry<T>(mut op: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    let mut wait = Duration::from_millis(20);
+    for _ in 0..12 {
+        match op() {
+            Err(e) if sharing_violation(&e) => {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_millis(500));
+            }
+            r => return r,
+        }
+    }
+    op()
+}
+
+/// An exclusive lock that serialises devenv runs on one hosts file.
+pub struct HostsLock {
+    _file: File,
+}
+
+/// Takes the lock. On Unix the hosts file itself is flock'ed (re-checking after the lock that the
+/// path still names the locked inode, since an atomic write replaces it); on Windows, where locks
+/// are mandatory and would block readers, a sidecar `hosts.devenv.lock` is locked instead.
+pub fn lock(path: &Path) -> std::io::Result<HostsLock> {
+    if cfg!(windows) {
+        let side = sidecar(path);
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&side)?;
+        f.lock()?;
+        return Ok(HostsLock { _file: f });
+    }
+    loop {
+        let f = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // nothing to lock yet: create it empty (O_EXCL, so a racing creator wins cleanly)
+                match OpenOptions::new().write(true).create_new(true).open(path) {
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        f.lock()?;
+        if same_file(&f.metadata()?, &std::fs::metadata(path)?) {
+            return Ok(HostsLock { _file: f });
+        }
+        // replaced while we waited: lock the new one
+    }
+}
+
+fn sidecar(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".devenv.lock");
+    PathBuf::from(s)
+}
+
+#[cfg(unix)]
+fn same_file(a: &Metadata, b: &Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(_a: &Metadata, _b: &Metadata) -> bool {
+    true
+}
+
+/// Reads the file (a missing file reads as empty).
+pub fn read(path: &Path) -> std::io::Result<Vec<u8>> {
+    match retry(|| std::fs::read(path)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        r => r,
+    }
+}
+
+/// Reads, edits with `f`, and writes `path` if the content changes — under the lock.
+pub fn update<F>(path: &Path, opts: &Options, f: F) -> anyhow::Result<Outcome>
+where
+    F: Fn(&[u8]) -> anyhow::Result<Edit>,
+{
+    let before = read(path).map_err(|e| io_err(path, e))?;
+    let edit = f(&before)?;
+    update_planned(path, opts, before, edit, f)
+}
+
+/// Like [`update`], for a caller that already read the file (`before`) and planned `edit`:
+/// under the lock the file is compared with `before` (streamed, no second copy in memory) and the
+/// edit is written as planned; only if the file changed meanwhile is it read and `f` run again.
+pub fn update_planned<F>(
+    path: &Path,
+    opts: &Options,
+    mut before: Vec<u8>,
+    mut edit: Edit,
+    f: F,
+) -> anyhow::Result<Outcome>
+where
+    F: Fn(&[u8]) -> anyhow::Result<Edit>,
+{
+    let unchanged = Outcome {
+        method: Method::Unchanged,
+        backup: None,
+    };
+    if !path.exists() && before.is_empty() && edit.is_empty(&before) {
+        return Ok(unchanged);
+    }
+    let _lock = lock(path).map_err(|e| io_err(path, e))?;
+    clean_stale_temps(path);
+    for _ in 0..3 {
+        // re-read and compare under the lock: another program may have written it since
+        if same_content(path, &before).map_err(|e| io_err(path, e))? {
+            break;
+        }
+        before = read(path).map_err(|e| io_err(path, e))?;
+        edit = f(&before)?;
+    }
+    if edit.is_noop(&before) {
+        return Ok(unchanged);
+    }
+    if !writable(path) {
+        return Err(PermissionDenied {
+            path: path.to_path_buf(),
+        }
+        .into());
+    }
+    let keep = match &opts.backup_dir {
+        Some(dir) if !before.is_empty() => Some(Backup {
+            dir,
+            keep: opts.keep_backups,
+            content: &before,
+        }),
+        _ => None,
+    };
+    let (method, backup) =
+        write_with_backup(path, &edit.pieces(&before), keep).map_err(|e| io_err(path, e))?;
+    Ok(Outcome { method, backup })
+}
+
+/// Whether the file's bytes equal `expected`, read in chunks.
+fn same_content(path: &Path, expected: &[u8]) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut f = match retry(|| File::open(path)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(expected.is_empty()),
+        Err(e) => return Err(e),
+    };
+    if f.metadata()?.len() != expected.len() as u64 {
+        return Ok(false);
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut off = 0;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(off == expected.len());
+        }
+        if off + n > expected.len() || buf[..n] != expected[off..off + n] {
+            return Ok(false);
+        }
+        off += n;
+    }
+}
+
+/// Whether this user may write the file, or create it when it does not exist.
+pub fn writable_or_creatable(path: &Path) -> bool {
+    if path.exists() {
+        return writable(path);
+    }
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => writable(d),
+        _ => writable(Path::new(".")),
+    }
+}
+
+/// Whether this user may write the file (checked before anything is written, backups included).
+pub fn writable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+            return false;
+        };
+        // SAFETY: c is a valid NUL-terminated path.
+        unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        // the read-only attribute is cleared and restored by the writer; ACLs show up on write
+        std::fs::metadata(path).is_ok()
+    }
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> anyhow::Error {
+    if denied(&e) {
+        PermissionDenied {
+            path: path.to_path_buf(),
+        }
+        .into()
+    } else {
+        anyhow::anyhow!("{}: {e}", path.display())
+    }
+}
+
+/// A backup to keep of the content being replaced.
+pub struct Backup<'a> {
+    pub dir: &'a Path,
+    pub keep: usize,
+    pub content: &'a [u8],
+}
+
+/// Writes `data` to `path`: atomically when possible, in place otherwise.
+pub fn write(path: &Path, data: &[u8]) -> std::io::Result<Method> {
+    write_with_backup(path, &[data], None).map(|(m, _)| m)
+}
+
+/// Writes `data` to `path` (atomically when possible, in place otherwise), keeping a backup of
+/// the old content: on the atomic path a hard link to the replaced inode (no copy), otherwise a
+/// copy.
+pub fn write_with_backup(
+    path: &Path,
+    data: &[&[u8]],
+    backup: Option<Backup<'_>>,
+) -> std::io::Result<(Method, Option<PathBuf>)> {
+    let meta = std::fs::metadata(path)?;
+    // a symlinked hosts file: replace its target, keeping the link
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let copy_backup = |b: &Backup<'_>| -> std::io::Result<PathBuf> {
+        save_backup(b.dir, path, b.content, b.keep, None).map_err(std::io::Error::other)
+    };
+    let in_place =
+        |why: &std::io::Error, b: Option<PathBuf>| -> std::io::Result<(Method, Option<PathBuf>)> {
+            crate::ui::debug(&format!(
+                "atomic replace of {} impossible ({why}); writing in place",
+                path.display()
+            ));
+            // a hard-linked backup would be overwritten with the file: make it a copy first
+            if let Some(l) = &b {
+                let _ = std::fs::remove_file(l);
+            }
+            let saved = backup.as_ref().map(copy_backup).transpose()?;
+            write_in_place(path, data, &meta)?;
+            Ok((Method::InPlace, saved))
+        };
+    let tmp = match prepare_temp(&target, data, &meta) {
+        Ok(t) => t,
+        Err(e) if rename_impossible(&e) => return in_place(&e, None),
+        Err(e) => return Err(e),
+    };
+    let saved = match &backup {
+        Some(b) => match save_backup(b.dir, path, b.content, b.keep, Some(&target)) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(std::io::Error::other(e));
+            }
+        },
+        None => None,
+    };
+    match commit_temp(&tmp, &target, &meta) {
+        Ok(()) => Ok((Method::Atomic, saved)),
+        Err(e) if rename_impossible(&e) => {
+            let _ = std::fs::remove_file(&tmp);
+            in_place(&e, saved)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Errors after which an in-place write may still work.
+fn rename_impossible(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::ResourceBusy
+        || e.kind() == std::io::ErrorKind::CrossesDevices
+        || e.kind() == std::io::ErrorKind::PermissionDenied
+        || (cfg!(unix) && matches!(e.raw_os_error(), Some(16) | Some(18) | Some(1) | Some(13)))
+        || e.to_string().contains("__devenv_owner__")
+}
+
+fn temp_prefix(path: &Path) -> String {
+    format!(
+        ".{}.devenv-tmp-",
+        path.file_name()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default()
+    )
+}
+
+/// Removes temp files a killed devenv left behind (we hold the lock, so none is in use).
+fn clean_stale_temps(path: &Path) {
+    let (Some(dir), prefix) = (path.parent(), temp_prefix(path)) else {
+        return;
+    };
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A temp file next to `path` holding `data` with `path`'s mode, owner and label, fsync'ed.
+fn prepare_temp(path: &Path, data: &[&[u8]], meta: &Metadata) -> std::io::Result<PathBuf> {
+    let dir = dir_of(path);
+    let tmp = dir.join(format!(
+        "{}{}-{}",
+        temp_prefix(path),
+        std::process::id(),
+        crate::hash::hex(&crate::hash::random_bytes(4))
+    ));
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&tmp)?;
+    let result = (|| {
+        for piece in data {
+            f.write_all(piece)?;
+        }
+        preserve_metadata(&f, path, meta)?;
+        f.sync_all()
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(tmp)
+}
+
+/// Renames the temp file over `path` (the atomic step) and makes the rename durable.
+fn commit_temp(tmp: &Path, path: &Path, meta: &Metadata) -> std::io::Result<()> {
+    let result = (|| {
+        let readonly = cfg!(windows) && meta.permissions().readonly();
+        if readonly {
+            let mut p = meta.permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            p.set_readonly(false);
+            retry(|| std::fs::set_permissions(path, p.clone()))?;
+        }
+        let r = retry(|| std::fs::rename(tmp, path));
+        if readonly {
+            let _ = std::fs::set_permissions(path, meta.permissions());
+        }
+        r
+    })();
+    result?;
+    crate::fsutil::sync_dir(&dir_of(path));
+    Ok(())
+}
+
+/// Mode, owner and SELinux label of the original onto the temp file.
+#[cfg(unix)]
+fn preserve_metadata(f: &File, original: &Path, meta: &Metadata) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    f.set_permissions(meta.permissions())?;
+    let fd = f.as_raw_fd();
+    // SAFETY: fd is open for the lifetime of `f`.
+    if unsafe { libc::fchown(fd, meta.uid(), meta.gid()) } != 0 {
+        let cur = f.metadata()?;
+        if cur.uid() != meta.uid() || cur.gid() != meta.gid() {
+            // we may not give the file away: replacing it would change its owner
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "__devenv_owner__: cannot keep the file's owner",
+            ));
+        }
+    }
+    let name = c"security.selinux";
+    if let Ok(p) = std::ffi::CString::new(original.as_os_str().as_bytes()) {
+        let mut buf = vec![0u8; 256];
+        // SAFETY: valid C strings and buffer of the given size.
+        let n = unsafe {
+            libc::getxattr(
+                p.as_ptr(),
+                name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        if n > 0 {
+            // SAFETY: as above; the label is copied as is.
+            unsafe {
+                libc::fsetxattr(fd, name.as_ptr(), buf.as_ptr().cast(), n as usize, 0);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn preserve_metadata(_f: &File, _original: &Path, _meta: &Metadata) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Overwrites the file's bytes without replacing the file (keeps a bind mount or a hard link).
+fn write_in_place(path: &Path, data: &[&[u8]], meta: &Metadata) -> std::io::Result<()> {
+    let readonly = cfg!(windows) && meta.permissions().readonly();
+    if readonly {
+        let mut p = meta.permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        p.set_readonly(false);
+        retry(|| std::fs::set_permissions(path, p.clone()))?;
+    }
+    let r = retry(|| {
+        let mut f = OpenOptions::new().write(true).open(path)?;
+        f.seek(SeekFrom::Start(0))?;
+        for piece in data {
+            f.write_all(piece)?;
+        }
+        f.set_len(data.iter().map(|p| p.len() as u64).sum())?;
+        f.sync_all()
+    });
+    if readonly {
+        let _ = std::fs::set_permissions(path, meta.permissions());
+    }
+    r
+}
+
+fn path_key(path: &Path) -> String {
+    let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    crate::hash::short(canon.to_string_lossy().as_bytes(), 8)
+}
+
+/// Saves `content` as the newest backup of `path` and keeps the last `keep`.
+pub fn backup(dir: &Path, path: &Path, content: &[u8], keep: usize) -> anyhow::Result<PathBuf> {
+    save_backup(dir, path, content, keep, None)
+}
+
+/// Saves a backup: a hard link to `link_from` when given and possible (the inode is about to be
+/// replaced by a rename, so it keeps the old content), else a copy of `content`.
+fn save_backup(
+    dir: &Path,
+    path: &Path,
+    content: &[u8],
+    keep: usize,
+    link_from: Option<&Path>,
+) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    crate::paths::chown_to_invoking_user(dir);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let name = format!(
+        "hosts-{}-{:012}{:09}.bak",
+        path_key(path),
+        now.as_secs(),
+        now.subsec_nanos()
+    );
+    let p = dir.join(name);
+    let linked = link_from.is_some_and(|from| std::fs::hard_link(from, &p).is_ok());
+    if !linked {
+        // a convenience copy: written whole (temp + rename), not fsync'ed
+        crate::fsutil::write_atomic_nosync(&p, content, Some(0o644))?;
+        // (a hard link shares the hosts file's inode and owner: never chown it)
+        crate::paths::chown_to_invoking_user(&p);
+    }
+    let all = backups(dir, path);
+    if all.len() > keep {
+        for old in &all[..all.len() - keep] {
+            let _ = std::fs::remove_file(old);
+        }
+    }
+    Ok(p)
+}
+
+/// Backups of `path`, oldest first.
+pub fn backups(dir: &Path, path: &Path) -> Vec<PathBuf> {
+    let prefix = format!("hosts-{}-", path_key(path));
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name().is_some_and(|n| {
+                        n.to_string_lossy().starts_with(&prefix)
+                            && n.to_string_lossy().ends_with(".bak")
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(dir: &Path) -> Options {
+        Options {
+            backup_dir: Some(dir.join("backups")),
+            keep_backups: 3,
+        }
+    }
+
+    #[test]
+    fn unchanged_writes_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("hosts");
+        std::fs::write(&p, "a\n").unwrap();
+        let o = update(&p, &opts(d.path()), |b| {
+            Ok(Edit::replace_all(b, b.to_vec()))
+        })
+        .unwrap();
+        assert_eq!(o.method, Method::Unchanged);
+        assert!(!d.path().join("backups").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_write_keeps_mode_and_backs_up() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("hosts");
+        std::fs::write(&p, "a\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        for i in 0..5 {
+            let o = update(&p, &opts(d.path()), |b| {
+                Ok(Edit::replace_all(
+                    b,
+                    [b, format!("{i}\n").as_bytes()].concat(),
+                ))
+            })
+            .unwrap();
+            assert_eq!(o.method, Method::Atomic);
+        }
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "a\n0\n1\n2\n3\n4\n");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        let b = backups(&d.path().join("backups"), &p);
+        assert_eq!(b.len(), 3, "rotated to the last 3");
+        assert_eq!(
+            std::fs::read_to_string(b.last().unwrap()).unwrap(),
+            "a\n0\n1\n2\n3\n"
+        );
+        // no temp files left
+        let names: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains("devenv-tmp")), "{names:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinked_file_keeps_its_link() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("real-hosts");
+        let link = d.path().join("hosts");
+        std::fs::write(&real, "a\n").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        update(&link, &opts(d.path()), |b| {
+            Ok(Edit::replace_all(b, b"b\n".to_vec()))
+        })
+        .unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "b\n");
+    }
+
+    #[test]
+    fn stale_temps_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("hosts");
+        std::fs::write(&p, "a\n").unwrap();
+        let stale = d.path().join(".hosts.devenv-tmp-1-deadbeef");
+        std::fs::write(&stale, "junk").unwrap();
+        update(&p, &opts(d.path()), |b| {
+            Ok(Edit::replace_all(b, b"b\n".to_vec()))
+        })
+        .unwrap();
+        assert!(!stale.exists());
+    }
+}

@@ -1,0 +1,100 @@
+//! Per-user locations, and who the user is when devenv runs under `sudo`.
+
+use std::path::PathBuf;
+
+/// The user devenv works for: the one who ran `sudo devenv ...`, or the current one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub home: PathBuf,
+    /// Set when running as root on behalf of another user (`SUDO_UID`/`SUDO_GID`).
+    pub ids: Option<(u32, u32)>,
+}
+
+/// The invoking user (resolving `SUDO_USER` when we are root under sudo).
+pub fn invoking_user() -> User {
+    #[cfg(unix)]
+    {
+        // SAFETY: geteuid has no preconditions.
+        let euid = unsafe { libc::geteuid() };
+        if euid == 0
+            && let (Ok(name), Ok(uid), Ok(gid)) = (
+                std::env::var("SUDO_USER"),
+                std::env::var("SUDO_UID").map(|s| s.parse::<u32>()),
+                std::env::var("SUDO_GID").map(|s| s.parse::<u32>()),
+            )
+            && let (Ok(uid), Ok(gid)) = (uid, gid)
+            && uid != 0
+            && let Some(home) = home_of(uid)
+        {
+            return User {
+                name,
+                home,
+                ids: Some((uid, gid)),
+            };
+        }
+    }
+    User {
+        name: std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_else(|_| "user".into()),
+        home: dirs::home_dir().unwrap_or_else(|| PathBuf::from(".")),
+        ids: None,
+    }
+}
+
+#[cfg(unix)]
+fn home_of(uid: u32) -> Option<PathBuf> {
+    use std::ffi::CStr;
+    let mut buf = vec![0 as libc::c_char; 16384];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: buffers are valid for the given length; result is checked before use.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() || pwd.pw_dir.is_null() {
+        return None;
+    }
+    // SAFETY: pw_dir points into buf, NUL-terminated by getpwuid_r.
+    let dir = unsafe { CStr::from_ptr(pwd.pw_dir) };
+    Some(PathBuf::from(dir.to_string_lossy().into_owned()))
+}
+
+/// devenv's per-user data directory (`DEVENV_DATA_DIR` overrides): `~/.local/share/devenv`,
+/// `~/Library/Application Support/devenv`, `%LOCALAPPDATA%\devenv`.
+pub fn data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("DEVENV_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    let u = invoking_user();
+    if u.ids.is_some() {
+        // under sudo: the invoking user's directory, not root's
+        return u.home.join(".local/share/devenv");
+    }
+    dirs::data_local_dir()
+        .unwrap_or_else(|| u.home.join(".local/share"))
+        .join("devenv")
+}
+
+/// Gives a path created as root under sudo back to the invoking user.
+pub fn chown_to_invoking_user(path: &std::path::Path) {
+    #[cfg(unix)]
+    if let Some((uid, gid)) = invoking_user().ids {
+        use std::os::unix::ffi::OsStrExt;
+        if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) {
+            // SAFETY: c is a valid NUL-terminated path.
+            unsafe {
+                libc::lchown(c.as_ptr(), uid, gid);
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Under WSL the Windows side has its own hosts file and certificate store.
+pub fn is_wsl() -> bool {
+    cfg!(target_os = "linux")
+        && (std::path::Path::new("/proc/sys/fs/binfmt_misc/WSLInterop").exists()
+            || std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .is_ok_and(|s| s.to_ascii_lowercase().contains("microsoft")))
+}
