@@ -68,6 +68,8 @@ pub enum Command {
     Switch(SwitchArgs),
     /// The project's block in the hosts file (--dry-run shows a diff)
     Hosts(HostsArgs),
+    /// The local CA and leaf certificates: trust, untrust, status, issue, rotate, env
+    Certs(CertsArgs),
     /// Scaffold devenv.yaml, profiles/ and templates in the current directory
     Init(InitArgs),
     /// Print shell completions
@@ -122,6 +124,52 @@ pub enum HostsAction {
     List,
     /// Bring back the latest backup that differs from the file
     Restore,
+}
+
+#[derive(Debug, Args)]
+pub struct CertsArgs {
+    #[command(subcommand)]
+    pub action: CertsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertsAction {
+    /// Install the CA into every trust store this machine's browsers and tools read
+    Trust {
+        /// macOS: the login keychain instead of the System keychain
+        #[arg(long)]
+        user: bool,
+        /// Windows: LocalMachine\Root instead of CurrentUser\Root (administrator)
+        #[arg(long)]
+        machine: bool,
+    },
+    /// Remove the CA from exactly the stores `trust` installed it into
+    Untrust,
+    /// The CA, each trust store (checked for real), and the project's leaf certificates
+    Status,
+    /// Issue (or renew) the profile's leaf certificate into certs/
+    Issue {
+        /// Profile (default: the active one)
+        profile: Option<String>,
+        /// Re-issue even when the current certificate is fine
+        #[arg(long)]
+        force: bool,
+    },
+    /// A new CA: trust it, re-issue the leaves, untrust the old one
+    Rotate {
+        /// Also let the CA sign for this DNS suffix (repeatable)
+        #[arg(long, value_name = "SUFFIX")]
+        permit: Vec<String>,
+        /// No name constraints at all (the CA could sign for any site)
+        #[arg(long)]
+        unconstrained: bool,
+    },
+    /// Shell exports so Node, Python and curl trust the CA too
+    Env {
+        /// bash, zsh, fish or powershell (default: from $SHELL)
+        #[arg(long)]
+        shell: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -406,6 +406,84 @@ impl Sys for FakeSys {
     }
 }
 
+/// `--dry-run`: reads the real machine, records every effect instead of performing it.
+#[derive(Debug, Default)]
+pub struct DryRunSys {
+    effects: Mutex<Vec<Effect>>,
+}
+
+impl DryRunSys {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn effects(&self) -> Vec<Effect> {
+        self.effects.lock().unwrap().clone()
+    }
+    /// The effects as lines for the user.
+    pub fn describe(&self) -> Vec<String> {
+        self.effects()
+            .into_iter()
+            .map(|e| match e {
+                Effect::Run(c) => format!("run: {c}"),
+                Effect::Write { path, data } => {
+                    format!("write {} ({} bytes)", path.display(), data.len())
+                }
+                Effect::Remove(p) => format!("remove {}", p.display()),
+                Effect::MkdirAll(p) => format!("create directory {}", p.display()),
+            })
+            .collect()
+    }
+}
+
+impl Sys for DryRunSys {
+    fn run(&self, cmd: &Cmd) -> std::io::Result<Output> {
+        self.effects
+            .lock()
+            .unwrap()
+            .push(Effect::Run(cmd.display()));
+        Ok(Output::default())
+    }
+    fn run_attached(&self, cmd: &Cmd) -> std::io::Result<i32> {
+        self.run(cmd).map(|_| 0)
+    }
+    fn write_file(&self, path: &Path, data: &[u8], _mode: Option<u32>) -> std::io::Result<()> {
+        self.effects.lock().unwrap().push(Effect::Write {
+            path: path.to_path_buf(),
+            data: data.to_vec(),
+        });
+        Ok(())
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        self.effects
+            .lock()
+            .unwrap()
+            .push(Effect::Remove(path.to_path_buf()));
+        Ok(())
+    }
+    fn create_dir_all(&self, path: &Path) -> std::io::Result<()> {
+        self.effects
+            .lock()
+            .unwrap()
+            .push(Effect::MkdirAll(path.to_path_buf()));
+        Ok(())
+    }
+    fn read_file(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        RealSys.read_file(path)
+    }
+    fn exists(&self, path: &Path) -> bool {
+        RealSys.exists(path)
+    }
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<PathBuf>> {
+        RealSys.read_dir(path)
+    }
+    fn which(&self, program: &str) -> Option<PathBuf> {
+        RealSys.which(program)
+    }
+    fn var(&self, key: &str) -> Option<String> {
+        RealSys.var(key)
+    }
+}
+
 /// Converts OS strings for display.
 pub fn lossy(s: &OsString) -> String {
     s.to_string_lossy().into_owned()

@@ -1,5 +1,9 @@
 //! The local CA, leaf certificates and trust stores.
 
+pub mod ca;
+pub mod leaf;
+pub mod trust;
+
 use std::path::{Path, PathBuf};
 
 /// Where a profile's leaf certificate and key live in the project: `certs/PROFILE.crt|.key`.

@@ -1,5 +1,6 @@
 //! One file per subcommand; each computes a plan from the profile and applies it.
 
+pub mod certs;
 pub mod completions;
 pub mod diff;
 pub mod hosts;
@@ -114,6 +115,7 @@ pub fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Switch(a) => switch::run(ctx, a),
         Command::Init(a) => init::run(ctx, a),
         Command::Hosts(a) => hosts::run(ctx, a),
+        Command::Certs(a) => certs::run(ctx, a),
         Command::Completions(a) => completions::run(a),
     }
 }

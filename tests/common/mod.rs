@@ -232,3 +232,141 @@ pub fn in_namespace(binds: &[(&Path, &Path)], program: &Path, args: &[&str]) -> 
 pub fn devenv_bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("devenv")
 }
+
+/// A private world for trust tests: its own /etc/hosts, system trust directories
+/// (/usr/local/share/ca-certificates and /etc/ssl/certs, copied from the machine's), HOME, CA
+/// root and data directory — bind-mounted in a private mount namespace for every command.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub caroot: PathBuf,
+    pub hosts: PathBuf,
+    pub local_cas: PathBuf,
+    pub etc_certs: PathBuf,
+    pub data: PathBuf,
+}
+
+impl Sandbox {
+    pub fn new(hosts: &str) -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        let s = Sandbox {
+            home: p.join("home"),
+            caroot: p.join("caroot"),
+            hosts: p.join("hosts"),
+            local_cas: p.join("usr-local-share-ca-certificates"),
+            etc_certs: p.join("etc-ssl-certs"),
+            data: p.join("data"),
+            dir,
+        };
+        std::fs::create_dir_all(&s.home).unwrap();
+        std::fs::write(&s.hosts, hosts).unwrap();
+        for (from, to) in [
+            ("/usr/local/share/ca-certificates", &s.local_cas),
+            ("/etc/ssl/certs", &s.etc_certs),
+        ] {
+            std::fs::create_dir_all(to).unwrap();
+            let ok = Command::new("cp")
+                .args(["-a", &format!("{from}/."), &to.to_string_lossy()])
+                .status()
+                .unwrap();
+            assert!(ok.success(), "copy {from}");
+        }
+        s
+    }
+
+    /// `program args` inside the sandbox.
+    pub fn command(&self, program: &Path, args: &[&str]) -> Command {
+        let binds = [
+            (self.hosts.as_path(), Path::new("/etc/hosts")),
+            (
+                self.local_cas.as_path(),
+                Path::new("/usr/local/share/ca-certificates"),
+            ),
+            (self.etc_certs.as_path(), Path::new("/etc/ssl/certs")),
+        ];
+        let mut c = in_namespace(&binds, program, args);
+        c.env("HOME", &self.home)
+            .env("DEVENV_CAROOT", &self.caroot)
+            .env("DEVENV_DATA_DIR", &self.data)
+            .env("NO_COLOR", "1")
+            .env_remove("DEVENV_HOSTS_FILE")
+            .env_remove("SUDO_USER");
+        c
+    }
+
+    pub fn devenv(&self, args: &[&str]) -> std::process::Output {
+        self.command(&devenv_bin(), args).output().unwrap()
+    }
+
+    /// Loads `url` in headless Chromium (no certificate flags) with a fresh profile; returns the
+    /// DOM (stdout) and the log (stderr).
+    pub fn chromium(&self, url: &str) -> (String, String) {
+        let profile = tempfile::tempdir().unwrap();
+        let o = self
+            .command(
+                Path::new("timeout"),
+                &[
+                    "60",
+                    "chromium",
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    &format!("--user-data-dir={}", profile.path().display()),
+                    "--virtual-time-budget=8000",
+                    "--dump-dom",
+                    url,
+                ],
+            )
+            .output()
+            .unwrap();
+        (stdout(&o), stderr(&o))
+    }
+}
+
+/// A TCP port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `openssl s_server` serving a page over TLS with `cert`/`key` on `port` (IPv4 and IPv6);
+/// killed on drop.
+pub struct TlsServer(std::process::Child);
+
+impl TlsServer {
+    pub fn start(cert: &Path, key: &Path, port: u16) -> TlsServer {
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-cert"])
+            .arg(cert)
+            .arg("-key")
+            .arg(key)
+            .args(["-accept", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        TlsServer(child)
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -1,0 +1,138 @@
+//! The macOS keychain: the System keychain by default (administrator), the login keychain with
+//! `--user`.
+
+use std::path::PathBuf;
+
+use super::{Env, Store, Trust, TrustError, privileged, run};
+use crate::sys::Cmd;
+
+pub const SYSTEM_KEYCHAIN: &str = "/Library/Keychains/System.keychain";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keychain {
+    pub system: bool,
+    pub path: PathBuf,
+}
+
+impl Keychain {
+    pub fn new(env: &Env<'_>) -> Keychain {
+        if env.macos_user {
+            Keychain {
+                system: false,
+                path: env.home.join("Library/Keychains/login.keychain-db"),
+            }
+        } else {
+            Keychain {
+                system: true,
+                path: PathBuf::from(SYSTEM_KEYCHAIN),
+            }
+        }
+    }
+
+    pub fn from_location(_env: &Env<'_>, location: &str) -> Keychain {
+        Keychain {
+            system: location == SYSTEM_KEYCHAIN,
+            path: PathBuf::from(location),
+        }
+    }
+
+    fn wrap(&self, env: &Env<'_>, c: Cmd) -> Cmd {
+        if self.system { privileged(env, c) } else { c }
+    }
+}
+
+impl Store for Keychain {
+    fn kind(&self) -> &'static str {
+        "keychain"
+    }
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+    fn describe(&self) -> String {
+        if self.system {
+            "macOS System keychain".into()
+        } else {
+            "macOS login keychain".into()
+        }
+    }
+    fn install(&self, env: &Env<'_>) -> Result<(), TrustError> {
+        let mut c = Cmd::new("security").arg("add-trusted-cert");
+        if self.system {
+            c = c.arg("-d");
+        }
+        c = c
+            .args(["-r", "trustRoot", "-k"])
+            .arg(self.location())
+            .arg(env.ca.pem_path.to_string_lossy());
+        run(env, &self.wrap(env, c)).map(|_| ())
+    }
+    fn uninstall(&self, env: &Env<'_>) -> Result<(), TrustError> {
+        let mut rm = Cmd::new("security").arg("remove-trusted-cert");
+        if self.system {
+            rm = rm.arg("-d");
+        }
+        rm = rm.arg(env.ca.pem_path.to_string_lossy());
+        // the trust setting may already be gone; the certificate itself is what matters
+        let _ = run(env, &self.wrap(env, rm));
+        let del = Cmd::new("security")
+            .args(["delete-certificate", "-Z"])
+            .arg(env.ca.sha1.clone())
+            .arg(self.location());
+        run(env, &self.wrap(env, del)).map(|_| ())
+    }
+    fn check(&self, env: &Env<'_>) -> Trust {
+        let c = Cmd::new("security")
+            .args(["verify-cert", "-p", "ssl", "-c"])
+            .arg(env.ca.pem_path.to_string_lossy());
+        match env.sys.run(&c) {
+            Ok(o) if o.ok() => Trust::Trusted,
+            Ok(_) => Trust::NotTrusted,
+            Err(e) => Trust::Unknown(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::env;
+    use super::*;
+    use crate::platform::Platform;
+    use crate::sys::FakeSys;
+
+    #[test]
+    fn system_keychain_with_sudo() {
+        let s = FakeSys::new();
+        let e = env(&s, Platform::macos(), false);
+        let k = Keychain::new(&e);
+        k.install(&e).unwrap();
+        k.check(&e);
+        k.uninstall(&e).unwrap();
+        assert_eq!(
+            s.commands(),
+            vec![
+                "sudo -- security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain /home/me/.local/share/devenv/ca/rootCA.pem",
+                "security verify-cert -p ssl -c /home/me/.local/share/devenv/ca/rootCA.pem",
+                "sudo -- security remove-trusted-cert -d /home/me/.local/share/devenv/ca/rootCA.pem",
+                "sudo -- security delete-certificate -Z AABBCCDDEEFF00112233445566778899AABBCCDD /Library/Keychains/System.keychain",
+            ]
+        );
+    }
+
+    #[test]
+    fn login_keychain_with_user() {
+        let s = FakeSys::new();
+        let mut e = env(&s, Platform::macos(), false);
+        e.macos_user = true;
+        let k = Keychain::new(&e);
+        k.install(&e).unwrap();
+        k.uninstall(&e).unwrap();
+        assert_eq!(
+            s.commands(),
+            vec![
+                "security add-trusted-cert -r trustRoot -k /home/me/Library/Keychains/login.keychain-db /home/me/.local/share/devenv/ca/rootCA.pem",
+                "security remove-trusted-cert /home/me/.local/share/devenv/ca/rootCA.pem",
+                "security delete-certificate -Z AABBCCDDEEFF00112233445566778899AABBCCDD /home/me/Library/Keychains/login.keychain-db",
+            ]
+        );
+    }
+}

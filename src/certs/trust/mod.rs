@@ -1,0 +1,292 @@
+//! Trust stores, like mkcert's `truststore_*.go`: one backend per kind of store, every backend
+//! compiled on every OS, the set chosen at run time. All effects go through [`Sys`], so the exact
+//! commands and files of each backend are unit-tested on Linux. What was installed is recorded
+//! (`CAROOT/trust.json`, with the CA's SHA-256 fingerprint) and `untrust` removes exactly that.
+
+pub mod java;
+pub mod linux;
+pub mod macos;
+pub mod nss;
+pub mod windows;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::platform::{Os, Platform};
+use crate::sys::{Cmd, Sys};
+
+/// What a backend needs to know.
+pub struct Env<'a> {
+    pub sys: &'a dyn Sys,
+    pub platform: Platform,
+    /// The home of the user devenv works for (the invoking user under sudo).
+    pub home: PathBuf,
+    /// Set when running as root on behalf of this user: per-user stores are written as them.
+    pub run_as: Option<String>,
+    pub is_root: bool,
+    pub ca: CaRef,
+    /// macOS: the login keychain instead of the system one.
+    pub macos_user: bool,
+    /// Windows: LocalMachine\Root instead of CurrentUser\Root.
+    pub windows_machine: bool,
+}
+
+/// The CA as the stores see it.
+#[derive(Debug, Clone)]
+pub struct CaRef {
+    pub pem_path: PathBuf,
+    pub pem: String,
+    pub fingerprint: String,
+    pub sha1: String,
+    pub serial: String,
+    pub nickname: String,
+}
+
+impl CaRef {
+    pub fn from_ca(ca: &crate::certs::ca::Ca) -> CaRef {
+        CaRef {
+            pem_path: ca.cert_path(),
+            pem: ca.cert_pem.clone(),
+            fingerprint: ca.fingerprint.clone(),
+            sha1: ca.sha1.clone(),
+            serial: ca.serial.clone(),
+            nickname: ca.nickname(),
+        }
+    }
+
+    /// The file name used in system anchor directories.
+    pub fn anchor_name(&self) -> String {
+        format!("devenv-{}.crt", &self.fingerprint[..16])
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "detail", rename_all = "kebab-case")]
+pub enum Trust {
+    Trusted,
+    NotTrusted,
+    Unknown(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrustError {
+    #[error("`{tool}` is not installed ({package})")]
+    MissingTool { tool: String, package: String },
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// One trust store.
+pub trait Store {
+    /// `system`, `nss`, `keychain`, `windows`, `java`.
+    fn kind(&self) -> &'static str;
+    /// Where: a directory, a keychain, `CurrentUser\Root`...
+    fn location(&self) -> String;
+    /// A human description ("Chromium (~/.pki/nssdb)").
+    fn describe(&self) -> String;
+    fn install(&self, env: &Env<'_>) -> Result<(), TrustError>;
+    fn uninstall(&self, env: &Env<'_>) -> Result<(), TrustError>;
+    fn check(&self, env: &Env<'_>) -> Trust;
+}
+
+/// A record of one installation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub kind: String,
+    pub location: String,
+    pub fingerprint: String,
+    pub nickname: String,
+}
+
+pub fn records_path(caroot: &Path) -> PathBuf {
+    caroot.join("trust.json")
+}
+
+pub fn load_records(caroot: &Path) -> anyhow::Result<Vec<Record>> {
+    let p = records_path(caroot);
+    match std::fs::read_to_string(&p) {
+        Ok(s) => serde_json::from_str(&s)
+            .map_err(|e| anyhow::anyhow!("{}: corrupt record of trusted stores: {e}", p.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", p.display())),
+    }
+}
+
+pub fn save_records(caroot: &Path, records: &[Record]) -> anyhow::Result<()> {
+    let p = records_path(caroot);
+    let mut s = serde_json::to_string_pretty(records)?;
+    s.push('\n');
+    crate::fsutil::write_atomic(&p, s.as_bytes(), Some(0o644))?;
+    crate::paths::chown_to_invoking_user(&p);
+    Ok(())
+}
+
+/// Every store of this machine that the user's browsers and tools read.
+pub fn discover(env: &Env<'_>) -> Vec<Box<dyn Store>> {
+    let mut v: Vec<Box<dyn Store>> = Vec::new();
+    match env.platform.os {
+        Os::Linux => {
+            if let Some(s) = linux::SystemStore::detect(env) {
+                v.push(Box::new(s));
+            }
+            for db in nss::databases(env) {
+                v.push(Box::new(db));
+            }
+            if env.platform.wsl {
+                v.push(Box::new(windows::CertStore {
+                    machine: env.windows_machine,
+                    wsl: true,
+                }));
+            }
+        }
+        Os::MacOs => {
+            v.push(Box::new(macos::Keychain::new(env)));
+            for db in nss::databases(env) {
+                v.push(Box::new(db));
+            }
+        }
+        Os::Windows => {
+            v.push(Box::new(windows::CertStore {
+                machine: env.windows_machine,
+                wsl: false,
+            }));
+            for db in nss::databases(env) {
+                v.push(Box::new(db));
+            }
+        }
+    }
+    if let Some(j) = java::Keystore::detect(env) {
+        v.push(Box::new(j));
+    }
+    v
+}
+
+/// The store a record was made in (for `untrust`, whatever discovery finds today).
+pub fn from_record(env: &Env<'_>, r: &Record) -> Option<Box<dyn Store>> {
+    match r.kind.as_str() {
+        "system" => linux::SystemStore::from_location(env, &r.location)
+            .map(|s| Box::new(s) as Box<dyn Store>),
+        "nss" => Some(Box::new(nss::NssDb::from_location(&r.location))),
+        "keychain" => Some(Box::new(macos::Keychain::from_location(env, &r.location))),
+        "windows" => Some(Box::new(windows::CertStore::from_location(&r.location))),
+        "java" => Some(Box::new(java::Keystore {
+            path: PathBuf::from(&r.location),
+        })),
+        _ => None,
+    }
+}
+
+/// Runs a command; a non-zero exit becomes a `TrustError` with its stderr.
+pub fn run(env: &Env<'_>, cmd: &Cmd) -> Result<crate::sys::Output, TrustError> {
+    match env.sys.run(cmd) {
+        Ok(o) if o.ok() => Ok(o),
+        Ok(o) => Err(TrustError::Failed(format!(
+            "`{}` failed (exit {}): {}",
+            cmd.display(),
+            o.status,
+            if o.stderr_str().is_empty() {
+                o.stdout_str().trim().to_string()
+            } else {
+                o.stderr_str()
+            }
+        ))),
+        Err(e) => Err(TrustError::Failed(format!(
+            "cannot run `{}`: {e}",
+            cmd.program
+        ))),
+    }
+}
+
+/// `cmd` with administrator rights: as is when root (or on Windows, where the store asks), else
+/// through sudo.
+pub fn privileged(env: &Env<'_>, cmd: Cmd) -> Cmd {
+    if env.is_root || env.platform.os == Os::Windows {
+        return cmd;
+    }
+    let mut c = Cmd::new("sudo")
+        .arg("--")
+        .arg(cmd.program.clone())
+        .args(cmd.args.clone());
+    c.stdin = cmd.stdin;
+    c
+}
+
+/// `cmd` as the invoking user when we are root on their behalf (their files stay theirs).
+pub fn as_user(env: &Env<'_>, cmd: Cmd) -> Cmd {
+    match &env.run_as {
+        Some(u) if env.is_root => {
+            let mut c = Cmd::new("sudo")
+                .args(["-u", u.as_str(), "--"])
+                .arg(cmd.program.clone())
+                .args(cmd.args.clone());
+            c.stdin = cmd.stdin;
+            c
+        }
+        _ => cmd,
+    }
+}
+
+/// Writes a file that needs administrator rights (through `sudo tee` when not root).
+pub fn write_privileged(env: &Env<'_>, path: &Path, data: &[u8]) -> Result<(), TrustError> {
+    if env.is_root {
+        return env
+            .sys
+            .write_file(path, data, Some(0o644))
+            .map_err(|e| TrustError::Failed(format!("cannot write {}: {e}", path.display())));
+    }
+    let cmd = Cmd::new("sudo")
+        .args(["--", "tee"])
+        .arg(path.to_string_lossy())
+        .stdin(data.to_vec());
+    run(env, &cmd).map(|_| ())
+}
+
+/// Removes a file that needs administrator rights.
+pub fn remove_privileged(env: &Env<'_>, path: &Path) -> Result<(), TrustError> {
+    if env.is_root {
+        return env
+            .sys
+            .remove_file(path)
+            .map_err(|e| TrustError::Failed(format!("cannot remove {}: {e}", path.display())));
+    }
+    run(
+        env,
+        &Cmd::new("sudo")
+            .args(["--", "rm", "-f"])
+            .arg(path.to_string_lossy()),
+    )
+    .map(|_| ())
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::sys::FakeSys;
+
+    pub const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+    pub fn ca() -> CaRef {
+        CaRef {
+            pem_path: PathBuf::from("/home/me/.local/share/devenv/ca/rootCA.pem"),
+            pem: PEM.to_string(),
+            fingerprint: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into(),
+            sha1: "AABBCCDDEEFF00112233445566778899AABBCCDD".into(),
+            serial: "1f2e3d4c5b6a79880123456789abcdef".into(),
+            nickname: "devenv CA 0123456789abcdef".into(),
+        }
+    }
+
+    pub fn env<'a>(sys: &'a FakeSys, platform: Platform, root: bool) -> Env<'a> {
+        Env {
+            sys,
+            platform,
+            home: PathBuf::from("/home/me"),
+            run_as: None,
+            is_root: root,
+            ca: ca(),
+            macos_user: false,
+            windows_machine: false,
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! NSS databases (Chromium and Firefox on Linux, Firefox everywhere) through `certutil`:
+//! Chromium's `~/.pki/nssdb` and `~/.local/share/pki/nssdb`, snap and flatpak paths, and every
+//! Firefox profile of every `profiles.ini` (classic, XDG, snap, flatpak; macOS and Windows too).
+
+use std::path::{Path, PathBuf};
+
+use super::{Env, Store, Trust, TrustError, as_user, run};
+use crate::platform::Os;
+use crate::sys::Cmd;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NssDb {
+    /// `sql:` (cert9.db) or `dbm:` (cert8.db).
+    pub prefix: &'static str,
+    pub dir: PathBuf,
+    pub what: String,
+    /// Create the database first (the default Chromium one, when no browser made it yet).
+    pub create: bool,
+}
+
+impl NssDb {
+    pub fn from_location(location: &str) -> NssDb {
+        let (prefix, dir) = match location.split_once(':') {
+            Some(("dbm", d)) => ("dbm:", d),
+            Some(("sql", d)) => ("sql:", d),
+            _ => ("sql:", location),
+        };
+        NssDb {
+            prefix,
+            dir: PathBuf::from(dir),
+            what: "NSS database".into(),
+            create: false,
+        }
+    }
+
+    fn db(&self) -> String {
+        format!("{}{}", self.prefix, self.dir.display())
+    }
+}
+
+/// The package that provides `certutil` on this system.
+pub fn certutil_package(env: &Env<'_>) -> String {
+    match env.platform.os {
+        Os::MacOs => "`brew install nss`".into(),
+        Os::Windows => "NSS's certutil.exe on PATH (Firefox on Windows can also use the Windows store: security.enterprise_roots.enabled)".into(),
+        Os::Linux => {
+            "install libnss3-tools (Debian/Ubuntu), nss-tools (Fedora/RHEL/openSUSE) or nss (Arch)".into()
+        }
+    }
+}
+
+fn certutil(env: &Env<'_>) -> Result<String, TrustError> {
+    // on Windows `certutil` is the Windows tool; NSS's is only used when it is clearly NSS's
+    let name = "certutil";
+    if env.platform.os == Os::Windows || env.sys.which(name).is_none() {
+        return Err(TrustError::MissingTool {
+            tool: "certutil".into(),
+            package: certutil_package(env),
+        });
+    }
+    Ok(name.into())
+}
+
+/// Firefox profile directories listed in a `profiles.ini`.
+pub fn firefox_profiles(ini: &str, base: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut path: Option<String> = None;
+    let mut relative = true;
+    let mut in_profile = false;
+    let mut flush = |path: &mut Option<String>, relative: bool, in_profile: bool| {
+        if in_profile && let Some(p) = path.take() {
+            let p = p.replace('\\', "/");
+            out.push(if relative {
+                base.join(p)
+            } else {
+                PathBuf::from(p)
+            });
+        }
+        *path = None;
+    };
+    for line in ini.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            flush(&mut path, relative, in_profile);
+            in_profile = line.starts_with("[Profile") || line.starts_with("[Install");
+            relative = true;
+        } else if let Some(v) = line.strip_prefix("Path=") {
+            path = Some(v.to_string());
+        } else if let Some(v) = line.strip_prefix("Default=") {
+            // [Install...] sections name the default profile's path this way
+            if line.starts_with("Default=")
+                && !v.is_empty()
+                && !v.chars().all(|c| c.is_ascii_digit())
+            {
+                path.get_or_insert_with(|| v.to_string());
+            }
+        } else if let Some(v) = line.strip_prefix("IsRelative=") {
+            relative = v.trim() == "1";
+        }
+    }
+    flush(&mut path, relative, in_profile);
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Every NSS database the user's browsers read.
+pub fn databases(env: &Env<'_>) -> Vec<NssDb> {
+    let h = &env.home;
+    let mut out: Vec<NssDb> = Vec::new();
+    let push = |out: &mut Vec<NssDb>, dir: PathBuf, what: String| {
+        let prefix = if env.sys.exists(&dir.join("cert9.db")) {
+            "sql:"
+        } else if env.sys.exists(&dir.join("cert8.db")) {
+            "dbm:"
+        } else {
+            return;
+        };
+        if !out.iter().any(|d| d.dir == dir) {
+            out.push(NssDb {
+                prefix,
+                dir,
+                what,
+                create: false,
+            });
+        }
+    };
+    if env.platform.os == Os::Linux {
+        for (rel, what) in [
+            (".pki/nssdb", "Chromium"),
+            (".local/share/pki/nssdb", "Chromium (XDG)"),
+            ("snap/chromium/current/.pki/nssdb", "Chromium (snap)"),
+            (
+                ".var/app/org.chromium.Chromium/.pki/nssdb",
+                "Chromium (flatpak)",
+            ),
+            (".var/app/com.google.Chrome/.pki/nssdb", "Chrome (flatpak)"),
+        ] {
+            push(&mut out, h.join(rel), what.to_string());
+        }
+    }
+    let ff_roots: Vec<(PathBuf, &str)> = match env.platform.os {
+        Os::Linux => vec![
+            (h.join(".mozilla/firefox"), "Firefox"),
+            (h.join(".config/mozilla/firefox"), "Firefox (XDG)"),
+            (
+                h.join("snap/firefox/common/.mozilla/firefox"),
+                "Firefox (snap)",
+            ),
+            (
+                h.join(".var/app/org.mozilla.firefox/.mozilla/firefox"),
+                "Firefox (flatpak)",
+            ),
+        ],
+        Os::MacOs => vec![(h.join("Library/Application Support/Firefox"), "Firefox")],
+        Os::Windows => vec![(h.join("AppData/Roaming/Mozilla/Firefox"), "Firefox")],
+    };
+    for (root, what) in ff_roots {
+        let Ok(ini) = env.sys.read_file(&root.join("profiles.ini")) else {
+            continue;
+        };
+        for p in firefox_profiles(&String::from_utf8_lossy(&ini), &root) {
+            let name = p
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            push(&mut out, p, format!("{what} profile {name}"));
+        }
+    }
+    // On Linux, Chromium trusts only NSS: make its database when no browser has yet.
+    if env.platform.os == Os::Linux && !out.iter().any(|d| d.what.starts_with("Chromium")) {
+        out.insert(
+            0,
+            NssDb {
+                prefix: "sql:",
+                dir: h.join(".pki/nssdb"),
+                what: "Chromium".into(),
+                create: true,
+            },
+        );
+    }
+    out
+}
+
+impl Store for NssDb {
+    fn kind(&self) -> &'static str {
+        "nss"
+    }
+    fn location(&self) -> String {
+        self.db()
+    }
+    fn describe(&self) -> String {
+        format!("{} ({})", self.what, self.dir.display())
+    }
+    fn install(&self, env: &Env<'_>) -> Result<(), TrustError> {
+        let certutil = certutil(env)?;
+        if self.create && !env.sys.exists(&self.dir.join("cert9.db")) {
+            let mkdir = as_user(
+                env,
+                Cmd::new("mkdir")
+                    .args(["-p", "-m", "700"])
+                    .arg(self.dir.to_string_lossy()),
+            );
+            run(env, &mkdir)?;
+            let init = as_user(
+                env,
+                Cmd::new(certutil.clone())
+                    .args(["-N", "--empty-password", "-d"])
+                    .arg(self.db()),
+            );
+            run(env, &init)?;
+        }
+        let add = Cmd::new(certutil)
+            .args(["-A", "-d"])
+            .arg(self.db())
+            .args(["-t", "C,,", "-n"])
+            .arg(env.ca.nickname.clone())
+            .arg("-i")
+            .arg(env.ca.pem_path.to_string_lossy());
+        run(env, &as_user(env, add)).map(|_| ())
+    }
+    fn uninstall(&self, env: &Env<'_>) -> Result<(), TrustError> {
+        let certutil = certutil(env)?;
+        let del = Cmd::new(certutil)
+            .args(["-D", "-d"])
+            .arg(self.db())
+            .arg("-n")
+            .arg(env.ca.nickname.clone());
+        run(env, &as_user(env, del)).map(|_| ())
+    }
+    fn check(&self, env: &Env<'_>) -> Trust {
+        let Ok(certutil) = certutil(env) else {
+            return Trust::Unknown(format!(
+                "certutil is not installed ({})",
+                certutil_package(env)
+            ));
+        };
+        if !env.sys.exists(&self.dir) {
+            return Trust::NotTrusted;
+        }
+        // -V -u L: is it valid as an SSL CA in this database (trust flags included)?
+        let verify = Cmd::new(certutil)
+            .args(["-V", "-u", "L", "-d"])
+            .arg(self.db())
+            .arg("-n")
+            .arg(env.ca.nickname.clone());
+        match env.sys.run(&verify) {
+            Ok(o) if o.ok() => Trust::Trusted,
+            Ok(_) => Trust::NotTrusted,
+            Err(e) => Trust::Unknown(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::env;
+    use super::*;
+    use crate::platform::Platform;
+    use crate::sys::FakeSys;
+
+    const INI: &str = "[Install4F96D1932A9F858E]\nDefault=abcd.default-release\nLocked=1\n\n[Profile1]\nName=default\nIsRelative=1\nPath=xyz.default\nDefault=1\n\n[Profile0]\nName=default-release\nIsRelative=1\nPath=abcd.default-release\n\n[Profile2]\nName=work\nIsRelative=0\nPath=/data/ff/work\n\n[General]\nStartWithLastProfile=1\nVersion=2\n";
+
+    #[test]
+    fn profiles_ini_is_read() {
+        let v = firefox_profiles(INI, Path::new("/home/me/.mozilla/firefox"));
+        assert_eq!(
+            v,
+            vec![
+                PathBuf::from("/data/ff/work"),
+                PathBuf::from("/home/me/.mozilla/firefox/abcd.default-release"),
+                PathBuf::from("/home/me/.mozilla/firefox/xyz.default"),
+            ]
+        );
+    }
+
+    #[test]
+    fn finds_every_database_and_creates_chromiums() {
+        let s = FakeSys::new()
+            .file("/home/me/.mozilla/firefox/profiles.ini", INI)
+            .file(
+                "/home/me/.mozilla/firefox/abcd.default-release/cert9.db",
+                "",
+            )
+            .file("/home/me/.mozilla/firefox/xyz.default/cert8.db", "")
+            .file(
+                "/home/me/.config/mozilla/firefox/profiles.ini",
+                "[Profile0]\nPath=p1\nIsRelative=1\n",
+            )
+            .file("/home/me/.config/mozilla/firefox/p1/cert9.db", "")
+            .file(
+                "/home/me/snap/firefox/common/.mozilla/firefox/profiles.ini",
+                "[Profile0]\nPath=s1\n",
+            )
+            .file(
+                "/home/me/snap/firefox/common/.mozilla/firefox/s1/cert9.db",
+                "",
+            )
+            .file(
+                "/home/me/.var/app/org.chromium.Chromium/.pki/nssdb/cert9.db",
+                "",
+            );
+        let e = env(&s, Platform::linux(), false);
+        let dbs: Vec<String> = databases(&e).iter().map(|d| d.location()).collect();
+        assert_eq!(
+            dbs,
+            vec![
+                "sql:/home/me/.var/app/org.chromium.Chromium/.pki/nssdb",
+                "sql:/home/me/.mozilla/firefox/abcd.default-release",
+                "dbm:/home/me/.mozilla/firefox/xyz.default",
+                "sql:/home/me/.config/mozilla/firefox/p1",
+                "sql:/home/me/snap/firefox/common/.mozilla/firefox/s1",
+            ]
+        );
+        // with no Chromium database at all, ~/.pki/nssdb is created
+        let s = FakeSys::new().program("certutil", "/usr/bin/certutil");
+        let e = env(&s, Platform::linux(), false);
+        let dbs = databases(&e);
+        assert_eq!(dbs.len(), 1);
+        assert!(dbs[0].create);
+        dbs[0].install(&e).unwrap();
+        assert_eq!(
+            s.commands(),
+            vec![
+                "mkdir -p -m 700 /home/me/.pki/nssdb",
+                "certutil -N --empty-password -d sql:/home/me/.pki/nssdb",
+                "certutil -A -d sql:/home/me/.pki/nssdb -t C,, -n 'devenv CA 0123456789abcdef' -i /home/me/.local/share/devenv/ca/rootCA.pem",
+            ]
+        );
+    }
+
+    #[test]
+    fn under_sudo_the_users_database_is_written_as_the_user() {
+        let s = FakeSys::new().program("certutil", "/usr/bin/certutil");
+        let mut e = env(&s, Platform::linux(), true);
+        e.run_as = Some("me".into());
+        let db = NssDb::from_location("sql:/home/me/.pki/nssdb");
+        db.uninstall(&e).unwrap();
+        assert_eq!(
+            s.commands(),
+            vec![
+                "sudo -u me -- certutil -D -d sql:/home/me/.pki/nssdb -n 'devenv CA 0123456789abcdef'"
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_certutil_names_the_package() {
+        let s = FakeSys::new();
+        let e = env(&s, Platform::linux(), false);
+        let err = NssDb::from_location("sql:/x").install(&e).unwrap_err();
+        assert!(err.to_string().contains("libnss3-tools"), "{err}");
+        let e = env(&s, Platform::macos(), false);
+        assert!(
+            NssDb::from_location("sql:/x")
+                .install(&e)
+                .unwrap_err()
+                .to_string()
+                .contains("brew install nss")
+        );
+    }
+
+    #[test]
+    fn macos_and_windows_firefox_profiles() {
+        let s = FakeSys::new()
+            .file(
+                "/home/me/Library/Application Support/Firefox/profiles.ini",
+                "[Profile0]\nPath=Profiles/a.default\nIsRelative=1\n",
+            )
+            .file(
+                "/home/me/Library/Application Support/Firefox/Profiles/a.default/cert9.db",
+                "",
+            );
+        let e = env(&s, Platform::macos(), false);
+        let dbs: Vec<String> = databases(&e).iter().map(|d| d.location()).collect();
+        assert_eq!(
+            dbs,
+            vec!["sql:/home/me/Library/Application Support/Firefox/Profiles/a.default"]
+        );
+        let s = FakeSys::new()
+            .file(
+                "/home/me/AppData/Roaming/Mozilla/Firefox/profiles.ini",
+                "[Profile0]\nPath=Profiles\\w.default\nIsRelative=1\n",
+            )
+            .file(
+                "/home/me/AppData/Roaming/Mozilla/Firefox/Profiles/w.default/cert9.db",
+                "",
+            );
+        let e = env(&s, Platform::windows(), false);
+        let dbs: Vec<String> = databases(&e).iter().map(|d| d.location()).collect();
+        assert_eq!(
+            dbs,
+            vec!["sql:/home/me/AppData/Roaming/Mozilla/Firefox/Profiles/w.default"]
+        );
+    }
+}

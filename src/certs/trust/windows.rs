@@ -1,0 +1,174 @@
+//! The Windows certificate store through `certutil.exe`: `CurrentUser\Root` by default,
+//! `LocalMachine\Root` with `--machine` (administrator); under WSL the Windows side's store.
+
+use super::{Env, Store, Trust, TrustError, run};
+use crate::sys::Cmd;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertStore {
+    pub machine: bool,
+    /// Reached from WSL through interop (`certutil.exe`, Windows paths via `wslpath -w`).
+    pub wsl: bool,
+}
+
+impl CertStore {
+    pub fn from_location(location: &str) -> CertStore {
+        CertStore {
+            machine: location.starts_with("LocalMachine"),
+            wsl: location.ends_with("(WSL)"),
+        }
+    }
+
+    fn program(&self, env: &Env<'_>) -> String {
+        if self.wsl {
+            return "certutil.exe".into();
+        }
+        // the full path: an NSS certutil on PATH must not be picked by mistake
+        let root = env
+            .sys
+            .var("SystemRoot")
+            .unwrap_or_else(|| r"C:\Windows".into());
+        format!(r"{root}\System32\certutil.exe")
+    }
+
+    fn base(&self, env: &Env<'_>) -> Cmd {
+        let c = Cmd::new(self.program(env));
+        if self.machine { c } else { c.arg("-user") }
+    }
+
+    /// The CA file as Windows sees it.
+    fn pem_path(&self, env: &Env<'_>) -> Result<String, TrustError> {
+        if !self.wsl {
+            return Ok(env.ca.pem_path.to_string_lossy().into_owned());
+        }
+        let o = run(
+            env,
+            &Cmd::new("wslpath")
+                .arg("-w")
+                .arg(env.ca.pem_path.to_string_lossy()),
+        )?;
+        Ok(o.stdout_str().trim().to_string())
+    }
+}
+
+impl Store for CertStore {
+    fn kind(&self) -> &'static str {
+        "windows"
+    }
+    fn location(&self) -> String {
+        let base = if self.machine {
+            r"LocalMachine\Root"
+        } else {
+            r"CurrentUser\Root"
+        };
+        if self.wsl {
+            format!("{base} (WSL)")
+        } else {
+            base.to_string()
+        }
+    }
+    fn describe(&self) -> String {
+        format!("Windows certificate store {}", self.location())
+    }
+    fn install(&self, env: &Env<'_>) -> Result<(), TrustError> {
+        let pem = self.pem_path(env)?;
+        run(
+            env,
+            &self.base(env).args(["-addstore", "-f", "Root"]).arg(pem),
+        )
+        .map(|_| ())
+    }
+    fn uninstall(&self, env: &Env<'_>) -> Result<(), TrustError> {
+        run(
+            env,
+            &self
+                .base(env)
+                .args(["-delstore", "Root"])
+                .arg(env.ca.serial.clone()),
+        )
+        .map(|_| ())
+    }
+    fn check(&self, env: &Env<'_>) -> Trust {
+        match env.sys.run(
+            &self
+                .base(env)
+                .args(["-verifystore", "Root"])
+                .arg(env.ca.serial.clone()),
+        ) {
+            Ok(o) if o.ok() => Trust::Trusted,
+            Ok(_) => Trust::NotTrusted,
+            Err(e) => Trust::Unknown(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::env;
+    use super::*;
+    use crate::platform::Platform;
+    use crate::sys::FakeSys;
+
+    #[test]
+    fn current_user_by_default() {
+        let s = FakeSys::new().env("SystemRoot", r"C:\Windows");
+        let e = env(&s, Platform::windows(), false);
+        let st = CertStore {
+            machine: false,
+            wsl: false,
+        };
+        st.install(&e).unwrap();
+        st.check(&e);
+        st.uninstall(&e).unwrap();
+        assert_eq!(
+            s.commands(),
+            vec![
+                r"'C:\Windows\System32\certutil.exe' -user -addstore -f Root /home/me/.local/share/devenv/ca/rootCA.pem",
+                r"'C:\Windows\System32\certutil.exe' -user -verifystore Root 1f2e3d4c5b6a79880123456789abcdef",
+                r"'C:\Windows\System32\certutil.exe' -user -delstore Root 1f2e3d4c5b6a79880123456789abcdef",
+            ]
+        );
+        assert_eq!(st.location(), r"CurrentUser\Root");
+    }
+
+    #[test]
+    fn local_machine_with_machine() {
+        let s = FakeSys::new().env("SystemRoot", r"D:\Win");
+        let e = env(&s, Platform::windows(), false);
+        let st = CertStore {
+            machine: true,
+            wsl: false,
+        };
+        st.install(&e).unwrap();
+        assert_eq!(
+            s.commands(),
+            vec![
+                r"'D:\Win\System32\certutil.exe' -addstore -f Root /home/me/.local/share/devenv/ca/rootCA.pem"
+            ]
+        );
+        assert_eq!(CertStore::from_location(&st.location()), st);
+    }
+
+    #[test]
+    fn wsl_uses_interop_and_windows_paths() {
+        let s = FakeSys::new().respond(
+            "wslpath -w",
+            0,
+            "\\\\wsl.localhost\\Ubuntu\\home\\me\\.local\\share\\devenv\\ca\\rootCA.pem\n",
+        );
+        let e = env(&s, Platform::wsl(), false);
+        let st = CertStore {
+            machine: false,
+            wsl: true,
+        };
+        st.install(&e).unwrap();
+        assert_eq!(
+            s.commands(),
+            vec![
+                "wslpath -w /home/me/.local/share/devenv/ca/rootCA.pem",
+                r"certutil.exe -user -addstore -f Root '\\wsl.localhost\Ubuntu\home\me\.local\share\devenv\ca\rootCA.pem'",
+            ]
+        );
+        assert_eq!(CertStore::from_location(&st.location()), st);
+    }
+}

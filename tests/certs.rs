@@ -1,0 +1,595 @@
+//! The local CA end to end: real TLS clients (OpenSSL, curl, Python), the name constraints,
+//! headless Chromium before/after `certs trust`/`untrust`, the Debian system store in a private
+//! mount namespace, rotation, `certs env`, and the bad inputs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+const NAMES: &[&str] = &[
+    "myblog.test",
+    "api.myblog.test",
+    "x.myblog.test",
+    "localhost",
+];
+
+fn issue(project: &Path, caroot: &Path) {
+    let o = devenv()
+        .env("DEVENV_CAROOT", caroot)
+        .arg("-C")
+        .arg(project)
+        .args(["certs", "issue"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+fn curl(args: &[&str]) -> std::process::Output {
+    Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn s_client(port: u16, name: &str, ca: Option<&Path>) -> (bool, String) {
+    let mut c = Command::new("openssl");
+    c.args([
+        "s_client",
+        "-connect",
+        &format!("127.0.0.1:{port}"),
+        "-verify_return_error",
+    ]);
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        c.args(["-verify_ip", name]);
+    } else {
+        c.args(["-servername", name, "-verify_hostname", name]);
+    }
+    if let Some(ca) = ca {
+        c.arg("-CAfile").arg(ca);
+    }
+    let o = c.stdin(Stdio::null()).output().unwrap();
+    let text = format!("{}{}", stdout(&o), stderr(&o));
+    (
+        o.status.success() && text.contains("Verify return code: 0 (ok)"),
+        text,
+    )
+}
+
+fn python_ssl(port: u16, name: &str, ca: Option<&Path>) -> bool {
+    let script = format!(
+        "import ssl, socket\nctx = ssl.create_default_context({})\ns = ctx.wrap_socket(socket.create_connection(('127.0.0.1', {port})), server_hostname='{name}')\nprint(s.version())",
+        ca.map(|c| format!("cafile='{}'", c.display()))
+            .unwrap_or_default()
+    );
+    Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn tls_clients_accept_every_san_with_the_ca_and_reject_without() {
+    if !require(
+        "openssl, curl and python3",
+        have("openssl") && have("curl") && have("python3"),
+    ) {
+        return;
+    }
+    let p = mini_project("myblog", &["myblog.test", "api.myblog.test"]);
+    let caroot = tempfile::tempdir().unwrap();
+    issue(p.path(), caroot.path());
+    let ca = caroot.path().join("rootCA.pem");
+    let (crt, key) = (
+        p.path().join("certs/local.crt"),
+        p.path().join("certs/local.key"),
+    );
+    let port = free_port();
+    let _server = TlsServer::start(&crt, &key, port);
+    for name in NAMES {
+        let (ok, text) = s_client(port, name, Some(&ca));
+        assert!(ok, "openssl with the CA, {name}:\n{text}");
+        let o = curl(&[
+            "--cacert",
+            &ca.to_string_lossy(),
+            "--resolve",
+            &format!("{name}:{port}:127.0.0.1"),
+            &format!("https://{name}:{port}/"),
+        ]);
+        assert!(
+            o.status.success(),
+            "curl with the CA, {name}: {}",
+            stderr(&o)
+        );
+        assert!(
+            python_ssl(port, name, Some(&ca)),
+            "python ssl with the CA, {name}"
+        );
+        // and without it: rejected
+        let (ok, _) = s_client(port, name, None);
+        assert!(!ok, "openssl accepted {name} without the CA");
+        let o = curl(&[
+            "--resolve",
+            &format!("{name}:{port}:127.0.0.1"),
+            &format!("https://{name}:{port}/"),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(60),
+            "curl without the CA, {name}: {}",
+            stderr(&o)
+        );
+        assert!(
+            !python_ssl(port, name, None),
+            "python accepted {name} without the CA"
+        );
+    }
+    // the IP SANs
+    for (url, ip) in [
+        (format!("https://127.0.0.1:{port}/"), "127.0.0.1"),
+        (format!("https://[::1]:{port}/"), "::1"),
+    ] {
+        let o = curl(&["-g", "--cacert", &ca.to_string_lossy(), &url]);
+        assert!(o.status.success(), "curl {url}: {}", stderr(&o));
+        let o = curl(&["-g", &url]);
+        assert!(!o.status.success(), "curl accepted {ip} without the CA");
+    }
+    // a name the leaf does not carry is refused even with the CA (the checks are real)
+    let o = curl(&[
+        "--cacert",
+        &ca.to_string_lossy(),
+        "--resolve",
+        &format!("other.test:{port}:127.0.0.1"),
+        &format!("https://other.test:{port}/"),
+    ]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn name_constraints_are_enforced_by_openssl_curl_and_python() {
+    if !require(
+        "openssl, curl and python3",
+        have("openssl") && have("curl") && have("python3"),
+    ) {
+        return;
+    }
+    let p = mini_project("myblog", &["myblog.test"]);
+    let caroot = tempfile::tempdir().unwrap();
+    issue(p.path(), caroot.path());
+    let ca_pem = caroot.path().join("rootCA.pem");
+    let ca = devenv::certs::ca::Ca::load(caroot.path()).unwrap().unwrap();
+    let d = tempfile::tempdir().unwrap();
+    // the CA's key signs for example.com anyway (as a thief would)
+    let forged = |name: &str| -> (PathBuf, PathBuf) {
+        let (c, k) = (
+            d.path().join(format!("{name}.crt")),
+            d.path().join(format!("{name}.key")),
+        );
+        devenv::certs::leaf::issue(&ca, &[name.to_string()], &c, &k).unwrap();
+        (c, k)
+    };
+    let (c, k) = forged("example.com");
+    let port = free_port();
+    let _s = TlsServer::start(&c, &k, port);
+    let (ok, text) = s_client(port, "example.com", Some(&ca_pem));
+    assert!(
+        !ok,
+        "openssl accepted a certificate outside the name constraints"
+    );
+    assert!(text.contains("permitted subtree violation"), "{text}");
+    let o = curl(&[
+        "--cacert",
+        &ca_pem.to_string_lossy(),
+        "--resolve",
+        &format!("example.com:{port}:127.0.0.1"),
+        &format!("https://example.com:{port}/"),
+    ]);
+    assert!(!o.status.success(), "curl accepted example.com");
+    assert!(!python_ssl(port, "example.com", Some(&ca_pem)));
+    // control: the same forging path inside the constraints is accepted
+    let (c2, k2) = forged("inside.test");
+    let port2 = free_port();
+    let _s2 = TlsServer::start(&c2, &k2, port2);
+    let (ok, text) = s_client(port2, "inside.test", Some(&ca_pem));
+    assert!(ok, "{text}");
+}
+
+fn chromium_available() -> bool {
+    can_use_mount_namespaces() && have("chromium") && have("certutil")
+}
+
+#[test]
+fn chromium_before_trust_after_trust_after_untrust() {
+    if !require(
+        "root, mount namespaces, chromium and certutil",
+        chromium_available(),
+    ) {
+        return;
+    }
+    let _lock = machine_lock("trust");
+    let sb = Sandbox::new("127.0.0.1\tlocalhost\n127.0.0.1\tmyblog.test\n127.0.0.1\texample.com\n");
+    let p = mini_project("myblog", &["myblog.test"]);
+    let dir = p.path().to_str().unwrap();
+    let o = sb.devenv(&["-C", dir, "certs", "issue"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let port = free_port();
+    let _server = TlsServer::start(
+        &p.path().join("certs/local.crt"),
+        &p.path().join("certs/local.key"),
+        port,
+    );
+    let url = format!("https://myblog.test:{port}/");
+
+    let (dom, log) = sb.chromium(&url);
+    assert!(
+        log.contains("ERR_CERT_AUTHORITY_INVALID"),
+        "before trust: {log}"
+    );
+    assert!(!dom.contains("s_server"));
+
+    let o = sb.devenv(&["-C", dir, "certs", "trust"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (dom, log) = sb.chromium(&url);
+    assert!(
+        dom.contains("s_server -quiet -www"),
+        "after trust the page loads:\n{log}"
+    );
+    assert!(!log.contains("ERR_CERT"), "{log}");
+
+    // the name constraints hold in Chromium too: a forged example.com is refused
+    let ca = devenv::certs::ca::Ca::load(&sb.caroot).unwrap().unwrap();
+    let (fc, fk) = (sb.dir.path().join("f.crt"), sb.dir.path().join("f.key"));
+    devenv::certs::leaf::issue(&ca, &["example.com".to_string()], &fc, &fk).unwrap();
+    let port2 = free_port();
+    let _forged = TlsServer::start(&fc, &fk, port2);
+    let (dom, log) = sb.chromium(&format!("https://example.com:{port2}/"));
+    assert!(
+        log.contains("ERR_CERT_INVALID"),
+        "a certificate outside the constraints: {log}"
+    );
+    assert!(!dom.contains("s_server"));
+
+    let o = sb.devenv(&["-C", dir, "certs", "untrust"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (dom, log) = sb.chromium(&url);
+    assert!(
+        log.contains("ERR_CERT_AUTHORITY_INVALID"),
+        "after untrust: {log}"
+    );
+    assert!(!dom.contains("s_server"));
+}
+
+fn tree_of_links(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn debian_system_store_in_a_private_namespace() {
+    if !require(
+        "root, mount namespaces, update-ca-certificates and curl",
+        can_use_mount_namespaces() && have("update-ca-certificates") && have("curl"),
+    ) {
+        return;
+    }
+    let _lock = machine_lock("trust");
+    let sb = Sandbox::new("127.0.0.1\tlocalhost\n127.0.0.1\tmyblog.test\n");
+    let bundle = sb.etc_certs.join("ca-certificates.crt");
+    let before = std::fs::read(&bundle).unwrap();
+    let links_before = tree_of_links(&sb.etc_certs);
+    let machine_bundle = std::fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap();
+    let p = mini_project("myblog", &["myblog.test"]);
+    let dir = p.path().to_str().unwrap();
+    assert!(sb.devenv(&["-C", dir, "certs", "issue"]).status.success());
+    let port = free_port();
+    let _server = TlsServer::start(
+        &p.path().join("certs/local.crt"),
+        &p.path().join("certs/local.key"),
+        port,
+    );
+    let url = format!("https://myblog.test:{port}/");
+    let curl_in = || {
+        sb.command(Path::new("curl"), &["-sS", "--max-time", "10", &url])
+            .output()
+            .unwrap()
+    };
+
+    assert_eq!(
+        curl_in().status.code(),
+        Some(60),
+        "curl trusts the leaf before `certs trust`"
+    );
+    let o = sb.devenv(&["-C", dir, "certs", "trust"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("trusted by system store, Debian/Ubuntu"),
+        "{}",
+        stderr(&o)
+    );
+    let o = curl_in();
+    assert!(
+        o.status.success(),
+        "curl with no --cacert after trust: {}",
+        stderr(&o)
+    );
+    assert_ne!(std::fs::read(&bundle).unwrap(), before);
+
+    let o = sb.devenv(&["-C", dir, "certs", "untrust"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&bundle).unwrap(),
+        before,
+        "the bundle is byte-identical after untrust"
+    );
+    assert_eq!(
+        tree_of_links(&sb.etc_certs),
+        links_before,
+        "no link left behind in /etc/ssl/certs"
+    );
+    assert_eq!(
+        tree_of_links(&sb.local_cas),
+        tree_of_links(Path::new("/usr/local/share/ca-certificates"))
+    );
+    assert_eq!(curl_in().status.code(), Some(60));
+    // the machine's own store was never touched
+    assert_eq!(
+        std::fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap(),
+        machine_bundle
+    );
+}
+
+#[test]
+fn rotate_replaces_the_ca_everywhere() {
+    if !require(
+        "root, mount namespaces and certutil",
+        can_use_mount_namespaces() && have("certutil"),
+    ) {
+        return;
+    }
+    let _lock = machine_lock("trust");
+    let sb = Sandbox::new("127.0.0.1\tlocalhost\n");
+    let p = mini_project("myblog", &["myblog.test"]);
+    let dir = p.path().to_str().unwrap();
+    assert!(sb.devenv(&["-C", dir, "certs", "trust"]).status.success());
+    assert!(sb.devenv(&["-C", dir, "certs", "issue"]).status.success());
+    let old = devenv::certs::ca::Ca::load(&sb.caroot).unwrap().unwrap();
+    let o = sb.devenv(&["-C", dir, "certs", "rotate", "--permit", "example.org"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let new = devenv::certs::ca::Ca::load(&sb.caroot).unwrap().unwrap();
+    assert_ne!(old.fingerprint, new.fingerprint);
+    assert!(new.permits("shop.example.org") && !new.permits("example.com"));
+    let o = sb.devenv(&["-C", dir, "certs", "status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ca"]["fingerprint_sha256"], new.fingerprint.as_str());
+    for s in v["stores"].as_array().unwrap() {
+        assert_eq!(s["trust"]["state"], "trusted", "{s}");
+    }
+    let leaf = &v["leaves"][0];
+    assert_eq!(
+        leaf["ok"], true,
+        "the leaf was re-issued by the new CA: {leaf}"
+    );
+    // the old CA is gone from the NSS database, the new one is there
+    let list = sb
+        .command(
+            Path::new("certutil"),
+            &[
+                "-L",
+                "-d",
+                &format!("sql:{}", sb.home.join(".pki/nssdb").display()),
+            ],
+        )
+        .output()
+        .unwrap();
+    let list = stdout(&list);
+    assert!(
+        list.contains(&new.nickname()) && !list.contains(&old.nickname()),
+        "{list}"
+    );
+    // and from the records
+    let records = std::fs::read_to_string(sb.caroot.join("trust.json")).unwrap();
+    assert!(!records.contains(&old.fingerprint) && records.contains(&new.fingerprint));
+    assert!(sb.devenv(&["-C", dir, "certs", "untrust"]).status.success());
+}
+
+#[test]
+fn env_exports_a_bundle_that_curl_trusts() {
+    if !require("curl and openssl", have("curl") && have("openssl")) {
+        return;
+    }
+    let p = mini_project("myblog", &["myblog.test"]);
+    let caroot = tempfile::tempdir().unwrap();
+    issue(p.path(), caroot.path());
+    let o = devenv()
+        .env("DEVENV_CAROOT", caroot.path())
+        .arg("-C")
+        .arg(p.path())
+        .args(["certs", "env", "--shell", "bash"])
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(out.contains("export NODE_EXTRA_CA_CERTS="), "{out}");
+    for k in ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"] {
+        assert!(out.contains(&format!("export {k}=")), "{out}");
+    }
+    let port = free_port();
+    let _server = TlsServer::start(
+        &p.path().join("certs/local.crt"),
+        &p.path().join("certs/local.key"),
+        port,
+    );
+    let script = format!(
+        "{out}\ncurl -sS --max-time 10 --resolve myblog.test:{port}:127.0.0.1 https://myblog.test:{port}/ >/dev/null && \
+         curl -sS --max-time 10 -o /dev/null -w '%{{http_code}}' --resolve myblog.test:{port}:127.0.0.1 https://myblog.test:{port}/"
+    );
+    let o = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert!(
+        o.status.success(),
+        "curl with `certs env` exports: {}",
+        stderr(&o)
+    );
+    let o = devenv()
+        .env("DEVENV_CAROOT", caroot.path())
+        .args(["certs", "env", "--shell", "fish"])
+        .output()
+        .unwrap();
+    assert!(stdout(&o).contains("set -gx SSL_CERT_FILE"));
+}
+
+#[test]
+fn bad_inputs_are_explained_and_write_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = mini_project("myblog", &["myblog.test"]);
+    let caroot = tempfile::tempdir().unwrap();
+    let run = |proj: &Path| {
+        devenv()
+            .env("DEVENV_CAROOT", caroot.path())
+            .arg("-C")
+            .arg(proj)
+            .args(["certs", "issue"])
+            .output()
+            .unwrap()
+    };
+    issue(p.path(), caroot.path());
+    std::fs::remove_dir_all(p.path().join("certs")).unwrap();
+    let key = caroot.path().join("rootCA-key.pem");
+    let cert = caroot.path().join("rootCA.pem");
+
+    // a CA key others can read
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = run(p.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("is readable by others (mode 0644)")
+            && stderr(&o).contains("chmod 600"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!p.path().join("certs").exists());
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // a corrupt CA certificate
+    let good = std::fs::read(&cert).unwrap();
+    std::fs::write(
+        &cert,
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let o = run(p.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!("{}:", cert.display()))
+            && stderr(&o).contains("devenv certs rotate"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!p.path().join("certs").exists());
+    std::fs::write(&cert, &good).unwrap();
+
+    // a name outside the constraints: pointed at in the profile, with the fix
+    let bad = mini_project("shop", &["shop.com"]);
+    let o = run(bad.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("profiles/local.yaml:1:9")
+            && err.contains("outside the names devenv's CA may sign"),
+        "{err}"
+    );
+    assert!(
+        err.contains("devenv certs rotate --permit shop.com"),
+        "{err}"
+    );
+    assert!(!bad.path().join("certs").exists());
+
+    // a certs directory this user cannot write (as an unprivileged user when we are root)
+    if is_root() && have("setpriv") {
+        let owner = tempfile::tempdir().unwrap();
+        let proj = mini_project("myblog", &["myblog.test"]);
+        let ca2 = owner.path().join("ca");
+        for d in [owner.path(), proj.path()] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let certs = proj.path().join("certs");
+        std::fs::create_dir(&certs).unwrap();
+        std::fs::set_permissions(&certs, std::fs::Permissions::from_mode(0o555)).unwrap();
+        let o = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(devenv_bin())
+            .arg("-C")
+            .arg(proj.path())
+            .args(["certs", "issue"])
+            .env("DEVENV_CAROOT", &ca2)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!(
+                "cannot write {}",
+                certs.join("local.key").display()
+            )),
+            "{}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains("make") && stderr(&o).contains("writable"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(
+            std::fs::read_dir(&certs).unwrap().count(),
+            0,
+            "nothing half-written"
+        );
+    }
+}
+
+#[test]
+fn issue_is_idempotent_and_renews_when_names_change() {
+    let p = mini_project("myblog", &["myblog.test"]);
+    let caroot = tempfile::tempdir().unwrap();
+    issue(p.path(), caroot.path());
+    let crt = p.path().join("certs/local.crt");
+    let first = std::fs::read(&crt).unwrap();
+    issue(p.path(), caroot.path());
+    assert_eq!(
+        std::fs::read(&crt).unwrap(),
+        first,
+        "a current leaf is kept"
+    );
+    let prof = p.path().join("profiles/local.yaml");
+    let src = std::fs::read_to_string(&prof).unwrap().replace(
+        "hosts: [\"myblog.test\"]",
+        "hosts: [\"myblog.test\", \"new.myblog.test\"]",
+    );
+    std::fs::write(&prof, src).unwrap();
+    let o = devenv()
+        .env("DEVENV_CAROOT", caroot.path())
+        .arg("-C")
+        .arg(p.path())
+        .args(["certs", "issue"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&o).contains("new names new.myblog.test"),
+        "{}",
+        stderr(&o)
+    );
+    assert_ne!(std::fs::read(&crt).unwrap(), first);
+    let o = devenv()
+        .env("DEVENV_CAROOT", caroot.path())
+        .arg("-C")
+        .arg(p.path())
+        .args(["certs", "issue", "--force"])
+        .output()
+        .unwrap();
+    assert!(stderr(&o).contains("(--force;"), "{}", stderr(&o));
+}
