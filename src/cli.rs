@@ -60,20 +60,120 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Make this machine and the profile's swarm run the stack, then wait until it is ready
+    Up(UpArgs),
+    /// Make PROFILE the active one: re-render, and add/remove local-only machine changes
+    Switch(SwitchArgs),
+    /// Remove the stack and wait until it is really gone (networks too)
+    Down(DownArgs),
+    /// Profile, target, services with replicas, failing tasks with their errors
+    Status(StatusArgs),
     /// Print or write the rendered stack and config files of a profile
     Render(RenderArgs),
     /// What differs between two profiles' rendered output (default: local vs server)
     Diff(DiffArgs),
-    /// Make PROFILE the active one: re-render, and add/remove local-only machine changes
-    Switch(SwitchArgs),
     /// The project's block in the hosts file (--dry-run shows a diff)
     Hosts(HostsArgs),
     /// The local CA and leaf certificates: trust, untrust, status, issue, rotate, env
     Certs(CertsArgs),
+    /// Logs of a service's tasks
+    Logs(LogsArgs),
+    /// Run a command (default: a shell) in a running task of SERVICE
+    Exec(ExecArgs),
+    /// Pull and force-restart services, rolling, and watch them
+    Update(UpdateArgs),
+    /// Build the images of services that have a build context
+    Build(BuildArgs),
+    /// Build and push the images to the profile's registry
+    Push(BuildArgs),
     /// Scaffold devenv.yaml, profiles/ and templates in the current directory
     Init(InitArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Profile (default: the active one); it becomes the active one
+    pub profile: Option<String>,
+    /// Seconds to wait for every service to be ready
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Failed attempts of a service's tasks before it counts as crash-looping
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub max_failures: usize,
+    /// Accept that the profile's swarm was re-created (records the new cluster id)
+    #[arg(long)]
+    pub new_cluster: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Profile (default: the active one)
+    pub profile: Option<String>,
+    /// Also delete the stack's named volumes (their data is lost; asks unless --yes)
+    #[arg(long)]
+    pub volumes: bool,
+    /// Seconds to wait for everything to be gone
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Profile (default: the active one)
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The service (as named in the stack template)
+    pub service: String,
+    /// Keep printing new lines
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Lines from the end of each task's log
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub tail: usize,
+    /// Only lines newer than this (e.g. 10m, 2026-01-02T15:04:05)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Prefix lines with task ids
+    #[arg(long)]
+    pub task_ids: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The service (as named in the stack template)
+    pub service: String,
+    /// The command and its arguments (default: bash, or sh)
+    #[arg(last = true)]
+    pub command: Vec<String>,
+    /// Run as this user
+    #[arg(long, short = 'u')]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Services to update
+    pub services: Vec<String>,
+    /// Every service of the stack
+    #[arg(long, conflicts_with = "services")]
+    pub all: bool,
+    /// Roll back the services whose update fails
+    #[arg(long)]
+    pub rollback: bool,
+    /// Seconds to wait for the update
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Profile (default: the active one)
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ pub mod hash;
 pub mod hosts;
 pub mod paths;
 pub mod platform;
+pub mod probe;
 pub mod profile;
 pub mod render;
 pub mod state;

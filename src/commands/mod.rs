@@ -1,12 +1,18 @@
 //! One file per subcommand; each computes a plan from the profile and applies it.
 
+pub mod build;
 pub mod certs;
 pub mod completions;
 pub mod diff;
+pub mod down;
 pub mod hosts;
 pub mod init;
+pub mod probe;
 pub mod render;
+pub mod service;
+pub mod status;
 pub mod switch;
+pub mod up;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -116,6 +122,14 @@ pub fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Init(a) => init::run(ctx, a),
         Command::Hosts(a) => hosts::run(ctx, a),
         Command::Certs(a) => certs::run(ctx, a),
+        Command::Up(a) => up::run(ctx, a),
+        Command::Down(a) => down::run(ctx, a),
+        Command::Status(a) => status::run(ctx, a),
+        Command::Logs(a) => service::logs(ctx, a),
+        Command::Exec(a) => service::exec(ctx, a),
+        Command::Update(a) => service::update(ctx, a),
+        Command::Build(a) => build::run(ctx, a, false),
+        Command::Push(a) => build::run(ctx, a, true),
         Command::Completions(a) => completions::run(a),
     }
 }

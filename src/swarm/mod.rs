@@ -1,5 +1,12 @@
 //! Docker and swarm: the CLI wrapper, target guard, deploy and the convergence watcher.
 
+pub mod build;
+pub mod deploy;
+pub mod docker;
+pub mod guard;
+pub mod objects;
+pub mod watch;
+
 use crate::profile::Profile;
 use crate::render::Facts;
 

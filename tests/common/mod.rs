@@ -370,3 +370,109 @@ impl Drop for TlsServer {
         let _ = self.0.wait();
     }
 }
+
+/// A busybox image built offline (`docker import` of a rootfs made from this machine's
+/// busybox-static), serving /www with httpd. Built once per machine.
+pub fn busybox_image() -> &'static str {
+    const IMAGE: &str = "devenv-test/busybox:1";
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let exists = Command::new("docker")
+            .args(["image", "inspect", IMAGE])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if exists {
+            return;
+        }
+        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+            .iter()
+            .find(|p| Path::new(p).exists())
+            .expect("busybox-static is installed");
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("rootfs");
+        for dir in ["bin", "www", "tmp", "etc"] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+        for app in [
+            "sh", "httpd", "echo", "cat", "sleep", "ls", "wget", "true", "false", "kill", "ps",
+            "env", "nc", "date", "hostname",
+        ] {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(app)).unwrap();
+        }
+        std::fs::write(root.join("www/index.html"), "busybox default page\n").unwrap();
+        std::fs::write(
+            root.join("etc/passwd"),
+            "root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
+        )
+        .unwrap();
+        let tar = d.path().join("rootfs.tar");
+        assert!(
+            Command::new("tar")
+                .arg("-C")
+                .arg(&root)
+                .arg("-cf")
+                .arg(&tar)
+                .arg(".")
+                .status()
+                .unwrap()
+                .success()
+        );
+        let ok = Command::new("docker")
+            .args([
+                "import",
+                "-c",
+                "CMD [\"/bin/httpd\",\"-f\",\"-p\",\"80\",\"-h\",\"/www\"]",
+                "-c",
+                "ENV PATH=/bin",
+            ])
+            .arg(&tar)
+            .arg(IMAGE)
+            .output()
+            .unwrap();
+        assert!(
+            ok.status.success(),
+            "docker import: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+    });
+    IMAGE
+}
+
+/// What the swarm tests need: root is not required, docker with a daemon is.
+pub fn docker_ready() -> bool {
+    have("docker")
+        && docker_daemon()
+        && (Path::new("/bin/busybox").exists() || Path::new("/usr/bin/busybox").exists())
+}
+
+/// Runs `devenv down` for a project when dropped (tests clean up after themselves, also on failure).
+pub struct StackGuard {
+    pub dir: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+impl Drop for StackGuard {
+    fn drop(&mut self) {
+        let mut c = Command::new(devenv_bin());
+        c.arg("-C")
+            .arg(&self.dir)
+            .args(["-q", "down", "--timeout", "60"]);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        let _ = c.env("NO_COLOR", "1").output();
+    }
+}
+
+/// GET http://127.0.0.1:PORT/PATH (plain HTTP), the body on success.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}

@@ -1,0 +1,183 @@
+//! `devenv down`: remove the stack and return only when it is really gone — services, tasks and
+//! networks (retrying the network removal docker gives up on) — so an `up` right after works.
+//! devenv's configs and secrets go too; volumes only with `--volumes` (data loss: confirmed).
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use super::Ctx;
+use crate::cli::DownArgs;
+use crate::error::UserError;
+use crate::state::State;
+use crate::swarm::docker::Docker;
+use crate::swarm::{guard, objects};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Named {
+    #[serde(default)]
+    name: String,
+    #[serde(rename = "ID", default)]
+    id: String,
+}
+
+fn label(stack: &str) -> String {
+    format!("label=com.docker.stack.namespace={stack}")
+}
+
+pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
+    let project = ctx.project()?;
+    let profile = ctx.profile(&project, a.profile.as_deref())?;
+    let _lock = if ctx.g.dry_run {
+        None
+    } else {
+        Some(crate::state::lock(&project.root)?)
+    };
+    let mut state = State::load(&project.root)?;
+    let docker = Docker::new(
+        ctx.sys.as_ref(),
+        &profile.file.docker.context,
+        ctx.g.dry_run,
+    )?;
+    let info = docker.info()?;
+    if info.swarm.local_node_state != "active" {
+        crate::ui::info(&format!(
+            "context `{}` is in no swarm: nothing to remove",
+            profile.file.docker.context
+        ));
+        return Ok(0);
+    }
+    guard::check(&docker, &profile, &state, false, false)?;
+    let stack = profile.stack_name(&project);
+    let start = Instant::now();
+
+    let volumes: Vec<String> = if a.volumes {
+        docker
+            .json_lines::<Named>([
+                "volume",
+                "ls",
+                "--filter",
+                &label(&stack),
+                "--format",
+                "json",
+            ])?
+            .into_iter()
+            .map(|v| v.name)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if a.volumes && !volumes.is_empty() && !ctx.g.yes && !ctx.g.dry_run {
+        let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+        if !interactive
+            || !super::confirm(&format!(
+                "--volumes deletes the data in {} (cannot be undone). Continue?",
+                volumes.join(", ")
+            ))?
+        {
+            return Err(UserError::new("not removing anything: --volumes needs a yes")
+                .hint("pass --yes to confirm deleting the volumes' data, or drop --volumes to keep them")
+                .into());
+        }
+    }
+
+    let services = docker.json_lines::<Named>([
+        "service",
+        "ls",
+        "--filter",
+        &label(&stack),
+        "--format",
+        "json",
+    ])?;
+    if !services.is_empty() {
+        crate::ui::step(&format!(
+            "removing stack {stack} from context `{}`",
+            profile.file.docker.context
+        ));
+        docker.mutate(["stack", "rm", stack.as_str()])?;
+    }
+    if ctx.g.dry_run {
+        objects::cleanup(&docker, project.name(), &stack, &[])?;
+        for v in &volumes {
+            println!("would run: docker volume rm {v}");
+        }
+        return Ok(0);
+    }
+    // wait for docker to finish what `stack rm` starts
+    let timeout = Duration::from_secs(a.timeout);
+    loop {
+        let services = docker.json_lines::<Named>([
+            "service",
+            "ls",
+            "--filter",
+            &label(&stack),
+            "--format",
+            "json",
+        ])?;
+        let containers = docker.json_lines::<Named>([
+            "ps",
+            "-a",
+            "--filter",
+            &label(&stack),
+            "--format",
+            "json",
+        ])?;
+        let networks = docker.json_lines::<Named>([
+            "network",
+            "ls",
+            "--filter",
+            &label(&stack),
+            "--format",
+            "json",
+        ])?;
+        if services.is_empty() && containers.is_empty() && networks.is_empty() {
+            break;
+        }
+        if services.is_empty() && containers.is_empty() {
+            // `stack rm` tries each network once and gives up while a task still holds it
+            for n in &networks {
+                let _ = docker.try_query(["network", "rm", n.id.as_str()])?;
+            }
+        }
+        if start.elapsed() > timeout {
+            return Err(UserError::timeout(format!(
+                "stack {stack} is not gone after {}s: {} services, {} containers, {} networks left",
+                a.timeout,
+                services.len(),
+                containers.len(),
+                networks.len()
+            ))
+            .hint("`docker stack ps` / `docker network ls` show what holds on; run `devenv down` again")
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let removed = objects::cleanup(&docker, project.name(), &stack, &[])?;
+    for v in &volumes {
+        if !docker.try_query(["volume", "rm", v.as_str()])?.ok() {
+            crate::ui::warn(&format!("volume {v} could not be removed (still in use?)"));
+        }
+    }
+    state.deployed.remove(&profile.name);
+    state.save(&project.root)?;
+    if ctx.g.json {
+        super::print_json(&serde_json::json!({
+            "stack": stack,
+            "removed_objects": removed,
+            "removed_volumes": volumes,
+            "elapsed_ms": start.elapsed().as_millis() as u64,
+        }))?;
+    } else {
+        crate::ui::ok(&format!(
+            "stack {stack} is gone (services, tasks and networks) after {:.1}s{}",
+            start.elapsed().as_secs_f64(),
+            if volumes.is_empty() {
+                "; volumes kept".to_string()
+            } else {
+                format!("; removed volumes {}", volumes.join(", "))
+            }
+        ));
+    }
+    Ok(0)
+}

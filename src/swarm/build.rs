@@ -1,0 +1,282 @@
+//! `build` and `push`: services with a build context are built and tagged with a hash of their
+//! context (so the same sources are never rebuilt, and a change is a new tag the stack points at,
+//! since `docker stack deploy` ignores `build:`); registry profiles push those tags.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::docker::Docker;
+use crate::error::UserError;
+use crate::profile::Project;
+use crate::render::{BuildSpec, Rendered};
+
+/// One `.dockerignore` pattern.
+#[derive(Debug, Clone)]
+struct Rule {
+    negate: bool,
+    parts: Vec<String>,
+}
+
+fn rules(context: &Path) -> Vec<Rule> {
+    std::fs::read_to_string(context.join(".dockerignore"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (negate, p) = match l.strip_prefix('!') {
+                Some(p) => (true, p.trim()),
+                None => (false, l),
+            };
+            Rule {
+                negate,
+                parts: p
+                    .trim_start_matches("./")
+                    .trim_matches('/')
+                    .split('/')
+                    .filter(|s| !s.is_empty() && *s != ".")
+                    .map(String::from)
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn seg_match(pat: &[u8], s: &[u8]) -> bool {
+    match (pat.first(), s.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => seg_match(&pat[1..], s) || (!s.is_empty() && seg_match(pat, &s[1..])),
+        (Some(b'?'), Some(_)) => seg_match(&pat[1..], &s[1..]),
+        (Some(p), Some(c)) if p == c => seg_match(&pat[1..], &s[1..]),
+        _ => false,
+    }
+}
+
+/// Whether `parts` (a path's components) match the pattern, or lie below a match.
+fn path_match(pat: &[String], parts: &[&str]) -> bool {
+    match pat.first() {
+        None => true, // the pattern matched a parent directory
+        Some(p) if p == "**" => (0..=parts.len()).any(|i| path_match(&pat[1..], &parts[i..])),
+        Some(p) => {
+            !parts.is_empty()
+                && seg_match(p.as_bytes(), parts[0].as_bytes())
+                && path_match(&pat[1..], &parts[1..])
+        }
+    }
+}
+
+fn ignored(rules: &[Rule], rel: &str) -> bool {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let mut out = false;
+    for r in rules {
+        if path_match(&r.parts, &parts) {
+            out = !r.negate;
+        }
+    }
+    out
+}
+
+/// A hash of everything a build reads: the context's files (minus `.dockerignore`d ones), the
+/// Dockerfile, build args and target.
+pub fn context_hash(context: &Path, spec: &BuildSpec) -> anyhow::Result<String> {
+    let rules = rules(context);
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    let mut stack = vec![context.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let rd = std::fs::read_dir(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        for e in rd.flatten() {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(context)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .replace('\\', "/");
+            if rel == ".git" || ignored(&rules, &rel) {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push((rel, p));
+            }
+        }
+    }
+    files.sort();
+    let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+    for (rel, p) in &files {
+        h.update(rel.as_bytes());
+        h.update(b"\0");
+        let data = std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        h.update(&(data.len() as u64).to_le_bytes());
+        h.update(&data);
+    }
+    h.update(format!("{:?}|{:?}|{:?}", spec.dockerfile, spec.args, spec.target).as_bytes());
+    Ok(crate::hash::hex(h.finish().as_ref())[..12].to_string())
+}
+
+/// The tag of each service with a build context.
+pub fn tags(project: &Project, r: &Rendered) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for b in &r.builds {
+        let ctx = project.root.join(&b.context);
+        if !ctx.is_dir() {
+            return Err(UserError::usage(format!(
+                "service {}: build context {} does not exist",
+                b.service,
+                ctx.display()
+            ))
+            .hint("`build:` paths are relative to the project root")
+            .into());
+        }
+        out.insert(
+            b.service.clone(),
+            format!("{}:{}", b.repository, context_hash(&ctx, b)?),
+        );
+    }
+    Ok(out)
+}
+
+/// Builds the images that are not built yet; returns service → tag.
+pub fn build(
+    docker: &Docker<'_>,
+    project: &Project,
+    r: &Rendered,
+    quiet: bool,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let tags = tags(project, r)?;
+    for b in &r.builds {
+        let tag = &tags[&b.service];
+        if docker
+            .try_query(["image", "inspect", "--format", "{{.Id}}", tag])?
+            .ok()
+        {
+            crate::ui::debug(&format!("{tag} is built already"));
+            continue;
+        }
+        crate::ui::step(&format!("building {} → {tag}", b.service));
+        let ctx = project.root.join(&b.context);
+        let mut args: Vec<String> = vec!["build".into(), "-t".into(), tag.clone()];
+        if let Some(f) = &b.dockerfile {
+            args.push("-f".into());
+            args.push(ctx.join(f).to_string_lossy().into_owned());
+        }
+        for (k, v) in &b.args {
+            args.push("--build-arg".into());
+            args.push(format!("{k}={v}"));
+        }
+        if let Some(t) = &b.target {
+            args.push("--target".into());
+            args.push(t.clone());
+        }
+        if quiet {
+            args.push("-q".into());
+        }
+        args.push(ctx.to_string_lossy().into_owned());
+        if docker.dry_run {
+            docker.mutate(args)?;
+            continue;
+        }
+        let cmd = docker.cmd(args);
+        let rc = docker.sys.run_attached(&cmd)?;
+        if rc != 0 {
+            return Err(UserError::new(format!(
+                "building {} failed (docker build exit {rc})",
+                b.service
+            ))
+            .hint(format!(
+                "the build output is above; rerun it with `{}`",
+                super::docker::display_docker(&cmd)
+            ))
+            .into());
+        }
+    }
+    Ok(tags)
+}
+
+/// Pushes the built tags (registry profiles).
+pub fn push(docker: &Docker<'_>, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    for (svc, tag) in tags {
+        crate::ui::step(&format!("pushing {svc} → {tag}"));
+        if docker.dry_run {
+            docker.mutate(["push", tag.as_str()])?;
+            continue;
+        }
+        let cmd = docker.cmd(["push", "-q", tag.as_str()]);
+        let o = docker.sys.run(&cmd)?;
+        if !o.ok() {
+            let err = o.stderr_str();
+            let hint = if err.contains("denied")
+                || err.contains("unauthorized")
+                || err.contains("authentication required")
+            {
+                format!(
+                    "log in first: `docker --context {} login {}`",
+                    docker.context,
+                    tag.split('/').next().unwrap_or("")
+                )
+            } else {
+                "check that the registry is reachable from this machine".into()
+            };
+            return Err(UserError::new(format!("pushing {tag} failed: {err}"))
+                .hint(hint)
+                .into());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> BuildSpec {
+        BuildSpec {
+            service: "web".into(),
+            context: ".".into(),
+            dockerfile: None,
+            repository: "myblog/web".into(),
+            args: BTreeMap::new(),
+            target: None,
+        }
+    }
+
+    #[test]
+    fn hash_follows_content_and_dockerignore() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("Dockerfile"), "FROM x\n").unwrap();
+        std::fs::create_dir(d.path().join("node_modules")).unwrap();
+        std::fs::write(d.path().join("node_modules/big.js"), "1").unwrap();
+        std::fs::write(
+            d.path().join(".dockerignore"),
+            "node_modules\n*.log\n!keep.log\n",
+        )
+        .unwrap();
+        let a = context_hash(d.path(), &spec()).unwrap();
+        std::fs::write(d.path().join("node_modules/big.js"), "2").unwrap();
+        std::fs::write(d.path().join("debug.log"), "x").unwrap();
+        assert_eq!(
+            context_hash(d.path(), &spec()).unwrap(),
+            a,
+            "ignored files do not count"
+        );
+        std::fs::write(d.path().join("keep.log"), "x").unwrap();
+        let b = context_hash(d.path(), &spec()).unwrap();
+        assert_ne!(b, a, "a negated pattern counts");
+        let mut s = spec();
+        s.args.insert("V".into(), "1".into());
+        assert_ne!(context_hash(d.path(), &s).unwrap(), b, "build args count");
+    }
+
+    #[test]
+    fn glob_matching() {
+        let r = |p: &str| Rule {
+            negate: false,
+            parts: p.split('/').map(String::from).collect(),
+        };
+        assert!(ignored(&[r("**"),], "a/b"));
+        assert!(ignored(&[r("**/*.pyc")], "a/b/c.pyc"));
+        assert!(ignored(&[r("build")], "build/x/y"));
+        assert!(!ignored(&[r("build")], "src/build.rs"));
+        assert!(ignored(&[r("src/*.tmp")], "src/a.tmp"));
+    }
+}

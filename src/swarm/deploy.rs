@@ -1,0 +1,189 @@
+//! `docker stack deploy` of the rendered stack, the no-op check, and the races docker leaves
+//! behind (a network of a just-removed stack still being torn down) retried instead of failed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_yaml_ng::{Mapping, Value};
+
+use super::docker::Docker;
+use crate::render::Rendered;
+
+/// The stack file as docker gets it: built services point at their content-hash tags and carry
+/// no `build:` (stack deploy would ignore it, with a warning).
+pub fn deployable(r: &Rendered, tags: &BTreeMap<String, String>) -> Mapping {
+    let mut stack = r.stack.clone();
+    if let Some(Value::Mapping(svcs)) = stack.get_mut("services") {
+        for (name, svc) in svcs.iter_mut() {
+            let (Some(name), Value::Mapping(svc)) = (name.as_str(), svc) else {
+                continue;
+            };
+            svc.remove("build");
+            if let Some(tag) = tags.get(name) {
+                svc.insert(Value::String("image".into()), Value::String(tag.clone()));
+            }
+        }
+    }
+    stack
+}
+
+/// Every image the stack references, by service.
+pub fn images(stack: &Mapping) -> BTreeMap<String, String> {
+    crate::render::stack::services(stack)
+        .map(|s| {
+            s.iter()
+                .filter_map(|(k, v)| {
+                    Some((
+                        k.as_str()?.to_string(),
+                        v.get("image")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn normalize(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') || image.contains('@') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// The local image id of each reference (missing ones are left out), in one docker call.
+pub fn image_ids(docker: &Docker<'_>, refs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    if refs.is_empty() {
+        return Ok(out);
+    }
+    let mut args = vec![
+        "image".to_string(),
+        "inspect".into(),
+        "--format".into(),
+        "{{.Id}} {{join .RepoTags \",\"}} {{join .RepoDigests \",\"}}".into(),
+    ];
+    args.extend(refs.iter().cloned());
+    let o = docker.try_query(args)?;
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let mut it = line.split(' ');
+        let (Some(id), tags, digests) =
+            (it.next(), it.next().unwrap_or(""), it.next().unwrap_or(""))
+        else {
+            continue;
+        };
+        for r in refs {
+            let n = normalize(r);
+            if tags.split(',').any(|t| t == n) || digests.split(',').any(|d| d == r) {
+                out.insert(r.clone(), id.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A hash of everything that decides whether a redeploy is needed.
+pub fn deploy_hash(stack_yaml: &str, ids: &BTreeMap<String, String>) -> String {
+    let mut s = stack_yaml.to_string();
+    for (k, v) in ids {
+        s.push_str(&format!("\n#image {k}={v}"));
+    }
+    crate::hash::short(s.as_bytes(), 32)
+}
+
+fn transient(err: &str) -> bool {
+    let e = err.to_ascii_lowercase();
+    e.contains("is in use by task")
+        || e.contains("update out of sequence")
+        || (e.contains("network")
+            && (e.contains("not found")
+                || e.contains("already exists")
+                || e.contains("has active endpoints")))
+        || e.contains("rpc error: code = unavailable")
+}
+
+/// `docker stack deploy`, retrying docker's own teardown races for up to `patience`.
+pub fn stack_deploy(
+    docker: &Docker<'_>,
+    file: &Path,
+    stack: &str,
+    registry: bool,
+    patience: Duration,
+) -> anyhow::Result<()> {
+    let mut args: Vec<String> = vec![
+        "stack".into(),
+        "deploy".into(),
+        "--compose-file".into(),
+        file.to_string_lossy().into_owned(),
+        "--prune".into(),
+        "--resolve-image".into(),
+        if registry {
+            "always".into()
+        } else {
+            "never".into()
+        },
+    ];
+    if registry {
+        args.push("--with-registry-auth".into());
+    }
+    args.push(stack.into());
+    if docker.dry_run {
+        docker.mutate(args)?;
+        return Ok(());
+    }
+    let start = Instant::now();
+    let mut said = false;
+    loop {
+        let o = docker.try_query(args.clone())?;
+        if o.ok() {
+            return Ok(());
+        }
+        let err = o.stderr_str();
+        if transient(&err) && start.elapsed() < patience {
+            if !said {
+                crate::ui::info(&format!(
+                    "docker is still tearing something down ({}); retrying",
+                    err.lines().last().unwrap_or("")
+                ));
+                said = true;
+            }
+            std::thread::sleep(Duration::from_millis(400));
+            continue;
+        }
+        return Err(super::docker::explain(
+            &docker.context,
+            super::docker::DockerError {
+                command: super::docker::display_docker(&docker.cmd(args)),
+                status: o.status,
+                stderr: err,
+            },
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_tags() {
+        assert_eq!(normalize("nginx"), "nginx:latest");
+        assert_eq!(normalize("reg:5000/a/b"), "reg:5000/a/b:latest");
+        assert_eq!(normalize("reg:5000/a/b:1"), "reg:5000/a/b:1");
+    }
+
+    #[test]
+    fn races_are_transient() {
+        assert!(transient(
+            "failed to create network x_default: Error response from daemon: network with name x_default already exists"
+        ));
+        assert!(transient(
+            "Error response from daemon: rpc error: code = InvalidArgument desc = network x_default is in use by task abc"
+        ));
+        assert!(!transient(
+            "services.web Additional property foo is not allowed"
+        ));
+    }
+}

@@ -1,0 +1,473 @@
+//! The docker CLI, always through the profile's context (`docker --context C ...`), with JSON
+//! output parsed and errors turned into advice.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::UserError;
+use crate::platform::{Os, Platform};
+use crate::sys::{Cmd, Output, Sys};
+
+/// One docker CLI bound to a context.
+pub struct Docker<'a> {
+    pub sys: &'a dyn Sys,
+    pub context: String,
+    pub program: String,
+    /// `--dry-run`: mutating calls are printed, not run.
+    pub dry_run: bool,
+}
+
+/// A docker call that failed, with its output.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("`{command}` failed: {stderr}")]
+pub struct DockerError {
+    pub command: String,
+    pub status: i32,
+    pub stderr: String,
+}
+
+impl<'a> Docker<'a> {
+    /// Finds `docker`, and refuses a `DOCKER_HOST` that would send calls elsewhere than the context.
+    pub fn new(sys: &'a dyn Sys, context: &str, dry_run: bool) -> anyhow::Result<Docker<'a>> {
+        if let Some(h) = sys.var("DOCKER_HOST").filter(|h| !h.is_empty()) {
+            return Err(UserError::usage(format!(
+                "DOCKER_HOST is set ({h}); devenv deploys a profile only through its own docker context (`{context}`), \
+                 and DOCKER_HOST would silently point docker somewhere else"
+            ))
+            .hint(format!(
+                "unset DOCKER_HOST (`unset DOCKER_HOST`, PowerShell: `Remove-Item Env:DOCKER_HOST`); to use that endpoint, \
+                 create a context for it (`docker context create NAME --docker host={h}`) and name it in the profile's docker.context"
+            ))
+            .into());
+        }
+        let Some(program) = sys.which("docker") else {
+            return Err(UserError::new("the docker CLI is not installed (no `docker` on PATH)")
+                .hint(match Platform::current().os {
+                    Os::Windows | Os::MacOs => "install Docker Desktop: https://docs.docker.com/desktop/",
+                    Os::Linux => "install Docker Engine (e.g. `apt-get install docker.io` or https://docs.docker.com/engine/install/)",
+                })
+                .into());
+        };
+        Ok(Docker {
+            sys,
+            context: context.to_string(),
+            program: program.to_string_lossy().into_owned(),
+            dry_run,
+        })
+    }
+
+    pub fn cmd<I, S>(&self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Cmd::new(self.program.clone())
+            .args(["--context".to_string(), self.context.clone()])
+            .args(args)
+            // the context flag decides; a DOCKER_CONTEXT in the environment must not
+            .env_remove("DOCKER_CONTEXT")
+    }
+
+    /// Runs a read-only call; a failure becomes an error with advice.
+    pub fn query<I, S>(&self, args: I) -> anyhow::Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.exec(self.cmd(args))
+    }
+
+    /// Runs a call that changes something (printed instead under --dry-run).
+    pub fn mutate<I, S>(&self, args: I) -> anyhow::Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let c = self.cmd(args);
+        if self.dry_run {
+            println!("would run: {}", display_docker(&c));
+            return Ok(Output::default());
+        }
+        self.exec(c)
+    }
+
+    /// Like [`mutate`] with data on stdin (secrets and configs: never on the command line).
+    pub fn mutate_stdin<I, S>(&self, args: I, stdin: &[u8]) -> anyhow::Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let c = self.cmd(args).stdin(stdin.to_vec());
+        if self.dry_run {
+            println!("would run: {} (data on stdin)", display_docker(&c));
+            return Ok(Output::default());
+        }
+        self.exec(c)
+    }
+
+    fn exec(&self, c: Cmd) -> anyhow::Result<Output> {
+        let o = self
+            .sys
+            .run(&c)
+            .map_err(|e| anyhow::anyhow!("cannot run docker ({}): {e}", self.program))?;
+        if o.ok() {
+            return Ok(o);
+        }
+        Err(explain(
+            &self.context,
+            DockerError {
+                command: display_docker(&c),
+                status: o.status,
+                stderr: o.stderr_str(),
+            },
+        ))
+    }
+
+    /// The raw result, success or not (for calls whose failure is an answer).
+    pub fn try_query<I, S>(&self, args: I) -> anyhow::Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let c = self.cmd(args);
+        self.sys
+            .run(&c)
+            .map_err(|e| anyhow::anyhow!("cannot run docker ({}): {e}", self.program))
+    }
+
+    /// A call whose stdout is one JSON document.
+    pub fn json<T: DeserializeOwned>(
+        &self,
+        args: impl IntoIterator<Item = impl Into<String>>,
+    ) -> anyhow::Result<T> {
+        let o = self.query(args)?;
+        serde_json::from_slice(&o.stdout)
+            .map_err(|e| anyhow::anyhow!("unexpected output from docker: {e}"))
+    }
+
+    /// A call whose stdout is one JSON object per line (`--format json` of list commands).
+    pub fn json_lines<T: DeserializeOwned>(
+        &self,
+        args: impl IntoIterator<Item = impl Into<String>>,
+    ) -> anyhow::Result<Vec<T>> {
+        let o = self.query(args)?;
+        parse_lines(&o.stdout)
+    }
+
+    pub fn info(&self) -> anyhow::Result<Info> {
+        self.json(["info", "--format", "json"])
+    }
+
+    pub fn version(&self) -> anyhow::Result<Version> {
+        self.json(["version", "--format", "json"])
+    }
+}
+
+pub fn parse_lines<T: DeserializeOwned>(out: &[u8]) -> anyhow::Result<Vec<T>> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l)
+                .map_err(|e| anyhow::anyhow!("unexpected output from docker: {e}: {l}"))
+        })
+        .collect()
+}
+
+/// `docker ...` without the program's full path.
+pub fn display_docker(c: &Cmd) -> String {
+    let mut c = c.clone();
+    c.program = "docker".into();
+    c.display()
+}
+
+/// Turns docker's error messages into what to do about them.
+pub fn explain(context: &str, e: DockerError) -> anyhow::Error {
+    let s = e.stderr.to_ascii_lowercase();
+    let os = Platform::current().os;
+    let hint = if s.contains("cannot connect to the docker daemon")
+        || s.contains("error during connect")
+        || s.contains("the system cannot find the file specified")
+    {
+        Some(match os {
+            Os::Windows | Os::MacOs => format!(
+                "start Docker Desktop (context `{context}`) and wait until it says it is running"
+            ),
+            Os::Linux => format!(
+                "start the engine of context `{context}` (`sudo systemctl start docker`, or `dockerd`)"
+            ),
+        })
+    } else if s.contains("permission denied") && s.contains("docker") && s.contains("sock") {
+        Some("add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in again), or run devenv with sudo".to_string())
+    } else if s.contains("context") && (s.contains("not found") || s.contains("does not exist")) {
+        Some(format!(
+            "create it: `docker context create {context} --docker host=ssh://USER@SERVER`, or set docker.host in the profile and devenv creates it"
+        ))
+    } else if s.contains("this node is not a swarm manager") {
+        Some("run devenv against a manager node of the swarm (a worker cannot deploy)".to_string())
+    } else {
+        None
+    };
+    let mut u = UserError::new(format!("{}: {}", e.command, e.stderr.trim()));
+    if let Some(h) = hint {
+        u = u.hint(h);
+    }
+    anyhow::Error::new(u).context(e)
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct Info {
+    #[serde(default)]
+    pub server_version: String,
+    #[serde(default)]
+    pub kernel_version: String,
+    #[serde(default)]
+    pub operating_system: String,
+    #[serde(default)]
+    pub swarm: SwarmInfo,
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct SwarmInfo {
+    #[serde(rename = "NodeID", default)]
+    pub node_id: String,
+    #[serde(default)]
+    pub node_addr: String,
+    /// inactive, pending, active, error, locked
+    #[serde(default)]
+    pub local_node_state: String,
+    #[serde(default)]
+    pub control_available: bool,
+    #[serde(default)]
+    pub error: String,
+    #[serde(default)]
+    pub nodes: u32,
+    #[serde(default)]
+    pub managers: u32,
+    #[serde(default)]
+    pub cluster: Option<ClusterInfo>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ClusterInfo {
+    #[serde(rename = "ID", default)]
+    pub id: String,
+}
+
+impl SwarmInfo {
+    pub fn cluster_id(&self) -> Option<&str> {
+        self.cluster
+            .as_ref()
+            .map(|c| c.id.as_str())
+            .filter(|s| !s.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct Version {
+    #[serde(default)]
+    pub client: Option<Component>,
+    #[serde(default)]
+    pub server: Option<Component>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct Component {
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub api_version: String,
+}
+
+/// A task line of `docker service ps / stack ps --format json`.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskLine {
+    #[serde(rename = "ID", default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub image: String,
+    #[serde(default)]
+    pub node: String,
+    #[serde(default)]
+    pub desired_state: String,
+    /// "Running 3 seconds ago"
+    #[serde(default)]
+    pub current_state: String,
+    #[serde(default)]
+    pub error: String,
+    #[serde(default)]
+    pub ports: String,
+}
+
+impl TaskLine {
+    /// The first word of the current state, lowercase: running, starting, failed, rejected...
+    pub fn state(&self) -> String {
+        self.current_state
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    }
+    /// The service name (`stack_web.1` → `stack_web`; global tasks are `stack_web.NODEID`).
+    pub fn service(&self) -> &str {
+        self.name
+            .rsplit_once('.')
+            .map_or(self.name.as_str(), |(s, _)| s)
+    }
+    pub fn error_text(&self) -> String {
+        self.error.trim().trim_matches('"').to_string()
+    }
+}
+
+/// A line of `docker service ls --format json`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ServiceLine {
+    #[serde(rename = "ID", default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub mode: String,
+    /// "1/1"
+    #[serde(default)]
+    pub replicas: String,
+    #[serde(default)]
+    pub image: String,
+    #[serde(default)]
+    pub ports: String,
+}
+
+/// What devenv reads from `docker service inspect`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ServiceInspect {
+    #[serde(rename = "ID", default)]
+    pub id: String,
+    #[serde(default)]
+    pub version: VersionIndex,
+    #[serde(default)]
+    pub spec: serde_json::Value,
+    #[serde(default)]
+    pub update_status: Option<UpdateStatus>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct VersionIndex {
+    #[serde(default)]
+    pub index: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateStatus {
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub started_at: Option<String>,
+}
+
+impl ServiceInspect {
+    pub fn name(&self) -> String {
+        self.spec["Name"].as_str().unwrap_or_default().to_string()
+    }
+    /// Desired replicas; `None` for global services.
+    pub fn replicas(&self) -> Option<u64> {
+        self.spec["Mode"]["Replicated"]["Replicas"].as_u64()
+    }
+    pub fn is_global(&self) -> bool {
+        self.spec["Mode"].get("Global").is_some()
+    }
+    pub fn image(&self) -> String {
+        self.spec["TaskTemplate"]["ContainerSpec"]["Image"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+    /// Ports published in host mode.
+    pub fn host_ports(&self) -> Vec<u64> {
+        self.spec["EndpointSpec"]["Ports"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .filter(|p| p["PublishMode"].as_str() == Some("host"))
+                    .filter_map(|p| p["PublishedPort"].as_u64())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn update_state(&self) -> &str {
+        self.update_status.as_ref().map_or("", |u| u.state.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::FakeSys;
+
+    #[test]
+    fn docker_host_is_refused() {
+        let s = FakeSys::new()
+            .env("DOCKER_HOST", "tcp://prod:2376")
+            .program("docker", "/usr/bin/docker");
+        let e = Docker::new(&s, "default", false).err().unwrap();
+        let msg = format!("{e}");
+        assert!(
+            msg.contains("DOCKER_HOST is set (tcp://prod:2376)") && msg.contains("`default`"),
+            "{msg}"
+        );
+        assert_eq!(crate::error::exit_code(&e), 2);
+    }
+
+    #[test]
+    fn every_call_names_the_context() {
+        let s = FakeSys::new().program("docker", "/usr/bin/docker").respond(
+            "/usr/bin/docker --context prod info",
+            0,
+            "{}",
+        );
+        let d = Docker::new(&s, "prod", false).unwrap();
+        d.info().unwrap();
+        assert_eq!(
+            s.commands(),
+            vec!["/usr/bin/docker --context prod info --format json"]
+        );
+    }
+
+    #[test]
+    fn daemon_down_gets_advice() {
+        let s = FakeSys::new().program("docker", "/usr/bin/docker").respond_full(
+            "/usr/bin/docker",
+            1,
+            "",
+            "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
+        );
+        let d = Docker::new(&s, "default", false).unwrap();
+        let e = d.info().unwrap_err();
+        let u = e.downcast_ref::<UserError>().unwrap();
+        assert!(u.hint.as_ref().unwrap().contains("start"), "{u}");
+    }
+
+    #[test]
+    fn task_lines() {
+        let t: Vec<TaskLine> = parse_lines(br#"{"CurrentState":"Rejected 1 second ago","DesiredState":"Ready","Error":"\"No such image: x:1\"","ID":"a","Image":"x:1","Name":"s_bad.1","Node":"vm","Ports":""}"#).unwrap();
+        assert_eq!(t[0].state(), "rejected");
+        assert_eq!(t[0].service(), "s_bad");
+        assert_eq!(t[0].error_text(), "No such image: x:1");
+    }
+}

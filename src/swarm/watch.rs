@@ -1,0 +1,653 @@
+//! devenv's convergence watcher: every service watched at once (no per-service stability pause),
+//! one progress line each, task errors surfaced as they happen, ready within a poll interval of
+//! the last task running (and healthy — swarm reports a task with a healthcheck as starting until
+//! it passes). A missing image, a crash loop, an unschedulable task or a paused/rolled-back
+//! update fail fast; a timeout says what was still pending, with the failing services' logs.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+
+use super::docker::{Docker, ServiceInspect, TaskLine, parse_lines};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub timeout: Duration,
+    /// Failed task attempts of the current version before a service counts as crash-looping.
+    pub max_failures: usize,
+    pub poll: Duration,
+    /// How long a task may stay unschedulable ("no suitable node") before it fails the deploy.
+    pub unschedulable_grace: Duration,
+    /// Progress output on stderr.
+    pub progress: bool,
+    /// The swarm has one node: a task stuck on "host-mode port already in use" while no
+    /// container holds the port is a stale scheduler reservation, which a forced update clears.
+    pub single_node: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            timeout: Duration::from_secs(300),
+            max_failures: 4,
+            poll: Duration::from_millis(250),
+            unschedulable_grace: Duration::from_secs(5),
+            progress: true,
+            single_node: false,
+        }
+    }
+}
+
+/// One service as the watcher sees it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ServiceState {
+    pub name: String,
+    pub running: u64,
+    pub desired: u64,
+    /// starting, running, updating, completed, failing, missing
+    pub phase: String,
+    pub update: String,
+    pub error: Option<String>,
+    pub failures: usize,
+    pub done: bool,
+    pub fatal: Option<String>,
+    pub nodes: Vec<String>,
+}
+
+impl ServiceState {
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "{:<14} {}/{} {}",
+            self.name, self.running, self.desired, self.phase
+        );
+        if !self.update.is_empty() && self.update != "completed" {
+            s.push_str(&format!(" (update {})", self.update));
+        }
+        if let Some(e) = self.fatal.as_ref().or(self.error.as_ref()) {
+            s.push_str(&format!(" — {e}"));
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ready,
+    Failed,
+    TimedOut,
+}
+
+/// The result of a watch.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub outcome: Outcome,
+    pub services: Vec<ServiceState>,
+    pub elapsed: Duration,
+    /// Last log lines of the failing (or still pending) services.
+    pub logs: BTreeMap<String, String>,
+}
+
+fn fatal_image_error(e: &str) -> bool {
+    let l = e.to_ascii_lowercase();
+    l.contains("no such image")
+        || l.contains("pull access denied")
+        || l.contains("manifest unknown")
+        || l.contains("repository does not exist")
+        || l.contains("not found: manifest")
+        || l.contains("invalid reference format")
+}
+
+fn started_at(s: &ServiceInspect) -> Option<SystemTime> {
+    let t = s.update_status.as_ref()?.started_at.clone()?;
+    let parsed =
+        time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(parsed.unix_timestamp_nanos().max(0) as u64))
+}
+
+/// Evaluates one service from its inspect data and its current-version tasks.
+pub fn evaluate(
+    short: &str,
+    inspect: Option<&ServiceInspect>,
+    tasks: &[&TaskLine],
+    since: SystemTime,
+    unschedulable_for: Option<Duration>,
+    opts: &Options,
+) -> ServiceState {
+    let mut st = ServiceState {
+        name: short.to_string(),
+        running: 0,
+        desired: 0,
+        phase: "starting".into(),
+        update: String::new(),
+        error: None,
+        failures: 0,
+        done: false,
+        fatal: None,
+        nodes: Vec::new(),
+    };
+    let Some(svc) = inspect else {
+        st.phase = "missing".into();
+        st.error = Some("the service does not exist (yet)".into());
+        return st;
+    };
+    st.update = svc.update_state().to_string();
+    let running: Vec<&&TaskLine> = tasks
+        .iter()
+        .filter(|t| t.desired_state.eq_ignore_ascii_case("running") && t.state() == "running")
+        .collect();
+    st.running = running.len() as u64;
+    st.nodes = running.iter().map(|t| t.node.clone()).collect();
+    st.nodes.sort();
+    let completed = tasks.iter().filter(|t| t.state() == "complete").count() as u64;
+    let failed: Vec<&&TaskLine> = tasks
+        .iter()
+        .filter(|t| matches!(t.state().as_str(), "failed" | "rejected"))
+        .collect();
+    st.failures = failed.len();
+    // the newest error: `stack ps` lists the newest attempt of each slot first
+    let newest_error = tasks.iter().map(|t| t.error_text()).find(|e| !e.is_empty());
+    st.error = newest_error.clone();
+    let mode = &svc.spec["Mode"];
+    let restart = svc.spec["TaskTemplate"]["RestartPolicy"]["Condition"]
+        .as_str()
+        .unwrap_or("any");
+    if let Some(job) = mode.get("ReplicatedJob") {
+        st.desired = job["TotalCompletions"].as_u64().unwrap_or(1);
+        st.running = completed;
+        st.done = completed >= st.desired;
+        st.phase = if st.done {
+            "completed".into()
+        } else {
+            "running job".into()
+        };
+    } else if mode.get("GlobalJob").is_some() {
+        st.desired = (tasks.len() as u64).max(1);
+        st.running = completed;
+        st.done = completed >= st.desired && !tasks.is_empty();
+        st.phase = if st.done {
+            "completed".into()
+        } else {
+            "running job".into()
+        };
+    } else {
+        st.desired = match svc.replicas() {
+            Some(n) => n,
+            None => (tasks
+                .iter()
+                .filter(|t| t.desired_state.eq_ignore_ascii_case("running"))
+                .count() as u64)
+                .max(1),
+        };
+        let not_yet_running = tasks
+            .iter()
+            .any(|t| t.desired_state.eq_ignore_ascii_case("running") && t.state() != "running");
+        // all replicas of the current version running is ready: swarm's own "monitor" window after
+        // an update (5 s by default, while its update state still says "updating") is not waited
+        // out; a rollback in progress is
+        let updating = matches!(st.update.as_str(), "updating" | "rollback_started");
+        let rolling_back = st.update == "rollback_started";
+        let one_shot_done =
+            restart != "any" && st.desired > 0 && completed >= st.desired && st.running == 0;
+        st.done = (st.running == st.desired && !not_yet_running && !rolling_back) || one_shot_done;
+        st.phase = if one_shot_done {
+            "completed".into()
+        } else if st.done {
+            "running".into()
+        } else if updating {
+            "updating".into()
+        } else {
+            "starting".into()
+        };
+        if st.done {
+            st.error = None;
+        }
+    }
+    // fail fast
+    if let Some(e) = &newest_error
+        && fatal_image_error(e)
+        && !st.done
+    {
+        st.fatal = Some(e.clone());
+    } else if st.failures >= opts.max_failures && !st.done {
+        st.fatal = Some(format!(
+            "crash loop: {} attempts failed, the last with: {}",
+            st.failures,
+            newest_error
+                .clone()
+                .unwrap_or_else(|| "no error message".into())
+        ));
+    } else if matches!(st.update.as_str(), "paused" | "rollback_paused") {
+        let msg = svc
+            .update_status
+            .as_ref()
+            .map(|u| u.message.clone())
+            .unwrap_or_default();
+        st.fatal = Some(format!("update {}: {msg}", st.update.replace('_', " ")));
+    } else if st.update == "rollback_completed"
+        && started_at(svc).is_some_and(|t| t + Duration::from_secs(2) >= since)
+    {
+        let msg = svc
+            .update_status
+            .as_ref()
+            .map(|u| u.message.clone())
+            .unwrap_or_default();
+        st.fatal = Some(format!("the update failed and was rolled back: {msg}"));
+    } else if unschedulable_for.is_some_and(|d| d >= opts.unschedulable_grace) && !st.done {
+        st.fatal = Some(
+            newest_error
+                .clone()
+                .unwrap_or_else(|| "no node can run this task".into()),
+        );
+    }
+    if st.fatal.is_some() {
+        st.phase = "failing".into();
+    }
+    st
+}
+
+/// Prints progress: one live line per service on a terminal, changes only otherwise.
+struct Progress {
+    bars: Option<(indicatif::MultiProgress, Vec<indicatif::ProgressBar>)>,
+    last: Vec<String>,
+    enabled: bool,
+}
+
+impl Progress {
+    fn new(n: usize, enabled: bool) -> Progress {
+        let tty = std::io::stderr().is_terminal();
+        let bars = (enabled && tty).then(|| {
+            let mp = indicatif::MultiProgress::new();
+            let style =
+                indicatif::ProgressStyle::with_template("{spinner} {msg}").expect("template");
+            let bars = (0..n)
+                .map(|_| {
+                    let b = mp.add(indicatif::ProgressBar::new_spinner());
+                    b.set_style(style.clone());
+                    b.enable_steady_tick(Duration::from_millis(120));
+                    b
+                })
+                .collect();
+            (mp, bars)
+        });
+        Progress {
+            bars,
+            last: vec![String::new(); n],
+            enabled,
+        }
+    }
+
+    fn update(&mut self, states: &[ServiceState]) {
+        if !self.enabled {
+            return;
+        }
+        for (i, s) in states.iter().enumerate() {
+            let line = s.line();
+            if self.last[i] == line {
+                continue;
+            }
+            self.last[i] = line.clone();
+            match &self.bars {
+                Some((_, bars)) => {
+                    if s.done {
+                        bars[i].finish_with_message(format!("✓ {line}"));
+                    } else {
+                        bars[i].set_message(line);
+                    }
+                }
+                None => eprintln!("  {line}"),
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some((_, bars)) = &self.bars {
+            for b in bars {
+                if !b.is_finished() {
+                    b.abandon();
+                }
+            }
+        }
+    }
+}
+
+/// Watches `services` (short names) of `stack` until all are ready, one fails, or the timeout.
+pub fn watch(
+    docker: &Docker<'_>,
+    stack: &str,
+    services: &[String],
+    since: SystemTime,
+    opts: &Options,
+) -> anyhow::Result<Report> {
+    let start = Instant::now();
+    let full: Vec<String> = services.iter().map(|s| format!("{stack}_{s}")).collect();
+    let mut progress = Progress::new(services.len(), opts.progress);
+    let mut unschedulable_since: BTreeMap<String, Instant> = BTreeMap::new();
+    let mut nudged: std::collections::BTreeSet<String> = Default::default();
+    let mut holders: BTreeMap<String, String> = BTreeMap::new();
+    loop {
+        let mut args = vec!["service".to_string(), "inspect".into()];
+        args.extend(full.iter().cloned());
+        let o = docker.try_query(args)?;
+        let inspects: Vec<ServiceInspect> = if o.stdout.iter().any(|b| !b.is_ascii_whitespace()) {
+            serde_json::from_slice(&o.stdout)
+                .map_err(|e| anyhow::anyhow!("unexpected `docker service inspect` output: {e}"))?
+        } else {
+            Vec::new()
+        };
+        let t = docker.try_query([
+            "stack",
+            "ps",
+            stack,
+            "--filter",
+            "_up-to-date=true",
+            "--no-trunc",
+            "--format",
+            "json",
+        ])?;
+        let tasks: Vec<TaskLine> = if t.ok() {
+            parse_lines(&t.stdout)?
+        } else {
+            Vec::new()
+        };
+        let mut states: Vec<ServiceState> = Vec::with_capacity(services.len());
+        for (short, f) in services.iter().zip(&full) {
+            let ins = inspects.iter().find(|i| i.name() == *f);
+            let mine: Vec<&TaskLine> = tasks.iter().filter(|t| t.service() == f).collect();
+            let stuck = mine.iter().any(|t| {
+                t.state() == "pending"
+                    && t.error_text()
+                        .to_ascii_lowercase()
+                        .contains("no suitable node")
+            });
+            if !stuck {
+                unschedulable_since.remove(f);
+            }
+            let mut waiting_for_own = None;
+            if stuck && opts.single_node && !docker.dry_run {
+                let stuck_for = unschedulable_since
+                    .entry(f.clone())
+                    .or_insert_with(Instant::now)
+                    .elapsed();
+                if stuck_for >= Duration::from_secs(1) {
+                    // who holds the host ports? (an old task of this same service that is still
+                    // stopping is normal during an update)
+                    let mut own = Vec::new();
+                    let mut other = Vec::new();
+                    for p in ins.map(|i| i.host_ports()).unwrap_or_default() {
+                        let o = docker.try_query([
+                            "ps",
+                            "--filter",
+                            &format!("publish={p}"),
+                            "--format",
+                            "{{.Names}}\t{{.Label \"com.docker.swarm.service.name\"}}",
+                        ])?;
+                        for line in o.stdout_str().lines().filter(|l| !l.trim().is_empty()) {
+                            let (name, svc) = line.split_once('\t').unwrap_or((line, ""));
+                            if svc == f {
+                                own.push(p);
+                            } else {
+                                other.push(format!("port {p} is held by container {name}"));
+                            }
+                        }
+                    }
+                    if !own.is_empty() && other.is_empty() {
+                        unschedulable_since.insert(f.clone(), Instant::now());
+                        waiting_for_own = Some(format!(
+                            "waiting for the old task to release port {}",
+                            own[0]
+                        ));
+                    } else if !other.is_empty() {
+                        holders.insert(f.clone(), other.join(", "));
+                    } else if nudged.insert(f.clone()) {
+                        crate::ui::debug(&format!(
+                            "{f}: no container holds its ports; clearing the scheduler's stale reservation"
+                        ));
+                        let _ = docker.try_query([
+                            "service",
+                            "update",
+                            "--force",
+                            "--detach",
+                            f.as_str(),
+                        ])?;
+                        unschedulable_since.insert(f.clone(), Instant::now());
+                    }
+                }
+            }
+            let for_ = if stuck && waiting_for_own.is_none() {
+                Some(
+                    unschedulable_since
+                        .entry(f.clone())
+                        .or_insert_with(Instant::now)
+                        .elapsed(),
+                )
+            } else {
+                None
+            };
+            let mut st = evaluate(short, ins, &mine, since, for_, opts);
+            if let Some(w) = waiting_for_own
+                && st.fatal.is_none()
+            {
+                st.error = Some(w);
+            }
+            if st.fatal.is_some()
+                && let Some(h) = holders.get(f)
+            {
+                st.fatal = Some(format!("{} ({h})", st.fatal.clone().unwrap_or_default()));
+            }
+            states.push(st);
+        }
+        progress.update(&states);
+        let outcome = if states.iter().all(|s| s.done) {
+            Some(Outcome::Ready)
+        } else if states.iter().any(|s| s.fatal.is_some()) {
+            Some(Outcome::Failed)
+        } else if start.elapsed() >= opts.timeout {
+            Some(Outcome::TimedOut)
+        } else {
+            None
+        };
+        if let Some(outcome) = outcome {
+            progress.finish();
+            let mut logs = BTreeMap::new();
+            if outcome != Outcome::Ready {
+                for s in states
+                    .iter()
+                    .filter(|s| s.fatal.is_some() || (outcome == Outcome::TimedOut && !s.done))
+                {
+                    let l = docker.try_query([
+                        "service",
+                        "logs",
+                        "--tail",
+                        "20",
+                        "--no-task-ids",
+                        &format!("{stack}_{}", s.name),
+                    ])?;
+                    let text = format!("{}{}", l.stdout_str(), String::from_utf8_lossy(&l.stderr));
+                    if !text.trim().is_empty() {
+                        logs.insert(s.name.clone(), text);
+                    }
+                }
+            }
+            return Ok(Report {
+                outcome,
+                services: states,
+                elapsed: start.elapsed(),
+                logs,
+            });
+        }
+        std::thread::sleep(opts.poll);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(json: &str) -> ServiceInspect {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn task(name: &str, desired: &str, state: &str, err: &str) -> TaskLine {
+        TaskLine {
+            id: "t".into(),
+            name: name.into(),
+            desired_state: desired.into(),
+            current_state: format!("{state} 1 second ago"),
+            error: err.into(),
+            node: "n1".into(),
+            ..Default::default()
+        }
+    }
+
+    const REPL2: &str = r#"{"ID":"x","Spec":{"Name":"s_web","Mode":{"Replicated":{"Replicas":2}},"TaskTemplate":{"RestartPolicy":{"Condition":"any"}}}}"#;
+
+    #[test]
+    fn converged_when_all_replicas_run() {
+        let s = svc(REPL2);
+        let a = task("s_web.1", "Running", "Running", "");
+        let b = task("s_web.2", "Running", "Starting", "");
+        let o = Options::default();
+        let st = evaluate("web", Some(&s), &[&a, &b], SystemTime::now(), None, &o);
+        assert!(!st.done && st.running == 1 && st.desired == 2);
+        let b = task("s_web.2", "Running", "Running", "");
+        let st = evaluate("web", Some(&s), &[&a, &b], SystemTime::now(), None, &o);
+        assert!(st.done, "{st:?}");
+    }
+
+    #[test]
+    fn missing_image_fails_fast() {
+        let s = svc(REPL2);
+        let a = task(
+            "s_web.1",
+            "Ready",
+            "Rejected",
+            "\"No such image: nosuch:1\"",
+        );
+        let st = evaluate(
+            "web",
+            Some(&s),
+            &[&a],
+            SystemTime::now(),
+            None,
+            &Options::default(),
+        );
+        assert_eq!(st.fatal.as_deref(), Some("No such image: nosuch:1"));
+    }
+
+    #[test]
+    fn crash_loop_after_max_failures() {
+        let s = svc(REPL2);
+        let f: Vec<TaskLine> = (0..4)
+            .map(|_| task("s_web.1", "Shutdown", "Failed", "task: non-zero exit (1)"))
+            .collect();
+        let refs: Vec<&TaskLine> = f.iter().collect();
+        let st = evaluate(
+            "web",
+            Some(&s),
+            &refs[..3],
+            SystemTime::now(),
+            None,
+            &Options::default(),
+        );
+        assert!(st.fatal.is_none() && st.failures == 3 && st.error.is_some());
+        let st = evaluate(
+            "web",
+            Some(&s),
+            &refs,
+            SystemTime::now(),
+            None,
+            &Options::default(),
+        );
+        assert!(
+            st.fatal
+                .unwrap()
+                .contains("crash loop: 4 attempts failed, the last with: task: non-zero exit (1)")
+        );
+    }
+
+    #[test]
+    fn paused_update_and_unschedulable_fail() {
+        let s = svc(
+            r#"{"ID":"x","Spec":{"Name":"s_web","Mode":{"Replicated":{"Replicas":1}}},"UpdateStatus":{"State":"paused","Message":"update paused due to failure or early termination of task abc"}}"#,
+        );
+        let st = evaluate(
+            "web",
+            Some(&s),
+            &[],
+            SystemTime::now(),
+            None,
+            &Options::default(),
+        );
+        assert!(
+            st.fatal
+                .unwrap()
+                .starts_with("update paused: update paused due to failure")
+        );
+        let s = svc(REPL2);
+        let p = task(
+            "s_web.2",
+            "Running",
+            "Pending",
+            "\"no suitable node (host-mode port already in use on 1 node)\"",
+        );
+        let o = Options::default();
+        let st = evaluate(
+            "web",
+            Some(&s),
+            &[&p],
+            SystemTime::now(),
+            Some(Duration::from_secs(1)),
+            &o,
+        );
+        assert!(st.fatal.is_none() && st.error.as_deref().unwrap().contains("no suitable node"));
+        let st = evaluate(
+            "web",
+            Some(&s),
+            &[&p],
+            SystemTime::now(),
+            Some(Duration::from_secs(6)),
+            &o,
+        );
+        assert!(st.fatal.unwrap().contains("host-mode port already in use"));
+    }
+
+    #[test]
+    fn one_shot_services_complete() {
+        let s = svc(
+            r#"{"ID":"x","Spec":{"Name":"s_init","Mode":{"Replicated":{"Replicas":1}},"TaskTemplate":{"RestartPolicy":{"Condition":"on-failure"}}}}"#,
+        );
+        let c = task("s_init.1", "Shutdown", "Complete", "");
+        let st = evaluate(
+            "init",
+            Some(&s),
+            &[&c],
+            SystemTime::now(),
+            None,
+            &Options::default(),
+        );
+        assert!(st.done && st.phase == "completed", "{st:?}");
+        let j = svc(
+            r#"{"ID":"x","Spec":{"Name":"s_job","Mode":{"ReplicatedJob":{"MaxConcurrent":1,"TotalCompletions":2}}}}"#,
+        );
+        let st = evaluate(
+            "job",
+            Some(&j),
+            &[&c],
+            SystemTime::now(),
+            None,
+            &Options::default(),
+        );
+        assert!(!st.done);
+        let st = evaluate(
+            "job",
+            Some(&j),
+            &[&c, &c],
+            SystemTime::now(),
+            None,
+            &Options::default(),
+        );
+        assert!(st.done);
+    }
+}

@@ -1,0 +1,495 @@
+//! The swarm lifecycle against the real dockerd and a real single-node swarm: up, no-op up,
+//! config changes, 10 down/up cycles, failing services, the guards, exec and logs.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A 5-service stack: `web` serves a rendered config on a host-mode port, `talker` logs a line.
+fn five(name: &str, port: u16) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::create_dir_all(p.join("profiles")).unwrap();
+    std::fs::create_dir_all(p.join("templates")).unwrap();
+    std::fs::write(
+        p.join("devenv.yaml"),
+        format!(
+            "project: {name}\nstack: templates/stack.yml.j2\nconfigs:\n  page.html: templates/page.html.j2\n  other.conf: templates/other.conf.j2\nvars:\n  image: {}\n  port: {port}\n",
+            busybox_image()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("profiles/local.yaml"),
+        "domain: five.test\ndocker: {swarm: true}\nreplicas: {web: 1}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("templates/page.html.j2"),
+        "page v1 of {{ profile }}\n",
+    )
+    .unwrap();
+    std::fs::write(p.join("templates/other.conf.j2"), "other v1\n").unwrap();
+    std::fs::write(
+        p.join("templates/stack.yml.j2"),
+        r#"version: "3.8"
+services:
+  web:
+    image: {{ image }}
+    init: true
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    ports: ["{{ port }}:8080"]
+    configs:
+      - source: page.html
+        target: /www/index.html
+    deploy:
+      replicas: {{ replicas.web }}
+  other:
+    image: {{ image }}
+    init: true
+    configs:
+      - source: other.conf
+        target: /etc/other.conf
+  talker:
+    image: {{ image }}
+    init: true
+    command: ["sh", "-c", "echo hello-from-talker; exec httpd -f -p 80 -h /www"]
+  a:
+    image: {{ image }}
+    init: true
+  b:
+    image: {{ image }}
+    init: true
+"#,
+    )
+    .unwrap();
+    d
+}
+
+struct Env {
+    data: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            data: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn vars(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "DEVENV_DATA_DIR".into(),
+                self.data.path().join("data").display().to_string(),
+            ),
+            (
+                "DEVENV_HOSTS_FILE".into(),
+                self.data.path().join("hosts").display().to_string(),
+            ),
+            (
+                "DEVENV_CAROOT".into(),
+                self.data.path().join("ca").display().to_string(),
+            ),
+        ]
+    }
+    fn run(&self, dir: &Path, args: &[&str]) -> std::process::Output {
+        let mut c = std::process::Command::new(devenv_bin());
+        c.arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("DOCKER_HOST");
+        for (k, v) in self.vars() {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    }
+    fn guard(&self, dir: &Path) -> StackGuard {
+        StackGuard {
+            dir: dir.to_path_buf(),
+            env: self.vars(),
+        }
+    }
+}
+
+fn task_ids(stack: &str) -> Vec<String> {
+    let o = std::process::Command::new("docker")
+        .args([
+            "stack",
+            "ps",
+            stack,
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.Name}} {{.ID}}",
+        ])
+        .output()
+        .unwrap();
+    let mut v: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    v.sort();
+    v
+}
+
+fn wait_http(port: u16, want: &str) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(10) {
+        if http_get(port, "/").is_some_and(|b| b.contains(want)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "port {port} does not answer {want:?} (got {:?})",
+        http_get(port, "/")
+    );
+}
+
+#[test]
+fn up_noop_and_config_change() {
+    if !require(
+        "docker with a running daemon and busybox-static",
+        docker_ready(),
+    ) {
+        return;
+    }
+    let _lock = machine_lock("docker");
+    let env = Env::new();
+    let port = free_port();
+    let p = five("devenvt-five", port);
+    let _g = env.guard(p.path());
+    let o = env.run(p.path(), &["up"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("5 services ready"), "{}", stderr(&o));
+    wait_http(port, "page v1 of local");
+    assert_eq!(task_ids("devenvt-five").len(), 5);
+
+    // nothing changed: nothing redeployed, no task restarts
+    let before = task_ids("devenvt-five");
+    let t = Instant::now();
+    let o = env.run(p.path(), &["up"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nothing changed since the last deploy"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        task_ids("devenvt-five"),
+        before,
+        "no task may restart on a no-op up"
+    );
+
+    // one config changes: only the service using it gets a new task
+    std::fs::write(
+        p.path().join("templates/page.html.j2"),
+        "page v2 of {{ profile }}\n",
+    )
+    .unwrap();
+    let o = env.run(p.path(), &["up"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("changes since the last deploy: ~ web (config page.html)"),
+        "{}",
+        stderr(&o)
+    );
+    wait_http(port, "page v2 of local");
+    let after = task_ids("devenvt-five");
+    let changed: Vec<&String> = after.iter().filter(|t| !before.contains(t)).collect();
+    assert_eq!(changed.len(), 1, "only web restarts: {changed:?}");
+    assert!(changed[0].starts_with("devenvt-five_web.1 "), "{changed:?}");
+    // the old config is cleaned up, the new one is in use
+    let configs = std::process::Command::new("docker")
+        .args([
+            "config",
+            "ls",
+            "--filter",
+            "label=devenv.stack=devenvt-five",
+            "--format",
+            "{{.Name}}",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&configs)
+            .lines()
+            .filter(|l| l.contains("page.html"))
+            .count(),
+        1,
+        "{}",
+        stdout(&configs)
+    );
+
+    // status shows it all
+    let o = env.run(p.path(), &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["services"].as_array().unwrap().len(), 5);
+    assert!(
+        v["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["done"] == true),
+        "{v}"
+    );
+
+    // exec runs in the task and returns the command's exit code
+    let o = env.run(p.path(), &["exec", "web", "--", "cat", "/www/index.html"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "page v2 of local\n");
+    let o = env.run(p.path(), &["exec", "web", "--", "sh", "-c", "exit 7"]);
+    assert_eq!(o.status.code(), Some(7));
+    let o = env.run(p.path(), &["exec", "wbe", "--", "true"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean `web`?"));
+    // logs shows the service's output
+    let o = env.run(p.path(), &["logs", "talker"]);
+    assert!(
+        stdout(&o).contains("hello-from-talker") || stderr(&o).contains("hello-from-talker"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+
+    // down: really gone, networks too
+    let o = env.run(p.path(), &["down"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let nets = std::process::Command::new("docker")
+        .args([
+            "network",
+            "ls",
+            "--filter",
+            "label=com.docker.stack.namespace=devenvt-five",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&nets).trim().is_empty(),
+        "networks left: {}",
+        stdout(&nets)
+    );
+    let svcs = std::process::Command::new("docker")
+        .args([
+            "service",
+            "ls",
+            "--filter",
+            "label=com.docker.stack.namespace=devenvt-five",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(stdout(&svcs).trim().is_empty());
+}
+
+#[test]
+fn ten_down_up_cycles_never_fail() {
+    if !require(
+        "docker with a running daemon and busybox-static",
+        docker_ready(),
+    ) {
+        return;
+    }
+    let _lock = machine_lock("docker");
+    let env = Env::new();
+    let port = free_port();
+    let p = five("devenvt-cycle", port);
+    let _g = env.guard(p.path());
+    let o = env.run(p.path(), &["up"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for i in 0..10 {
+        let o = env.run(p.path(), &["down"]);
+        assert!(o.status.success(), "cycle {i} down: {}", stderr(&o));
+        let o = env.run(p.path(), &["up"]);
+        assert!(o.status.success(), "cycle {i} up: {}", stderr(&o));
+        wait_http(port, "page v1");
+    }
+}
+
+#[test]
+fn missing_image_and_crash_loop_fail_fast() {
+    if !require(
+        "docker with a running daemon and busybox-static",
+        docker_ready(),
+    ) {
+        return;
+    }
+    let _lock = machine_lock("docker");
+    let env = Env::new();
+    let p = five("devenvt-bad", free_port());
+    let _g = env.guard(p.path());
+    let stack = p.path().join("templates/stack.yml.j2");
+    let src = std::fs::read_to_string(&stack).unwrap();
+    std::fs::write(
+        &stack,
+        format!("{src}  missing:\n    image: devenv-test/nosuch:1\n"),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let o = env.run(p.path(), &["up", "--timeout", "120"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("missing: No such image: devenv-test/nosuch:1"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        t.elapsed()
+    );
+
+    std::fs::write(
+        &stack,
+        format!("{src}  crasher:\n    image: {}\n    command: [\"sh\", \"-c\", \"echo dying; exit 3\"]\n    deploy:\n      restart_policy: {{delay: 1s}}\n", busybox_image()),
+    )
+    .unwrap();
+    let o = env.run(p.path(), &["up", "--timeout", "120"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("crasher: crash loop") && err.contains("non-zero exit (3)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("last log lines of crasher") && err.contains("dying"),
+        "{err}"
+    );
+}
+
+#[test]
+fn timeout_exits_with_code_3() {
+    if !require(
+        "docker with a running daemon and busybox-static",
+        docker_ready(),
+    ) {
+        return;
+    }
+    let _lock = machine_lock("docker");
+    let env = Env::new();
+    let p = five("devenvt-slow", free_port());
+    let _g = env.guard(p.path());
+    let stack = p.path().join("templates/stack.yml.j2");
+    let src = std::fs::read_to_string(&stack).unwrap();
+    // a healthcheck that never passes: the task stays "starting"
+    std::fs::write(
+        &stack,
+        format!("{src}  sick:\n    image: {}\n    healthcheck:\n      test: [\"CMD\", \"false\"]\n      interval: 1s\n      retries: 1000\n", busybox_image()),
+    )
+    .unwrap();
+    let o = env.run(p.path(), &["up", "--timeout", "8"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("did not become ready within")
+            && stderr(&o).contains("sick: 0/1 starting"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn guards_refuse_before_anything_changes() {
+    if !require(
+        "docker with a running daemon and busybox-static",
+        docker_ready(),
+    ) {
+        return;
+    }
+    let _lock = machine_lock("docker");
+    let env = Env::new();
+    let p = five("devenvt-guard", free_port());
+    let _g = env.guard(p.path());
+    let exists = || {
+        let o = std::process::Command::new("docker")
+            .args([
+                "service",
+                "ls",
+                "--filter",
+                "label=com.docker.stack.namespace=devenvt-guard",
+                "-q",
+            ])
+            .output()
+            .unwrap();
+        !stdout(&o).trim().is_empty()
+    };
+    // DOCKER_HOST would override the profile's context
+    let o = {
+        let mut c = std::process::Command::new(devenv_bin());
+        c.arg("-C")
+            .arg(p.path())
+            .arg("up")
+            .env("DOCKER_HOST", "tcp://127.0.0.1:9")
+            .env("NO_COLOR", "1");
+        for (k, v) in env.vars() {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("DOCKER_HOST is set (tcp://127.0.0.1:9)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!exists());
+
+    // single-node lint: a host-mode port cannot have 2 replicas on one node
+    let prof = p.path().join("profiles/local.yaml");
+    std::fs::write(
+        &prof,
+        "domain: five.test\ndocker: {swarm: true}\nreplicas: {web: 2}\n",
+    )
+    .unwrap();
+    let o = env.run(p.path(), &["up"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("service `web` publishes host-mode port")
+            && stderr(&o).contains("set its replicas to 1"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!exists());
+
+    // a pinned cluster id that is not this swarm's
+    std::fs::write(
+        &prof,
+        "domain: five.test\ndocker: {swarm: true, cluster_id: not-this-one}\nreplicas: {web: 1}\n",
+    )
+    .unwrap();
+    let o = env.run(p.path(), &["up"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("may deploy only to swarm not-this-one"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!exists());
+
+    // the cluster recorded at the first deploy
+    std::fs::write(
+        &prof,
+        "domain: five.test\ndocker: {swarm: true}\nreplicas: {web: 1}\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(p.path().join(".devenv")).unwrap();
+    std::fs::write(
+        p.path().join(".devenv/state.json"),
+        r#"{"cluster_ids": {"local": "an-older-swarm"}}"#,
+    )
+    .unwrap();
+    let o = env.run(p.path(), &["up"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("was deployed to swarm an-older-swarm")
+            && stderr(&o).contains("--new-cluster"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!exists());
+    let o = env.run(p.path(), &["up", "--new-cluster"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(exists());
+}
