@@ -76,6 +76,8 @@ pub enum Command {
     Hosts(HostsArgs),
     /// The local CA and leaf certificates: trust, untrust, status, issue, rotate, env
     Certs(CertsArgs),
+    /// Every check (docker, swarm, guard, IPVS, hosts, CA, trust, leaf, ports, clock) with its fix
+    Doctor(DoctorArgs),
     /// Logs of a service's tasks
     Logs(LogsArgs),
     /// Run a command (default: a shell) in a running task of SERVICE
@@ -117,6 +119,12 @@ pub struct DownArgs {
     /// Seconds to wait for everything to be gone
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Profile (default: the active one)
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Args)]

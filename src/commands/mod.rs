@@ -4,6 +4,7 @@ pub mod build;
 pub mod certs;
 pub mod completions;
 pub mod diff;
+pub mod doctor;
 pub mod down;
 pub mod hosts;
 pub mod init;
@@ -123,6 +124,7 @@ pub fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Hosts(a) => hosts::run(ctx, a),
         Command::Certs(a) => certs::run(ctx, a),
         Command::Up(a) => up::run(ctx, a),
+        Command::Doctor(a) => doctor::run(ctx, a),
         Command::Down(a) => down::run(ctx, a),
         Command::Status(a) => status::run(ctx, a),
         Command::Logs(a) => service::logs(ctx, a),

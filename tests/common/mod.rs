@@ -476,3 +476,103 @@ pub fn http_get(port: u16, path: &str) -> Option<String> {
     s.read_to_string(&mut out).ok()?;
     out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
 }
+
+/// The shared libraries a binary loads (from `ldd`), the dynamic loader included.
+pub fn ldd(binary: &Path) -> Vec<PathBuf> {
+    let o = Command::new("ldd").arg(binary).output().unwrap();
+    let mut v = Vec::new();
+    for line in stdout(&o).lines() {
+        let path = match line.split_once("=>") {
+            Some((_, rest)) => rest.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        if let Some(p) = path.filter(|p| p.starts_with('/')) {
+            v.push(PathBuf::from(p));
+        }
+    }
+    v
+}
+
+/// Imports a container image from host binaries and their libraries (no registry needed).
+/// `files`: (host file, path in the image); `dirs`: empty directories; `cmd`: the CMD (JSON).
+pub fn import_image(tag: &str, files: &[(PathBuf, String)], dirs: &[&str], extra: &[(&str, &str)], cmd: &str) {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("rootfs");
+    let mut all: Vec<(PathBuf, String)> = files.to_vec();
+    for (src, _) in files {
+        for lib in ldd(src) {
+            let dst = lib.to_string_lossy().into_owned();
+            all.push((lib, dst));
+        }
+    }
+    for (src, dst) in &all {
+        let target = root.join(dst.trim_start_matches('/'));
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(src, &target).unwrap_or_else(|e| panic!("copy {}: {e}", src.display()));
+    }
+    // loaders look in both /lib and /lib64, usr-merged or not
+    for dir in dirs.iter().chain(["tmp", "etc", "proc", "sys", "dev"].iter()) {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\nwww-data:x:33:\nnogroup:x:65534:\n").unwrap();
+    for (path, content) in extra {
+        let p = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    let tar = d.path().join("rootfs.tar");
+    assert!(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap().success());
+    let o = Command::new("docker")
+        .args(["import", "-c", &format!("CMD {cmd}")])
+        .arg(&tar)
+        .arg(tag)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "docker import {tag}: {}", stderr(&o));
+}
+
+/// nginx from this machine's Debian package, as an image.
+pub fn nginx_image() -> &'static str {
+    const TAG: &str = "devenv-test/nginx:1";
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        import_image(
+            TAG,
+            &[(PathBuf::from("/usr/sbin/nginx"), "/usr/sbin/nginx".into())],
+            &[
+                "etc/nginx",
+                "var/log/nginx",
+                "var/lib/nginx/body",
+                "var/lib/nginx/proxy",
+                "var/lib/nginx/fastcgi",
+                "var/lib/nginx/uwsgi",
+                "var/lib/nginx/scgi",
+                "run",
+                "var/lock",
+                "usr/share/nginx",
+            ],
+            &[],
+            r#"["/usr/sbin/nginx", "-g", "daemon off;"]"#,
+        );
+    });
+    TAG
+}
+
+/// The test app (examples/testapp: a page that opens wss://HOST/ws, and the echo), as an image.
+pub fn app_image() -> &'static str {
+    const TAG: &str = "devenv-test/app:1";
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        // target/<profile>/deps/<test> → target/<profile>/examples/testapp (cargo test builds examples)
+        let exe = std::env::current_exe().unwrap();
+        let bin = exe.parent().unwrap().parent().unwrap().join("examples/testapp");
+        assert!(bin.exists(), "{} is missing: `cargo test` builds it", bin.display());
+        import_image(TAG, &[(bin, "/testapp".into())], &[], &[], r#"["/testapp", "8000"]"#);
+    });
+    TAG
+}

@@ -1,0 +1,315 @@
+//! The product's promise end to end: `devenv certs trust` + `devenv up local` give HTTPS and WSS
+//! on myblog.test in a real headless Chromium with no certificate flags; `switch server` removes
+//! the hosts block and the guard keeps the server profile off the local swarm; `switch local` +
+//! `up` bring it back; `down` then `up` works; `doctor` names what is broken.
+//!
+//! Everything runs in a private mount namespace (own /etc/hosts, own system trust directories),
+//! with a fresh HOME and CA root, against the real dockerd and images built offline.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+
+const NGINX_CONF: &str = r#"worker_processes 1;
+events { worker_connections 256; }
+http {
+  resolver 127.0.0.11 valid=5s ipv6=off;
+  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+  access_log off;
+  server {
+    listen 80;
+    server_name {{ domain }};
+    return 301 https://$host$request_uri;
+  }
+  server {
+    listen 443 ssl;
+    server_name {{ domain }};
+    ssl_certificate     /run/secrets/tls.crt;
+    ssl_certificate_key /run/secrets/tls.key;
+    location / {
+      set $app http://app:8000;
+      proxy_pass $app;
+      proxy_set_header Host $host;
+    }
+    location /ws {
+      set $app http://app:8000;
+      proxy_pass $app;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header Host $host;
+    }
+  }
+}
+"#;
+
+/// The e2e project: the example's shape (nginx terminating TLS in front of an app with a
+/// WebSocket), with images built offline.
+fn project(dir: &Path) {
+    std::fs::create_dir_all(dir.join("profiles")).unwrap();
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::create_dir_all(dir.join("certs")).unwrap();
+    std::fs::write(
+        dir.join("devenv.yaml"),
+        format!(
+            "project: myblog\nstack: templates/stack.yml.j2\nconfigs:\n  nginx.conf: templates/nginx.conf.j2\nvars:\n  images: {{nginx: \"{}\", app: \"{}\"}}\nprobes:\n  - url: \"https://{{{{ domain }}}}/healthz\"\n  - url: \"wss://{{{{ domain }}}}/ws\"\n",
+            nginx_image(),
+            app_image()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("profiles/local.yaml"),
+        "domain: myblog.test\nhosts: [myblog.test]\ntls: local-ca\ndocker: {swarm: true}\nreplicas: {app: 1}\n",
+    )
+    .unwrap();
+    // the server profile pins its own swarm: the guard must keep it off this one
+    std::fs::write(
+        dir.join("profiles/server.yaml"),
+        "domain: myblog.com\ntls: {files: {cert: certs/server.crt, key: certs/server.key}}\ndocker: {context: default, cluster_id: swarm-of-the-server}\nreplicas: {app: 3}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("templates/nginx.conf.j2"), NGINX_CONF).unwrap();
+    std::fs::write(
+        dir.join("templates/stack.yml.j2"),
+        r#"version: "3.8"
+services:
+  proxy:
+    image: {{ images.nginx }}
+    init: true
+    ports: ["80:80", "443:443"]
+    configs:
+      - source: nginx.conf
+        target: /etc/nginx/nginx.conf
+    secrets:
+      - source: tls_cert
+        target: tls.crt
+      - source: tls_key
+        target: tls.key
+  app:
+    image: {{ images.app }}
+    init: true
+    deploy:
+      replicas: {{ replicas.app }}
+"#,
+    )
+    .unwrap();
+    // self-signed files for the server profile (never deployed here: the guard refuses first)
+    let ok = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=myblog.com"])
+        .arg("-keyout")
+        .arg(dir.join("certs/server.key"))
+        .arg("-out")
+        .arg(dir.join("certs/server.crt"))
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+}
+
+fn e2e_ready() -> bool {
+    can_use_mount_namespaces()
+        && docker_ready()
+        && have("chromium")
+        && have("certutil")
+        && have("openssl")
+        && have("update-ca-certificates")
+        && Path::new("/usr/sbin/nginx").exists()
+}
+
+fn run(sb: &Sandbox, dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut full = vec!["-C", dir.to_str().unwrap()];
+    full.extend_from_slice(args);
+    sb.devenv(&full)
+}
+
+fn ok(o: &std::process::Output, what: &str) {
+    assert!(o.status.success(), "{what} failed ({:?}):\n{}\n{}", o.status.code(), stdout(o), stderr(o));
+}
+
+fn task_ids() -> Vec<String> {
+    let o = std::process::Command::new("docker")
+        .args(["stack", "ps", "myblog", "--filter", "desired-state=running", "--format", "{{.Name}} {{.ID}}"])
+        .output()
+        .unwrap();
+    let mut v: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    v.sort();
+    v
+}
+
+const MARKER: &str = "WSS-ECHO-OK:ping-through-wss";
+
+/// Loads the site until the WSS echo marker shows (the first load after a deploy can race the
+/// browser's DNS or nginx's upstream resolution), returning the last DOM and log.
+fn browse(sb: &Sandbox) -> (String, String) {
+    let mut last = (String::new(), String::new());
+    for _ in 0..3 {
+        last = sb.chromium("https://myblog.test/");
+        if last.0.contains(MARKER) {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    last
+}
+
+#[test]
+fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
+    if !require("root, mount namespaces, docker, chromium, certutil, nginx and busybox-static", e2e_ready()) {
+        return;
+    }
+    let _docker = machine_lock("docker");
+    let _trust = machine_lock("trust");
+    let initial_hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+    let sb = Sandbox::new(initial_hosts);
+    let p = tempfile::tempdir().unwrap();
+    let dir = p.path();
+    project(dir);
+    let _cleanup = StackGuard {
+        dir: dir.to_path_buf(),
+        env: vec![("DEVENV_HOSTS_FILE".into(), sb.hosts.display().to_string())],
+    };
+
+    // up, before any trust: the stack runs and devenv's own probes (with the CA) pass...
+    let o = run(&sb, dir, &["up", "local"]);
+    ok(&o, "up local");
+    let err = stderr(&o);
+    assert!(err.contains("https://myblog.test/healthz answers 200"), "{err}");
+    assert!(err.contains("wss://myblog.test/ws answers 101"), "{err}");
+    assert!(stdout(&o).contains("https://myblog.test/"));
+    // ...but the browser does not trust the certificate yet (negative control)
+    let (dom, log) = sb.chromium("https://myblog.test/");
+    assert!(log.contains("ERR_CERT_AUTHORITY_INVALID"), "without `certs trust`: {log}");
+    assert!(!dom.contains(MARKER));
+
+    // trust once: HTTPS page loads and its script's WSS round trip works, no certificate flags
+    ok(&run(&sb, dir, &["certs", "trust"]), "certs trust");
+    let (dom, log) = browse(&sb);
+    assert!(dom.contains(MARKER), "the page over HTTPS did not get its WSS echo:\n{dom}\n{log}");
+
+    // without the hosts block the name does not resolve (negative control)
+    ok(&run(&sb, dir, &["hosts", "remove"]), "hosts remove");
+    let (dom, log) = sb.chromium("https://myblog.test/");
+    assert!(log.contains("ERR_NAME_NOT_RESOLVED"), "without the hosts entry: {log}");
+    assert!(!dom.contains(MARKER));
+    ok(&run(&sb, dir, &["hosts", "apply"]), "hosts apply");
+
+    // switch server: the hosts block goes, the file is byte-identical to before `up`
+    let local_tasks = task_ids();
+    let o = run(&sb, dir, &["switch", "server"]);
+    ok(&o, "switch server");
+    assert_eq!(std::fs::read_to_string(&sb.hosts).unwrap(), initial_hosts, "hosts file after switch server");
+    let o = run(&sb, dir, &["render", "--stack-only"]);
+    ok(&o, "render");
+    assert!(stdout(&o).contains("replicas: 3") && !stdout(&o).contains("endpoint_mode: dnsrr"), "{}", stdout(&o));
+    let nginx_conf = std::fs::read_to_string(dir.join(".devenv/rendered/server/configs/nginx.conf")).unwrap();
+    assert!(nginx_conf.contains("server_name myblog.com;"));
+    // the server profile must never land on the local swarm
+    let o = run(&sb, dir, &["up"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("may deploy only to swarm swarm-of-the-server"), "{}", stderr(&o));
+    assert_eq!(task_ids(), local_tasks, "the refused server deploy changed the local stack");
+
+    // back to local: block and site come back
+    ok(&run(&sb, dir, &["switch", "local"]), "switch local");
+    assert!(std::fs::read_to_string(&sb.hosts).unwrap().contains("127.0.0.1\tmyblog.test"));
+    ok(&run(&sb, dir, &["up"]), "up after switch local");
+    let (dom, log) = browse(&sb);
+    assert!(dom.contains(MARKER), "after switch local + up:\n{dom}\n{log}");
+
+    // down: gone; up right after works
+    ok(&run(&sb, dir, &["down"]), "down");
+    assert!(task_ids().is_empty());
+    let nets = std::process::Command::new("docker")
+        .args(["network", "ls", "-q", "--filter", "label=com.docker.stack.namespace=myblog"])
+        .output()
+        .unwrap();
+    assert!(stdout(&nets).trim().is_empty(), "networks left after down");
+    ok(&run(&sb, dir, &["up", "local"]), "up right after down");
+    let (dom, log) = browse(&sb);
+    assert!(dom.contains(MARKER), "after down + up:\n{dom}\n{log}");
+
+    // doctor: all green now
+    let o = run(&sb, dir, &["doctor", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", stderr(&o)));
+    assert_eq!(v["ok"], true, "{v:#}");
+    assert_eq!(o.status.code(), Some(0));
+
+    ok(&run(&sb, dir, &["down"]), "final down");
+    ok(&run(&sb, dir, &["certs", "untrust"]), "untrust");
+}
+
+/// `doctor` names each thing broken on purpose, with its fix, and exits non-zero.
+#[test]
+fn doctor_names_what_is_broken() {
+    if !require("root, mount namespaces, docker, certutil and busybox-static", can_use_mount_namespaces() && docker_ready() && have("certutil")) {
+        return;
+    }
+    let _docker = machine_lock("docker");
+    let _trust = machine_lock("trust");
+    let sb = Sandbox::new("127.0.0.1\tlocalhost\n");
+    let p = mini_project("doctorx", &["doctorx.test"]);
+    let dir = p.path();
+    let port = free_port();
+    std::fs::write(
+        dir.join("templates/stack.yml.j2"),
+        format!("version: \"3.8\"\nservices:\n  web:\n    image: {}\n    ports: [\"{port}:80\"]\n", busybox_image()),
+    )
+    .unwrap();
+    let doctor = |extra: &[(&str, &str)]| -> serde_json::Value {
+        let mut c = sb.command(&devenv_bin(), &["-C", dir.to_str().unwrap(), "doctor", "--json"]);
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", stderr(&o)));
+        assert_eq!(o.status.code(), Some(if v["ok"] == true { 0 } else { 1 }));
+        v
+    };
+    let failing = |v: &serde_json::Value, check: &str| -> Vec<(String, String)> {
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["check"] == check && c["status"] == "fail")
+            .map(|c| (c["detail"].as_str().unwrap_or("").to_string(), c["fix"].as_str().unwrap_or("").to_string()))
+            .collect()
+    };
+
+    // nothing set up: no CA, no hosts entry
+    let v = doctor(&[]);
+    assert_eq!(v["ok"], false);
+    assert!(failing(&v, "ca").iter().any(|(_, f)| f.contains("devenv certs trust")), "{v:#}");
+    assert!(failing(&v, "hosts").iter().any(|(_, f)| f.contains("hosts apply")), "{v:#}");
+    assert!(failing(&v, "resolve").iter().any(|(d, _)| d.contains("doctorx.test")), "{v:#}");
+
+    // fix those; break trust instead (CA made but not trusted) and the leaf (never issued)
+    let o = sb.devenv(&["-C", dir.to_str().unwrap(), "hosts", "apply"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let _ = devenv::certs::ca::load_or_create(&sb.caroot).unwrap();
+    let v = doctor(&[]);
+    assert!(failing(&v, "hosts").is_empty() && failing(&v, "resolve").is_empty(), "{v:#}");
+    assert!(failing(&v, "trust").iter().any(|(d, f)| d.contains("not trusted by") && f.contains("certs trust")), "{v:#}");
+    assert!(failing(&v, "leaf").iter().any(|(d, f)| d.contains("no certificate yet") && f.contains("certs issue")), "{v:#}");
+
+    // the stack's port held by another program
+    let _holder = std::net::TcpListener::bind(("0.0.0.0", port)).unwrap();
+    let v = doctor(&[]);
+    assert!(
+        failing(&v, &format!("port {port}")).iter().any(|(d, _)| d.contains("in use by another program")),
+        "{v:#}"
+    );
+
+    // a pinned cluster id that is not this swarm's, and DOCKER_HOST overriding the context
+    std::fs::write(
+        dir.join("profiles/local.yaml"),
+        "domain: doctorx.test\nhosts: [doctorx.test]\ntls: local-ca\ndocker: {swarm: true, cluster_id: elsewhere}\n",
+    )
+    .unwrap();
+    let v = doctor(&[]);
+    assert!(failing(&v, "guard").iter().any(|(d, _)| d.contains("pins swarm elsewhere")), "{v:#}");
+    let v = doctor(&[("DOCKER_HOST", "tcp://127.0.0.1:9")]);
+    assert!(failing(&v, "docker").iter().any(|(d, f)| d.contains("DOCKER_HOST") && f.contains("unset DOCKER_HOST")), "{v:#}");
+}
