@@ -13,39 +13,6 @@ use std::time::Duration;
 
 use common::*;
 
-const NGINX_CONF: &str = r#"worker_processes 1;
-events { worker_connections 256; }
-http {
-  resolver 127.0.0.11 valid=5s ipv6=off;
-  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
-  access_log off;
-  server {
-    listen 80;
-    server_name {{ domain }};
-    return 301 https://$host$request_uri;
-  }
-  server {
-    listen 443 ssl;
-    server_name {{ domain }};
-    ssl_certificate     /run/secrets/tls.crt;
-    ssl_certificate_key /run/secrets/tls.key;
-    location / {
-      set $app http://app:8000;
-      proxy_pass $app;
-      proxy_set_header Host $host;
-    }
-    location /ws {
-      set $app http://app:8000;
-      proxy_pass $app;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header Host $host;
-    }
-  }
-}
-"#;
-
 /// The e2e project: the example's shape (nginx terminating TLS in front of an app with a
 /// WebSocket), with images built offline.
 fn project(dir: &Path) {
@@ -72,31 +39,8 @@ fn project(dir: &Path) {
         "domain: myblog.com\ntls: {files: {cert: certs/server.crt, key: certs/server.key}}\ndocker: {context: default, cluster_id: swarm-of-the-server}\nreplicas: {app: 3}\n",
     )
     .unwrap();
-    std::fs::write(dir.join("templates/nginx.conf.j2"), NGINX_CONF).unwrap();
-    std::fs::write(
-        dir.join("templates/stack.yml.j2"),
-        r#"version: "3.8"
-services:
-  proxy:
-    image: {{ images.nginx }}
-    init: true
-    ports: ["80:80", "443:443"]
-    configs:
-      - source: nginx.conf
-        target: /etc/nginx/nginx.conf
-    secrets:
-      - source: tls_cert
-        target: tls.crt
-      - source: tls_key
-        target: tls.key
-  app:
-    image: {{ images.app }}
-    init: true
-    deploy:
-      replicas: {{ replicas.app }}
-"#,
-    )
-    .unwrap();
+    std::fs::write(dir.join("templates/nginx.conf.j2"), include_str!("data/e2e/nginx.conf.j2")).unwrap();
+    std::fs::write(dir.join("templates/stack.yml.j2"), include_str!("data/e2e/stack.yml.j2")).unwrap();
     // self-signed files for the server profile (never deployed here: the guard refuses first)
     let ok = std::process::Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=myblog.com"])

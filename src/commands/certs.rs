@@ -50,15 +50,17 @@ pub fn caroot_for(project: Option<&Project>) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Loads the CA, creating it on first need (and saying so).
-pub fn load_or_create_ca(project: Option<&Project>) -> anyhow::Result<Ca> {
+/// Loads the CA, creating it on first need (and saying so; `trusting`: the caller is about to
+/// trust it, so no advice to do that).
+pub fn load_or_create_ca(project: Option<&Project>, trusting: bool) -> anyhow::Result<Ca> {
     let dir = caroot_for(project)?;
     let (ca, created) = ca::load_or_create(&dir)?;
     if created {
         crate::ui::info(&format!(
-            "created devenv's local CA in {} (name-constrained to {}); run `devenv certs trust` once so browsers trust it",
+            "created devenv's local CA in {} (name-constrained to {}){}",
             dir.display(),
-            ca.permitted.clone().unwrap_or_default().join(", ")
+            ca.permitted.clone().unwrap_or_default().join(", "),
+            if trusting { "" } else { "; run `devenv certs trust` once so browsers trust it" }
         ));
     }
     Ok(ca)
@@ -204,7 +206,7 @@ fn trust_cmd(ctx: &Ctx, user: bool, machine: bool) -> anyhow::Result<i32> {
             }
         }
     } else {
-        load_or_create_ca(project.as_ref())?
+        load_or_create_ca(project.as_ref(), true)?
     };
     let ok = trust_all(ctx, &ca, user, machine)?;
     if !ctx.g.dry_run {
@@ -366,7 +368,7 @@ pub fn ensure_leaf(
         }
         return Ok(None);
     }
-    let ca = load_or_create_ca(Some(project))?;
+    let ca = load_or_create_ca(Some(project), false)?;
     leaf::check_constraints(&ca, profile, &names)?;
     let (crt, key) = crate::certs::leaf_paths(&project.root, &profile.name);
     let need = match leaf::check(&ca, &crt, &key, &names, now()) {

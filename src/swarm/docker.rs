@@ -212,7 +212,7 @@ pub fn explain(context: &str, e: DockerError) -> anyhow::Error {
     if let Some(h) = hint {
         u = u.hint(h);
     }
-    anyhow::Error::new(u).context(e)
+    u.into()
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
