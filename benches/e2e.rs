@@ -41,24 +41,42 @@ fn project(dir: &Path) {
         include_str!("../tests/data/e2e/nginx.conf.j2"),
     )
     .unwrap();
-    std::fs::write(dir.join("templates/stack.yml.j2"), include_str!("../tests/data/e2e/stack.yml.j2")).unwrap();
+    std::fs::write(
+        dir.join("templates/stack.yml.j2"),
+        include_str!("../tests/data/e2e/stack.yml.j2"),
+    )
+    .unwrap();
 }
 
 fn main() {
-    if !(can_use_mount_namespaces() && docker_ready() && have("chromium") && have("certutil") && Path::new("/usr/sbin/nginx").exists()) {
-        eprintln!("e2e bench skipped: needs root, mount namespaces, docker, chromium, certutil, nginx, busybox-static");
+    if !(can_use_mount_namespaces()
+        && docker_ready()
+        && have("chromium")
+        && have("certutil")
+        && Path::new("/usr/sbin/nginx").exists())
+    {
+        eprintln!(
+            "e2e bench skipped: needs root, mount namespaces, docker, chromium, certutil, nginx, busybox-static"
+        );
         return;
     }
     // the test app image is built from the example binary
-    let ok = Command::new(env!("CARGO")).args(["build", "--release", "--example", "testapp"]).status().unwrap();
+    let ok = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--example", "testapp"])
+        .status()
+        .unwrap();
     assert!(ok.success());
     let mut cold = Vec::new();
     let mut cold_up = Vec::new();
     let mut warm = Vec::new();
     for round in 0..3 {
-        let _ = Command::new("docker").args(["stack", "rm", "myblog"]).output();
+        let _ = Command::new("docker")
+            .args(["stack", "rm", "myblog"])
+            .output();
         std::thread::sleep(Duration::from_secs(2));
-        let _ = Command::new("docker").args(["swarm", "leave", "--force"]).output();
+        let _ = Command::new("docker")
+            .args(["swarm", "leave", "--force"])
+            .output();
         let sb = Sandbox::new("127.0.0.1\tlocalhost\n");
         let p = tempfile::tempdir().unwrap();
         project(p.path());
@@ -76,7 +94,10 @@ fn main() {
                 break;
             }
         }
-        assert!(dom.contains("WSS-ECHO-OK"), "browser check failed in round {round}");
+        assert!(
+            dom.contains("WSS-ECHO-OK"),
+            "browser check failed in round {round}"
+        );
         cold.push(t.elapsed());
         cold_up.push(up);
         for _ in 0..5 {
@@ -90,7 +111,16 @@ fn main() {
     }
     println!("| measure (median of 3 cold runs, 15 warm) | time |");
     println!("|---|---|");
-    println!("| cold `devenv up local`: swarm init, CA, leaf, hosts, deploy, probes | {} |", secs(median(cold_up)));
-    println!("| cold, until Chromium shows the WSS echo (incl. `certs trust`) | {} |", secs(median(cold)));
-    println!("| warm no-op `devenv up` | {:.0} ms |", median(warm).as_secs_f64() * 1000.0);
+    println!(
+        "| cold `devenv up local`: swarm init, CA, leaf, hosts, deploy, probes | {} |",
+        secs(median(cold_up))
+    );
+    println!(
+        "| cold, until Chromium shows the WSS echo (incl. `certs trust`) | {} |",
+        secs(median(cold))
+    );
+    println!(
+        "| warm no-op `devenv up` | {:.0} ms |",
+        median(warm).as_secs_f64() * 1000.0
+    );
 }

@@ -107,6 +107,9 @@ pub struct UpArgs {
     /// Accept that the profile's swarm was re-created (records the new cluster id)
     #[arg(long)]
     pub new_cluster: bool,
+    /// When a service fails to update, roll it back to its previous version
+    #[arg(long)]
+    pub rollback: bool,
 }
 
 #[derive(Debug, Args)]

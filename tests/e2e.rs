@@ -39,11 +39,31 @@ fn project(dir: &Path) {
         "domain: myblog.com\ntls: {files: {cert: certs/server.crt, key: certs/server.key}}\ndocker: {context: default, cluster_id: swarm-of-the-server}\nreplicas: {app: 3}\n",
     )
     .unwrap();
-    std::fs::write(dir.join("templates/nginx.conf.j2"), include_str!("data/e2e/nginx.conf.j2")).unwrap();
-    std::fs::write(dir.join("templates/stack.yml.j2"), include_str!("data/e2e/stack.yml.j2")).unwrap();
+    std::fs::write(
+        dir.join("templates/nginx.conf.j2"),
+        include_str!("data/e2e/nginx.conf.j2"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("templates/stack.yml.j2"),
+        include_str!("data/e2e/stack.yml.j2"),
+    )
+    .unwrap();
     // self-signed files for the server profile (never deployed here: the guard refuses first)
     let ok = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=myblog.com"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=myblog.com",
+        ])
         .arg("-keyout")
         .arg(dir.join("certs/server.key"))
         .arg("-out")
@@ -70,12 +90,26 @@ fn run(sb: &Sandbox, dir: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn ok(o: &std::process::Output, what: &str) {
-    assert!(o.status.success(), "{what} failed ({:?}):\n{}\n{}", o.status.code(), stdout(o), stderr(o));
+    assert!(
+        o.status.success(),
+        "{what} failed ({:?}):\n{}\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    );
 }
 
 fn task_ids() -> Vec<String> {
     let o = std::process::Command::new("docker")
-        .args(["stack", "ps", "myblog", "--filter", "desired-state=running", "--format", "{{.Name}} {{.ID}}"])
+        .args([
+            "stack",
+            "ps",
+            "myblog",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.Name}} {{.ID}}",
+        ])
         .output()
         .unwrap();
     let mut v: Vec<String> = stdout(&o).lines().map(String::from).collect();
@@ -101,7 +135,10 @@ fn browse(sb: &Sandbox) -> (String, String) {
 
 #[test]
 fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
-    if !require("root, mount namespaces, docker, chromium, certutil, nginx and busybox-static", e2e_ready()) {
+    if !require(
+        "root, mount namespaces, docker, chromium, certutil, nginx and busybox-static",
+        e2e_ready(),
+    ) {
         return;
     }
     let _docker = machine_lock("docker");
@@ -120,23 +157,35 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
     let o = run(&sb, dir, &["up", "local"]);
     ok(&o, "up local");
     let err = stderr(&o);
-    assert!(err.contains("https://myblog.test/healthz answers 200"), "{err}");
+    assert!(
+        err.contains("https://myblog.test/healthz answers 200"),
+        "{err}"
+    );
     assert!(err.contains("wss://myblog.test/ws answers 101"), "{err}");
     assert!(stdout(&o).contains("https://myblog.test/"));
     // ...but the browser does not trust the certificate yet (negative control)
     let (dom, log) = sb.chromium("https://myblog.test/");
-    assert!(log.contains("ERR_CERT_AUTHORITY_INVALID"), "without `certs trust`: {log}");
+    assert!(
+        log.contains("ERR_CERT_AUTHORITY_INVALID"),
+        "without `certs trust`: {log}"
+    );
     assert!(!dom.contains(MARKER));
 
     // trust once: HTTPS page loads and its script's WSS round trip works, no certificate flags
     ok(&run(&sb, dir, &["certs", "trust"]), "certs trust");
     let (dom, log) = browse(&sb);
-    assert!(dom.contains(MARKER), "the page over HTTPS did not get its WSS echo:\n{dom}\n{log}");
+    assert!(
+        dom.contains(MARKER),
+        "the page over HTTPS did not get its WSS echo:\n{dom}\n{log}"
+    );
 
     // without the hosts block the name does not resolve (negative control)
     ok(&run(&sb, dir, &["hosts", "remove"]), "hosts remove");
     let (dom, log) = sb.chromium("https://myblog.test/");
-    assert!(log.contains("ERR_NAME_NOT_RESOLVED"), "without the hosts entry: {log}");
+    assert!(
+        log.contains("ERR_NAME_NOT_RESOLVED"),
+        "without the hosts entry: {log}"
+    );
     assert!(!dom.contains(MARKER));
     ok(&run(&sb, dir, &["hosts", "apply"]), "hosts apply");
 
@@ -144,30 +193,60 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
     let local_tasks = task_ids();
     let o = run(&sb, dir, &["switch", "server"]);
     ok(&o, "switch server");
-    assert_eq!(std::fs::read_to_string(&sb.hosts).unwrap(), initial_hosts, "hosts file after switch server");
+    assert_eq!(
+        std::fs::read_to_string(&sb.hosts).unwrap(),
+        initial_hosts,
+        "hosts file after switch server"
+    );
     let o = run(&sb, dir, &["render", "--stack-only"]);
     ok(&o, "render");
-    assert!(stdout(&o).contains("replicas: 3") && !stdout(&o).contains("endpoint_mode: dnsrr"), "{}", stdout(&o));
-    let nginx_conf = std::fs::read_to_string(dir.join(".devenv/rendered/server/configs/nginx.conf")).unwrap();
+    assert!(
+        stdout(&o).contains("replicas: 3") && !stdout(&o).contains("endpoint_mode: dnsrr"),
+        "{}",
+        stdout(&o)
+    );
+    let nginx_conf =
+        std::fs::read_to_string(dir.join(".devenv/rendered/server/configs/nginx.conf")).unwrap();
     assert!(nginx_conf.contains("server_name myblog.com;"));
     // the server profile must never land on the local swarm
     let o = run(&sb, dir, &["up"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("may deploy only to swarm swarm-of-the-server"), "{}", stderr(&o));
-    assert_eq!(task_ids(), local_tasks, "the refused server deploy changed the local stack");
+    assert!(
+        stderr(&o).contains("may deploy only to swarm swarm-of-the-server"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        task_ids(),
+        local_tasks,
+        "the refused server deploy changed the local stack"
+    );
 
     // back to local: block and site come back
     ok(&run(&sb, dir, &["switch", "local"]), "switch local");
-    assert!(std::fs::read_to_string(&sb.hosts).unwrap().contains("127.0.0.1\tmyblog.test"));
+    assert!(
+        std::fs::read_to_string(&sb.hosts)
+            .unwrap()
+            .contains("127.0.0.1\tmyblog.test")
+    );
     ok(&run(&sb, dir, &["up"]), "up after switch local");
     let (dom, log) = browse(&sb);
-    assert!(dom.contains(MARKER), "after switch local + up:\n{dom}\n{log}");
+    assert!(
+        dom.contains(MARKER),
+        "after switch local + up:\n{dom}\n{log}"
+    );
 
     // down: gone; up right after works
     ok(&run(&sb, dir, &["down"]), "down");
     assert!(task_ids().is_empty());
     let nets = std::process::Command::new("docker")
-        .args(["network", "ls", "-q", "--filter", "label=com.docker.stack.namespace=myblog"])
+        .args([
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            "label=com.docker.stack.namespace=myblog",
+        ])
         .output()
         .unwrap();
     assert!(stdout(&nets).trim().is_empty(), "networks left after down");
@@ -177,7 +256,8 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
 
     // doctor: all green now
     let o = run(&sb, dir, &["doctor", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", stderr(&o)));
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", stderr(&o)));
     assert_eq!(v["ok"], true, "{v:#}");
     assert_eq!(o.status.code(), Some(0));
 
@@ -188,7 +268,10 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
 /// `doctor` names each thing broken on purpose, with its fix, and exits non-zero.
 #[test]
 fn doctor_names_what_is_broken() {
-    if !require("root, mount namespaces, docker, certutil and busybox-static", can_use_mount_namespaces() && docker_ready() && have("certutil")) {
+    if !require(
+        "root, mount namespaces, docker, certutil and busybox-static",
+        can_use_mount_namespaces() && docker_ready() && have("certutil"),
+    ) {
         return;
     }
     let _docker = machine_lock("docker");
@@ -199,16 +282,23 @@ fn doctor_names_what_is_broken() {
     let port = free_port();
     std::fs::write(
         dir.join("templates/stack.yml.j2"),
-        format!("version: \"3.8\"\nservices:\n  web:\n    image: {}\n    ports: [\"{port}:80\"]\n", busybox_image()),
+        format!(
+            "version: \"3.8\"\nservices:\n  web:\n    image: {}\n    ports: [\"{port}:80\"]\n",
+            busybox_image()
+        ),
     )
     .unwrap();
     let doctor = |extra: &[(&str, &str)]| -> serde_json::Value {
-        let mut c = sb.command(&devenv_bin(), &["-C", dir.to_str().unwrap(), "doctor", "--json"]);
+        let mut c = sb.command(
+            &devenv_bin(),
+            &["-C", dir.to_str().unwrap(), "doctor", "--json"],
+        );
         for (k, v) in extra {
             c.env(k, v);
         }
         let o = c.output().unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", stderr(&o)));
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", stderr(&o)));
         assert_eq!(o.status.code(), Some(if v["ok"] == true { 0 } else { 1 }));
         v
     };
@@ -218,31 +308,66 @@ fn doctor_names_what_is_broken() {
             .unwrap()
             .iter()
             .filter(|c| c["check"] == check && c["status"] == "fail")
-            .map(|c| (c["detail"].as_str().unwrap_or("").to_string(), c["fix"].as_str().unwrap_or("").to_string()))
+            .map(|c| {
+                (
+                    c["detail"].as_str().unwrap_or("").to_string(),
+                    c["fix"].as_str().unwrap_or("").to_string(),
+                )
+            })
             .collect()
     };
 
     // nothing set up: no CA, no hosts entry
     let v = doctor(&[]);
     assert_eq!(v["ok"], false);
-    assert!(failing(&v, "ca").iter().any(|(_, f)| f.contains("devenv certs trust")), "{v:#}");
-    assert!(failing(&v, "hosts").iter().any(|(_, f)| f.contains("hosts apply")), "{v:#}");
-    assert!(failing(&v, "resolve").iter().any(|(d, _)| d.contains("doctorx.test")), "{v:#}");
+    assert!(
+        failing(&v, "ca")
+            .iter()
+            .any(|(_, f)| f.contains("devenv certs trust")),
+        "{v:#}"
+    );
+    assert!(
+        failing(&v, "hosts")
+            .iter()
+            .any(|(_, f)| f.contains("hosts apply")),
+        "{v:#}"
+    );
+    assert!(
+        failing(&v, "resolve")
+            .iter()
+            .any(|(d, _)| d.contains("doctorx.test")),
+        "{v:#}"
+    );
 
     // fix those; break trust instead (CA made but not trusted) and the leaf (never issued)
     let o = sb.devenv(&["-C", dir.to_str().unwrap(), "hosts", "apply"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let _ = devenv::certs::ca::load_or_create(&sb.caroot).unwrap();
     let v = doctor(&[]);
-    assert!(failing(&v, "hosts").is_empty() && failing(&v, "resolve").is_empty(), "{v:#}");
-    assert!(failing(&v, "trust").iter().any(|(d, f)| d.contains("not trusted by") && f.contains("certs trust")), "{v:#}");
-    assert!(failing(&v, "leaf").iter().any(|(d, f)| d.contains("no certificate yet") && f.contains("certs issue")), "{v:#}");
+    assert!(
+        failing(&v, "hosts").is_empty() && failing(&v, "resolve").is_empty(),
+        "{v:#}"
+    );
+    assert!(
+        failing(&v, "trust")
+            .iter()
+            .any(|(d, f)| d.contains("not trusted by") && f.contains("certs trust")),
+        "{v:#}"
+    );
+    assert!(
+        failing(&v, "leaf")
+            .iter()
+            .any(|(d, f)| d.contains("no certificate yet") && f.contains("certs issue")),
+        "{v:#}"
+    );
 
     // the stack's port held by another program
     let _holder = std::net::TcpListener::bind(("0.0.0.0", port)).unwrap();
     let v = doctor(&[]);
     assert!(
-        failing(&v, &format!("port {port}")).iter().any(|(d, _)| d.contains("in use by another program")),
+        failing(&v, &format!("port {port}"))
+            .iter()
+            .any(|(d, _)| d.contains("in use by another program")),
         "{v:#}"
     );
 
@@ -253,7 +378,17 @@ fn doctor_names_what_is_broken() {
     )
     .unwrap();
     let v = doctor(&[]);
-    assert!(failing(&v, "guard").iter().any(|(d, _)| d.contains("pins swarm elsewhere")), "{v:#}");
+    assert!(
+        failing(&v, "guard")
+            .iter()
+            .any(|(d, _)| d.contains("pins swarm elsewhere")),
+        "{v:#}"
+    );
     let v = doctor(&[("DOCKER_HOST", "tcp://127.0.0.1:9")]);
-    assert!(failing(&v, "docker").iter().any(|(d, f)| d.contains("DOCKER_HOST") && f.contains("unset DOCKER_HOST")), "{v:#}");
+    assert!(
+        failing(&v, "docker")
+            .iter()
+            .any(|(d, f)| d.contains("DOCKER_HOST") && f.contains("unset DOCKER_HOST")),
+        "{v:#}"
+    );
 }

@@ -60,7 +60,11 @@ pub fn load_or_create_ca(project: Option<&Project>, trusting: bool) -> anyhow::R
             "created devenv's local CA in {} (name-constrained to {}){}",
             dir.display(),
             ca.permitted.clone().unwrap_or_default().join(", "),
-            if trusting { "" } else { "; run `devenv certs trust` once so browsers trust it" }
+            if trusting {
+                ""
+            } else {
+                "; run `devenv certs trust` once so browsers trust it"
+            }
         ));
     }
     Ok(ca)

@@ -63,11 +63,22 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> anyhow::Result<i32> {
     let mut c = Checks(Vec::new());
     let rendered = match ctx.render_readonly(&project, &profile) {
         Ok(r) => {
-            c.ok("profile", format!("{} renders ({} services)", profile.name, r.service_names().len()));
+            c.ok(
+                "profile",
+                format!(
+                    "{} renders ({} services)",
+                    profile.name,
+                    r.service_names().len()
+                ),
+            );
             Some(r)
         }
         Err(e) => {
-            c.fail("profile", format!("{e:#}"), "fix the file and line named above");
+            c.fail(
+                "profile",
+                format!("{e:#}"),
+                "fix the file and line named above",
+            );
             None
         }
     };
@@ -85,7 +96,12 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> anyhow::Result<i32> {
                 Status::Fail => ("FAIL", crate::ui::Style::Red),
                 Status::Skip => ("skip", crate::ui::Style::Dim),
             };
-            println!("{} {:<10} {}", crate::ui::paint(style, &format!("{label:<4}"), true), x.check, x.detail);
+            println!(
+                "{} {:<10} {}",
+                crate::ui::paint(style, &format!("{label:<4}"), true),
+                x.check,
+                x.detail
+            );
             if let Some(f) = &x.fix {
                 println!("                fix: {f}");
             }
@@ -99,12 +115,22 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> anyhow::Result<i32> {
     Ok(if broken { 1 } else { 0 })
 }
 
-fn docker_checks(ctx: &Ctx, project: &Project, profile: &Profile, state: &State, rendered: Option<&crate::render::Rendered>, c: &mut Checks) {
+fn docker_checks(
+    ctx: &Ctx,
+    project: &Project,
+    profile: &Profile,
+    state: &State,
+    rendered: Option<&crate::render::Rendered>,
+    c: &mut Checks,
+) {
     let context = &profile.file.docker.context;
     let docker = match Docker::new(ctx.sys.as_ref(), context, true) {
         Ok(d) => d,
         Err(e) => {
-            let hint = e.downcast_ref::<crate::error::UserError>().and_then(|u| u.hint.clone()).unwrap_or_default();
+            let hint = e
+                .downcast_ref::<crate::error::UserError>()
+                .and_then(|u| u.hint.clone())
+                .unwrap_or_default();
             let first = e.to_string().lines().next().unwrap_or_default().to_string();
             c.fail("docker", first, hint);
             return;
@@ -113,40 +139,131 @@ fn docker_checks(ctx: &Ctx, project: &Project, profile: &Profile, state: &State,
     let info = match docker.info() {
         Ok(i) => i,
         Err(e) => {
-            let hint = e.downcast_ref::<crate::error::UserError>().and_then(|u| u.hint.clone()).unwrap_or_else(|| "start the docker engine".into());
-            c.fail("docker", format!("the engine of context `{context}` does not answer: {}", e.to_string().lines().next().unwrap_or_default()), hint);
+            let hint = e
+                .downcast_ref::<crate::error::UserError>()
+                .and_then(|u| u.hint.clone())
+                .unwrap_or_else(|| "start the docker engine".into());
+            c.fail(
+                "docker",
+                format!(
+                    "the engine of context `{context}` does not answer: {}",
+                    e.to_string().lines().next().unwrap_or_default()
+                ),
+                hint,
+            );
             return;
         }
     };
-    let client = docker.version().ok().and_then(|v| v.client).map(|c| c.version).unwrap_or_default();
-    c.ok("docker", format!("client {client}, engine {} (context `{context}`)", info.server_version));
+    let client = docker
+        .version()
+        .ok()
+        .and_then(|v| v.client)
+        .map(|c| c.version)
+        .unwrap_or_default();
+    c.ok(
+        "docker",
+        format!(
+            "client {client}, engine {} (context `{context}`)",
+            info.server_version
+        ),
+    );
     // swarm state and role
     match info.swarm.local_node_state.as_str() {
         "active" if info.swarm.control_available => c.ok(
             "swarm",
-            format!("manager, {} node(s), cluster {}", info.swarm.nodes, info.swarm.cluster_id().unwrap_or("?")),
+            format!(
+                "manager, {} node(s), cluster {}",
+                info.swarm.nodes,
+                info.swarm.cluster_id().unwrap_or("?")
+            ),
         ),
-        "active" => c.fail("swarm", "this engine is a swarm worker", "point docker.context at a manager"),
-        "inactive" if profile.file.docker.swarm => c.warn("swarm", "not in a swarm yet", Some("`devenv up` initialises a single-node swarm".into())),
-        "inactive" => c.fail("swarm", "not in a swarm", "`docker swarm init` on the server (or docker.swarm: true for a local profile)"),
-        s => c.fail("swarm", format!("state {s}: {}", info.swarm.error), "`docker info`; `docker swarm leave --force` resets a broken single-node swarm"),
+        "active" => c.fail(
+            "swarm",
+            "this engine is a swarm worker",
+            "point docker.context at a manager",
+        ),
+        "inactive" if profile.file.docker.swarm => c.warn(
+            "swarm",
+            "not in a swarm yet",
+            Some("`devenv up` initialises a single-node swarm".into()),
+        ),
+        "inactive" => c.fail(
+            "swarm",
+            "not in a swarm",
+            "`docker swarm init` on the server (or docker.swarm: true for a local profile)",
+        ),
+        s => c.fail(
+            "swarm",
+            format!("state {s}: {}", info.swarm.error),
+            "`docker info`; `docker swarm leave --force` resets a broken single-node swarm",
+        ),
+    }
+    // the nodes of a multi-node swarm, and placement constraints against them
+    if info.swarm.control_available && info.swarm.nodes > 1 {
+        match crate::swarm::target::nodes(&docker) {
+            Ok(nodes) => {
+                for n in &nodes {
+                    let name = format!(
+                        "{} ({}, {})",
+                        n.description.hostname, n.spec.role, n.status.addr
+                    );
+                    if !n.status.state.eq_ignore_ascii_case("ready") {
+                        c.fail(
+                            "node",
+                            format!("{name} is {}", n.status.state),
+                            format!(
+                                "check the engine on {}; `docker node ls`",
+                                n.description.hostname
+                            ),
+                        );
+                    } else if !n.spec.availability.eq_ignore_ascii_case("active") {
+                        c.warn("node", format!("{name} is {}", n.spec.availability), Some(format!("`docker node update --availability active {}` when it should take tasks again", n.id)));
+                    } else {
+                        c.ok("node", format!("{name} ready"));
+                    }
+                }
+                if let Some(r) = rendered {
+                    for p in crate::swarm::target::unplaceable(&r.stack, &nodes) {
+                        c.fail("placement", p, "fix the constraint or label a node (`docker node update --label-add KEY=VALUE NODE`)");
+                    }
+                }
+            }
+            Err(e) => c.warn("node", format!("cannot list the nodes: {e}"), None),
+        }
     }
     // the guard
     let actual = info.swarm.cluster_id().unwrap_or_default();
     if let Some(p) = &profile.file.docker.cluster_id {
         if p == actual {
-            c.ok("guard", format!("context `{context}` reaches swarm {p}, as the profile pins"));
+            c.ok(
+                "guard",
+                format!("context `{context}` reaches swarm {p}, as the profile pins"),
+            );
         } else {
-            c.fail("guard", format!("the profile pins swarm {p}, context `{context}` reaches {actual}"), format!("check `docker context inspect {context}`, or update docker.cluster_id"));
+            c.fail(
+                "guard",
+                format!("the profile pins swarm {p}, context `{context}` reaches {actual}"),
+                format!("check `docker context inspect {context}`, or update docker.cluster_id"),
+            );
         }
     } else if let Some(r) = state.cluster_ids.get(&profile.name) {
         if r == actual {
-            c.ok("guard", format!("context `{context}` reaches swarm {r}, as at the last deploy"));
+            c.ok(
+                "guard",
+                format!("context `{context}` reaches swarm {r}, as at the last deploy"),
+            );
         } else {
-            c.fail("guard", format!("deployed to swarm {r} before, context `{context}` now reaches {actual}"), "`devenv up --new-cluster` if the swarm was re-created on purpose");
+            c.fail(
+                "guard",
+                format!("deployed to swarm {r} before, context `{context}` now reaches {actual}"),
+                "`devenv up --new-cluster` if the swarm was re-created on purpose",
+            );
         }
     } else {
-        c.ok("guard", format!("context `{context}`; the swarm is recorded at the first deploy"));
+        c.ok(
+            "guard",
+            format!("context `{context}`; the swarm is recorded at the first deploy"),
+        );
     }
     // IPVS
     if profile.file.docker.swarm {
@@ -171,18 +288,38 @@ fn docker_checks(ctx: &Ctx, project: &Project, profile: &Profile, state: &State,
                 Ok(_) => c.ok(&format!("port {port}"), "free"),
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
                     let holder = docker
-                        .try_query(["ps", "--filter", &format!("publish={port}"), "--format", "{{.Names}}\t{{.Label \"com.docker.stack.namespace\"}}"])
+                        .try_query([
+                            "ps",
+                            "--filter",
+                            &format!("publish={port}"),
+                            "--format",
+                            "{{.Names}}\t{{.Label \"com.docker.stack.namespace\"}}",
+                        ])
                         .map(|o| o.stdout_str())
                         .unwrap_or_default();
-                    let mine = holder.lines().any(|l| l.split('\t').nth(1) == Some(stack.as_str()));
+                    let mine = holder
+                        .lines()
+                        .any(|l| l.split('\t').nth(1) == Some(stack.as_str()));
                     if mine {
-                        c.ok(&format!("port {port}"), format!("held by this stack ({stack})"));
+                        c.ok(
+                            &format!("port {port}"),
+                            format!("held by this stack ({stack})"),
+                        );
                     } else {
-                        let who = holder.lines().next().map(|l| format!("container {}", l.split('\t').next().unwrap_or(l))).unwrap_or_else(|| "another program".into());
+                        let who = holder
+                            .lines()
+                            .next()
+                            .map(|l| format!("container {}", l.split('\t').next().unwrap_or(l)))
+                            .unwrap_or_else(|| "another program".into());
                         c.fail(&format!("port {port}"), format!("in use by {who}"), format!("stop it (`sudo ss -ltnp 'sport = :{port}'` shows which), or publish another port"));
                     }
                 }
-                Err(e) => c.add(&format!("port {port}"), Status::Skip, format!("cannot check: {e}"), None),
+                Err(e) => c.add(
+                    &format!("port {port}"),
+                    Status::Skip,
+                    format!("cannot check: {e}"),
+                    None,
+                ),
             }
         }
     }
@@ -191,11 +328,20 @@ fn docker_checks(ctx: &Ctx, project: &Project, profile: &Profile, state: &State,
     let engine = docker
         .query(["info", "--format", "{{.SystemTime}}"])
         .ok()
-        .and_then(|o| time::OffsetDateTime::parse(o.stdout_str().trim(), &time::format_description::well_known::Rfc3339).ok());
+        .and_then(|o| {
+            time::OffsetDateTime::parse(
+                o.stdout_str().trim(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .ok()
+        });
     match engine {
         Some(t) if (t - now).whole_seconds().abs() > 60 => c.fail(
             "clock",
-            format!("this machine and the engine disagree by {}s", (t - now).whole_seconds().abs()),
+            format!(
+                "this machine and the engine disagree by {}s",
+                (t - now).whole_seconds().abs()
+            ),
             "sync the clocks (`timedatectl set-ntp true`; Docker Desktop: restart it)",
         ),
         Some(_) => c.ok("clock", "this machine and the engine agree"),
@@ -207,7 +353,12 @@ fn published_host_ports(r: &crate::render::Rendered) -> Vec<u64> {
     let mut v = Vec::new();
     if let Some(svcs) = crate::render::stack::services(&r.stack) {
         for (_, s) in svcs {
-            for p in s.get("ports").and_then(serde_yaml_ng::Value::as_sequence).into_iter().flatten() {
+            for p in s
+                .get("ports")
+                .and_then(serde_yaml_ng::Value::as_sequence)
+                .into_iter()
+                .flatten()
+            {
                 for m in crate::render::stack::long_ports(p).unwrap_or_default() {
                     if let Some(n) = m.get("published").and_then(serde_yaml_ng::Value::as_u64) {
                         v.push(n);
@@ -230,22 +381,43 @@ fn hosts_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks)
             return;
         }
     };
-    let apply = format!("`devenv -C {} hosts apply`", crate::sys::shell_quote(&project.root.to_string_lossy()));
+    let apply = format!(
+        "`devenv -C {} hosts apply`",
+        crate::sys::shell_quote(&project.root.to_string_lossy())
+    );
     for path in crate::hosts::targets(ctx.g.hosts_file.as_deref(), Platform::current()) {
         match crate::hosts::plan(&path, project, profile, names.clone()) {
             Ok(p) => {
                 for x in p.conflicts.iter().filter(|x| x.shadows) {
                     c.fail(
                         "hosts",
-                        format!("{}:{} maps {} to {}, before devenv's block", path.display(), x.line, x.name, x.address),
+                        format!(
+                            "{}:{} maps {} to {}, before devenv's block",
+                            path.display(),
+                            x.line,
+                            x.name,
+                            x.address
+                        ),
                         format!("remove or comment out that line, then {apply}"),
                     );
                 }
                 if p.changes() {
-                    c.fail("hosts", format!("{}: the block of {} is missing or out of date", path.display(), project.name()), apply.clone());
+                    c.fail(
+                        "hosts",
+                        format!(
+                            "{}: the block of {} is missing or out of date",
+                            path.display(),
+                            project.name()
+                        ),
+                        apply.clone(),
+                    );
                 }
             }
-            Err(e) => c.fail("hosts", e.to_string(), "`devenv hosts restore` brings back the last backup"),
+            Err(e) => c.fail(
+                "hosts",
+                e.to_string(),
+                "`devenv hosts restore` brings back the last backup",
+            ),
         }
     }
     if ctx.g.hosts_file.is_none() {
@@ -273,21 +445,39 @@ fn cert_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks) 
     let ca = match Ca::load(&dir) {
         Ok(Some(ca)) => ca,
         Ok(None) => {
-            c.fail("ca", format!("no CA in {}", dir.display()), "`devenv certs trust`");
+            c.fail(
+                "ca",
+                format!("no CA in {}", dir.display()),
+                "`devenv certs trust`",
+            );
             return;
         }
         Err(e) => {
-            let hint = e.downcast_ref::<crate::error::UserError>().and_then(|u| u.hint.clone()).unwrap_or_default();
-            c.fail("ca", e.to_string().lines().next().unwrap_or_default().to_string(), hint);
+            let hint = e
+                .downcast_ref::<crate::error::UserError>()
+                .and_then(|u| u.hint.clone())
+                .unwrap_or_default();
+            c.fail(
+                "ca",
+                e.to_string().lines().next().unwrap_or_default().to_string(),
+                hint,
+            );
             return;
         }
     };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let days = (ca.not_after - now) / 86400;
     if days < 30 {
-        c.warn("ca", format!("expires in {days} days"), Some("`devenv certs rotate`".into()));
+        c.warn(
+            "ca",
+            format!("expires in {days} days"),
+            Some("`devenv certs rotate`".into()),
+        );
     } else {
-        c.ok("ca", format!("{} ({}), {days} days left", ca.nickname(), dir.display()));
+        c.ok(
+            "ca",
+            format!("{} ({}), {days} days left", ca.nickname(), dir.display()),
+        );
     }
     let u = crate::paths::invoking_user();
     let env = trust::Env {
@@ -303,21 +493,42 @@ fn cert_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks) 
     for s in trust::discover(&env) {
         match s.check(&env) {
             Trust::Trusted => c.ok("trust", format!("trusted by {}", s.describe())),
-            Trust::NotTrusted => c.fail("trust", format!("not trusted by {}", s.describe()), "`devenv certs trust`"),
+            Trust::NotTrusted => c.fail(
+                "trust",
+                format!("not trusted by {}", s.describe()),
+                "`devenv certs trust`",
+            ),
             Trust::Unknown(w) => c.warn("trust", format!("{}: {w}", s.describe()), None),
         }
     }
     let (crt, key) = crate::certs::leaf_paths(&project.root, &profile.name);
     let names = leaf::desired_names(profile).unwrap_or_default();
-    let issue = format!("`devenv -C {} certs issue {}`", crate::sys::shell_quote(&project.root.to_string_lossy()), profile.name);
+    let issue = format!(
+        "`devenv -C {} certs issue {}`",
+        crate::sys::shell_quote(&project.root.to_string_lossy()),
+        profile.name
+    );
     match leaf::check(&ca, &crt, &key, &names, now) {
         Ok(l) => c.ok(
             "leaf",
-            format!("{}: {}, {} days left", crate::error::display_path(&crt), l.info.sans.join(", "), (l.info.not_after - now) / 86400),
+            format!(
+                "{}: {}, {} days left",
+                crate::error::display_path(&crt),
+                l.info.sans.join(", "),
+                (l.info.not_after - now) / 86400
+            ),
         ),
-        Err(n) => c.fail("leaf", format!("{}: {n}", crate::error::display_path(&crt)), issue),
+        Err(n) => c.fail(
+            "leaf",
+            format!("{}: {n}", crate::error::display_path(&crt)),
+            issue,
+        ),
     }
     if let Err(e) = leaf::check_constraints(&ca, profile, &names) {
-        c.fail("leaf", e.to_string().lines().next().unwrap_or_default().to_string(), "use .test names, or `devenv certs rotate --permit SUFFIX`");
+        c.fail(
+            "leaf",
+            e.to_string().lines().next().unwrap_or_default().to_string(),
+            "use .test names, or `devenv certs rotate --permit SUFFIX`",
+        );
     }
 }

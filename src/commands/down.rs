@@ -50,6 +50,22 @@ pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
     }
     guard::check(&docker, &profile, &state, false, false)?;
     let stack = profile.stack_name(&project);
+    if !profile.file.docker.swarm && !ctx.g.yes && !ctx.g.dry_run {
+        let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+        if !interactive
+            || !super::confirm(&format!(
+                "remove stack {stack} from the remote context `{}`?",
+                profile.file.docker.context
+            ))?
+        {
+            return Err(UserError::new(format!(
+                "not removing stack {stack} from the remote context `{}` without a yes",
+                profile.file.docker.context
+            ))
+            .hint("run again with --yes")
+            .into());
+        }
+    }
     let start = Instant::now();
 
     let volumes: Vec<String> = if a.volumes {

@@ -65,6 +65,7 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
         &profile.file.docker.context,
         ctx.g.dry_run,
     )?;
+    crate::swarm::target::ensure_context(&docker, &profile)?;
     let target = guard::check(&docker, &profile, &state, true, a.new_cluster)?;
     if profile.file.docker.swarm && crate::swarm::ipvs_available() == Some(false) {
         crate::ui::info(
@@ -85,6 +86,26 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
             ))
             .into());
         }
+    }
+
+    if target.info.swarm.nodes > 1 && !docker.dry_run {
+        let nodes = crate::swarm::target::nodes(&docker)?;
+        let problems = crate::swarm::target::unplaceable(&rendered.stack, &nodes);
+        if !problems.is_empty() {
+            return Err(UserError::usage(format!(
+                "these services could never be scheduled:\n  - {}",
+                problems.join("\n  - ")
+            ))
+            .hint("fix the placement constraints (or the node labels: `docker node update --label-add KEY=VALUE NODE`); nothing was deployed")
+            .into());
+        }
+    }
+
+    // a remote target: show where and what changes there, and ask
+    if !profile.file.docker.swarm && !ctx.g.yes && !ctx.g.dry_run {
+        let tags = build::tags(&project, &rendered)?;
+        let planned = deploy::deployable(&rendered, &tags);
+        confirm_remote(&docker, &profile, &target, &rendered.stack_name, &planned)?;
     }
 
     // images
@@ -165,6 +186,17 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
     if let Some(r) = &report
         && r.outcome != Outcome::Ready
     {
+        if a.rollback {
+            for s in r.services.iter().filter(|s| !s.done) {
+                crate::ui::step(&format!("rolling {} back to its previous version", s.name));
+                let _ = docker.try_query([
+                    "service",
+                    "rollback",
+                    "--detach",
+                    &format!("{stack_name}_{}", s.name),
+                ])?;
+            }
+        }
         state.active_profile = Some(profile.name.clone());
         state
             .cluster_ids
@@ -250,6 +282,55 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(if probes_ok { 0 } else { 1 })
+}
+
+/// Before changing a remote swarm: where it is, what changes there; yes or no.
+fn confirm_remote(
+    docker: &Docker<'_>,
+    profile: &Profile,
+    target: &guard::Target,
+    stack: &str,
+    planned: &Mapping,
+) -> anyhow::Result<()> {
+    let endpoint = docker
+        .sys
+        .run(&crate::sys::Cmd::new(docker.program.clone()).args([
+            "context",
+            "inspect",
+            profile.file.docker.context.as_str(),
+            "--format",
+            "{{.Endpoints.docker.Host}}",
+        ]))
+        .map(|o| o.stdout_str().trim().to_string())
+        .unwrap_or_default();
+    let changes = crate::swarm::target::running_diff(docker, stack, planned)?;
+    eprintln!(
+        "target: context `{}` ({endpoint}), swarm {}, {} node(s), stack {stack}",
+        profile.file.docker.context, target.cluster_id, target.info.swarm.nodes
+    );
+    if changes.is_empty() {
+        eprintln!(
+            "the services there already run this spec (configs, secrets and images are checked next)"
+        );
+    } else {
+        eprintln!("what changes there (secret values masked):");
+        for c in &changes {
+            eprintln!("  {c}");
+        }
+    }
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    if !interactive {
+        return Err(UserError::new(format!(
+            "not deploying to the remote context `{}` without a yes",
+            profile.file.docker.context
+        ))
+        .hint("review the changes above and run again with --yes")
+        .into());
+    }
+    if !super::confirm(&format!("deploy profile {} there?", profile.name))? {
+        return Err(UserError::new("nothing was deployed").into());
+    }
+    Ok(())
 }
 
 fn deploy_file(project: &Project, profile: &Profile) -> PathBuf {
@@ -406,6 +487,7 @@ fn converged_now(docker: &Docker<'_>, stack: &str, services: &[String]) -> anyho
     let opts = watch::Options {
         timeout: Duration::ZERO,
         progress: false,
+        stable_for: Duration::ZERO,
         ..Default::default()
     };
     Ok(watch::watch(docker, stack, services, SystemTime::now(), &opts)?.outcome == Outcome::Ready)

@@ -5,6 +5,7 @@ pub mod deploy;
 pub mod docker;
 pub mod guard;
 pub mod objects;
+pub mod target;
 pub mod watch;
 
 use crate::profile::Profile;

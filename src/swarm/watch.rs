@@ -25,6 +25,9 @@ pub struct Options {
     /// The swarm has one node: a task stuck on "host-mode port already in use" while no
     /// container holds the port is a stale scheduler reservation, which a forced update clears.
     pub single_node: bool,
+    /// How long each service must stay converged (no new failure) to count as ready: a task that
+    /// crashes right after starting shows as running for an instant.
+    pub stable_for: Duration,
 }
 
 impl Default for Options {
@@ -36,6 +39,7 @@ impl Default for Options {
             unschedulable_grace: Duration::from_secs(5),
             progress: true,
             single_node: false,
+            stable_for: Duration::from_secs(1),
         }
     }
 }
@@ -325,6 +329,8 @@ pub fn watch(
     let mut progress = Progress::new(services.len(), opts.progress);
     let mut unschedulable_since: BTreeMap<String, Instant> = BTreeMap::new();
     let mut nudged: std::collections::BTreeSet<String> = Default::default();
+    // per service: since when it is converged, and its failure count then
+    let mut stable: BTreeMap<String, (Instant, usize)> = BTreeMap::new();
     let mut holders: BTreeMap<String, String> = BTreeMap::new();
     loop {
         let mut args = vec!["service".to_string(), "inspect".into()];
@@ -438,8 +444,25 @@ pub fn watch(
             }
             states.push(st);
         }
+        for s in &states {
+            match stable.get(&s.name) {
+                Some((_, f)) if s.done && *f == s.failures => {}
+                _ if s.done => {
+                    stable.insert(s.name.clone(), (Instant::now(), s.failures));
+                }
+                _ => {
+                    stable.remove(&s.name);
+                }
+            }
+        }
         progress.update(&states);
-        let outcome = if states.iter().all(|s| s.done) {
+        let settled = states.iter().all(|s| {
+            s.done
+                && stable
+                    .get(&s.name)
+                    .is_some_and(|(t, _)| t.elapsed() >= opts.stable_for)
+        });
+        let outcome = if settled {
             Some(Outcome::Ready)
         } else if states.iter().any(|s| s.fatal.is_some()) {
             Some(Outcome::Failed)

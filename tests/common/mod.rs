@@ -495,7 +495,13 @@ pub fn ldd(binary: &Path) -> Vec<PathBuf> {
 
 /// Imports a container image from host binaries and their libraries (no registry needed).
 /// `files`: (host file, path in the image); `dirs`: empty directories; `cmd`: the CMD (JSON).
-pub fn import_image(tag: &str, files: &[(PathBuf, String)], dirs: &[&str], extra: &[(&str, &str)], cmd: &str) {
+pub fn import_image(
+    tag: &str,
+    files: &[(PathBuf, String)],
+    dirs: &[&str],
+    extra: &[(&str, &str)],
+    cmd: &str,
+) {
     let d = tempfile::tempdir().unwrap();
     let root = d.path().join("rootfs");
     let mut all: Vec<(PathBuf, String)> = files.to_vec();
@@ -511,7 +517,10 @@ pub fn import_image(tag: &str, files: &[(PathBuf, String)], dirs: &[&str], extra
         std::fs::copy(src, &target).unwrap_or_else(|e| panic!("copy {}: {e}", src.display()));
     }
     // loaders look in both /lib and /lib64, usr-merged or not
-    for dir in dirs.iter().chain(["tmp", "etc", "proc", "sys", "dev"].iter()) {
+    for dir in dirs
+        .iter()
+        .chain(["tmp", "etc", "proc", "sys", "dev"].iter())
+    {
         std::fs::create_dir_all(root.join(dir)).unwrap();
     }
     std::fs::write(
@@ -519,14 +528,28 @@ pub fn import_image(tag: &str, files: &[(PathBuf, String)], dirs: &[&str], extra
         "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n",
     )
     .unwrap();
-    std::fs::write(root.join("etc/group"), "root:x:0:\nwww-data:x:33:\nnogroup:x:65534:\n").unwrap();
+    std::fs::write(
+        root.join("etc/group"),
+        "root:x:0:\nwww-data:x:33:\nnogroup:x:65534:\n",
+    )
+    .unwrap();
     for (path, content) in extra {
         let p = root.join(path.trim_start_matches('/'));
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, content).unwrap();
     }
     let tar = d.path().join("rootfs.tar");
-    assert!(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap().success());
+    assert!(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap()
+            .success()
+    );
     let o = Command::new("docker")
         .args(["import", "-c", &format!("CMD {cmd}")])
         .arg(&tar)
@@ -536,11 +559,21 @@ pub fn import_image(tag: &str, files: &[(PathBuf, String)], dirs: &[&str], extra
     assert!(o.status.success(), "docker import {tag}: {}", stderr(&o));
 }
 
+fn image_exists(tag: &str) -> bool {
+    Command::new("docker")
+        .args(["image", "inspect", tag])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// nginx from this machine's Debian package, as an image.
 pub fn nginx_image() -> &'static str {
     const TAG: &str = "devenv-test/nginx:1";
     static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
+        if image_exists(TAG) {
+            return;
+        }
         import_image(
             TAG,
             &[(PathBuf::from("/usr/sbin/nginx"), "/usr/sbin/nginx".into())],
@@ -563,16 +596,37 @@ pub fn nginx_image() -> &'static str {
     TAG
 }
 
-/// The test app (examples/testapp: a page that opens wss://HOST/ws, and the echo), as an image.
+/// The test app (examples/testapp: a page that opens wss://HOST/ws, and the echo), as an image
+/// tagged by the binary's hash.
 pub fn app_image() -> &'static str {
-    const TAG: &str = "devenv-test/app:1";
-    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    DONE.get_or_init(|| {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
         // target/<profile>/deps/<test> → target/<profile>/examples/testapp (cargo test builds examples)
         let exe = std::env::current_exe().unwrap();
-        let bin = exe.parent().unwrap().parent().unwrap().join("examples/testapp");
-        assert!(bin.exists(), "{} is missing: `cargo test` builds it", bin.display());
-        import_image(TAG, &[(bin, "/testapp".into())], &[], &[], r#"["/testapp", "8000"]"#);
-    });
-    TAG
+        let bin = exe
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("examples/testapp");
+        assert!(
+            bin.exists(),
+            "{} is missing: `cargo test` builds it",
+            bin.display()
+        );
+        let tag = format!(
+            "devenv-test/app:{}",
+            devenv::hash::short(&std::fs::read(&bin).unwrap(), 12)
+        );
+        if !image_exists(&tag) {
+            import_image(
+                &tag,
+                &[(bin, "/testapp".into())],
+                &[],
+                &[],
+                r#"["/testapp", "8000"]"#,
+            );
+        }
+        tag
+    })
 }
