@@ -5,7 +5,6 @@
 //! https://myblog.test/ and its WSS echo arrives. Warm: `devenv up` again with nothing changed.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::path::Path;
