@@ -110,6 +110,10 @@ fn started_at(s: &ServiceInspect) -> Option<SystemTime> {
     Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(parsed.unix_timestamp_nanos().max(0) as u64))
 }
 
+fn task_error(e: &Option<String>) -> String {
+    e.as_ref().map(|e| format!(" (last task error: {e})")).unwrap_or_default()
+}
+
 /// Evaluates one service from its inspect data and its current-version tasks.
 pub fn evaluate(
     short: &str,
@@ -228,7 +232,11 @@ pub fn evaluate(
             .as_ref()
             .map(|u| u.message.clone())
             .unwrap_or_default();
-        st.fatal = Some(format!("update {}: {msg}", st.update.replace('_', " ")));
+        st.fatal = Some(format!(
+            "update {}: {msg}{}",
+            st.update.replace('_', " "),
+            task_error(&newest_error)
+        ));
     } else if st.update == "rollback_completed"
         && started_at(svc).is_some_and(|t| t + Duration::from_secs(2) >= since)
     {
@@ -237,7 +245,8 @@ pub fn evaluate(
             .as_ref()
             .map(|u| u.message.clone())
             .unwrap_or_default();
-        st.fatal = Some(format!("the update failed and was rolled back: {msg}"));
+        let detail = if msg.is_empty() || msg == "rollback completed" { String::new() } else { format!(": {msg}") };
+        st.fatal = Some(format!("the update failed and was rolled back{detail}{}", task_error(&newest_error)));
     } else if unschedulable_for.is_some_and(|d| d >= opts.unschedulable_grace) && !st.done {
         st.fatal = Some(
             newest_error
@@ -474,7 +483,17 @@ pub fn watch(
         if let Some(outcome) = outcome {
             progress.finish();
             let mut logs = BTreeMap::new();
+            let mut states = states;
             if outcome != Outcome::Ready {
+                // a rolled-back or paused update's failed tasks belong to the replaced spec: the
+                // full task history names their error
+                for s in states.iter_mut().filter(|s| s.fatal.as_ref().is_some_and(|f| !f.contains("last task error"))) {
+                    let h = docker.try_query(["service", "ps", &format!("{stack}_{}", s.name), "--no-trunc", "--format", "json"])?;
+                    let hist: Vec<TaskLine> = if h.ok() { parse_lines(&h.stdout)? } else { Vec::new() };
+                    if let Some(e) = hist.iter().map(|t| t.error_text()).find(|e| !e.is_empty()) {
+                        s.fatal = Some(format!("{}{}", s.fatal.clone().unwrap_or_default(), task_error(&Some(e))));
+                    }
+                }
                 for s in states
                     .iter()
                     .filter(|s| s.fatal.is_some() || (outcome == Outcome::TimedOut && !s.done))
