@@ -22,31 +22,6 @@ fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
-fn project(dir: &Path) {
-    std::fs::create_dir_all(dir.join("profiles")).unwrap();
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    std::fs::write(
-        dir.join("devenv.yaml"),
-        format!(
-            "project: myblog\nstack: templates/stack.yml.j2\nconfigs:\n  nginx.conf: templates/nginx.conf.j2\nvars:\n  images: {{nginx: \"{}\", app: \"{}\"}}\nprobes:\n  - url: \"https://{{{{ domain }}}}/healthz\"\n  - url: \"wss://{{{{ domain }}}}/ws\"\n",
-            nginx_image(),
-            app_image()
-        ),
-    )
-    .unwrap();
-    std::fs::write(dir.join("profiles/local.yaml"), "domain: myblog.test\nhosts: [myblog.test]\ntls: local-ca\ndocker: {swarm: true}\nreplicas: {app: 1}\n").unwrap();
-    std::fs::write(
-        dir.join("templates/nginx.conf.j2"),
-        include_str!("../tests/data/e2e/nginx.conf.j2"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/stack.yml.j2"),
-        include_str!("../tests/data/e2e/stack.yml.j2"),
-    )
-    .unwrap();
-}
-
 fn main() {
     if !(can_use_mount_namespaces()
         && docker_ready()
@@ -78,7 +53,7 @@ fn main() {
             .output();
         let sb = Sandbox::new("127.0.0.1\tlocalhost\n");
         let p = tempfile::tempdir().unwrap();
-        project(p.path());
+        e2e_project(p.path());
         let dir = p.path().to_str().unwrap();
         let t = Instant::now();
         let o = sb.devenv(&["-C", dir, "-q", "up", "local"]);

@@ -8,41 +8,34 @@ use std::path::{Path, PathBuf};
 /// Writes `data` to `path` through a temp file in the same directory, fsync and rename, so a reader
 /// (or a crash) sees the old or the new content, never a mix. `mode` applies on Unix.
 pub fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
-    let dir = parent_dir(path);
-    std::fs::create_dir_all(&dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(
-            ".{}.",
-            path.file_name()
-                .map(|s| s.to_string_lossy())
-                .unwrap_or_default()
-        ))
-        .suffix(".tmp")
-        .tempfile_in(&dir)?;
-    set_mode(tmp.as_file(), mode)?;
-    tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    sync_dir(&dir);
-    Ok(())
+    replace_file(path, data, mode, true)
 }
 
 /// Like [`write_atomic`] without the fsyncs: never a half-written file, but not durable.
 pub fn write_atomic_nosync(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+    replace_file(path, data, mode, false)
+}
+
+fn replace_file(path: &Path, data: &[u8], mode: Option<u32>, durable: bool) -> std::io::Result<()> {
     let dir = parent_dir(path);
     std::fs::create_dir_all(&dir)?;
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
     let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(
-            ".{}.",
-            path.file_name()
-                .map(|s| s.to_string_lossy())
-                .unwrap_or_default()
-        ))
+        .prefix(&format!(".{name}."))
         .suffix(".tmp")
         .tempfile_in(&dir)?;
     set_mode(tmp.as_file(), mode)?;
     tmp.write_all(data)?;
+    if durable {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
+    if durable {
+        sync_dir(&dir);
+    }
     Ok(())
 }
 

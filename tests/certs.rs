@@ -510,7 +510,10 @@ fn bad_inputs_are_explained_and_write_nothing() {
     assert!(!bad.path().join("certs").exists());
 
     // a certs directory this user cannot write (as an unprivileged user when we are root)
-    if require("root and setpriv (to act as an unprivileged user)", is_root() && have("setpriv")) {
+    if require(
+        "root and setpriv (to act as an unprivileged user)",
+        is_root() && have("setpriv"),
+    ) {
         let owner = tempfile::tempdir().unwrap();
         let proj = mini_project("myblog", &["myblog.test"]);
         let ca2 = owner.path().join("ca");

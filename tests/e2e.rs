@@ -13,66 +13,6 @@ use std::time::Duration;
 
 use common::*;
 
-/// The e2e project: the example's shape (nginx terminating TLS in front of an app with a
-/// WebSocket), with images built offline.
-fn project(dir: &Path) {
-    std::fs::create_dir_all(dir.join("profiles")).unwrap();
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    std::fs::create_dir_all(dir.join("certs")).unwrap();
-    std::fs::write(
-        dir.join("devenv.yaml"),
-        format!(
-            "project: myblog\nstack: templates/stack.yml.j2\nconfigs:\n  nginx.conf: templates/nginx.conf.j2\nvars:\n  images: {{nginx: \"{}\", app: \"{}\"}}\nprobes:\n  - url: \"https://{{{{ domain }}}}/healthz\"\n  - url: \"wss://{{{{ domain }}}}/ws\"\n",
-            nginx_image(),
-            app_image()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("profiles/local.yaml"),
-        "domain: myblog.test\nhosts: [myblog.test]\ntls: local-ca\ndocker: {swarm: true}\nreplicas: {app: 1}\n",
-    )
-    .unwrap();
-    // the server profile pins its own swarm: the guard must keep it off this one
-    std::fs::write(
-        dir.join("profiles/server.yaml"),
-        "domain: myblog.com\ntls: {files: {cert: certs/server.crt, key: certs/server.key}}\ndocker: {context: default, cluster_id: swarm-of-the-server}\nreplicas: {app: 3}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/nginx.conf.j2"),
-        include_str!("data/e2e/nginx.conf.j2"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/stack.yml.j2"),
-        include_str!("data/e2e/stack.yml.j2"),
-    )
-    .unwrap();
-    // self-signed files for the server profile (never deployed here: the guard refuses first)
-    let ok = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=myblog.com",
-        ])
-        .arg("-keyout")
-        .arg(dir.join("certs/server.key"))
-        .arg("-out")
-        .arg(dir.join("certs/server.crt"))
-        .output()
-        .unwrap();
-    assert!(ok.status.success());
-}
-
 fn e2e_ready() -> bool {
     can_use_mount_namespaces()
         && docker_ready()
@@ -147,7 +87,7 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
     let sb = Sandbox::new(initial_hosts);
     let p = tempfile::tempdir().unwrap();
     let dir = p.path();
-    project(dir);
+    e2e_project(dir);
     let _cleanup = StackGuard {
         dir: dir.to_path_buf(),
         env: vec![("DEVENV_HOSTS_FILE".into(), sb.hosts.display().to_string())],

@@ -418,7 +418,10 @@ fn unreadable_profile_is_named() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();
     let mut cmd = if is_root() {
-        if !require("setpriv (to read the file as an unprivileged user)", have("setpriv")) {
+        if !require(
+            "setpriv (to read the file as an unprivileged user)",
+            have("setpriv"),
+        ) {
             return;
         }
         std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();

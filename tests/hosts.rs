@@ -211,7 +211,10 @@ fn bad_inputs_leave_the_file_untouched() {
 
 #[test]
 fn unwritable_file_is_explained_and_untouched() {
-    if !require("root and setpriv (to act as an unprivileged user)", is_root() && have("setpriv")) {
+    if !require(
+        "root and setpriv (to act as an unprivileged user)",
+        is_root() && have("setpriv"),
+    ) {
         return;
     }
     use std::os::unix::fs::PermissionsExt;

@@ -536,8 +536,14 @@ fn two_node_server_swarm_with_registry_and_rolling_updates() {
     let o = run(&["up", "--yes", "--rollback", "--timeout", "120"], true);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains("non-zero exit (5)"), "the task error is named: {err}");
-    assert!(err.contains("broken build"), "the failing service's log lines are shown: {err}");
+    assert!(
+        err.contains("non-zero exit (5)"),
+        "the task error is named: {err}"
+    );
+    assert!(
+        err.contains("broken build"),
+        "the failing service's log lines are shown: {err}"
+    );
     let start = Instant::now();
     loop {
         let img = stdout(&t.docker(

@@ -115,6 +115,54 @@ impl Env {
     }
 }
 
+/// A test's stack: the machine lock, a private environment, the project, a port, and the
+/// `devenv down` that runs when it goes out of scope. `None` when docker is not available.
+struct Fixture {
+    env: Env,
+    p: tempfile::TempDir,
+    port: u16,
+    _guard: StackGuard,
+    _lock: MachineLock,
+}
+
+impl Fixture {
+    fn new(name: &str) -> Option<Fixture> {
+        if !require(
+            "docker with a running daemon and busybox-static",
+            docker_ready(),
+        ) {
+            return None;
+        }
+        let lock = machine_lock("docker");
+        let env = Env::new();
+        let port = free_port();
+        let p = five(name, port);
+        let guard = env.guard(p.path());
+        Some(Fixture {
+            env,
+            p,
+            port,
+            _guard: guard,
+            _lock: lock,
+        })
+    }
+
+    fn dir(&self) -> &Path {
+        self.p.path()
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        self.env.run(self.p.path(), args)
+    }
+
+    /// Appends services (YAML at the services' indentation) to the stack template.
+    fn add_services(&self, yaml: &str) {
+        let stack = self.p.path().join("templates/stack.yml.j2");
+        let src = std::fs::read_to_string(&stack).unwrap();
+        std::fs::write(&stack, format!("{src}{yaml}")).unwrap();
+    }
+}
+
 fn task_ids(stack: &str) -> Vec<String> {
     let o = std::process::Command::new("docker")
         .args([
@@ -149,18 +197,11 @@ fn wait_http(port: u16, want: &str) {
 
 #[test]
 fn up_noop_and_config_change() {
-    if !require(
-        "docker with a running daemon and busybox-static",
-        docker_ready(),
-    ) {
+    let Some(f) = Fixture::new("devenvt-five") else {
         return;
-    }
-    let _lock = machine_lock("docker");
-    let env = Env::new();
-    let port = free_port();
-    let p = five("devenvt-five", port);
-    let _g = env.guard(p.path());
-    let o = env.run(p.path(), &["up"]);
+    };
+    let port = f.port;
+    let o = f.run(&["up"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("5 services ready"), "{}", stderr(&o));
     wait_http(port, "page v1 of local");
@@ -169,7 +210,7 @@ fn up_noop_and_config_change() {
     // nothing changed: nothing redeployed, no task restarts
     let before = task_ids("devenvt-five");
     let t = Instant::now();
-    let o = env.run(p.path(), &["up"]);
+    let o = f.run(&["up"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("nothing changed since the last deploy"),
@@ -185,11 +226,11 @@ fn up_noop_and_config_change() {
 
     // one config changes: only the service using it gets a new task
     std::fs::write(
-        p.path().join("templates/page.html.j2"),
+        f.dir().join("templates/page.html.j2"),
         "page v2 of {{ profile }}\n",
     )
     .unwrap();
-    let o = env.run(p.path(), &["up"]);
+    let o = f.run(&["up"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("changes since the last deploy: ~ web (config page.html)"),
@@ -224,7 +265,7 @@ fn up_noop_and_config_change() {
     );
 
     // status shows it all
-    let o = env.run(p.path(), &["status", "--json"]);
+    let o = f.run(&["status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["services"].as_array().unwrap().len(), 5);
     assert!(
@@ -237,16 +278,16 @@ fn up_noop_and_config_change() {
     );
 
     // exec runs in the task and returns the command's exit code
-    let o = env.run(p.path(), &["exec", "web", "--", "cat", "/www/index.html"]);
+    let o = f.run(&["exec", "web", "--", "cat", "/www/index.html"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "page v2 of local\n");
-    let o = env.run(p.path(), &["exec", "web", "--", "sh", "-c", "exit 7"]);
+    let o = f.run(&["exec", "web", "--", "sh", "-c", "exit 7"]);
     assert_eq!(o.status.code(), Some(7));
-    let o = env.run(p.path(), &["exec", "wbe", "--", "true"]);
+    let o = f.run(&["exec", "wbe", "--", "true"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("did you mean `web`?"));
     // logs shows the service's output
-    let o = env.run(p.path(), &["logs", "talker"]);
+    let o = f.run(&["logs", "talker"]);
     assert!(
         stdout(&o).contains("hello-from-talker") || stderr(&o).contains("hello-from-talker"),
         "{}{}",
@@ -255,7 +296,7 @@ fn up_noop_and_config_change() {
     );
 
     // down: really gone, networks too
-    let o = env.run(p.path(), &["down"]);
+    let o = f.run(&["down"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let nets = std::process::Command::new("docker")
         .args([
@@ -287,23 +328,16 @@ fn up_noop_and_config_change() {
 
 #[test]
 fn ten_down_up_cycles_never_fail() {
-    if !require(
-        "docker with a running daemon and busybox-static",
-        docker_ready(),
-    ) {
+    let Some(f) = Fixture::new("devenvt-cycle") else {
         return;
-    }
-    let _lock = machine_lock("docker");
-    let env = Env::new();
-    let port = free_port();
-    let p = five("devenvt-cycle", port);
-    let _g = env.guard(p.path());
-    let o = env.run(p.path(), &["up"]);
+    };
+    let port = f.port;
+    let o = f.run(&["up"]);
     assert!(o.status.success(), "{}", stderr(&o));
     for i in 0..10 {
-        let o = env.run(p.path(), &["down"]);
+        let o = f.run(&["down"]);
         assert!(o.status.success(), "cycle {i} down: {}", stderr(&o));
-        let o = env.run(p.path(), &["up"]);
+        let o = f.run(&["up"]);
         assert!(o.status.success(), "cycle {i} up: {}", stderr(&o));
         wait_http(port, "page v1");
     }
@@ -311,25 +345,12 @@ fn ten_down_up_cycles_never_fail() {
 
 #[test]
 fn missing_image_and_crash_loop_fail_fast() {
-    if !require(
-        "docker with a running daemon and busybox-static",
-        docker_ready(),
-    ) {
+    let Some(f) = Fixture::new("devenvt-bad") else {
         return;
-    }
-    let _lock = machine_lock("docker");
-    let env = Env::new();
-    let p = five("devenvt-bad", free_port());
-    let _g = env.guard(p.path());
-    let stack = p.path().join("templates/stack.yml.j2");
-    let src = std::fs::read_to_string(&stack).unwrap();
-    std::fs::write(
-        &stack,
-        format!("{src}  missing:\n    image: devenv-test/nosuch:1\n"),
-    )
-    .unwrap();
+    };
+    f.add_services("  missing:\n    image: devenv-test/nosuch:1\n");
     let t = Instant::now();
-    let o = env.run(p.path(), &["up", "--timeout", "120"]);
+    let o = f.run(&["up", "--timeout", "120"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("missing: No such image: devenv-test/nosuch:1"),
@@ -342,12 +363,11 @@ fn missing_image_and_crash_loop_fail_fast() {
         t.elapsed()
     );
 
-    std::fs::write(
-        &stack,
-        format!("{src}  crasher:\n    image: {}\n    command: [\"sh\", \"-c\", \"echo dying; exit 3\"]\n    deploy:\n      restart_policy: {{delay: 1s}}\n", busybox_image()),
-    )
-    .unwrap();
-    let o = env.run(p.path(), &["up", "--timeout", "120"]);
+    f.add_services(&format!(
+        "  crasher:\n    image: {}\n    command: [\"sh\", \"-c\", \"echo dying; exit 3\"]\n    deploy:\n      restart_policy: {{delay: 1s}}\n",
+        busybox_image()
+    ));
+    let o = f.run(&["up", "--timeout", "120"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -362,25 +382,15 @@ fn missing_image_and_crash_loop_fail_fast() {
 
 #[test]
 fn timeout_exits_with_code_3() {
-    if !require(
-        "docker with a running daemon and busybox-static",
-        docker_ready(),
-    ) {
+    let Some(f) = Fixture::new("devenvt-slow") else {
         return;
-    }
-    let _lock = machine_lock("docker");
-    let env = Env::new();
-    let p = five("devenvt-slow", free_port());
-    let _g = env.guard(p.path());
-    let stack = p.path().join("templates/stack.yml.j2");
-    let src = std::fs::read_to_string(&stack).unwrap();
+    };
     // a healthcheck that never passes: the task stays "starting"
-    std::fs::write(
-        &stack,
-        format!("{src}  sick:\n    image: {}\n    healthcheck:\n      test: [\"CMD\", \"false\"]\n      interval: 1s\n      retries: 1000\n", busybox_image()),
-    )
-    .unwrap();
-    let o = env.run(p.path(), &["up", "--timeout", "8"]);
+    f.add_services(&format!(
+        "  sick:\n    image: {}\n    healthcheck:\n      test: [\"CMD\", \"false\"]\n      interval: 1s\n      retries: 1000\n",
+        busybox_image()
+    ));
+    let o = f.run(&["up", "--timeout", "8"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("did not become ready within")
@@ -392,16 +402,10 @@ fn timeout_exits_with_code_3() {
 
 #[test]
 fn guards_refuse_before_anything_changes() {
-    if !require(
-        "docker with a running daemon and busybox-static",
-        docker_ready(),
-    ) {
+    let Some(f) = Fixture::new("devenvt-guard") else {
         return;
-    }
-    let _lock = machine_lock("docker");
-    let env = Env::new();
-    let p = five("devenvt-guard", free_port());
-    let _g = env.guard(p.path());
+    };
+    let env = &f.env;
     let exists = || {
         let o = std::process::Command::new("docker")
             .args([
@@ -419,7 +423,7 @@ fn guards_refuse_before_anything_changes() {
     let o = {
         let mut c = std::process::Command::new(devenv_bin());
         c.arg("-C")
-            .arg(p.path())
+            .arg(f.dir())
             .arg("up")
             .env("DOCKER_HOST", "tcp://127.0.0.1:9")
             .env("NO_COLOR", "1");
@@ -437,13 +441,13 @@ fn guards_refuse_before_anything_changes() {
     assert!(!exists());
 
     // single-node lint: a host-mode port cannot have 2 replicas on one node
-    let prof = p.path().join("profiles/local.yaml");
+    let prof = f.dir().join("profiles/local.yaml");
     std::fs::write(
         &prof,
         "domain: five.test\ndocker: {swarm: true}\nreplicas: {web: 2}\n",
     )
     .unwrap();
-    let o = env.run(p.path(), &["up"]);
+    let o = f.run(&["up"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("service `web` publishes host-mode port")
@@ -459,7 +463,7 @@ fn guards_refuse_before_anything_changes() {
         "domain: five.test\ndocker: {swarm: true, cluster_id: not-this-one}\nreplicas: {web: 1}\n",
     )
     .unwrap();
-    let o = env.run(p.path(), &["up"]);
+    let o = f.run(&["up"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("may deploy only to swarm not-this-one"),
@@ -474,13 +478,13 @@ fn guards_refuse_before_anything_changes() {
         "domain: five.test\ndocker: {swarm: true}\nreplicas: {web: 1}\n",
     )
     .unwrap();
-    std::fs::create_dir_all(p.path().join(".devenv")).unwrap();
+    std::fs::create_dir_all(f.dir().join(".devenv")).unwrap();
     std::fs::write(
-        p.path().join(".devenv/state.json"),
+        f.dir().join(".devenv/state.json"),
         r#"{"cluster_ids": {"local": "an-older-swarm"}}"#,
     )
     .unwrap();
-    let o = env.run(p.path(), &["up"]);
+    let o = f.run(&["up"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("was deployed to swarm an-older-swarm")
@@ -489,7 +493,7 @@ fn guards_refuse_before_anything_changes() {
         stderr(&o)
     );
     assert!(!exists());
-    let o = env.run(p.path(), &["up", "--new-cluster"]);
+    let o = f.run(&["up", "--new-cluster"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(exists());
 }

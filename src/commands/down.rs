@@ -22,8 +22,12 @@ struct Named {
     id: String,
 }
 
-fn label(stack: &str) -> String {
-    format!("label=com.docker.stack.namespace={stack}")
+/// The objects of kind `what` (`service ls`, `ps -a`, `network ls`, `volume ls`) of a stack.
+fn list(docker: &Docker<'_>, what: &[&str], stack: &str) -> anyhow::Result<Vec<Named>> {
+    let filter = format!("label=com.docker.stack.namespace={stack}");
+    let mut args: Vec<&str> = what.to_vec();
+    args.extend(["--filter", filter.as_str(), "--format", "json"]);
+    docker.json_lines(args)
 }
 
 pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
@@ -69,15 +73,7 @@ pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
     let start = Instant::now();
 
     let volumes: Vec<String> = if a.volumes {
-        docker
-            .json_lines::<Named>([
-                "volume",
-                "ls",
-                "--filter",
-                &label(&stack),
-                "--format",
-                "json",
-            ])?
+        list(&docker, &["volume", "ls"], &stack)?
             .into_iter()
             .map(|v| v.name)
             .collect()
@@ -98,14 +94,7 @@ pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
         }
     }
 
-    let services = docker.json_lines::<Named>([
-        "service",
-        "ls",
-        "--filter",
-        &label(&stack),
-        "--format",
-        "json",
-    ])?;
+    let services = list(&docker, &["service", "ls"], &stack)?;
     if !services.is_empty() {
         crate::ui::step(&format!(
             "removing stack {stack} from context `{}`",
@@ -123,30 +112,9 @@ pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
     // wait for docker to finish what `stack rm` starts
     let timeout = Duration::from_secs(a.timeout);
     loop {
-        let services = docker.json_lines::<Named>([
-            "service",
-            "ls",
-            "--filter",
-            &label(&stack),
-            "--format",
-            "json",
-        ])?;
-        let containers = docker.json_lines::<Named>([
-            "ps",
-            "-a",
-            "--filter",
-            &label(&stack),
-            "--format",
-            "json",
-        ])?;
-        let networks = docker.json_lines::<Named>([
-            "network",
-            "ls",
-            "--filter",
-            &label(&stack),
-            "--format",
-            "json",
-        ])?;
+        let services = list(&docker, &["service", "ls"], &stack)?;
+        let containers = list(&docker, &["ps", "-a"], &stack)?;
+        let networks = list(&docker, &["network", "ls"], &stack)?;
         if services.is_empty() && containers.is_empty() && networks.is_empty() {
             break;
         }

@@ -85,8 +85,9 @@ pub fn exec(ctx: &Ctx, a: ExecArgs) -> anyhow::Result<i32> {
         "json",
     ])?;
     let Some(c) = containers.first() else {
-        let tasks: Vec<TaskLine> = docker
-            .try_query([
+        let tasks = crate::swarm::watch::task_lines(
+            &docker,
+            &[
                 "service",
                 "ps",
                 full.as_str(),
@@ -95,11 +96,8 @@ pub fn exec(ctx: &Ctx, a: ExecArgs) -> anyhow::Result<i32> {
                 "--no-trunc",
                 "--format",
                 "json",
-            ])
-            .ok()
-            .filter(|o| o.ok())
-            .map(|o| crate::swarm::docker::parse_lines(&o.stdout).unwrap_or_default())
-            .unwrap_or_default();
+            ],
+        )?;
         let running: Vec<&TaskLine> = tasks.iter().filter(|t| t.state() == "running").collect();
         if let Some(t) = running.first() {
             return Err(UserError::new(format!(

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::Ctx;
 use crate::cli::StatusArgs;
 use crate::state::State;
-use crate::swarm::docker::{Docker, ServiceInspect, TaskLine, parse_lines};
+use crate::swarm::docker::{Docker, TaskLine};
 use crate::swarm::watch;
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -48,29 +48,7 @@ pub fn run(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<i32> {
     let mut failing = Vec::new();
     if active && info.swarm.control_available {
         let full: Vec<String> = wanted.iter().map(|s| format!("{stack}_{s}")).collect();
-        let mut args = vec!["service".to_string(), "inspect".into()];
-        args.extend(full.iter().cloned());
-        let o = docker.try_query(args)?;
-        let inspects: Vec<ServiceInspect> = if o.stdout.iter().any(|b| !b.is_ascii_whitespace()) {
-            serde_json::from_slice(&o.stdout)?
-        } else {
-            Vec::new()
-        };
-        let t = docker.try_query([
-            "stack",
-            "ps",
-            stack.as_str(),
-            "--filter",
-            "_up-to-date=true",
-            "--no-trunc",
-            "--format",
-            "json",
-        ])?;
-        let tasks: Vec<TaskLine> = if t.ok() {
-            parse_lines(&t.stdout)?
-        } else {
-            Vec::new()
-        };
+        let (inspects, tasks) = watch::snapshot(&docker, &stack, &full)?;
         let opts = watch::Options::default();
         for (short, f) in wanted.iter().zip(&full) {
             let mine: Vec<&TaskLine> = tasks.iter().filter(|t| t.service() == f).collect();

@@ -33,6 +33,32 @@ fn existing(docker: &Docker<'_>, kind: &str, project: &str) -> anyhow::Result<Ve
         .collect())
 }
 
+fn create(
+    docker: &Docker<'_>,
+    kind: &str,
+    project: &str,
+    r: &Rendered,
+    name: &str,
+    data: &[u8],
+) -> anyhow::Result<()> {
+    docker.mutate_stdin(
+        [
+            kind,
+            "create",
+            "--label",
+            &label(project),
+            "--label",
+            &format!("devenv.stack={}", r.stack_name),
+            "--label",
+            &format!("devenv.profile={}", r.profile),
+            name,
+            "-",
+        ],
+        data,
+    )?;
+    Ok(())
+}
+
 /// Creates the configs and secrets of `r` that do not exist yet; returns how many were created.
 pub fn ensure(
     docker: &Docker<'_>,
@@ -42,31 +68,19 @@ pub fn ensure(
 ) -> anyhow::Result<usize> {
     let mut made = 0;
     let have = existing(docker, "config", project)?;
-    for c in &r.configs {
-        if !have.contains(&c.object_name) {
-            docker.mutate_stdin(
-                [
-                    "config",
-                    "create",
-                    "--label",
-                    &label(project),
-                    "--label",
-                    &format!("devenv.stack={}", r.stack_name),
-                    "--label",
-                    &format!("devenv.profile={}", r.profile),
-                    &c.object_name,
-                    "-",
-                ],
-                c.content.as_bytes(),
-            )?;
-            made += 1;
-        }
+    for c in r.configs.iter().filter(|c| !have.contains(&c.object_name)) {
+        create(
+            docker,
+            "config",
+            project,
+            r,
+            &c.object_name,
+            c.content.as_bytes(),
+        )?;
+        made += 1;
     }
     let have = existing(docker, "secret", project)?;
-    for s in &r.secrets {
-        if have.contains(&s.object_name) {
-            continue;
-        }
+    for s in r.secrets.iter().filter(|s| !have.contains(&s.object_name)) {
         let Some(Ok(value)) = secrets.iter().find(|i| i.key == s.key).map(|i| &i.value) else {
             anyhow::bail!(
                 "secret `{}` has no value ({})",
@@ -74,21 +88,7 @@ pub fn ensure(
                 s.unavailable.clone().unwrap_or_default()
             );
         };
-        docker.mutate_stdin(
-            [
-                "secret",
-                "create",
-                "--label",
-                &label(project),
-                "--label",
-                &format!("devenv.stack={}", r.stack_name),
-                "--label",
-                &format!("devenv.profile={}", r.profile),
-                &s.object_name,
-                "-",
-            ],
-            value,
-        )?;
+        create(docker, "secret", project, r, &s.object_name, value)?;
         made += 1;
     }
     Ok(made)

@@ -111,7 +111,9 @@ fn started_at(s: &ServiceInspect) -> Option<SystemTime> {
 }
 
 fn task_error(e: &Option<String>) -> String {
-    e.as_ref().map(|e| format!(" (last task error: {e})")).unwrap_or_default()
+    e.as_ref()
+        .map(|e| format!(" (last task error: {e})"))
+        .unwrap_or_default()
 }
 
 /// Evaluates one service from its inspect data and its current-version tasks.
@@ -245,8 +247,15 @@ pub fn evaluate(
             .as_ref()
             .map(|u| u.message.clone())
             .unwrap_or_default();
-        let detail = if msg.is_empty() || msg == "rollback completed" { String::new() } else { format!(": {msg}") };
-        st.fatal = Some(format!("the update failed and was rolled back{detail}{}", task_error(&newest_error)));
+        let detail = if msg.is_empty() || msg == "rollback completed" {
+            String::new()
+        } else {
+            format!(": {msg}")
+        };
+        st.fatal = Some(format!(
+            "the update failed and was rolled back{detail}{}",
+            task_error(&newest_error)
+        ));
     } else if unschedulable_for.is_some_and(|d| d >= opts.unschedulable_grace) && !st.done {
         st.fatal = Some(
             newest_error
@@ -325,6 +334,49 @@ impl Progress {
     }
 }
 
+/// Task lines of a `service ps` / `stack ps` call (none when the service or stack is gone).
+pub fn task_lines(docker: &Docker<'_>, args: &[&str]) -> anyhow::Result<Vec<TaskLine>> {
+    let o = docker.try_query(args.iter().copied())?;
+    if o.ok() {
+        parse_lines(&o.stdout)
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// The services (full names) of a stack as `docker service inspect` shows them, and the tasks of
+/// their current versions (`docker stack ps --filter _up-to-date=true`): two docker calls.
+pub fn snapshot(
+    docker: &Docker<'_>,
+    stack: &str,
+    full: &[String],
+) -> anyhow::Result<(Vec<ServiceInspect>, Vec<TaskLine>)> {
+    let mut args = vec!["service".to_string(), "inspect".into()];
+    args.extend(full.iter().cloned());
+    let o = docker.try_query(args)?;
+    // missing services make inspect fail, but it still prints the ones it found
+    let inspects: Vec<ServiceInspect> = if o.stdout.iter().any(|b| !b.is_ascii_whitespace()) {
+        serde_json::from_slice(&o.stdout)
+            .map_err(|e| anyhow::anyhow!("unexpected `docker service inspect` output: {e}"))?
+    } else {
+        Vec::new()
+    };
+    let tasks = task_lines(
+        docker,
+        &[
+            "stack",
+            "ps",
+            stack,
+            "--filter",
+            "_up-to-date=true",
+            "--no-trunc",
+            "--format",
+            "json",
+        ],
+    )?;
+    Ok((inspects, tasks))
+}
+
 /// Watches `services` (short names) of `stack` until all are ready, one fails, or the timeout.
 pub fn watch(
     docker: &Docker<'_>,
@@ -342,30 +394,7 @@ pub fn watch(
     let mut stable: BTreeMap<String, (Instant, usize)> = BTreeMap::new();
     let mut holders: BTreeMap<String, String> = BTreeMap::new();
     loop {
-        let mut args = vec!["service".to_string(), "inspect".into()];
-        args.extend(full.iter().cloned());
-        let o = docker.try_query(args)?;
-        let inspects: Vec<ServiceInspect> = if o.stdout.iter().any(|b| !b.is_ascii_whitespace()) {
-            serde_json::from_slice(&o.stdout)
-                .map_err(|e| anyhow::anyhow!("unexpected `docker service inspect` output: {e}"))?
-        } else {
-            Vec::new()
-        };
-        let t = docker.try_query([
-            "stack",
-            "ps",
-            stack,
-            "--filter",
-            "_up-to-date=true",
-            "--no-trunc",
-            "--format",
-            "json",
-        ])?;
-        let tasks: Vec<TaskLine> = if t.ok() {
-            parse_lines(&t.stdout)?
-        } else {
-            Vec::new()
-        };
+        let (inspects, tasks) = snapshot(docker, stack, &full)?;
         let mut states: Vec<ServiceState> = Vec::with_capacity(services.len());
         for (short, f) in services.iter().zip(&full) {
             let ins = inspects.iter().find(|i| i.name() == *f);
@@ -487,11 +516,22 @@ pub fn watch(
             if outcome != Outcome::Ready {
                 // a rolled-back or paused update's failed tasks belong to the replaced spec: the
                 // full task history names their error
-                for s in states.iter_mut().filter(|s| s.fatal.as_ref().is_some_and(|f| !f.contains("last task error"))) {
-                    let h = docker.try_query(["service", "ps", &format!("{stack}_{}", s.name), "--no-trunc", "--format", "json"])?;
-                    let hist: Vec<TaskLine> = if h.ok() { parse_lines(&h.stdout)? } else { Vec::new() };
+                for s in states.iter_mut().filter(|s| {
+                    s.fatal
+                        .as_ref()
+                        .is_some_and(|f| !f.contains("last task error"))
+                }) {
+                    let full = format!("{stack}_{}", s.name);
+                    let hist = task_lines(
+                        docker,
+                        &["service", "ps", &full, "--no-trunc", "--format", "json"],
+                    )?;
                     if let Some(e) = hist.iter().map(|t| t.error_text()).find(|e| !e.is_empty()) {
-                        s.fatal = Some(format!("{}{}", s.fatal.clone().unwrap_or_default(), task_error(&Some(e))));
+                        s.fatal = Some(format!(
+                            "{}{}",
+                            s.fatal.clone().unwrap_or_default(),
+                            task_error(&Some(e))
+                        ));
                     }
                 }
                 for s in states

@@ -79,11 +79,7 @@ impl Store for Keystore {
             .arg("-keystore")
             .arg(self.location())
             .args(["-storepass", STOREPASS]);
-        match env.sys.run(&c) {
-            Ok(o) if o.ok() => Trust::Trusted,
-            Ok(_) => Trust::NotTrusted,
-            Err(e) => Trust::Unknown(e.to_string()),
-        }
+        super::check_by_exit(env, &c)
     }
 }
 

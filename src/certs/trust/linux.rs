@@ -121,11 +121,7 @@ impl Store for SystemStore {
                 .args(["verify", "-CAfile"])
                 .arg(self.bundle.to_string_lossy())
                 .arg(env.ca.pem_path.to_string_lossy());
-            return match env.sys.run(&c) {
-                Ok(o) if o.ok() => Trust::Trusted,
-                Ok(_) => Trust::NotTrusted,
-                Err(e) => Trust::Unknown(e.to_string()),
-            };
+            return super::check_by_exit(env, &c);
         }
         match env.sys.read_file(&self.bundle) {
             Ok(b) => {

@@ -84,11 +84,7 @@ impl Store for Keychain {
         let c = Cmd::new("security")
             .args(["verify-cert", "-p", "ssl", "-c"])
             .arg(env.ca.pem_path.to_string_lossy());
-        match env.sys.run(&c) {
-            Ok(o) if o.ok() => Trust::Trusted,
-            Ok(_) => Trust::NotTrusted,
-            Err(e) => Trust::Unknown(e.to_string()),
-        }
+        super::check_by_exit(env, &c)
     }
 }
 

@@ -198,6 +198,15 @@ pub fn run(env: &Env<'_>, cmd: &Cmd) -> Result<crate::sys::Output, TrustError> {
     }
 }
 
+/// A store's check command: exit 0 = trusted, another exit = not trusted.
+pub fn check_by_exit(env: &Env<'_>, cmd: &Cmd) -> Trust {
+    match env.sys.run(cmd) {
+        Ok(o) if o.ok() => Trust::Trusted,
+        Ok(_) => Trust::NotTrusted,
+        Err(e) => Trust::Unknown(e.to_string()),
+    }
+}
+
 /// `cmd` with administrator rights: as is when root (or on Windows, where the store asks), else
 /// through sudo.
 pub fn privileged(env: &Env<'_>, cmd: Cmd) -> Cmd {

@@ -244,11 +244,7 @@ impl Store for NssDb {
             .arg(self.db())
             .arg("-n")
             .arg(env.ca.nickname.clone());
-        match env.sys.run(&verify) {
-            Ok(o) if o.ok() => Trust::Trusted,
-            Ok(_) => Trust::NotTrusted,
-            Err(e) => Trust::Unknown(e.to_string()),
-        }
+        super::check_by_exit(env, &verify)
     }
 }
 

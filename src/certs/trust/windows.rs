@@ -89,16 +89,11 @@ impl Store for CertStore {
         .map(|_| ())
     }
     fn check(&self, env: &Env<'_>) -> Trust {
-        match env.sys.run(
-            &self
-                .base(env)
-                .args(["-verifystore", "Root"])
-                .arg(env.ca.serial.clone()),
-        ) {
-            Ok(o) if o.ok() => Trust::Trusted,
-            Ok(_) => Trust::NotTrusted,
-            Err(e) => Trust::Unknown(e.to_string()),
-        }
+        let verify = self
+            .base(env)
+            .args(["-verifystore", "Root"])
+            .arg(env.ca.serial.clone());
+        super::check_by_exit(env, &verify)
     }
 }
 
