@@ -118,10 +118,11 @@ impl Env {
 /// A test's stack: the machine lock, a private environment, the project, a port, and the
 /// `devenv down` that runs when it goes out of scope. `None` when docker is not available.
 struct Fixture {
-    env: Env,
-    p: tempfile::TempDir,
-    port: u16,
+    // fields drop in this order: the stack goes before the project and its data directory
     _guard: StackGuard,
+    p: tempfile::TempDir,
+    env: Env,
+    port: u16,
     _lock: MachineLock,
 }
 
@@ -134,6 +135,7 @@ impl Fixture {
             return None;
         }
         let lock = machine_lock("docker");
+        remove_stack(name);
         let env = Env::new();
         let port = free_port();
         let p = five(name, port);
@@ -155,11 +157,16 @@ impl Fixture {
         self.env.run(self.p.path(), args)
     }
 
-    /// Appends services (YAML at the services' indentation) to the stack template.
-    fn add_services(&self, yaml: &str) {
+    /// The five services plus these (YAML at the services' indentation), replacing earlier extras.
+    fn extra_services(&self, yaml: &str) {
         let stack = self.p.path().join("templates/stack.yml.j2");
         let src = std::fs::read_to_string(&stack).unwrap();
-        std::fs::write(&stack, format!("{src}{yaml}")).unwrap();
+        let base = src
+            .split("  # extra services\n")
+            .next()
+            .unwrap()
+            .to_string();
+        std::fs::write(&stack, format!("{base}  # extra services\n{yaml}")).unwrap();
     }
 }
 
@@ -348,7 +355,7 @@ fn missing_image_and_crash_loop_fail_fast() {
     let Some(f) = Fixture::new("devenvt-bad") else {
         return;
     };
-    f.add_services("  missing:\n    image: devenv-test/nosuch:1\n");
+    f.extra_services("  missing:\n    image: devenv-test/nosuch:1\n");
     let t = Instant::now();
     let o = f.run(&["up", "--timeout", "120"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -363,7 +370,7 @@ fn missing_image_and_crash_loop_fail_fast() {
         t.elapsed()
     );
 
-    f.add_services(&format!(
+    f.extra_services(&format!(
         "  crasher:\n    image: {}\n    command: [\"sh\", \"-c\", \"echo dying; exit 3\"]\n    deploy:\n      restart_policy: {{delay: 1s}}\n",
         busybox_image()
     ));
@@ -386,7 +393,7 @@ fn timeout_exits_with_code_3() {
         return;
     };
     // a healthcheck that never passes: the task stays "starting"
-    f.add_services(&format!(
+    f.extra_services(&format!(
         "  sick:\n    image: {}\n    healthcheck:\n      test: [\"CMD\", \"false\"]\n      interval: 1s\n      retries: 1000\n",
         busybox_image()
     ));

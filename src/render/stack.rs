@@ -436,11 +436,13 @@ fn build_spec(
         target: None,
     };
     match b {
-        Value::String(s) => spec.context = PathBuf::from(s),
+        Value::String(s) => spec.context = PathBuf::from(s.trim_start_matches("./")),
         Value::Mapping(m) => {
             for (k, v) in m {
                 match (k.as_str().unwrap_or_default(), v) {
-                    ("context", Value::String(s)) => spec.context = PathBuf::from(s),
+                    ("context", Value::String(s)) => {
+                        spec.context = PathBuf::from(s.trim_start_matches("./"))
+                    }
                     ("dockerfile", Value::String(s)) => spec.dockerfile = Some(s.clone()),
                     ("target", Value::String(s)) => spec.target = Some(s.clone()),
                     ("args", Value::Mapping(a)) => {

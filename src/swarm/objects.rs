@@ -81,14 +81,17 @@ pub fn ensure(
     }
     let have = existing(docker, "secret", project)?;
     for s in r.secrets.iter().filter(|s| !have.contains(&s.object_name)) {
-        let Some(Ok(value)) = secrets.iter().find(|i| i.key == s.key).map(|i| &i.value) else {
-            anyhow::bail!(
+        let value = match secrets.iter().find(|i| i.key == s.key).map(|i| &i.value) {
+            Some(Ok(v)) => v.clone(),
+            // --dry-run: `up` would create it (the local-CA leaf, a generated value) first
+            _ if docker.dry_run => Vec::new(),
+            _ => anyhow::bail!(
                 "secret `{}` has no value ({})",
                 s.key,
                 s.unavailable.clone().unwrap_or_default()
-            );
+            ),
         };
-        create(docker, "secret", project, r, &s.object_name, value)?;
+        create(docker, "secret", project, r, &s.object_name, &value)?;
         made += 1;
     }
     Ok(made)

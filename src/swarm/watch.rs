@@ -526,7 +526,12 @@ pub fn watch(
                         docker,
                         &["service", "ps", &full, "--no-trunc", "--format", "json"],
                     )?;
-                    if let Some(e) = hist.iter().map(|t| t.error_text()).find(|e| !e.is_empty()) {
+                    if let Some(e) = hist
+                        .iter()
+                        .map(|t| t.error_text())
+                        .find(|e| !e.is_empty())
+                        .filter(|e| !s.fatal.as_ref().is_some_and(|f| f.contains(e.as_str())))
+                    {
                         s.fatal = Some(format!(
                             "{}{}",
                             s.fatal.clone().unwrap_or_default(),

@@ -465,6 +465,30 @@ impl Drop for StackGuard {
     }
 }
 
+/// Removes a stack left behind by an earlier, interrupted run, and waits until it is gone.
+pub fn remove_stack(name: &str) {
+    let _ = Command::new("docker").args(["stack", "rm", name]).output();
+    let label = format!("label=com.docker.stack.namespace={name}");
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(60) {
+        let left: String = [["service", "ls"], ["network", "ls"]]
+            .iter()
+            .map(|what| {
+                Command::new("docker")
+                    .args(what)
+                    .args(["-q", "--filter", &label])
+                    .output()
+                    .map(|o| stdout(&o))
+                    .unwrap_or_default()
+            })
+            .collect();
+        if left.trim().is_empty() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 /// GET http://127.0.0.1:PORT/PATH (plain HTTP), the body on success.
 pub fn http_get(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
