@@ -8,6 +8,8 @@ use libfuzzer_sys::fuzz_target;
 // `block` reaches `parse` as `super::parse`, the crate root here).
 #[path = "../../src/hosts/block.rs"]
 mod block;
+#[path = "../../src/hosts/edit.rs"]
+mod edit;
 #[path = "../../src/hosts/parse.rs"]
 mod parse;
 
