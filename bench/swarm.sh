@@ -11,6 +11,7 @@ proj=$PWD/bench/five
 work=$(mktemp -d)
 trap 'rm -rf "$work"; "$bin" -q -C "$proj" down >/dev/null 2>&1 || true; docker stack rm benchdocker >/dev/null 2>&1 || true' EXIT
 export DEVENV_DATA_DIR="$work/data" DEVENV_HOSTS_FILE="$work/hosts" NO_COLOR=1
+rm -rf "$proj/.devenv"   # start from no recorded deploy (the swarm may have been re-created)
 
 if ! docker image inspect devenv-test/busybox:1 >/dev/null 2>&1; then
   root="$work/rootfs"; mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/etc"
