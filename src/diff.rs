@@ -294,77 +294,78 @@ fn flatten_service(svc: &Value, out: &mut BTreeMap<String, String>) {
     }
 }
 
-fn secrets(ra: &Rendered, rb: &Rendered) -> Vec<SecretDiff> {
-    let mut names: Vec<&String> = ra
-        .secrets
-        .iter()
-        .chain(rb.secrets.iter())
-        .map(|s| &s.key)
-        .collect();
+/// The keys of both sides, sorted, each once.
+fn union_keys<'a>(
+    a: impl Iterator<Item = &'a String>,
+    b: impl Iterator<Item = &'a String>,
+) -> Vec<&'a String> {
+    let mut names: Vec<&String> = a.chain(b).collect();
     names.sort();
     names.dedup();
     names
-        .into_iter()
-        .filter_map(|n| {
-            let a = ra.secrets.iter().find(|s| &s.key == n);
-            let b = rb.secrets.iter().find(|s| &s.key == n);
-            let value_differs = match (a, b) {
-                // the object name ends in a keyed hash of the value ("unavailable" without one)
-                (Some(a), Some(b)) => {
-                    a.object_name.rsplit('_').next() != b.object_name.rsplit('_').next()
-                }
-                _ => true,
-            };
-            let d = SecretDiff {
-                name: n.clone(),
-                a_origin: a.map(|s| s.origin.clone()),
-                b_origin: b.map(|s| s.origin.clone()),
-                value_differs,
-            };
-            (d.value_differs || d.a_origin != d.b_origin).then_some(d)
-        })
-        .collect()
+}
+
+fn secrets(ra: &Rendered, rb: &Rendered) -> Vec<SecretDiff> {
+    union_keys(
+        ra.secrets.iter().map(|s| &s.key),
+        rb.secrets.iter().map(|s| &s.key),
+    )
+    .into_iter()
+    .filter_map(|n| {
+        let a = ra.secrets.iter().find(|s| &s.key == n);
+        let b = rb.secrets.iter().find(|s| &s.key == n);
+        let value_differs = match (a, b) {
+            // the object name ends in a keyed hash of the value ("unavailable" without one)
+            (Some(a), Some(b)) => {
+                a.object_name.rsplit('_').next() != b.object_name.rsplit('_').next()
+            }
+            _ => true,
+        };
+        let d = SecretDiff {
+            name: n.clone(),
+            a_origin: a.map(|s| s.origin.clone()),
+            b_origin: b.map(|s| s.origin.clone()),
+            value_differs,
+        };
+        (d.value_differs || d.a_origin != d.b_origin).then_some(d)
+    })
+    .collect()
 }
 
 fn configs(ra: &Rendered, rb: &Rendered) -> Vec<ConfigDiff> {
-    let mut names: Vec<&String> = ra
-        .configs
-        .iter()
-        .chain(rb.configs.iter())
-        .map(|c| &c.key)
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-        .into_iter()
-        .filter_map(|n| {
-            let a = ra.configs.iter().find(|c| &c.key == n);
-            let b = rb.configs.iter().find(|c| &c.key == n);
-            match (a, b) {
-                (Some(_), None) => Some(ConfigDiff {
-                    name: n.clone(),
-                    status: Status::Removed,
-                    unified: String::new(),
-                }),
-                (None, Some(_)) => Some(ConfigDiff {
-                    name: n.clone(),
-                    status: Status::Added,
-                    unified: String::new(),
-                }),
-                (Some(a), Some(b)) if a.content != b.content => Some(ConfigDiff {
-                    name: n.clone(),
-                    status: Status::Changed,
-                    unified: unified(
-                        &a.content,
-                        &b.content,
-                        &format!("{}/configs/{n}", ra.profile),
-                        &format!("{}/configs/{n}", rb.profile),
-                    ),
-                }),
-                _ => None,
-            }
-        })
-        .collect()
+    union_keys(
+        ra.configs.iter().map(|c| &c.key),
+        rb.configs.iter().map(|c| &c.key),
+    )
+    .into_iter()
+    .filter_map(|n| {
+        let a = ra.configs.iter().find(|c| &c.key == n);
+        let b = rb.configs.iter().find(|c| &c.key == n);
+        match (a, b) {
+            (Some(_), None) => Some(ConfigDiff {
+                name: n.clone(),
+                status: Status::Removed,
+                unified: String::new(),
+            }),
+            (None, Some(_)) => Some(ConfigDiff {
+                name: n.clone(),
+                status: Status::Added,
+                unified: String::new(),
+            }),
+            (Some(a), Some(b)) if a.content != b.content => Some(ConfigDiff {
+                name: n.clone(),
+                status: Status::Changed,
+                unified: unified(
+                    &a.content,
+                    &b.content,
+                    &format!("{}/configs/{n}", ra.profile),
+                    &format!("{}/configs/{n}", rb.profile),
+                ),
+            }),
+            _ => None,
+        }
+    })
+    .collect()
 }
 
 /// A unified diff with 3 lines of context.

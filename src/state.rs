@@ -133,6 +133,16 @@ pub fn lock(root: &Path) -> anyhow::Result<ProjectLock> {
     Ok(ProjectLock { _file: f })
 }
 
+/// The project lock for a command that changes things; none for a dry run, which changes nothing
+/// (and must not create `.devenv/` either).
+pub fn lock_unless_dry_run(root: &Path, dry_run: bool) -> anyhow::Result<Option<ProjectLock>> {
+    if dry_run {
+        Ok(None)
+    } else {
+        lock(root).map(Some)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,11 +33,7 @@ fn list(docker: &Docker<'_>, what: &[&str], stack: &str) -> anyhow::Result<Vec<N
 pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
     let project = ctx.project()?;
     let profile = ctx.profile(&project, a.profile.as_deref())?;
-    let _lock = if ctx.g.dry_run {
-        None
-    } else {
-        Some(crate::state::lock(&project.root)?)
-    };
+    let _lock = crate::state::lock_unless_dry_run(&project.root, ctx.g.dry_run)?;
     let mut state = State::load(&project.root)?;
     let docker = Docker::new(
         ctx.sys.as_ref(),

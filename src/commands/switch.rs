@@ -10,11 +10,7 @@ pub fn run(ctx: &Ctx, a: SwitchArgs) -> anyhow::Result<i32> {
     let profile = project.profile(&a.profile)?;
     let rendered = ctx.render(&project, &profile)?;
     super::print_warnings(&rendered);
-    let _lock = if ctx.g.dry_run {
-        None
-    } else {
-        Some(crate::state::lock(&project.root)?)
-    };
+    let _lock = crate::state::lock_unless_dry_run(&project.root, ctx.g.dry_run)?;
     let mut state = State::load(&project.root)?;
     let previous = state.active_profile.clone();
 

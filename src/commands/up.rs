@@ -22,11 +22,7 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
     let project = ctx.project()?;
     let profile = ctx.profile(&project, a.profile.as_deref())?;
-    let _lock = if ctx.g.dry_run {
-        None
-    } else {
-        Some(crate::state::lock(&project.root)?)
-    };
+    let _lock = crate::state::lock_unless_dry_run(&project.root, ctx.g.dry_run)?;
     let mut state = State::load(&project.root)?;
 
     // validate and render first: a broken profile or template changes nothing
