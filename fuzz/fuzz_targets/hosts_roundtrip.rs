@@ -5,11 +5,15 @@
 use libfuzzer_sys::fuzz_target;
 
 // devenv's own hosts modules, compiled in as they are (they depend only on nom/serde/thiserror;
-// `block` reaches `parse` as `super::parse`, the crate root here).
+// `block` reaches `parse` as `super::parse`, the crate root here). What only the CLI uses is
+// unused here, which is expected.
+#[allow(dead_code)]
 #[path = "../../src/hosts/block.rs"]
 mod block;
+#[allow(dead_code)]
 #[path = "../../src/hosts/edit.rs"]
 mod edit;
+#[allow(dead_code)]
 #[path = "../../src/hosts/parse.rs"]
 mod parse;
 
