@@ -307,6 +307,39 @@ fn missing_template_variable_names_template_line_and_variable() {
     assert_config_error(d.path(), &["diff"], &at, "replicas.api");
 }
 
+/// The README's sample profile is a working profile of the bundled example, and the error it
+/// quotes for a forgotten setting is the one devenv prints.
+#[test]
+fn readme_profile_sample_and_quoted_error_are_true() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let after = &readme[readme
+        .find("A profile (`profiles/NAME.yaml`)")
+        .expect("profile section")..];
+    let body = &after[after.find("```yaml\n").unwrap() + 8..];
+    let sample = &body[..body.find("```").unwrap()];
+    let d = example();
+    std::fs::write(d.path().join("profiles/readme.yaml"), sample).unwrap();
+    let o = render(d.path(), "readme", &["--stack-only"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("image: myblog/web:"), "{}", stdout(&o));
+
+    let quoted = readme
+        .split('`')
+        .find(|s| s.starts_with("templates/stack.yml.j2:") && s.ends_with("undefined variable in "))
+        .expect("README quotes the undefined-variable error");
+    let src = std::fs::read_to_string(d.path().join("profiles/readme.yaml"))
+        .unwrap()
+        .replace("api: 1, ", "");
+    std::fs::write(d.path().join("profiles/readme.yaml"), src).unwrap();
+    let o = render(d.path(), "readme", &["--stack-only"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(&format!("{quoted}`replicas.api`")),
+        "README says {quoted:?}, devenv says:\n{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn template_syntax_error_is_located() {
     let d = example();
