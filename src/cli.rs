@@ -97,6 +97,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// Profile (default: the active one); it becomes the active one
+    #[arg(id = "profile_arg", value_name = "PROFILE")]
     pub profile: Option<String>,
     /// Seconds to wait for every service to be ready
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
@@ -115,6 +116,7 @@ pub struct UpArgs {
 #[derive(Debug, Args)]
 pub struct DownArgs {
     /// Profile (default: the active one)
+    #[arg(id = "profile_arg", value_name = "PROFILE")]
     pub profile: Option<String>,
     /// Also delete the stack's named volumes (their data is lost; asks unless --yes)
     #[arg(long)]
@@ -127,12 +129,14 @@ pub struct DownArgs {
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// Profile (default: the active one)
+    #[arg(id = "profile_arg", value_name = "PROFILE")]
     pub profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Profile (default: the active one)
+    #[arg(id = "profile_arg", value_name = "PROFILE")]
     pub profile: Option<String>,
 }
 
@@ -184,12 +188,14 @@ pub struct UpdateArgs {
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// Profile (default: the active one)
+    #[arg(id = "profile_arg", value_name = "PROFILE")]
     pub profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
     /// Profile to render (default: the active one)
+    #[arg(id = "profile_arg", value_name = "PROFILE")]
     pub profile: Option<String>,
     /// Write stack.yml and configs/ into DIR instead of printing them
     #[arg(long, short = 'o', value_name = "DIR")]
@@ -212,8 +218,9 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct SwitchArgs {
-    /// The profile to make active
-    pub profile: String,
+    /// The profile to make active (or give it with --profile)
+    #[arg(id = "profile_arg", value_name = "PROFILE")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -227,6 +234,7 @@ pub enum HostsAction {
     /// Map the profile's `hosts:` to 127.0.0.1 and ::1 in the project's block
     Apply {
         /// Profile (default: the active one)
+        #[arg(id = "profile_arg", value_name = "PROFILE")]
         profile: Option<String>,
     },
     /// Remove the project's block (every other line stays as it was)
@@ -261,6 +269,7 @@ pub enum CertsAction {
     /// Issue (or renew) the profile's leaf certificate into certs/
     Issue {
         /// Profile (default: the active one)
+        #[arg(id = "profile_arg", value_name = "PROFILE")]
         profile: Option<String>,
         /// Re-issue even when the current certificate is fine
         #[arg(long)]

@@ -106,6 +106,55 @@ fn dash_c_before_or_after_the_command_is_the_same() {
     assert!(!stdout(&a).is_empty());
 }
 
+/// `--profile` is global like `-C`: before or after the command, and in place of the positional.
+#[test]
+fn profile_flag_before_or_after_the_command_is_the_same() {
+    let d = example();
+    let dir = d.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let o = devenv().args(["-C", dir]).args(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let positional = run(&["render", "server", "--stack-only"]);
+    assert!(positional.contains("ccr.ccs.tencentyun.com/myblog/web"));
+    assert_eq!(
+        run(&["--profile", "server", "render", "--stack-only"]),
+        positional
+    );
+    assert_eq!(
+        run(&["render", "--stack-only", "--profile", "server"]),
+        positional
+    );
+    assert_eq!(
+        run(&["render", "server", "--profile", "server", "--stack-only"]),
+        positional
+    );
+
+    // two different profiles: refused, nothing written
+    let before = tree(d.path());
+    devenv()
+        .args(["-C", dir, "render", "local", "--profile", "server"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "two profiles given: `local` and --profile server",
+        ));
+    devenv()
+        .args(["-C", dir, "switch"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("name the profile to switch to"))
+        .stderr(predicate::str::contains("the profiles are: local, server"));
+    assert_same_tree(&before, &tree(d.path()), "the refused commands");
+
+    devenv()
+        .args(["-C", dir, "switch", "--profile", "server"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("active profile: server"));
+}
+
 #[test]
 fn diff_names_the_differences_and_masks_secrets() {
     let d = example();

@@ -71,8 +71,6 @@ impl Ctx {
         project.profile(&name)
     }
 
-    /// Renders a profile without writing anything (except the secret-name salt, created once
-    /// after a successful render so names stay stable).
     /// Renders a profile. The first render validates everything; only then are the secret-name
     /// salt and `generate:` secrets created (once), and the names re-rendered with them. A config
     /// error therefore writes nothing.

@@ -7,7 +7,17 @@ use crate::state::State;
 
 pub fn run(ctx: &Ctx, a: SwitchArgs) -> anyhow::Result<i32> {
     let project = ctx.project()?;
-    let profile = project.profile(&a.profile)?;
+    if a.profile.is_none() && ctx.g.profile.is_none() {
+        return Err(crate::error::UserError::usage(
+            "name the profile to switch to: `devenv switch PROFILE`",
+        )
+        .hint(format!(
+            "the profiles are: {}",
+            project.profile_names().join(", ")
+        ))
+        .into());
+    }
+    let profile = ctx.profile(&project, a.profile.as_deref())?;
     let rendered = ctx.render(&project, &profile)?;
     super::print_warnings(&rendered);
     let _lock = crate::state::lock_unless_dry_run(&project.root, ctx.g.dry_run)?;
