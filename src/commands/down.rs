@@ -26,7 +26,12 @@ struct Named {
 fn list(docker: &Docker<'_>, what: &[&str], stack: &str) -> anyhow::Result<Vec<Named>> {
     let filter = format!("label=com.docker.stack.namespace={stack}");
     let mut args: Vec<&str> = what.to_vec();
-    args.extend(["--filter", filter.as_str(), "--format", "json"]);
+    args.extend([
+        "--filter",
+        filter.as_str(),
+        "--format",
+        crate::swarm::docker::JSON,
+    ]);
     docker.json_lines(args)
 }
 

@@ -82,7 +82,7 @@ pub fn exec(ctx: &Ctx, a: ExecArgs) -> anyhow::Result<i32> {
         "--filter",
         "status=running",
         "--format",
-        "json",
+        crate::swarm::docker::JSON,
     ])?;
     let Some(c) = containers.first() else {
         let tasks = crate::swarm::watch::task_lines(
@@ -95,7 +95,7 @@ pub fn exec(ctx: &Ctx, a: ExecArgs) -> anyhow::Result<i32> {
                 "desired-state=running",
                 "--no-trunc",
                 "--format",
-                "json",
+                crate::swarm::docker::JSON,
             ],
         )?;
         let running: Vec<&TaskLine> = tasks.iter().filter(|t| t.state() == "running").collect();

@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<i32> {
     let wanted = rendered.service_names();
     let active = info.swarm.local_node_state == "active";
     let nodes: Vec<NodeLine> = if active && info.swarm.control_available {
-        docker.json_lines(["node", "ls", "--format", "json"])?
+        docker.json_lines(["node", "ls", "--format", crate::swarm::docker::JSON])?
     } else {
         Vec::new()
     };

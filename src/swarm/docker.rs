@@ -8,6 +8,10 @@ use crate::error::UserError;
 use crate::platform::{Os, Platform};
 use crate::sys::{Cmd, Output, Sys};
 
+/// The `--format` that makes docker print JSON. `json` itself is understood only by CLIs from
+/// 23.0 on; this template means the same to every CLI since 1.13, including Debian 12's 20.10.
+pub const JSON: &str = "{{json .}}";
+
 /// One docker CLI bound to a context.
 pub struct Docker<'a> {
     pub sys: &'a dyn Sys,
@@ -145,7 +149,7 @@ impl<'a> Docker<'a> {
             .map_err(|e| anyhow::anyhow!("unexpected output from docker: {e}"))
     }
 
-    /// A call whose stdout is one JSON object per line (`--format json` of list commands).
+    /// A call whose stdout is one JSON object per line (`--format JSON` of list commands).
     pub fn json_lines<T: DeserializeOwned>(
         &self,
         args: impl IntoIterator<Item = impl Into<String>>,
@@ -155,11 +159,11 @@ impl<'a> Docker<'a> {
     }
 
     pub fn info(&self) -> anyhow::Result<Info> {
-        self.json(["info", "--format", "json"])
+        self.json(["info", "--format", JSON])
     }
 
     pub fn version(&self) -> anyhow::Result<Version> {
-        self.json(["version", "--format", "json"])
+        self.json(["version", "--format", JSON])
     }
 }
 
@@ -286,7 +290,7 @@ pub struct Component {
     pub api_version: String,
 }
 
-/// A task line of `docker service ps / stack ps --format json`.
+/// A task line of `docker service ps / stack ps --format JSON`.
 #[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct TaskLine {
@@ -329,7 +333,7 @@ impl TaskLine {
     }
 }
 
-/// A line of `docker service ls --format json`.
+/// A line of `docker service ls --format JSON`.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct ServiceLine {
@@ -445,7 +449,7 @@ mod tests {
         d.info().unwrap();
         assert_eq!(
             s.commands(),
-            vec!["/usr/bin/docker --context prod info --format json"]
+            vec!["/usr/bin/docker --context prod info --format '{{json .}}'"]
         );
     }
 

@@ -26,7 +26,7 @@ fn existing(docker: &Docker<'_>, kind: &str, project: &str) -> anyhow::Result<Ve
             "--filter",
             &format!("label={}", label(project)),
             "--format",
-            "json",
+            crate::swarm::docker::JSON,
         ])?
         .into_iter()
         .map(|o| o.name)
@@ -115,7 +115,7 @@ pub fn cleanup(
                 "--filter",
                 &format!("label=devenv.stack={stack}"),
                 "--format",
-                "json",
+                crate::swarm::docker::JSON,
             ])?
             .into_iter()
             .map(|o| o.name)

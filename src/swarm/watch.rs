@@ -371,7 +371,7 @@ pub fn snapshot(
             "_up-to-date=true",
             "--no-trunc",
             "--format",
-            "json",
+            crate::swarm::docker::JSON,
         ],
     )?;
     Ok((inspects, tasks))
@@ -524,7 +524,14 @@ pub fn watch(
                     let full = format!("{stack}_{}", s.name);
                     let hist = task_lines(
                         docker,
-                        &["service", "ps", &full, "--no-trunc", "--format", "json"],
+                        &[
+                            "service",
+                            "ps",
+                            &full,
+                            "--no-trunc",
+                            "--format",
+                            crate::swarm::docker::JSON,
+                        ],
                     )?;
                     if let Some(e) = hist
                         .iter()
