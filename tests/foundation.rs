@@ -389,6 +389,236 @@ fn readme_profile_sample_and_quoted_error_are_true() {
     );
 }
 
+/// The rest of the bad inputs a project can hold: each named, exit 2, nothing written.
+#[test]
+fn more_bad_project_inputs_are_named_and_write_nothing() {
+    // an empty profile
+    let d = example();
+    std::fs::write(d.path().join("profiles/local.yaml"), "\n").unwrap();
+    assert_config_error(
+        d.path(),
+        &["render", "local"],
+        "profiles/local.yaml",
+        "the file is empty",
+    );
+
+    // a shared variable that would hide a built-in one
+    let d = example();
+    let p = d.path().join("devenv.yaml");
+    let src = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("vars:\n", "vars:\n  domain: shadow.test\n");
+    std::fs::write(&p, &src).unwrap();
+    assert_config_error(
+        d.path(),
+        &["render", "local"],
+        &format!("devenv.yaml:{}", pos(&src, "domain: shadow.test")),
+        "vars.domain would hide the built-in template variable `domain`",
+    );
+
+    // a config template that does not exist
+    let d = example();
+    let p = d.path().join("devenv.yaml");
+    let src = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("templates/nginx.conf.j2", "templates/nginx.conf.j3");
+    std::fs::write(&p, src).unwrap();
+    assert_config_error(
+        d.path(),
+        &["render", "local"],
+        "templates/nginx.conf.j3",
+        "template not found",
+    );
+
+    // a stack template that renders to something that is not a stack
+    let d = example();
+    let t = d.path().join("templates/stack.yml.j2");
+    std::fs::write(&t, "services: [\n").unwrap();
+    assert_config_error(
+        d.path(),
+        &["render", "local"],
+        "templates/stack.yml.j2:2:1",
+        "the rendered stack is not valid YAML",
+    );
+    std::fs::write(&t, "- web\n- api\n").unwrap();
+    assert_config_error(
+        d.path(),
+        &["render", "local"],
+        "templates/stack.yml.j2",
+        "the rendered stack is not a YAML mapping",
+    );
+
+    // certificates from devenv's CA for a profile whose TLS comes from files
+    let d = example();
+    assert_config_error(
+        d.path(),
+        &["certs", "issue", "server"],
+        "profile server has `tls: files`",
+        "only `tls: local-ca` profiles get certificates from devenv's CA",
+    );
+
+    // a service that needs building, without its build context (the build is `up`'s first docker
+    // step; the check comes before any docker call)
+    let d = example();
+    std::fs::remove_dir_all(d.path().join("web")).unwrap();
+    assert_config_error(
+        d.path(),
+        &["build", "local"],
+        "service web: build context",
+        "does not exist",
+    );
+}
+
+/// `up` refuses a profile whose secrets have no value before anything changes, with the fix.
+#[test]
+fn up_names_a_secret_without_value_before_anything_changes() {
+    let d = example();
+    let src = std::fs::read_to_string(d.path().join("profiles/server.yaml")).unwrap();
+    let up = |d: &std::path::Path| {
+        let before = tree(d);
+        let o = devenv()
+            .env_remove("MYBLOG_DJANGO_SECRET_KEY")
+            .env_remove("MYBLOG_POSTGRES_PASSWORD")
+            .arg("-C")
+            .arg(d)
+            .args(["up", "server", "--yes"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert_same_tree(&before, &tree(d), "up with a secret missing");
+        stderr(&o)
+    };
+    let err = up(d.path());
+    assert!(
+        err.contains(&format!(
+            "profiles/server.yaml:{}: secret `tls_cert`: certs/server/fullchain.pem does not exist",
+            pos(&src, "cert: certs/server/fullchain.pem")
+        )),
+        "{err}"
+    );
+    std::fs::create_dir_all(d.path().join("certs/server")).unwrap();
+    for f in ["fullchain.pem", "privkey.pem"] {
+        std::fs::write(d.path().join("certs/server").join(f), "pem").unwrap();
+    }
+    let err = up(d.path());
+    assert!(
+        err.contains(&format!(
+            "profiles/server.yaml:{}: secret `django_secret_key`: environment variable MYBLOG_DJANGO_SECRET_KEY is not set",
+            pos(&src, "django_secret_key: {env")
+        )) && err.contains("export MYBLOG_DJANGO_SECRET_KEY"),
+        "{err}"
+    );
+}
+
+/// No docker CLI, or a profile whose docker context does not exist: `up` says which and what to
+/// do, and deploys nothing. (SPEC §4 puts the docker check after the certificate and hosts steps,
+/// which leave the machine as the profile wants it; those steps are not asserted here.)
+#[test]
+fn up_names_a_missing_docker_or_context() {
+    let d = example();
+    let no_docker = tempfile::tempdir().unwrap();
+    let o = devenv()
+        .env("PATH", no_docker.path())
+        .arg("-C")
+        .arg(d.path())
+        .args(["up", "local"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the docker CLI is not installed (no `docker` on PATH)")
+            && stderr(&o).contains("install Docker"),
+        "{}",
+        stderr(&o)
+    );
+
+    if !require("the docker CLI", have("docker")) {
+        return;
+    }
+    let p = d.path().join("profiles/local.yaml");
+    let src = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("context: default ", "context: devenv-no-such-context ");
+    std::fs::write(&p, src).unwrap();
+    let o = devenv()
+        .arg("-C")
+        .arg(d.path())
+        .args(["up", "local"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "the docker context `devenv-no-such-context` of profile local does not exist"
+        ) && stderr(&o).contains("docker context create devenv-no-such-context"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !d.path().join(".devenv/deploy").exists()
+            && !stdout(&o).contains("deploying")
+            && !stderr(&o).contains("deploying"),
+        "nothing was deployed"
+    );
+}
+
+/// Usage mistakes outside a project's files: named, exit 2, nothing created.
+#[test]
+fn usage_mistakes_are_named() {
+    let missing = std::env::temp_dir().join("devenv-test-no-such-dir");
+    devenv()
+        .arg("-C")
+        .arg(&missing)
+        .args(["render", "local"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "-C {}: no such directory",
+            missing.display()
+        )));
+    devenv()
+        .arg("-C")
+        .arg(&missing)
+        .arg("init")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no such directory"));
+    assert!(!missing.exists());
+
+    let empty = tempfile::tempdir().unwrap();
+    devenv()
+        .arg("-C")
+        .arg(empty.path())
+        .args(["init", "--name", "My Blog"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid project name `My Blog`"))
+        .stderr(predicate::str::contains("--name"));
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
+
+    let d = example();
+    let before = tree(d.path());
+    devenv()
+        .arg("-C")
+        .arg(d.path())
+        .arg("update")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "name the services to update, or pass --all",
+        ));
+    devenv()
+        .arg("-C")
+        .arg(d.path())
+        .args(["push", "local"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "profile local has no registry to push to",
+        ));
+    assert_same_tree(&before, &tree(d.path()), "the refused commands");
+}
+
 #[test]
 fn template_syntax_error_is_located() {
     let d = example();

@@ -22,16 +22,19 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
     let project = ctx.project()?;
     let profile = ctx.profile(&project, a.profile.as_deref())?;
-    let _lock = crate::state::lock_unless_dry_run(&project.root, ctx.g.dry_run)?;
-    let mut state = State::load(&project.root)?;
 
-    // validate and render first: a broken profile or template changes nothing
+    // validate and render first: a broken profile or template, or a secret without a value,
+    // changes nothing, not even .devenv/
     crate::ui::step(&format!(
         "rendering {} for {}",
         project.name(),
         profile.name
     ));
-    ctx.render_readonly(&project, &profile)?;
+    let checked = ctx.render_readonly(&project, &profile)?;
+    // what `up` makes itself (the local-CA leaf, `generate:` values) is checked once it exists
+    check_secrets(&profile, &checked, true)?;
+    let _lock = crate::state::lock_unless_dry_run(&project.root, ctx.g.dry_run)?;
+    let mut state = State::load(&project.root)?;
 
     if profile.file.tls == Tls::LocalCa {
         super::certs::ensure_leaf(ctx, &project, &profile, false)?;
@@ -350,18 +353,17 @@ fn hosts_block_exists(ctx: &Ctx, project: &Project) -> bool {
     })
 }
 
-/// Every secret must have its value before anything is deployed.
-fn check_secrets(profile: &Profile, r: &Rendered, dry_run: bool) -> anyhow::Result<()> {
+/// Every secret has its value before anything is deployed. `skip_made_by_up`: leave out what `up` creates itself (the
+/// local-CA leaf, `generate:` values), for the check before they exist and for --dry-run.
+fn check_secrets(profile: &Profile, r: &Rendered, skip_made_by_up: bool) -> anyhow::Result<()> {
     for s in &r.secrets {
-        // under --dry-run, what `up` itself would create (the local-CA leaf, generated values)
-        // does not exist yet
         let made_by_up = (s.key.starts_with("tls_") && profile.file.tls == Tls::LocalCa)
             || profile
                 .file
                 .secrets
                 .get(&s.key)
                 .is_some_and(|x| x.generate.is_some());
-        if dry_run && made_by_up {
+        if skip_made_by_up && made_by_up {
             continue;
         }
         if let Some(why) = &s.unavailable {
