@@ -493,6 +493,65 @@ fn bad_inputs_are_explained_and_write_nothing() {
     assert!(!p.path().join("certs").exists());
     std::fs::write(&cert, &good).unwrap();
 
+    // half a CA: the key is gone; nothing is re-created over the certificate
+    std::fs::rename(&key, caroot.path().join("moved-key")).unwrap();
+    let o = run(p.path());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "the CA in {} is incomplete: {} exists but {} does not",
+            caroot.path().display(),
+            cert.display(),
+            key.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!key.exists() && std::fs::read(&cert).unwrap() == good);
+    assert!(!p.path().join("certs").exists());
+    std::fs::rename(caroot.path().join("moved-key"), &key).unwrap();
+
+    // a corrupt record of the trusted stores: status and untrust stop and say which file
+    let record = caroot.path().join("trust.json");
+    std::fs::write(&record, "{").unwrap();
+    for cmd in ["status", "untrust"] {
+        let o = devenv()
+            .env("DEVENV_CAROOT", caroot.path())
+            .arg("-C")
+            .arg(p.path())
+            .args(["certs", cmd])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "certs {cmd}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!(
+                "{}: corrupt record of trusted stores",
+                record.display()
+            )) && stderr(&o).contains("move it away"),
+            "certs {cmd}: {}",
+            stderr(&o)
+        );
+        assert_eq!(std::fs::read(&record).unwrap(), b"{");
+    }
+    std::fs::remove_file(&record).unwrap();
+
+    // the CA root inside the project (its key would be committed): refused before it is created
+    let inside = p.path().join("ca");
+    let o = devenv()
+        .env("DEVENV_CAROOT", &inside)
+        .arg("-C")
+        .arg(p.path())
+        .args(["certs", "issue"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is inside the project") && stderr(&o).contains("never be committed"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!inside.exists() && !p.path().join("certs").exists());
+
     // a name outside the constraints: pointed at in the profile, with the fix
     let bad = mini_project("shop", &["shop.com"]);
     let o = run(bad.path());

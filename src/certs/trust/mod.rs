@@ -106,8 +106,17 @@ pub fn records_path(caroot: &Path) -> PathBuf {
 pub fn load_records(caroot: &Path) -> anyhow::Result<Vec<Record>> {
     let p = records_path(caroot);
     match std::fs::read_to_string(&p) {
-        Ok(s) => serde_json::from_str(&s)
-            .map_err(|e| anyhow::anyhow!("{}: corrupt record of trusted stores: {e}", p.display())),
+        Ok(s) => serde_json::from_str(&s).map_err(|e| {
+            crate::error::UserError::new(format!(
+                "{}: corrupt record of trusted stores: {e}",
+                p.display()
+            ))
+            .hint(
+                "it lists where the CA was installed, for `untrust`; repair it, or move it away and run \
+                 `devenv certs trust` (which installs again where needed and records each store)",
+            )
+            .into()
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", p.display())),
     }
