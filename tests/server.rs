@@ -269,7 +269,7 @@ fn project(dir: &Path, t: &Topology) {
     .unwrap();
     std::fs::write(
         dir.join("templates/stack.yml.j2"),
-        "version: \"3.8\"\nservices:\n  web:\n    image: {{ image(\"web\") }}\n    build: ./web\n    init: true\n    ports: [\"{{ port }}:8080\"]\n    deploy:\n      replicas: {{ replicas.web }}\n      update_config: {order: stop-first}\n  app:\n    image: {{ image(\"web\") }}\n    build: ./web\n    init: true\n    deploy:\n      replicas: {{ replicas.app }}\n",
+        "version: \"3.8\"\nservices:\n  web:\n    image: {{ image(\"web\") }}\n    build: ./web\n    init: true\n    ports: [\"{{ port }}:8080\"]\n    deploy:\n      replicas: {{ replicas.web }}\n      update_config: {order: stop-first}\n  app:\n    image: {{ image(\"web\") }}\n    build: ./web\n    init: true\n    deploy:\n      replicas: {{ replicas.app }}\n{% if constraint is defined %}      placement: {constraints: [\"{{ constraint }}\"]}\n{% endif %}",
     )
     .unwrap();
     std::fs::write(
@@ -458,6 +458,40 @@ fn two_node_server_swarm_with_registry_and_rolling_updates() {
         before
     );
     std::fs::write(dir.join("profiles/local.yaml"), "domain: srv.test\ndocker: {swarm: true}\nreplicas: {web: 1, app: 1}\nvars: {port: 18101}\n").unwrap();
+
+    // a placement constraint no node satisfies: named before anything is built or deployed
+    let server = dir.join("profiles/server.yaml");
+    let good = std::fs::read_to_string(&server).unwrap();
+    std::fs::write(
+        &server,
+        good.replace(
+            "vars: {port: 18102}",
+            "vars: {port: 18102, constraint: \"node.labels.zone == nowhere\"}",
+        ),
+    )
+    .unwrap();
+    let o = run(&["up", "server", "--yes"], true);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("these services could never be scheduled")
+            && stderr(&o).contains("node.labels.zone == nowhere")
+            && stderr(&o).contains("nothing was deployed"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        stdout(&t.docker(
+            0,
+            &[
+                "service",
+                "ls",
+                "--format",
+                "{{.Name}} {{.Replicas}} {{.Image}}"
+            ]
+        )),
+        before
+    );
+    std::fs::write(&server, good).unwrap();
 
     // a rolling update of app's 4 replicas never drops to zero running
     std::fs::write(dir.join("web/www/index.html"), "hello v2\n").unwrap();
