@@ -231,19 +231,65 @@ fn unwritable_file_is_explained_and_untouched() {
     let data = d.path().join("data");
     std::fs::create_dir(&data).unwrap();
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let o = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(devenv_bin())
-        .arg("-C")
-        .arg(p.path())
-        .arg("--hosts-file")
-        .arg(&h)
-        .args(["hosts", "apply"])
-        .env("NO_COLOR", "1")
-        .env("DEVENV_DATA_DIR", &data)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    // by its full path: the child's PATH (set below) is where a bare name would be looked up
+    let setpriv = which::which("setpriv").unwrap();
+    let as_nobody = |extra: &[&str], path: Option<&str>| {
+        let mut c = std::process::Command::new(&setpriv);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(devenv_bin())
+            .arg("-C")
+            .arg(p.path())
+            .arg("--hosts-file")
+            .arg(&h)
+            .args(["hosts", "apply"])
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .env("DEVENV_DATA_DIR", &data)
+            .stdin(Stdio::null());
+        if let Some(path) = path {
+            c.env("PATH", path);
+        }
+        c.output().unwrap()
+    };
+    let unchanged = || {
+        assert_eq!(
+            std::fs::read_to_string(&h).unwrap(),
+            "127.0.0.1 localhost\n"
+        );
+        assert_eq!(
+            std::fs::read_dir(&data).unwrap().count(),
+            0,
+            "no backup of an unwritten file"
+        );
+    };
+
+    // --yes lets devenv elevate this step: with no sudo, it says so and what to run instead
+    let no_sudo = tempfile::tempdir().unwrap();
+    let o = as_nobody(&["--yes"], Some(no_sudo.path().to_str().unwrap()));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot write {}: permission denied, and sudo is not installed",
+            h.display()
+        )) && err.contains("run as root"),
+        "{err}"
+    );
+    unchanged();
+    // a real sudo that will not elevate without a password (no terminal: `sudo -n`)
+    if require("sudo", have("sudo")) {
+        let o = as_nobody(&["--yes"], None);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("running as administrator: sudo -n -- ")
+                && err.contains("the elevated hosts step failed (exit 1)"),
+            "{err}"
+        );
+        unchanged();
+    }
+
+    let o = as_nobody(&[], None);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
@@ -254,15 +300,7 @@ fn unwritable_file_is_explained_and_untouched() {
         err.contains("sudo devenv -C"),
         "the message says how to run this step elevated: {err}"
     );
-    assert_eq!(
-        std::fs::read_to_string(&h).unwrap(),
-        "127.0.0.1 localhost\n"
-    );
-    assert_eq!(
-        std::fs::read_dir(&data).unwrap().count(),
-        0,
-        "no backup of an unwritten file"
-    );
+    unchanged();
 }
 
 #[test]
