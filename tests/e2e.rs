@@ -39,24 +39,6 @@ fn ok(o: &std::process::Output, what: &str) {
     );
 }
 
-fn task_ids() -> Vec<String> {
-    let o = std::process::Command::new("docker")
-        .args([
-            "stack",
-            "ps",
-            "myblog",
-            "--filter",
-            "desired-state=running",
-            "--format",
-            "{{.Name}} {{.ID}}",
-        ])
-        .output()
-        .unwrap();
-    let mut v: Vec<String> = stdout(&o).lines().map(String::from).collect();
-    v.sort();
-    v
-}
-
 const MARKER: &str = "WSS-ECHO-OK:ping-through-wss";
 
 /// Loads the site until the WSS echo marker shows (the first load after a deploy can race the
@@ -130,7 +112,7 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
     ok(&run(&sb, dir, &["hosts", "apply"]), "hosts apply");
 
     // switch server: the hosts block goes, the file is byte-identical to before `up`
-    let local_tasks = task_ids();
+    let local_tasks = task_ids("myblog");
     let o = run(&sb, dir, &["switch", "server"]);
     ok(&o, "switch server");
     assert_eq!(
@@ -157,7 +139,7 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
         stderr(&o)
     );
     assert_eq!(
-        task_ids(),
+        task_ids("myblog"),
         local_tasks,
         "the refused server deploy changed the local stack"
     );
@@ -178,7 +160,7 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
 
     // down: gone; up right after works
     ok(&run(&sb, dir, &["down"]), "down");
-    assert!(task_ids().is_empty());
+    assert!(task_ids("myblog").is_empty());
     let nets = std::process::Command::new("docker")
         .args([
             "network",

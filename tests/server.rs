@@ -428,15 +428,19 @@ fn two_node_server_swarm_with_registry_and_rolling_updates() {
         "domain: srv.test\ndocker: {swarm: true, context: devenvt-server}\nreplicas: {web: 1, app: 1}\nvars: {port: 18101}\n",
     )
     .unwrap();
-    let before = stdout(&t.docker(
-        0,
-        &[
-            "service",
-            "ls",
-            "--format",
-            "{{.Name}} {{.Replicas}} {{.Image}}",
-        ],
-    ));
+    // what runs on the server, to show a refused `up` changed nothing there
+    let server_services = || {
+        stdout(&t.docker(
+            0,
+            &[
+                "service",
+                "ls",
+                "--format",
+                "{{.Name}} {{.Replicas}} {{.Image}}",
+            ],
+        ))
+    };
+    let before = server_services();
     let o = run(&["up", "local"], true);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
@@ -445,18 +449,7 @@ fn two_node_server_swarm_with_registry_and_rolling_updates() {
         "{}",
         stderr(&o)
     );
-    assert_eq!(
-        stdout(&t.docker(
-            0,
-            &[
-                "service",
-                "ls",
-                "--format",
-                "{{.Name}} {{.Replicas}} {{.Image}}"
-            ]
-        )),
-        before
-    );
+    assert_eq!(server_services(), before);
     std::fs::write(dir.join("profiles/local.yaml"), "domain: srv.test\ndocker: {swarm: true}\nreplicas: {web: 1, app: 1}\nvars: {port: 18101}\n").unwrap();
 
     // a placement constraint no node satisfies: named before anything is built or deployed
@@ -479,18 +472,7 @@ fn two_node_server_swarm_with_registry_and_rolling_updates() {
         "{}",
         stderr(&o)
     );
-    assert_eq!(
-        stdout(&t.docker(
-            0,
-            &[
-                "service",
-                "ls",
-                "--format",
-                "{{.Name}} {{.Replicas}} {{.Image}}"
-            ]
-        )),
-        before
-    );
+    assert_eq!(server_services(), before);
     std::fs::write(&server, good).unwrap();
 
     // a rolling update of app's 4 replicas never drops to zero running

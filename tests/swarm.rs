@@ -170,24 +170,6 @@ impl Fixture {
     }
 }
 
-fn task_ids(stack: &str) -> Vec<String> {
-    let o = std::process::Command::new("docker")
-        .args([
-            "stack",
-            "ps",
-            stack,
-            "--filter",
-            "desired-state=running",
-            "--format",
-            "{{.Name}} {{.ID}}",
-        ])
-        .output()
-        .unwrap();
-    let mut v: Vec<String> = stdout(&o).lines().map(String::from).collect();
-    v.sort();
-    v
-}
-
 fn wait_http(port: u16, want: &str) {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(10) {
@@ -447,59 +429,45 @@ fn guards_refuse_before_anything_changes() {
     );
     assert!(!exists());
 
-    // single-node lint: a host-mode port cannot have 2 replicas on one node
+    // `up` with this profile is refused with `code`, says each of `words`, deploys nothing
     let prof = f.dir().join("profiles/local.yaml");
-    std::fs::write(
-        &prof,
+    let refused = |profile: &str, code: i32, words: &[&str]| {
+        std::fs::write(&prof, profile).unwrap();
+        let o = f.run(&["up"]);
+        assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+        for w in words {
+            assert!(stderr(&o).contains(w), "{w:?} in:\n{}", stderr(&o));
+        }
+        assert!(!exists());
+    };
+
+    // single-node lint: a host-mode port cannot have 2 replicas on one node
+    refused(
         "domain: five.test\ndocker: {swarm: true}\nreplicas: {web: 2}\n",
-    )
-    .unwrap();
-    let o = f.run(&["up"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("service `web` publishes host-mode port")
-            && stderr(&o).contains("set its replicas to 1"),
-        "{}",
-        stderr(&o)
+        2,
+        &[
+            "service `web` publishes host-mode port",
+            "set its replicas to 1",
+        ],
     );
-    assert!(!exists());
-
     // a pinned cluster id that is not this swarm's
-    std::fs::write(
-        &prof,
+    refused(
         "domain: five.test\ndocker: {swarm: true, cluster_id: not-this-one}\nreplicas: {web: 1}\n",
-    )
-    .unwrap();
-    let o = f.run(&["up"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("may deploy only to swarm not-this-one"),
-        "{}",
-        stderr(&o)
+        1,
+        &["may deploy only to swarm not-this-one"],
     );
-    assert!(!exists());
-
     // the cluster recorded at the first deploy
-    std::fs::write(
-        &prof,
-        "domain: five.test\ndocker: {swarm: true}\nreplicas: {web: 1}\n",
-    )
-    .unwrap();
     std::fs::create_dir_all(f.dir().join(".devenv")).unwrap();
     std::fs::write(
         f.dir().join(".devenv/state.json"),
         r#"{"cluster_ids": {"local": "an-older-swarm"}}"#,
     )
     .unwrap();
-    let o = f.run(&["up"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("was deployed to swarm an-older-swarm")
-            && stderr(&o).contains("--new-cluster"),
-        "{}",
-        stderr(&o)
+    refused(
+        "domain: five.test\ndocker: {swarm: true}\nreplicas: {web: 1}\n",
+        1,
+        &["was deployed to swarm an-older-swarm", "--new-cluster"],
     );
-    assert!(!exists());
     let o = f.run(&["up", "--new-cluster"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(exists());

@@ -579,6 +579,18 @@ pub fn watch(
 mod tests {
     use super::*;
 
+    /// `web` with these tasks, now, with the default options.
+    fn evaluate_now(s: &ServiceInspect, tasks: &[&TaskLine]) -> ServiceState {
+        evaluate(
+            "web",
+            Some(s),
+            tasks,
+            SystemTime::now(),
+            None,
+            &Options::default(),
+        )
+    }
+
     fn svc(json: &str) -> ServiceInspect {
         serde_json::from_str(json).unwrap()
     }
@@ -619,14 +631,7 @@ mod tests {
             "Rejected",
             "\"No such image: nosuch:1\"",
         );
-        let st = evaluate(
-            "web",
-            Some(&s),
-            &[&a],
-            SystemTime::now(),
-            None,
-            &Options::default(),
-        );
+        let st = evaluate_now(&s, &[&a]);
         assert_eq!(st.fatal.as_deref(), Some("No such image: nosuch:1"));
     }
 
@@ -637,23 +642,9 @@ mod tests {
             .map(|_| task("s_web.1", "Shutdown", "Failed", "task: non-zero exit (1)"))
             .collect();
         let refs: Vec<&TaskLine> = f.iter().collect();
-        let st = evaluate(
-            "web",
-            Some(&s),
-            &refs[..3],
-            SystemTime::now(),
-            None,
-            &Options::default(),
-        );
+        let st = evaluate_now(&s, &refs[..3]);
         assert!(st.fatal.is_none() && st.failures == 3 && st.error.is_some());
-        let st = evaluate(
-            "web",
-            Some(&s),
-            &refs,
-            SystemTime::now(),
-            None,
-            &Options::default(),
-        );
+        let st = evaluate_now(&s, &refs);
         assert!(
             st.fatal
                 .unwrap()
@@ -666,14 +657,7 @@ mod tests {
         let s = svc(
             r#"{"ID":"x","Spec":{"Name":"s_web","Mode":{"Replicated":{"Replicas":1}}},"UpdateStatus":{"State":"paused","Message":"update paused due to failure or early termination of task abc"}}"#,
         );
-        let st = evaluate(
-            "web",
-            Some(&s),
-            &[],
-            SystemTime::now(),
-            None,
-            &Options::default(),
-        );
+        let st = evaluate_now(&s, &[]);
         assert!(
             st.fatal
                 .unwrap()

@@ -377,11 +377,7 @@ pub fn busybox_image() -> &'static str {
     const IMAGE: &str = "devenv-test/busybox:1";
     static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
-        let exists = Command::new("docker")
-            .args(["image", "inspect", IMAGE])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if exists {
+        if image_exists(IMAGE) {
             return;
         }
         let busybox = ["/bin/busybox", "/usr/bin/busybox"]
@@ -406,37 +402,58 @@ pub fn busybox_image() -> &'static str {
             "root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
         )
         .unwrap();
-        let tar = d.path().join("rootfs.tar");
-        assert!(
-            Command::new("tar")
-                .arg("-C")
-                .arg(&root)
-                .arg("-cf")
-                .arg(&tar)
-                .arg(".")
-                .status()
-                .unwrap()
-                .success()
-        );
-        let ok = Command::new("docker")
-            .args([
-                "import",
-                "-c",
+        import_rootfs(
+            &root,
+            &[
                 "CMD [\"/bin/httpd\",\"-f\",\"-p\",\"80\",\"-h\",\"/www\"]",
-                "-c",
                 "ENV PATH=/bin",
-            ])
-            .arg(&tar)
-            .arg(IMAGE)
-            .output()
-            .unwrap();
-        assert!(
-            ok.status.success(),
-            "docker import: {}",
-            String::from_utf8_lossy(&ok.stderr)
+            ],
+            IMAGE,
         );
     });
     IMAGE
+}
+
+/// `docker import` of the directory `root` as image `tag`, with Dockerfile `changes` (CMD, ENV).
+fn import_rootfs(root: &Path, changes: &[&str], tag: &str) {
+    let tar = root.with_extension("tar");
+    assert!(
+        Command::new("tar")
+            .arg("-C")
+            .arg(root)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut c = Command::new("docker");
+    c.arg("import");
+    for change in changes {
+        c.args(["-c", change]);
+    }
+    let o = c.arg(&tar).arg(tag).output().unwrap();
+    assert!(o.status.success(), "docker import {tag}: {}", stderr(&o));
+}
+
+/// `NAME ID` of each task of `stack` meant to run, sorted: equal lists mean no task restarted.
+pub fn task_ids(stack: &str) -> Vec<String> {
+    let o = Command::new("docker")
+        .args([
+            "stack",
+            "ps",
+            stack,
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.Name}} {{.ID}}",
+        ])
+        .output()
+        .unwrap();
+    let mut v: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    v.sort();
+    v
 }
 
 /// What the swarm tests need: root is not required, docker with a daemon is.
@@ -562,25 +579,7 @@ pub fn import_image(
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, content).unwrap();
     }
-    let tar = d.path().join("rootfs.tar");
-    assert!(
-        Command::new("tar")
-            .arg("-C")
-            .arg(&root)
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .unwrap()
-            .success()
-    );
-    let o = Command::new("docker")
-        .args(["import", "-c", &format!("CMD {cmd}")])
-        .arg(&tar)
-        .arg(tag)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "docker import {tag}: {}", stderr(&o));
+    import_rootfs(&root, &[&format!("CMD {cmd}")], tag);
 }
 
 fn image_exists(tag: &str) -> bool {
