@@ -649,6 +649,21 @@ pub fn app_image() -> &'static str {
                 &[],
                 r#"["/testapp", "8000"]"#,
             );
+            // the images of earlier builds of the test app are of no further use (best effort:
+            // one a running task still uses stays)
+            let old = Command::new("docker")
+                .args([
+                    "image",
+                    "ls",
+                    "devenv-test/app",
+                    "--format",
+                    "{{.Repository}}:{{.Tag}}",
+                ])
+                .output()
+                .unwrap();
+            for t in stdout(&old).lines().filter(|t| *t != tag) {
+                let _ = Command::new("docker").args(["rmi", t]).output();
+            }
         }
         tag
     })
