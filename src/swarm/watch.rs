@@ -76,7 +76,7 @@ impl ServiceState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Ready,
     Failed,
@@ -417,25 +417,8 @@ pub fn watch(
                 if stuck_for >= Duration::from_secs(1) {
                     // who holds the host ports? (an old task of this same service that is still
                     // stopping is normal during an update)
-                    let mut own = Vec::new();
-                    let mut other = Vec::new();
-                    for p in ins.map(|i| i.host_ports()).unwrap_or_default() {
-                        let o = docker.try_query([
-                            "ps",
-                            "--filter",
-                            &format!("publish={p}"),
-                            "--format",
-                            "{{.Names}}\t{{.Label \"com.docker.swarm.service.name\"}}",
-                        ])?;
-                        for line in o.stdout_str().lines().filter(|l| !l.trim().is_empty()) {
-                            let (name, svc) = line.split_once('\t').unwrap_or((line, ""));
-                            if svc == f {
-                                own.push(p);
-                            } else {
-                                other.push(format!("port {p} is held by container {name}"));
-                            }
-                        }
-                    }
+                    let ports = ins.map(|i| i.host_ports()).unwrap_or_default();
+                    let (own, other) = port_holders(docker, f, &ports)?;
                     if !own.is_empty() && other.is_empty() {
                         unschedulable_since.insert(f.clone(), Instant::now());
                         waiting_for_own = Some(format!(
@@ -511,59 +494,11 @@ pub fn watch(
         };
         if let Some(outcome) = outcome {
             progress.finish();
-            let mut logs = BTreeMap::new();
-            let mut states = states;
-            if outcome != Outcome::Ready {
-                // a rolled-back or paused update's failed tasks belong to the replaced spec: the
-                // full task history names their error
-                for s in states.iter_mut().filter(|s| {
-                    s.fatal
-                        .as_ref()
-                        .is_some_and(|f| !f.contains("last task error"))
-                }) {
-                    let full = format!("{stack}_{}", s.name);
-                    let hist = task_lines(
-                        docker,
-                        &[
-                            "service",
-                            "ps",
-                            &full,
-                            "--no-trunc",
-                            "--format",
-                            crate::swarm::docker::JSON,
-                        ],
-                    )?;
-                    if let Some(e) = hist
-                        .iter()
-                        .map(|t| t.error_text())
-                        .find(|e| !e.is_empty())
-                        .filter(|e| !s.fatal.as_ref().is_some_and(|f| f.contains(e.as_str())))
-                    {
-                        s.fatal = Some(format!(
-                            "{}{}",
-                            s.fatal.clone().unwrap_or_default(),
-                            task_error(&Some(e))
-                        ));
-                    }
-                }
-                for s in states
-                    .iter()
-                    .filter(|s| s.fatal.is_some() || (outcome == Outcome::TimedOut && !s.done))
-                {
-                    let l = docker.try_query([
-                        "service",
-                        "logs",
-                        "--tail",
-                        "20",
-                        "--no-task-ids",
-                        &format!("{stack}_{}", s.name),
-                    ])?;
-                    let text = format!("{}{}", l.stdout_str(), String::from_utf8_lossy(&l.stderr));
-                    if !text.trim().is_empty() {
-                        logs.insert(s.name.clone(), text);
-                    }
-                }
-            }
+            let logs = if outcome == Outcome::Ready {
+                BTreeMap::new()
+            } else {
+                explain_failures(docker, stack, &mut states, outcome)?
+            };
             return Ok(Report {
                 outcome,
                 services: states,
@@ -573,6 +508,96 @@ pub fn watch(
         }
         std::thread::sleep(opts.poll);
     }
+}
+
+/// Who holds these host ports of service `full`: ports its own (old) tasks hold, and what other
+/// containers hold ("port P is held by container C").
+fn port_holders(
+    docker: &Docker<'_>,
+    full: &str,
+    ports: &[u64],
+) -> anyhow::Result<(Vec<u64>, Vec<String>)> {
+    let mut own = Vec::new();
+    let mut other = Vec::new();
+    for p in ports {
+        let o = docker.try_query([
+            "ps",
+            "--filter",
+            &format!("publish={p}"),
+            "--format",
+            "{{.Names}}\t{{.Label \"com.docker.swarm.service.name\"}}",
+        ])?;
+        for line in o.stdout_str().lines().filter(|l| !l.trim().is_empty()) {
+            let (name, svc) = line.split_once('\t').unwrap_or((line, ""));
+            if svc == full {
+                own.push(*p);
+            } else {
+                other.push(format!("port {p} is held by container {name}"));
+            }
+        }
+    }
+    Ok((own, other))
+}
+
+/// After a failure or timeout: each failing service's error from its task history, and the last
+/// log lines of the failing (or, on a timeout, unfinished) services.
+fn explain_failures(
+    docker: &Docker<'_>,
+    stack: &str,
+    states: &mut [ServiceState],
+    outcome: Outcome,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut logs = BTreeMap::new();
+    // a rolled-back or paused update's failed tasks belong to the replaced spec: the
+    // full task history names their error
+    for s in states.iter_mut().filter(|s| {
+        s.fatal
+            .as_ref()
+            .is_some_and(|f| !f.contains("last task error"))
+    }) {
+        let full = format!("{stack}_{}", s.name);
+        let hist = task_lines(
+            docker,
+            &[
+                "service",
+                "ps",
+                &full,
+                "--no-trunc",
+                "--format",
+                crate::swarm::docker::JSON,
+            ],
+        )?;
+        if let Some(e) = hist
+            .iter()
+            .map(|t| t.error_text())
+            .find(|e| !e.is_empty())
+            .filter(|e| !s.fatal.as_ref().is_some_and(|f| f.contains(e.as_str())))
+        {
+            s.fatal = Some(format!(
+                "{}{}",
+                s.fatal.clone().unwrap_or_default(),
+                task_error(&Some(e))
+            ));
+        }
+    }
+    for s in states
+        .iter()
+        .filter(|s| s.fatal.is_some() || (outcome == Outcome::TimedOut && !s.done))
+    {
+        let l = docker.try_query([
+            "service",
+            "logs",
+            "--tail",
+            "20",
+            "--no-task-ids",
+            &format!("{stack}_{}", s.name),
+        ])?;
+        let text = format!("{}{}", l.stdout_str(), String::from_utf8_lossy(&l.stderr));
+        if !text.trim().is_empty() {
+            logs.insert(s.name.clone(), text);
+        }
+    }
+    Ok(logs)
 }
 
 #[cfg(test)]
