@@ -400,23 +400,30 @@ fn prepare_temp(path: &Path, data: &[&[u8]], meta: &Metadata) -> std::io::Result
     Ok(tmp)
 }
 
+/// Runs `change` on `path` (retried on sharing violations) with Windows' read-only attribute
+/// cleared, and sets it again afterwards; elsewhere just runs it.
+fn with_writable(
+    path: &Path,
+    meta: &Metadata,
+    change: impl FnMut() -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let readonly = cfg!(windows) && meta.permissions().readonly();
+    if readonly {
+        let mut p = meta.permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        p.set_readonly(false);
+        retry(|| std::fs::set_permissions(path, p.clone()))?;
+    }
+    let r = retry(change);
+    if readonly {
+        let _ = std::fs::set_permissions(path, meta.permissions());
+    }
+    r
+}
+
 /// Renames the temp file over `path` (the atomic step) and makes the rename durable.
 fn commit_temp(tmp: &Path, path: &Path, meta: &Metadata) -> std::io::Result<()> {
-    let result = (|| {
-        let readonly = cfg!(windows) && meta.permissions().readonly();
-        if readonly {
-            let mut p = meta.permissions();
-            #[allow(clippy::permissions_set_readonly_false)]
-            p.set_readonly(false);
-            retry(|| std::fs::set_permissions(path, p.clone()))?;
-        }
-        let r = retry(|| std::fs::rename(tmp, path));
-        if readonly {
-            let _ = std::fs::set_permissions(path, meta.permissions());
-        }
-        r
-    })();
-    result?;
+    with_writable(path, meta, || std::fs::rename(tmp, path))?;
     crate::fsutil::sync_dir(&dir_of(path));
     Ok(())
 }
@@ -469,14 +476,7 @@ fn preserve_metadata(_f: &File, _original: &Path, _meta: &Metadata) -> std::io::
 
 /// Overwrites the file's bytes without replacing the file (keeps a bind mount or a hard link).
 fn write_in_place(path: &Path, data: &[&[u8]], meta: &Metadata) -> std::io::Result<()> {
-    let readonly = cfg!(windows) && meta.permissions().readonly();
-    if readonly {
-        let mut p = meta.permissions();
-        #[allow(clippy::permissions_set_readonly_false)]
-        p.set_readonly(false);
-        retry(|| std::fs::set_permissions(path, p.clone()))?;
-    }
-    let r = retry(|| {
+    with_writable(path, meta, || {
         let mut f = OpenOptions::new().write(true).open(path)?;
         f.seek(SeekFrom::Start(0))?;
         for piece in data {
@@ -484,11 +484,7 @@ fn write_in_place(path: &Path, data: &[&[u8]], meta: &Metadata) -> std::io::Resu
         }
         f.set_len(data.iter().map(|p| p.len() as u64).sum())?;
         f.sync_all()
-    });
-    if readonly {
-        let _ = std::fs::set_permissions(path, meta.permissions());
-    }
-    r
+    })
 }
 
 fn path_key(path: &Path) -> String {
