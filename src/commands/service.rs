@@ -219,15 +219,7 @@ pub fn update(ctx: &Ctx, a: UpdateArgs) -> anyhow::Result<i32> {
         }
     }
     if a.rollback {
-        for s in report.services.iter().filter(|s| !s.done) {
-            crate::ui::step(&format!("rolling {} back", s.name));
-            let _ = docker.try_query([
-                "service",
-                "rollback",
-                "--detach",
-                &format!("{}_{}", r.stack_name, s.name),
-            ])?;
-        }
+        crate::swarm::deploy::rollback_unfinished(&docker, &r.stack_name, &report)?;
         msg.push_str("\n(rolled back to the previous version)");
     }
     let e = if report.outcome == Outcome::TimedOut {

@@ -186,15 +186,7 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
         && r.outcome != Outcome::Ready
     {
         if a.rollback {
-            for s in r.services.iter().filter(|s| !s.done) {
-                crate::ui::step(&format!("rolling {} back to its previous version", s.name));
-                let _ = docker.try_query([
-                    "service",
-                    "rollback",
-                    "--detach",
-                    &format!("{stack_name}_{}", s.name),
-                ])?;
-            }
+            deploy::rollback_unfinished(&docker, &stack_name, r)?;
         }
         state.active_profile = Some(profile.name.clone());
         state
@@ -209,12 +201,17 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
     let probes_ok = super::probe::run_probes(ctx, &project, &profile, &rendered)?;
 
     // what is no longer referenced goes
-    let keep: Vec<String> = rendered
+    let configs: Vec<String> = rendered
         .configs
         .iter()
         .map(|c| c.object_name.clone())
-        .chain(rendered.secrets.iter().map(|s| s.object_name.clone()))
         .collect();
+    let secrets: Vec<String> = rendered
+        .secrets
+        .iter()
+        .map(|s| s.object_name.clone())
+        .collect();
+    let keep = [configs.as_slice(), secrets.as_slice()].concat();
     let removed = objects::cleanup(&docker, project.name(), &stack_name, &keep)?;
     if !removed.is_empty() {
         crate::ui::debug(&format!(
@@ -237,16 +234,8 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
             context: profile.file.docker.context.clone(),
             cluster_id: Some(target.cluster_id.clone()),
             images: ids,
-            configs: rendered
-                .configs
-                .iter()
-                .map(|c| c.object_name.clone())
-                .collect(),
-            secrets: rendered
-                .secrets
-                .iter()
-                .map(|s| s.object_name.clone())
-                .collect(),
+            configs,
+            secrets,
             at: time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),

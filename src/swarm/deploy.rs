@@ -10,6 +10,24 @@ use serde_yaml_ng::{Mapping, Value};
 use super::docker::Docker;
 use crate::render::Rendered;
 
+/// `--rollback`: each service of `report` that did not finish goes back to its previous spec.
+pub fn rollback_unfinished(
+    docker: &Docker<'_>,
+    stack: &str,
+    report: &super::watch::Report,
+) -> anyhow::Result<()> {
+    for s in report.services.iter().filter(|s| !s.done) {
+        crate::ui::step(&format!("rolling {} back to its previous version", s.name));
+        docker.try_query([
+            "service",
+            "rollback",
+            "--detach",
+            &format!("{stack}_{}", s.name),
+        ])?;
+    }
+    Ok(())
+}
+
 /// The stack file as docker gets it: built services point at their content-hash tags and carry
 /// no `build:` (stack deploy would ignore it, with a warning).
 pub fn deployable(r: &Rendered, tags: &BTreeMap<String, String>) -> Mapping {
