@@ -15,6 +15,7 @@ use crate::platform::Platform;
 use crate::profile::{Profile, Project, Tls};
 use crate::state::State;
 use crate::swarm::docker::Docker;
+use crate::swarm::guard::Cluster;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -233,37 +234,43 @@ fn docker_checks(
     }
     // the guard
     let actual = info.swarm.cluster_id().unwrap_or_default();
-    if let Some(p) = &profile.file.docker.cluster_id {
-        if p == actual {
-            c.ok(
-                "guard",
-                format!("context `{context}` reaches swarm {p}, as the profile pins"),
-            );
-        } else {
-            c.fail(
-                "guard",
-                format!("the profile pins swarm {p}, context `{context}` reaches {actual}"),
-                format!("check `docker context inspect {context}`, or update docker.cluster_id"),
-            );
-        }
-    } else if let Some(r) = state.cluster_ids.get(&profile.name) {
-        if r == actual {
-            c.ok(
-                "guard",
-                format!("context `{context}` reaches swarm {r}, as at the last deploy"),
-            );
-        } else {
-            c.fail(
-                "guard",
-                format!("deployed to swarm {r} before, context `{context}` now reaches {actual}"),
-                "`devenv up --new-cluster` if the swarm was re-created on purpose",
-            );
-        }
-    } else {
-        c.ok(
+    match crate::swarm::guard::cluster(profile, state, actual) {
+        Cluster::Pinned {
+            pinned,
+            matches: true,
+        } => c.ok(
+            "guard",
+            format!("context `{context}` reaches swarm {pinned}, as the profile pins"),
+        ),
+        Cluster::Pinned {
+            pinned,
+            matches: false,
+        } => c.fail(
+            "guard",
+            format!("the profile pins swarm {pinned}, context `{context}` reaches {actual}"),
+            format!("check `docker context inspect {context}`, or update docker.cluster_id"),
+        ),
+        Cluster::Recorded {
+            recorded,
+            matches: true,
+        } => c.ok(
+            "guard",
+            format!("context `{context}` reaches swarm {recorded}, as at the last deploy"),
+        ),
+        Cluster::Recorded {
+            recorded,
+            matches: false,
+        } => c.fail(
+            "guard",
+            format!(
+                "deployed to swarm {recorded} before, context `{context}` now reaches {actual}"
+            ),
+            "`devenv up --new-cluster` if the swarm was re-created on purpose",
+        ),
+        Cluster::Unrecorded => c.ok(
             "guard",
             format!("context `{context}`; the swarm is recorded at the first deploy"),
-        );
+        ),
     }
     // IPVS
     if profile.file.docker.swarm {

@@ -90,36 +90,67 @@ pub fn check(
         .into());
     }
     let actual = info.swarm.cluster_id().unwrap_or_default().to_string();
-    if let Some(pinned) = &profile.file.docker.cluster_id
-        && *pinned != actual
-    {
-        return Err(UserError::new(format!(
-            "profile {} may deploy only to swarm {pinned}, but context `{ctx}` reaches swarm {actual}; nothing was changed",
+    match cluster(profile, state, &actual) {
+        Cluster::Pinned {
+            matches: false,
+            pinned,
+        } => Err(UserError::new(format!(
+            "profile {} may deploy only to swarm {pinned}, but context `{ctx}` reaches swarm {actual}; \
+             nothing was changed",
             profile.name
         ))
         .hint(format!(
-            "check the context (`docker context inspect {ctx}`); if the server's swarm was re-created, update docker.cluster_id in {}",
+            "check the context (`docker context inspect {ctx}`); if the server's swarm was re-created, \
+             update docker.cluster_id in {}",
             crate::error::display_path(&profile.path)
         ))
-        .into());
-    }
-    if profile.file.docker.cluster_id.is_none()
-        && let Some(recorded) = state.cluster_ids.get(&profile.name)
-        && *recorded != actual
-        && !new_cluster
-    {
-        return Err(UserError::new(format!(
-            "profile {} was deployed to swarm {recorded} before, but context `{ctx}` now reaches swarm {actual}; nothing was changed",
+        .into()),
+        Cluster::Recorded {
+            matches: false,
+            recorded,
+        } if !new_cluster => Err(UserError::new(format!(
+            "profile {} was deployed to swarm {recorded} before, but context `{ctx}` now reaches swarm \
+             {actual}; nothing was changed",
             profile.name
         ))
-        .hint("if you re-created the swarm on purpose, run `devenv up --new-cluster` to record the new one; otherwise check `docker context ls`")
-        .into());
+        .hint(
+            "if you re-created the swarm on purpose, run `devenv up --new-cluster` to record the new \
+             one; otherwise check `docker context ls`",
+        )
+        .into()),
+        _ => Ok(Target {
+            info,
+            cluster_id: actual,
+            initialised,
+        }),
     }
-    Ok(Target {
-        info,
-        cluster_id: actual,
-        initialised,
-    })
+}
+
+/// The swarm a profile may deploy to, against the one its context reaches (`actual`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Cluster<'a> {
+    /// `docker.cluster_id` in the profile.
+    Pinned { pinned: &'a str, matches: bool },
+    /// The cluster id recorded at this profile's first deploy from this machine.
+    Recorded { recorded: &'a str, matches: bool },
+    /// Neither: the first deploy records it.
+    Unrecorded,
+}
+
+pub fn cluster<'a>(profile: &'a Profile, state: &'a State, actual: &str) -> Cluster<'a> {
+    if let Some(pinned) = &profile.file.docker.cluster_id {
+        Cluster::Pinned {
+            pinned,
+            matches: pinned == actual,
+        }
+    } else if let Some(recorded) = state.cluster_ids.get(&profile.name) {
+        Cluster::Recorded {
+            recorded,
+            matches: recorded == actual,
+        }
+    } else {
+        Cluster::Unrecorded
+    }
 }
 
 #[cfg(test)]
@@ -218,6 +249,30 @@ mod tests {
             .to_string();
         assert!(e.contains("not part of a swarm"), "{e}");
         assert!(!s.commands().iter().any(|c| c.contains("swarm init")));
+    }
+
+    #[test]
+    fn cluster_verdicts_for_doctor_and_up() {
+        let pinned = profile("domain: a.com\ndocker: {cluster_id: c1}\n");
+        let local = profile("domain: a.test\n");
+        let mut st = State::default();
+        assert_eq!(cluster(&local, &st, "c1"), Cluster::Unrecorded);
+        st.cluster_ids.insert("local".into(), "c0".into());
+        assert_eq!(
+            cluster(&local, &st, "c1"),
+            Cluster::Recorded {
+                recorded: "c0",
+                matches: false
+            }
+        );
+        // a pin wins over what was recorded
+        assert_eq!(
+            cluster(&pinned, &st, "c1"),
+            Cluster::Pinned {
+                pinned: "c1",
+                matches: true
+            }
+        );
     }
 
     #[test]
