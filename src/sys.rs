@@ -419,9 +419,9 @@ impl DryRunSys {
     pub fn effects(&self) -> Vec<Effect> {
         self.effects.lock().unwrap().clone()
     }
-    /// The effects as lines for the user.
-    pub fn describe(&self) -> Vec<String> {
-        self.effects()
+    /// The effects recorded since the last call, as lines for the user (one store, one step).
+    pub fn take_described(&self) -> Vec<String> {
+        std::mem::take(&mut *self.effects.lock().unwrap())
             .into_iter()
             .map(|e| match e {
                 Effect::Run(c) => format!("run: {c}"),

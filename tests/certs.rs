@@ -306,6 +306,34 @@ fn debian_system_store_in_a_private_namespace() {
         Some(60),
         "curl trusts the leaf before `certs trust`"
     );
+
+    // --dry-run: each store's own steps, once, under its name; nothing installed anywhere
+    let local_before = tree(&sb.local_cas);
+    let o = sb.devenv(&["-C", dir, "certs", "trust", "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan = stdout(&o);
+    let (system, rest) = plan
+        .split_once("Chromium (")
+        .unwrap_or_else(|| panic!("a Chromium section after the system store's:\n{plan}"));
+    assert!(
+        system.starts_with("system store, Debian/Ubuntu")
+            && system.contains("  would write /usr/local/share/ca-certificates/devenv-")
+            && system.contains("  would run: update-ca-certificates"),
+        "{plan}"
+    );
+    assert!(
+        rest.contains("would run: certutil -A") && !rest.contains("update-ca-certificates"),
+        "the Chromium section lists only its own steps:\n{plan}"
+    );
+    assert_same_tree(&local_before, &tree(&sb.local_cas), "certs trust --dry-run");
+    assert_eq!(std::fs::read(&bundle).unwrap(), before);
+    assert!(!sb.home.join(".pki").exists() && !sb.caroot.join("trust.json").exists());
+    assert_eq!(
+        curl_in().status.code(),
+        Some(60),
+        "still untrusted after the dry run"
+    );
+
     let o = sb.devenv(&["-C", dir, "certs", "trust"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(

@@ -123,7 +123,7 @@ pub fn trust_all(ctx: &Ctx, ca: &Ca, user: bool, machine: bool) -> anyhow::Resul
         let r = s.install(&env);
         if ctx.g.dry_run {
             println!("{}:", s.describe());
-            for line in dry.describe().split_off(0) {
+            for line in dry.take_described() {
                 println!("  would {line}");
             }
             continue;
@@ -179,7 +179,7 @@ pub fn untrust_all(ctx: &Ctx, ca_ref: CaRef, caroot: &Path) -> anyhow::Result<bo
         let res = s.uninstall(&env);
         if ctx.g.dry_run {
             println!("{}:", s.describe());
-            for line in dry.describe().split_off(0) {
+            for line in dry.take_described() {
                 println!("  would {line}");
             }
             continue;
