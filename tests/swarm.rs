@@ -190,6 +190,34 @@ fn up_noop_and_config_change() {
         return;
     };
     let port = f.port;
+
+    // --dry-run: the plan (configs, the deploy), and nothing of it carried out
+    let o = f.run(&["up", "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan = stdout(&o);
+    for step in [
+        "would run: docker --context default config create",
+        "would run: docker --context default stack deploy",
+    ] {
+        assert!(plan.contains(step), "{step:?} in:\n{plan}");
+    }
+    assert!(task_ids("devenvt-five").is_empty(), "nothing deployed");
+    let configs = std::process::Command::new("docker")
+        .args([
+            "config",
+            "ls",
+            "-q",
+            "--filter",
+            "label=devenv.stack=devenvt-five",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&configs).trim(), "", "no config created");
+    assert!(
+        !f.dir().join(".devenv/deploy").exists(),
+        "the deploy file is not written"
+    );
+
     let o = f.run(&["up"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("5 services ready"), "{}", stderr(&o));

@@ -482,7 +482,8 @@ impl Drop for StackGuard {
     }
 }
 
-/// Removes a stack left behind by an earlier, interrupted run, and waits until it is gone.
+/// Removes a stack left behind by an earlier, interrupted run (its services, networks, and
+/// devenv's configs and secrets), and waits until it is gone.
 pub fn remove_stack(name: &str) {
     let _ = Command::new("docker").args(["stack", "rm", name]).output();
     let label = format!("label=com.docker.stack.namespace={name}");
@@ -500,9 +501,26 @@ pub fn remove_stack(name: &str) {
             })
             .collect();
         if left.trim().is_empty() {
-            return;
+            break;
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // and devenv's configs and secrets of that stack, left by a run that was killed
+    for kind in ["config", "secret"] {
+        let ids = Command::new("docker")
+            .args([
+                kind,
+                "ls",
+                "-q",
+                "--filter",
+                &format!("label=devenv.stack={name}"),
+            ])
+            .output()
+            .map(|o| stdout(&o))
+            .unwrap_or_default();
+        for id in ids.split_whitespace() {
+            let _ = Command::new("docker").args([kind, "rm", id]).output();
+        }
     }
 }
 
