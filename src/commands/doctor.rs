@@ -290,7 +290,7 @@ fn docker_checks(
         && profile.file.docker.swarm
     {
         let stack = profile.stack_name(project);
-        for port in published_host_ports(r) {
+        for port in crate::render::stack::published_ports(&r.stack) {
             match TcpListener::bind(("0.0.0.0", port as u16)) {
                 Ok(_) => c.ok(&format!("port {port}"), "free"),
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
@@ -354,29 +354,6 @@ fn docker_checks(
         Some(_) => c.ok("clock", "this machine and the engine agree"),
         None => c.add("clock", Status::Skip, "the engine's time is unknown", None),
     }
-}
-
-fn published_host_ports(r: &crate::render::Rendered) -> Vec<u64> {
-    let mut v = Vec::new();
-    if let Some(svcs) = crate::render::stack::services(&r.stack) {
-        for (_, s) in svcs {
-            for p in s
-                .get("ports")
-                .and_then(serde_yaml_ng::Value::as_sequence)
-                .into_iter()
-                .flatten()
-            {
-                for m in crate::render::stack::long_ports(p).unwrap_or_default() {
-                    if let Some(n) = m.get("published").and_then(serde_yaml_ng::Value::as_u64) {
-                        v.push(n);
-                    }
-                }
-            }
-        }
-    }
-    v.sort();
-    v.dedup();
-    v
 }
 
 fn hosts_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks) {

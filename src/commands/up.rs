@@ -532,23 +532,7 @@ fn failure(r: &Report, stack: &str) -> anyhow::Error {
 
 /// Where the site answers: the profile's names on the published web ports.
 pub fn urls(profile: &Profile, stack: &Mapping) -> Vec<String> {
-    let mut ports: Vec<u64> = Vec::new();
-    if let Some(svcs) = crate::render::stack::services(stack) {
-        for (_, svc) in svcs {
-            for p in svc
-                .get("ports")
-                .and_then(Value::as_sequence)
-                .into_iter()
-                .flatten()
-            {
-                for m in crate::render::stack::long_ports(p).unwrap_or_default() {
-                    if let Some(n) = m.get("published").and_then(Value::as_u64) {
-                        ports.push(n);
-                    }
-                }
-            }
-        }
-    }
+    let ports = crate::render::stack::published_ports(stack);
     let mut names: Vec<String> = profile.file.hosts.clone();
     if names.is_empty() {
         names.push(profile.file.domain.clone());

@@ -541,6 +541,26 @@ fn to_host_mode(cx: &Ctx<'_>, name: &str, svc: &mut Mapping) -> Result<(), Confi
     Ok(())
 }
 
+/// Every published port of the stack's services, sorted, each once.
+pub fn published_ports(stack: &Mapping) -> Vec<u64> {
+    let mut v = Vec::new();
+    for (_, svc) in services(stack).into_iter().flatten() {
+        for p in svc
+            .get("ports")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            for m in long_ports(p).unwrap_or_default() {
+                v.extend(m.get("published").and_then(Value::as_u64));
+            }
+        }
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// A port entry (short or long syntax) as long-syntax mappings with `mode: host`.
 pub fn long_ports(p: &Value) -> Result<Vec<Mapping>, String> {
     let mk = |target: u64, published: Option<u64>, proto: &str| {
@@ -729,6 +749,17 @@ mod tests {
         assert!(long_ports(&y("\"80-81:80\"")).is_err());
         let v = long_ports(&y("{target: 443, published: 443}")).unwrap();
         assert_eq!(v[0].get("mode").unwrap(), "host");
+    }
+
+    #[test]
+    fn published_ports_of_every_service_once() {
+        let stack = y(
+            "services:\n  proxy: {ports: [\"443:443\", \"80:80\", {target: 8443, published: 8443}]}\n  web: {ports: [\"8000-8001:9000-9001\", \"80:8080\"]}\n  db: {image: pg}\n",
+        );
+        assert_eq!(
+            published_ports(stack.as_mapping().unwrap()),
+            vec![80, 443, 8000, 8001, 8443]
+        );
     }
 
     #[test]
