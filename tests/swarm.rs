@@ -36,6 +36,8 @@ fn five(name: &str, port: u16) -> tempfile::TempDir {
     std::fs::write(
         p.join("templates/stack.yml.j2"),
         r#"version: "3.8"
+volumes:
+  scratch: {}
 services:
   web:
     image: {{ image }}
@@ -60,6 +62,7 @@ services:
   a:
     image: {{ image }}
     init: true
+    volumes: ["scratch:/data"]
   b:
     image: {{ image }}
     init: true
@@ -312,9 +315,38 @@ fn up_noop_and_config_change() {
         stderr(&o)
     );
 
-    // down: really gone, networks too
-    let o = f.run(&["down"]);
+    // down --volumes deletes data: without a yes (no terminal here) nothing is removed
+    let volume = || {
+        stdout(
+            &std::process::Command::new("docker")
+                .args([
+                    "volume",
+                    "ls",
+                    "-q",
+                    "--filter",
+                    "label=com.docker.stack.namespace=devenvt-five",
+                ])
+                .output()
+                .unwrap(),
+        )
+    };
+    assert_eq!(volume().trim(), "devenvt-five_scratch");
+    let running = task_ids("devenvt-five");
+    let o = f.run(&["down", "--volumes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "not removing anything: --volumes would delete the data in devenvt-five_scratch, and needs a yes"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(task_ids("devenvt-five"), running, "the stack is untouched");
+
+    // down --volumes --yes: really gone, networks and the volume too
+    let o = f.run(&["down", "--volumes", "--yes"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(volume().trim(), "", "the volume is removed");
     let nets = std::process::Command::new("docker")
         .args([
             "network",

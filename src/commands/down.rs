@@ -55,21 +55,22 @@ pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
     }
     guard::check(&docker, &profile, &state, false, false)?;
     let stack = profile.stack_name(&project);
-    if !profile.file.docker.swarm && !ctx.g.yes && !ctx.g.dry_run {
-        let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
-        if !interactive
-            || !super::confirm(&format!(
-                "remove stack {stack} from the remote context `{}`?",
-                profile.file.docker.context
-            ))?
-        {
-            return Err(UserError::new(format!(
-                "not removing stack {stack} from the remote context `{}` without a yes",
-                profile.file.docker.context
-            ))
-            .hint("run again with --yes")
-            .into());
-        }
+    // a yes from the flag, or from the terminal
+    let asked = |question: String| -> anyhow::Result<bool> {
+        Ok(ctx.g.yes || ctx.g.dry_run || super::confirmed(&question)?)
+    };
+    if !profile.file.docker.swarm
+        && !asked(format!(
+            "remove stack {stack} from the remote context `{}`?",
+            profile.file.docker.context
+        ))?
+    {
+        return Err(UserError::new(format!(
+            "not removing stack {stack} from the remote context `{}` without a yes",
+            profile.file.docker.context
+        ))
+        .hint("run again with --yes")
+        .into());
     }
     let start = Instant::now();
 
@@ -81,18 +82,18 @@ pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
     } else {
         Vec::new()
     };
-    if a.volumes && !volumes.is_empty() && !ctx.g.yes && !ctx.g.dry_run {
-        let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
-        if !interactive
-            || !super::confirm(&format!(
-                "--volumes deletes the data in {} (cannot be undone). Continue?",
-                volumes.join(", ")
-            ))?
-        {
-            return Err(UserError::new("not removing anything: --volumes needs a yes")
-                .hint("pass --yes to confirm deleting the volumes' data, or drop --volumes to keep them")
-                .into());
-        }
+    if !volumes.is_empty()
+        && !asked(format!(
+            "--volumes deletes the data in {} (cannot be undone). Continue?",
+            volumes.join(", ")
+        ))?
+    {
+        return Err(UserError::new(format!(
+            "not removing anything: --volumes would delete the data in {}, and needs a yes",
+            volumes.join(", ")
+        ))
+        .hint("pass --yes to confirm deleting the volumes' data, or drop --volumes to keep them")
+        .into());
     }
 
     let services = list(&docker, &["service", "ls"], &stack)?;

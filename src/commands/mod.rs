@@ -134,6 +134,11 @@ pub fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<i32> {
     }
 }
 
+/// A yes on the terminal; no terminal (a script, CI) is a no.
+pub fn confirmed(question: &str) -> anyhow::Result<bool> {
+    Ok(std::io::IsTerminal::is_terminal(&std::io::stdin()) && confirm(question)?)
+}
+
 /// Asks a yes/no question on the terminal (default yes).
 pub fn confirm(question: &str) -> anyhow::Result<bool> {
     use std::io::Write;
