@@ -463,7 +463,8 @@ pub fn docker_ready() -> bool {
         && (Path::new("/bin/busybox").exists() || Path::new("/usr/bin/busybox").exists())
 }
 
-/// Runs `devenv down` for a project when dropped (tests clean up after themselves, also on failure).
+/// Runs `devenv down --volumes` for a project when dropped (tests clean up after themselves,
+/// also on failure).
 pub struct StackGuard {
     pub dir: PathBuf,
     pub env: Vec<(String, String)>,
@@ -474,7 +475,7 @@ impl Drop for StackGuard {
         let mut c = Command::new(devenv_bin());
         c.arg("-C")
             .arg(&self.dir)
-            .args(["-q", "down", "--timeout", "60"]);
+            .args(["-q", "down", "--volumes", "--yes", "--timeout", "60"]);
         for (k, v) in &self.env {
             c.env(k, v);
         }
