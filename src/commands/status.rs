@@ -38,15 +38,16 @@ pub fn run(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<i32> {
     let stack = profile.stack_name(&project);
     let rendered = ctx.render_readonly(&project, &profile)?;
     let wanted = rendered.service_names();
-    let active = info.swarm.local_node_state == "active";
-    let nodes: Vec<NodeLine> = if active && info.swarm.control_available {
+    // nodes and services are listed by a manager only
+    let manager = info.swarm.local_node_state == "active" && info.swarm.control_available;
+    let nodes: Vec<NodeLine> = if manager {
         docker.json_lines(["node", "ls", "--format", crate::swarm::docker::JSON])?
     } else {
         Vec::new()
     };
     let mut services = Vec::new();
     let mut failing = Vec::new();
-    if active && info.swarm.control_available {
+    if manager {
         let full: Vec<String> = wanted.iter().map(|s| format!("{stack}_{s}")).collect();
         let (inspects, tasks) = watch::snapshot(&docker, &stack, &full)?;
         let opts = watch::Options::default();
