@@ -486,6 +486,7 @@ fn bind_mounted_etc_hosts_in_a_private_namespace() {
     ) {
         return;
     }
+    let machine_hosts = std::fs::read("/etc/hosts").unwrap();
     let p = mini_project("myblog", &["myblog.test", "api.myblog.test"]);
     let d = tempfile::tempdir().unwrap();
     let h = d.path().join("hosts");
@@ -540,11 +541,12 @@ fn bind_mounted_etc_hosts_in_a_private_namespace() {
             "{r}"
         );
     }
-    // the machine's own /etc/hosts was never touched
-    assert!(
-        !std::fs::read_to_string("/etc/hosts")
-            .unwrap()
-            .contains("devenv myblog")
+    // the machine's own /etc/hosts was never touched (whatever it holds: a user who ran
+    // `devenv up` has the example's block there, and that must not fail this test)
+    assert_eq!(
+        std::fs::read("/etc/hosts").unwrap(),
+        machine_hosts,
+        "the machine's /etc/hosts changed"
     );
     let o = run(&["-C", dir, "hosts", "remove"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -577,4 +579,475 @@ fn regular_file_is_replaced_atomically() {
         ino,
         "a new inode: temp file + rename"
     );
+}
+
+/// What is not a regular file is never written, created or replaced, and never hangs devenv:
+/// a character device (also behind a symlink, and the literal `/dev/null` of a private /dev), a
+/// FIFO, a directory, a dangling symlink, a file in a directory that does not exist.
+#[test]
+fn hostile_hosts_paths_are_refused_untouched() {
+    use std::os::unix::fs::FileTypeExt;
+    let p = mini_project("myblog", &["myblog.test"]);
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let refuse = |path: &Path, action: &str, expect: &str| {
+        let mut c = hosts_cmd(p.path(), path, &["hosts", action]);
+        c.env("DEVENV_DATA_DIR", &data)
+            .timeout(std::time::Duration::from_secs(20));
+        let o = c.output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{action} {}: {err}",
+            path.display()
+        );
+        assert!(err.contains(expect), "{action} {}: {err}", path.display());
+    };
+    // a FIFO: opening it would block forever
+    let fifo = d.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for action in ["apply", "remove", "list"] {
+        refuse(
+            &fifo,
+            action,
+            "is not a regular file but a FIFO (named pipe)",
+        );
+    }
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    // a dangling symlink: used to spin forever in the lock
+    let dangling = d.path().join("dangling");
+    std::os::unix::fs::symlink(d.path().join("nonexistent"), &dangling).unwrap();
+    for action in ["apply", "remove"] {
+        refuse(&dangling, action, "is a dangling symbolic link");
+    }
+    assert!(
+        !d.path().join("nonexistent").exists(),
+        "the link's target was created"
+    );
+    // a directory
+    let dir = d.path().join("adir");
+    std::fs::create_dir(&dir).unwrap();
+    refuse(&dir, "apply", "is not a regular file but a directory");
+    assert!(dir.is_dir());
+    // a file in a directory that does not exist: said so, not "permission denied"
+    let nodir = d.path().join("no/such/dir/hosts");
+    refuse(&nodir, "apply", "the directory");
+    refuse(&nodir, "apply", "does not exist");
+    assert!(!d.path().join("no").exists());
+    if !require(
+        "root (mknod) and mount namespaces",
+        can_use_mount_namespaces(),
+    ) {
+        return;
+    }
+    // a character device, directly and behind a symlink
+    let dev = d.path().join("null");
+    assert!(
+        std::process::Command::new("mknod")
+            .args(["-m", "666"])
+            .arg(&dev)
+            .args(["c", "1", "3"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let link = d.path().join("link-to-dev");
+    std::os::unix::fs::symlink(&dev, &link).unwrap();
+    for path in [&dev, &link] {
+        for action in ["apply", "remove"] {
+            refuse(path, action, "is not a regular file but a character device");
+        }
+    }
+    assert!(
+        std::fs::metadata(&dev)
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    // the literal /dev/null, in a private /dev (the machine's own is never at stake)
+    let script = format!(
+        "mount -t tmpfs devenv-test /dev && mknod -m666 /dev/null c 1 3 && \
+         {} -C {} --hosts-file /dev/null hosts apply; echo \"exit=$?\"; stat -c %F /dev/null",
+        devenv_bin().display(),
+        p.path().display()
+    );
+    let o = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .env("DEVENV_DATA_DIR", &data)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(out.contains("exit=1"), "{out}\n{}", stderr(&o));
+    assert!(
+        out.contains("character special file"),
+        "/dev/null became: {out}"
+    );
+    assert!(
+        stderr(&o).contains("/dev/null is not a regular file but a character device"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !data.join("hosts-backups").exists(),
+        "nothing was backed up or journaled"
+    );
+}
+
+/// Runs devenv on `target` in a private mount namespace where `source` is bind-mounted over
+/// `target` (so a rename onto it fails and devenv writes in place, as with Docker's or WSL's
+/// /etc/hosts). `mounts` are extra commands run first.
+fn in_place_cmd(
+    project: &Path,
+    source: &Path,
+    target: &Path,
+    data: &Path,
+    mounts: &str,
+    args: &[&str],
+) -> std::process::Command {
+    let script =
+        format!("set -e\n{mounts}\nmount --bind \"$DEVENV_SRC\" \"$DEVENV_DST\"\nexec \"$@\"\n");
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
+        .arg(devenv_bin())
+        .arg("-C")
+        .arg(project)
+        .arg("--hosts-file")
+        .arg(target)
+        .args(args)
+        .env("DEVENV_SRC", source)
+        .env("DEVENV_DST", target)
+        .env("DEVENV_DATA_DIR", data)
+        .env("NO_COLOR", "1");
+    c
+}
+
+/// SIGKILL during in-place writes of a 100,000-line bind-mounted file: every time, the file is
+/// the old content, the new content, or the next run restores the old one and says so.
+#[test]
+fn in_place_writes_survive_sigkill() {
+    use devenv::hosts::block::{BlockSpec, apply, remove};
+    use devenv::hosts::parse::Ending;
+    if !require(
+        "root and mount namespaces (unshare)",
+        can_use_mount_namespaces(),
+    ) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let source = d.path().join("source-hosts");
+    let target = d.path().join("hosts");
+    let data = d.path().join("data");
+    let mut base = String::from("127.0.0.1 localhost\n");
+    for i in 0..100_000 {
+        base.push_str(&format!(
+            "10.{}.{}.{} h{i}.example.internal\n",
+            i / 65536,
+            (i / 256) % 256,
+            i % 256
+        ));
+    }
+    std::fs::write(&source, &base).unwrap();
+    // a file only its owner may read: so are its backups
+    std::fs::set_permissions(&source, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::write(&target, "").unwrap();
+    let p = mini_project("crash", &["crash.test"]);
+    let names = vec!["crash.test".to_string()];
+    let spec = BlockSpec {
+        project: "crash",
+        profile: "local",
+        names: &names,
+        ipv6: true,
+    };
+    // how long one uninterrupted in-place write takes, so the kills spread over it
+    let t = std::time::Instant::now();
+    let o = in_place_cmd(p.path(), &source, &target, &data, "", &["hosts", "apply"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("(in place)"), "{}", stderr(&o));
+    // the write comes last: spread the kills over the second half of a run and a bit beyond
+    let run = t.elapsed().as_micros() as u64 + 1;
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    let (mut old_kept, mut new_written, mut restored) = (0, 0, 0);
+    for i in 0..50 {
+        let old = std::fs::read(&source).unwrap();
+        let removing = i % 2 == 0;
+        let new = if removing {
+            remove(&old, "crash").unwrap()
+        } else {
+            apply(&old, &spec, Ending::Lf).unwrap()
+        };
+        let action = if removing { "remove" } else { "apply" };
+        let mut child = in_place_cmd(
+            p.path(),
+            &source,
+            &target,
+            &data,
+            "",
+            &["-q", "hosts", action],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(std::time::Duration::from_micros(
+            run / 2 + seed % (run * 7 / 10),
+        ));
+        unsafe {
+            libc_kill(child.id() as i32, 9);
+        }
+        let _ = child.wait();
+        let now = std::fs::read(&source).unwrap();
+        if now == old {
+            old_kept += 1;
+        } else if now == new {
+            new_written += 1;
+        } else {
+            // half-written: the next run (not killed) restores the old content first, says so,
+            // and then does its own work
+            let o = in_place_cmd(p.path(), &source, &target, &data, "", &["hosts", action])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "iteration {i}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains("restored"),
+                "iteration {i}: the repair was not reported: {}",
+                stderr(&o)
+            );
+            assert_eq!(
+                std::fs::read(&source).unwrap(),
+                new,
+                "iteration {i}: after the repair"
+            );
+            restored += 1;
+        }
+    }
+    eprintln!(
+        "50 SIGKILLs of the in-place writer: old content {old_kept}, new content {new_written}, half-written and restored by the next run {restored}"
+    );
+    assert_eq!(old_kept + new_written + restored, 50);
+    // nothing is left pending
+    let o = in_place_cmd(p.path(), &source, &target, &data, "", &["hosts", "remove"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&source).unwrap(), base);
+    let journals: Vec<_> = std::fs::read_dir(data.join("hosts-backups"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".journal"))
+        .collect();
+    assert!(journals.is_empty(), "a journal was left behind");
+    for b in std::fs::read_dir(data.join("hosts-backups"))
+        .unwrap()
+        .flatten()
+    {
+        let mode = std::os::unix::fs::PermissionsExt::mode(&b.metadata().unwrap().permissions());
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "backup {:?} of a 0600 file",
+            b.file_name()
+        );
+    }
+}
+
+/// A full file system under a bind-mounted hosts file: the write fails with a clear message and
+/// the file keeps its old content (no half block); the next run works once there is space.
+#[test]
+fn full_disk_leaves_the_file_as_it_was() {
+    if !require(
+        "root and mount namespaces (unshare)",
+        can_use_mount_namespaces(),
+    ) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let small = d.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let target = d.path().join("hosts");
+    std::fs::write(&target, "").unwrap();
+    let p = mini_project("full", &["full.test", "api.full.test"]);
+    // a 16 KiB tmpfs holding the hosts file (exactly two pages) and a filler taking the rest
+    let content = format!("127.0.0.1 localhost\n{}\n", "#".repeat(8192 - 21));
+    assert_eq!(content.len(), 8192);
+    let script = r#"
+set -e
+mount -t tmpfs -o size=16k devenv-test "$SMALL"
+printf '%s' "$CONTENT" > "$SMALL/hosts"
+dd if=/dev/zero of="$SMALL/filler" bs=4096 count=16 2>/dev/null || true
+mount --bind "$SMALL/hosts" "$TARGET"
+set +e
+"$DEVENV" -C "$PROJECT" --hosts-file "$TARGET" hosts apply 2>&1; echo "exit=$?"
+echo "=="; cat "$SMALL/hosts"; echo "=="
+rm "$SMALL/filler"
+"$DEVENV" -C "$PROJECT" --hosts-file "$TARGET" hosts apply 2>&1; echo "exit=$?"
+echo "=="; cat "$SMALL/hosts"
+"#;
+    let o = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", script])
+        .env("SMALL", &small)
+        .env("TARGET", &target)
+        .env("CONTENT", &content)
+        .env("DEVENV", devenv_bin())
+        .env("PROJECT", p.path())
+        .env("DEVENV_DATA_DIR", d.path().join("data"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    let parts: Vec<&str> = out.split("==\n").collect();
+    assert_eq!(parts.len(), 4, "{out}\n{}", stderr(&o));
+    assert!(parts[0].contains("exit=1"), "{}", parts[0]);
+    assert!(
+        parts[0].contains("no space left on device") && parts[0].contains("the file is as it was"),
+        "{}",
+        parts[0]
+    );
+    assert_eq!(parts[1], content, "the full disk changed the file");
+    assert!(
+        parts[2].contains("exit=0") && parts[2].contains("(in place)"),
+        "{}",
+        parts[2]
+    );
+    assert!(
+        parts[3].starts_with(&content) && parts[3].contains("127.0.0.1\tfull.test api.full.test"),
+        "{}",
+        parts[3]
+    );
+}
+
+/// Another program appending to the hosts file (`echo ... >> /etc/hosts`, which takes no lock)
+/// while devenv applies and removes its block 200 times: not one appended line is lost.
+#[test]
+fn concurrent_appender_loses_no_lines() {
+    let p = mini_project("append", &["append.test"]);
+    let d = tempfile::tempdir().unwrap();
+    let h = d.path().join("hosts");
+    std::fs::write(&h, "127.0.0.1 localhost\n").unwrap();
+    let stop = d.path().join("stop");
+    let appender = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("i=0; while [ ! -e \"$STOP\" ]; do echo \"10.1.1.1 appended-$i.example\" >> \"$H\"; i=$((i+1)); sleep 0.002; done; echo $i")
+        .env("STOP", &stop)
+        .env("H", &h)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for i in 0..200 {
+        let action = if i % 2 == 0 { "apply" } else { "remove" };
+        let mut c = hosts_cmd(p.path(), &h, &["-q", "hosts", action]);
+        c.env("DEVENV_DATA_DIR", d.path().join("data"));
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "run {i}: {}", stderr(&o));
+    }
+    std::fs::write(&stop, "").unwrap();
+    let o = appender.wait_with_output().unwrap();
+    let appended: usize = stdout(&o).trim().parse().unwrap();
+    let content = std::fs::read_to_string(&h).unwrap();
+    let missing: Vec<usize> = (0..appended)
+        .filter(|i| !content.contains(&format!("10.1.1.1 appended-{i}.example\n")))
+        .collect();
+    eprintln!(
+        "{appended} lines appended during 200 applies/removes; {} lost",
+        missing.len()
+    );
+    assert!(appended > 100, "the appender ran alongside: {appended}");
+    assert!(missing.is_empty(), "lost lines: {missing:?}");
+    assert!(
+        !content.contains("devenv append"),
+        "the block was removed last"
+    );
+}
+
+/// A kill between the in-place write and the truncation that ends it (injected with strace at
+/// exactly that system call) leaves the file half-written — duplicated lines at its end, as
+/// adversarial testing found. The next run restores the old content first, says so, then works.
+#[test]
+fn half_written_in_place_file_is_restored_by_the_next_run() {
+    if !require(
+        "root, mount namespaces and strace",
+        can_use_mount_namespaces() && have("strace"),
+    ) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let source = d.path().join("source-hosts");
+    let target = d.path().join("hosts");
+    let data = d.path().join("data");
+    std::fs::write(&target, "").unwrap();
+    let p = mini_project("crash", &["crash.test"]);
+    // the block first, so removing it shifts every later line
+    let mut old =
+        String::from("# >>> devenv crash >>>\n127.0.0.1\tcrash.test\n# <<< devenv crash <<<\n");
+    let mut rest = String::new();
+    for i in 0..5000 {
+        rest.push_str(&format!(
+            "10.0.{}.{} h{i}.example.internal\n",
+            i / 256,
+            i % 256
+        ));
+    }
+    old.push_str(&rest);
+    std::fs::write(&source, &old).unwrap();
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "mount --bind \"$SRC\" \"$DST\" && exec strace -f -qq -o /dev/null -P \"$DST\" \
+             -e trace=ftruncate -e inject=ftruncate:signal=KILL \"$DEVENV\" -C \"$PROJECT\" --hosts-file \"$DST\" hosts remove",
+        )
+        .env("SRC", &source)
+        .env("DST", &target)
+        .env("DEVENV", devenv_bin())
+        .env("PROJECT", p.path())
+        .env("DEVENV_DATA_DIR", &data)
+        .env("NO_COLOR", "1");
+    let o = c.output().unwrap();
+    assert_ne!(
+        o.status.code(),
+        Some(0),
+        "the injected kill: {}",
+        stderr(&o)
+    );
+    let half = std::fs::read_to_string(&source).unwrap();
+    assert!(
+        half != old && half != rest,
+        "the kill did not land mid-write"
+    );
+    // the next run: restored, reported, then the block removed
+    let o = in_place_cmd(p.path(), &source, &target, &data, "", &["hosts", "remove"])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "restored {} to its content before an interrupted devenv run",
+            target.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&source).unwrap(), rest);
 }

@@ -78,6 +78,9 @@ pub fn sync(
             crate::ui::warn(w);
         }
         if ctx.g.dry_run {
+            if let Some(i) = &plan.interrupted {
+                println!("{i}");
+            }
             if plan.changes() {
                 println!("would write {}:", path.display());
                 print!("{}", plan.diff());
@@ -159,9 +162,10 @@ fn elevate(
         "apply"
     };
     let manual = format!(
-        "sudo devenv -C {} --profile {} hosts {action}",
+        "sudo devenv -C {} --profile {}{} hosts {action}",
         crate::sys::shell_quote(&project.root.to_string_lossy()),
-        profile.name
+        profile.name,
+        hosts_file_flag(ctx)
     );
     if hosts::elevate::is_admin() && !path.starts_with("/mnt/") {
         return Err(UserError::new(format!(
@@ -242,13 +246,29 @@ fn elevate(
     }
 }
 
+/// ` --hosts-file PATH` when the user named the file, for commands we tell them to run.
+fn hosts_file_flag(ctx: &Ctx) -> String {
+    ctx.g
+        .hosts_file
+        .as_ref()
+        .map(|h| {
+            format!(
+                " --hosts-file {}",
+                crate::sys::shell_quote(&h.to_string_lossy())
+            )
+        })
+        .unwrap_or_default()
+}
+
 fn list(ctx: &Ctx, project: &Project) -> anyhow::Result<i32> {
     let profile = ctx.profile(project, None).ok();
     let mut out = Vec::new();
     let mut all_ok = true;
     for path in targets(ctx) {
-        let src = write::read(&path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let (src, interrupted) = write::read_for_plan(&path, &write::Options::default())?;
+        if let Some(w) = interrupted {
+            crate::ui::warn(&w);
+        }
         let block =
             hosts::block::find(&src, project.name()).map_err(|e| hosts::block_error(&path, e))?;
         let others: Vec<String> = hosts::block::projects(&src)
@@ -357,7 +377,19 @@ fn restore(ctx: &Ctx, project: &Project) -> anyhow::Result<i32> {
             .hint(format!("backups are kept in {}", dir.display()))
             .into());
         };
-        let content = std::fs::read(pick)?;
+        let content = std::fs::read(pick).map_err(|e| {
+            UserError::new(format!("cannot read the backup {}: {e}", pick.display())).hint(
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    format!(
+                        "it belongs to another user: run `sudo devenv -C {}{} hosts restore`",
+                        crate::sys::shell_quote(&project.root.to_string_lossy()),
+                        hosts_file_flag(ctx)
+                    )
+                } else {
+                    format!("backups are kept in {}", dir.display())
+                },
+            )
+        })?;
         if ctx.g.dry_run {
             println!("would restore {} from {}:", path.display(), pick.display());
             let show = |b: &[u8]| String::from_utf8_lossy(b).replace("\r\n", "\n");
@@ -386,8 +418,9 @@ fn restore(ctx: &Ctx, project: &Project) -> anyhow::Result<i32> {
                     path.display()
                 ))
                 .hint(format!(
-                    "run `sudo devenv -C {} hosts restore`",
-                    crate::sys::shell_quote(&project.root.to_string_lossy())
+                    "run `sudo devenv -C {}{} hosts restore`",
+                    crate::sys::shell_quote(&project.root.to_string_lossy()),
+                    hosts_file_flag(ctx)
                 ))
                 .into());
             }

@@ -69,6 +69,8 @@ pub struct HostsPlan {
     pub edit: edit::Edit,
     pub conflicts: Vec<Conflict>,
     pub warnings: Vec<String>,
+    /// An interrupted in-place write left the file half-written: the write restores it first.
+    pub interrupted: Option<String>,
 }
 
 impl HostsPlan {
@@ -136,8 +138,7 @@ pub fn plan(
     profile: &Profile,
     names: Vec<String>,
 ) -> anyhow::Result<HostsPlan> {
-    let before =
-        write::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let (before, interrupted) = write::read_for_plan(path, &write::Options::default())?;
     let mut p = HostsPlan {
         path: path.to_path_buf(),
         project: project.name().to_string(),
@@ -148,6 +149,7 @@ pub fn plan(
         before,
         conflicts: Vec::new(),
         warnings: Vec::new(),
+        interrupted,
     };
     p.edit = p.transform(&p.before)?;
     p.conflicts = block::conflicts(&p.before, &p.spec()).map_err(|e| block_error(path, e))?;

@@ -3,6 +3,12 @@
 //! and the write is atomic (temp file in the same directory, fsync, rename) keeping mode, owner and
 //! SELinux label — with an in-place fallback where a rename is impossible (a bind-mounted file,
 //! a read-only directory) and retries for Windows sharing violations.
+//!
+//! What it refuses: a path that is not a regular file (a device, a FIFO, a directory, a socket)
+//! or a dangling symbolic link is never opened for writing, created or replaced. An in-place
+//! write is journaled (old and new content, fsync'ed, before the first byte changes), so a run
+//! killed halfway is repaired by the next one; a full disk leaves the old content. Lines another
+//! program appends while devenv replaces the file are carried over into the new file.
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
@@ -38,15 +44,140 @@ pub struct Options {
     /// Where backups go (`None`: no backup).
     pub backup_dir: Option<PathBuf>,
     pub keep_backups: usize,
+    /// Where the journal of an in-place write goes (`None`: in-place writes are not journaled).
+    pub journal_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
-            backup_dir: Some(crate::paths::data_dir().join("hosts-backups")),
+            backup_dir: Some(default_dir()),
             keep_backups: 10,
+            journal_dir: Some(default_dir()),
         }
     }
+}
+
+/// The per-user directory of hosts-file backups and journals.
+pub fn default_dir() -> PathBuf {
+    crate::paths::data_dir().join("hosts-backups")
+}
+
+/// Why a path cannot be used as a hosts file. Nothing is written when one of these is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unusable {
+    #[error("{} is a dangling symbolic link (to {}): devenv neither creates nor replaces what it points at", path.display(), target.display())]
+    Dangling { path: PathBuf, target: PathBuf },
+    #[error("{} is not a regular file but {kind}: devenv never writes to it or replaces it", path.display())]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error("{} cannot be created: the directory {} does not exist", path.display(), dir.display())]
+    NoDirectory { path: PathBuf, dir: PathBuf },
+}
+
+impl Unusable {
+    pub fn hint(&self) -> String {
+        match self {
+            Unusable::Dangling { target, .. } => format!(
+                "create {} first, or point --hosts-file (DEVENV_HOSTS_FILE) at a regular file",
+                target.display()
+            ),
+            Unusable::NotRegular { .. } => "point --hosts-file (DEVENV_HOSTS_FILE) at a regular file; a profile without `hosts:` leaves the hosts file alone".to_string(),
+            Unusable::NoDirectory { dir, .. } => format!(
+                "check the path, or create {} first",
+                dir.display()
+            ),
+        }
+    }
+}
+
+fn kind_of(ft: &std::fs::FileType) -> Option<&'static str> {
+    if ft.is_file() {
+        return None;
+    }
+    if ft.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_char_device() {
+            return Some("a character device");
+        }
+        if ft.is_block_device() {
+            return Some("a block device");
+        }
+        if ft.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if ft.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("not a regular file")
+}
+
+/// Checks that `path` is a regular file (through a symlink too), or does not exist in an
+/// existing directory. Reads metadata only: a FIFO is never opened, a device never touched.
+pub fn check(path: &Path) -> Result<(), Unusable> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = dir_of(path);
+            if !dir.is_dir() {
+                return Err(Unusable::NoDirectory {
+                    path: path.to_path_buf(),
+                    dir,
+                });
+            }
+            return Ok(());
+        }
+        // let the read or write name the error
+        Err(_) => return Ok(()),
+    };
+    let meta = if meta.file_type().is_symlink() {
+        match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let link = std::fs::read_link(path).unwrap_or_default();
+                let target = if link.is_absolute() {
+                    link
+                } else {
+                    dir_of(path).join(link)
+                };
+                return Err(Unusable::Dangling {
+                    path: path.to_path_buf(),
+                    target,
+                });
+            }
+            Err(_) => return Ok(()),
+        }
+    } else {
+        meta
+    };
+    match kind_of(&meta.file_type()) {
+        None => Ok(()),
+        Some(kind) => Err(Unusable::NotRegular {
+            path: path.to_path_buf(),
+            kind,
+        }),
+    }
+}
+
+/// Opens `path` for reading without blocking on a FIFO swapped in after [`check`], and refuses
+/// anything that is not a regular file once open.
+fn open_regular(path: &Path) -> std::io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, libc::O_NONBLOCK);
+    let f = retry(|| o.open(path))?;
+    if let Some(kind) = kind_of(&f.metadata()?.file_type()) {
+        return Err(std::io::Error::other(Unusable::NotRegular {
+            path: path.to_path_buf(),
+            kind,
+        }));
+    }
+    Ok(f)
 }
 
 fn denied(e: &std::io::Error) -> bool {
@@ -75,7 +206,8 @@ fn retry<T>(mut op: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
 
 /// An exclusive lock that serialises devenv runs on one hosts file.
 pub struct HostsLock {
-    _file: File,
+    /// Unix: the locked hosts file itself (the inode an atomic write replaces).
+    file: File,
 }
 
 /// Takes the lock. On Unix the hosts file itself is flock'ed (re-checking after the lock that the
@@ -90,13 +222,17 @@ pub fn lock(path: &Path) -> std::io::Result<HostsLock> {
             .write(true)
             .open(&side)?;
         f.lock()?;
-        return Ok(HostsLock { _file: f });
+        return Ok(HostsLock { file: f });
     }
-    loop {
-        let f = match File::open(path) {
+    // each round either locks or sees the file replaced/created by another run; a path that
+    // keeps changing under us for this long is someone else's loop, not a reason to spin forever
+    for _ in 0..1000 {
+        check(path).map_err(std::io::Error::other)?;
+        let f = match open_regular(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                // nothing to lock yet: create it empty (O_EXCL, so a racing creator wins cleanly)
+                // nothing to lock yet: create it empty (O_EXCL, so a racing creator wins cleanly;
+                // O_EXCL also refuses to follow a symlink, which `check` already looked at)
                 match OpenOptions::new().write(true).create_new(true).open(path) {
                     Ok(_) => continue,
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -107,10 +243,14 @@ pub fn lock(path: &Path) -> std::io::Result<HostsLock> {
         };
         f.lock()?;
         if same_file(&f.metadata()?, &std::fs::metadata(path)?) {
-            return Ok(HostsLock { _file: f });
+            return Ok(HostsLock { file: f });
         }
         // replaced while we waited: lock the new one
     }
+    Err(std::io::Error::other(format!(
+        "{} keeps being replaced by another program; try again",
+        path.display()
+    )))
 }
 
 fn sidecar(path: &Path) -> PathBuf {
@@ -130,12 +270,54 @@ fn same_file(_a: &Metadata, _b: &Metadata) -> bool {
     true
 }
 
-/// Reads the file (a missing file reads as empty).
-pub fn read(path: &Path) -> std::io::Result<Vec<u8>> {
-    match retry(|| std::fs::read(path)) {
+/// Reads the file (a missing file reads as empty); refuses what is not a regular file.
+pub fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    check(path).map_err(|e| unusable(&e))?;
+    read_raw(path).map_err(|e| io_err(path, e))
+}
+
+fn read_raw(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    match open_regular(path) {
+        Ok(mut f) => {
+            let mut v = Vec::new();
+            f.read_to_end(&mut v)?;
+            Ok(v)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        r => r,
+        Err(e) => Err(e),
     }
+}
+
+/// An [`Unusable`] path as the user sees it: what is wrong and what to do.
+pub fn unusable(e: &Unusable) -> anyhow::Error {
+    crate::error::UserError::new(e.to_string())
+        .hint(e.hint())
+        .into()
+}
+
+/// The content to plan from: the file as it is, or — when an in-place write was interrupted
+/// and the file holds neither its old nor its new content — the old content the next write
+/// restores first (with a line saying so).
+pub fn read_for_plan(path: &Path, opts: &Options) -> anyhow::Result<(Vec<u8>, Option<String>)> {
+    let now = read(path)?;
+    let Some(j) = opts
+        .journal_dir
+        .as_deref()
+        .and_then(|d| Journal::load(d, path))
+    else {
+        return Ok((now, None));
+    };
+    if now == j.old || now == j.new {
+        return Ok((now, None));
+    }
+    Ok((
+        j.old,
+        Some(format!(
+            "{} was left half-written by an interrupted devenv run; its previous content is restored before anything else is written",
+            path.display()
+        )),
+    ))
 }
 
 /// Reads, edits with `f`, and writes `path` if the content changes — under the lock.
@@ -143,7 +325,7 @@ pub fn update<F>(path: &Path, opts: &Options, f: F) -> anyhow::Result<Outcome>
 where
     F: Fn(&[u8]) -> anyhow::Result<Edit>,
 {
-    let before = read(path).map_err(|e| io_err(path, e))?;
+    let (before, _) = read_for_plan(path, opts)?;
     let edit = f(&before)?;
     update_planned(path, opts, before, edit, f)
 }
@@ -165,17 +347,23 @@ where
         method: Method::Unchanged,
         backup: None,
     };
+    check(path).map_err(|e| unusable(&e))?;
     if !path.exists() && before.is_empty() && edit.is_empty(&before) {
         return Ok(unchanged);
     }
-    let _lock = lock(path).map_err(|e| io_err(path, e))?;
+    let lock = lock(path).map_err(|e| io_err(path, e))?;
     clean_stale_temps(path);
+    if let Some(dir) = &opts.journal_dir
+        && let Some(msg) = recover(path, dir).map_err(|e| io_err(path, e))?
+    {
+        crate::ui::warn(&msg);
+    }
     for _ in 0..3 {
         // re-read and compare under the lock: another program may have written it since
         if same_content(path, &before).map_err(|e| io_err(path, e))? {
             break;
         }
-        before = read(path).map_err(|e| io_err(path, e))?;
+        before = read_raw(path).map_err(|e| io_err(path, e))?;
         edit = f(&before)?;
     }
     if edit.is_noop(&before) {
@@ -195,15 +383,70 @@ where
         }),
         _ => None,
     };
-    let (method, backup) =
-        write_with_backup(path, &edit.pieces(&before), keep).map_err(|e| io_err(path, e))?;
+    let (method, backup) = write_with_backup(
+        path,
+        &edit.pieces(&before),
+        &before,
+        keep,
+        opts.journal_dir.as_deref(),
+    )
+    .map_err(|e| io_err(path, e))?;
+    if method == Method::Atomic {
+        carry_over_appends(path, opts, &lock, &before)?;
+    }
     Ok(Outcome { method, backup })
+}
+
+/// After an atomic replace: lines another program appended to the old file between devenv's
+/// last look and the rename (`echo ... >> /etc/hosts` does not lock) landed in the replaced
+/// inode; they are appended to the new file, so nothing another program wrote is lost.
+fn carry_over_appends(
+    path: &Path,
+    opts: &Options,
+    lock: &HostsLock,
+    before: &[u8],
+) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let old = &lock.file;
+        let len = old.metadata().map(|m| m.len()).unwrap_or(0) as usize;
+        if len <= before.len() {
+            return Ok(());
+        }
+        let mut now = vec![0u8; len];
+        if old.read_exact_at(&mut now, 0).is_err() || !now.starts_with(before) {
+            crate::ui::warn(&format!(
+                "{} was changed by another program while devenv replaced it; check it",
+                path.display()
+            ));
+            return Ok(());
+        }
+        let extra = now[before.len()..].to_vec();
+        crate::ui::debug(&format!(
+            "{}: {} bytes appended by another program during the write are carried over",
+            path.display(),
+            extra.len()
+        ));
+        let quiet = Options {
+            backup_dir: None,
+            ..opts.clone()
+        };
+        update(path, &quiet, |cur| {
+            let mut v = cur.to_vec();
+            v.extend_from_slice(&extra);
+            Ok(Edit::replace_all(cur, v))
+        })?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, opts, lock, before);
+    Ok(())
 }
 
 /// Whether the file's bytes equal `expected`, read in chunks.
 fn same_content(path: &Path, expected: &[u8]) -> std::io::Result<bool> {
     use std::io::Read;
-    let mut f = match retry(|| File::open(path)) {
+    let mut f = match open_regular(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(expected.is_empty()),
         Err(e) => return Err(e),
@@ -255,6 +498,17 @@ pub fn writable(path: &Path) -> bool {
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> anyhow::Error {
+    if let Some(u) = e.get_ref().and_then(|i| i.downcast_ref::<Unusable>()) {
+        return unusable(u);
+    }
+    if e.raw_os_error() == Some(28) && cfg!(unix) {
+        return crate::error::UserError::new(format!(
+            "cannot write {}: no space left on device (the file is as it was)",
+            path.display()
+        ))
+        .hint("free some space on that file system, then run the command again")
+        .into();
+    }
     if denied(&e) {
         PermissionDenied {
             path: path.to_path_buf(),
@@ -272,18 +526,15 @@ pub struct Backup<'a> {
     pub content: &'a [u8],
 }
 
-/// Writes `data` to `path`: atomically when possible, in place otherwise.
-pub fn write(path: &Path, data: &[u8]) -> std::io::Result<Method> {
-    write_with_backup(path, &[data], None).map(|(m, _)| m)
-}
-
 /// Writes `data` to `path` (atomically when possible, in place otherwise), keeping a backup of
-/// the old content: on the atomic path a hard link to the replaced inode (no copy), otherwise a
-/// copy.
+/// the old content (`before`): on the atomic path a hard link to the replaced inode (no copy),
+/// otherwise a copy. An in-place write is journaled in `journal_dir` first.
 pub fn write_with_backup(
     path: &Path,
     data: &[&[u8]],
+    before: &[u8],
     backup: Option<Backup<'_>>,
+    journal_dir: Option<&Path>,
 ) -> std::io::Result<(Method, Option<PathBuf>)> {
     let meta = std::fs::metadata(path)?;
     // a symlinked hosts file: replace its target, keeping the link
@@ -302,7 +553,7 @@ pub fn write_with_backup(
                 let _ = std::fs::remove_file(l);
             }
             let saved = backup.as_ref().map(copy_backup).transpose()?;
-            write_in_place(path, data, &meta)?;
+            write_in_place_journaled(path, data, before, &meta, journal_dir)?;
             Ok((Method::InPlace, saved))
         };
     let tmp = match prepare_temp(&target, data, &meta) {
@@ -328,6 +579,118 @@ pub fn write_with_backup(
         }
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// The old and the new content of an in-place write, saved (fsync'ed) before its first byte is
+/// written and removed once it is durable: a write killed in between is undone by the next run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Journal {
+    pub old: Vec<u8>,
+    pub new: Vec<u8>,
+}
+
+const JOURNAL_MAGIC: &[u8] = b"devenv-hosts-journal 1\n";
+
+impl Journal {
+    pub fn path(dir: &Path, hosts: &Path) -> PathBuf {
+        dir.join(format!("hosts-{}.journal", path_key(hosts)))
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut v = JOURNAL_MAGIC.to_vec();
+        v.extend_from_slice(format!("{} {}\n", self.old.len(), self.new.len()).as_bytes());
+        v.extend_from_slice(&self.old);
+        v.extend_from_slice(&self.new);
+        v.extend_from_slice(crate::hash::sha256_hex(&v).as_bytes());
+        v
+    }
+
+    fn decode(b: &[u8]) -> Option<Journal> {
+        let (body, sum) = b.split_at(b.len().checked_sub(64)?);
+        if crate::hash::sha256_hex(body).as_bytes() != sum {
+            return None;
+        }
+        let rest = body.strip_prefix(JOURNAL_MAGIC)?;
+        let nl = rest.iter().position(|&c| c == b'\n')?;
+        let (a, n) = std::str::from_utf8(&rest[..nl]).ok()?.split_once(' ')?;
+        let (a, n): (usize, usize) = (a.parse().ok()?, n.parse().ok()?);
+        let data = &rest[nl + 1..];
+        (data.len() == a + n).then(|| Journal {
+            old: data[..a].to_vec(),
+            new: data[a..].to_vec(),
+        })
+    }
+
+    /// The journal of `hosts` in `dir`, if an interrupted write left one (a damaged one is ignored:
+    /// it is written whole before the hosts file is touched, so it was never acted on).
+    pub fn load(dir: &Path, hosts: &Path) -> Option<Journal> {
+        Journal::decode(&std::fs::read(Journal::path(dir, hosts)).ok()?)
+    }
+}
+
+/// Under the lock: finishes what an interrupted in-place write left. The file holds the old or the
+/// new content (the write was killed before or after): the journal just goes. It holds anything
+/// else: the old content is written back. Returns what it did, for the user.
+pub fn recover(path: &Path, dir: &Path) -> std::io::Result<Option<String>> {
+    let jp = Journal::path(dir, path);
+    let Some(j) = Journal::load(dir, path) else {
+        let _ = std::fs::remove_file(&jp);
+        return Ok(None);
+    };
+    let now = read_raw(path)?;
+    if now == j.old || now == j.new {
+        std::fs::remove_file(&jp)?;
+        return Ok(None);
+    }
+    let meta = std::fs::metadata(path)?;
+    write_in_place(path, &[&j.old], &meta)?;
+    std::fs::remove_file(&jp)?;
+    Ok(Some(format!(
+        "restored {} to its content before an interrupted devenv run (it was left half-written; the backup of that run is in {})",
+        path.display(),
+        dir.display()
+    )))
+}
+
+/// An in-place write with a journal first; on a failed write (a full disk) the old content is put
+/// back before the error is returned.
+fn write_in_place_journaled(
+    path: &Path,
+    data: &[&[u8]],
+    before: &[u8],
+    meta: &Metadata,
+    journal_dir: Option<&Path>,
+) -> std::io::Result<()> {
+    let journal = match journal_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            let j = Journal {
+                old: before.to_vec(),
+                new: data.concat(),
+            };
+            let p = Journal::path(dir, path);
+            crate::fsutil::write_atomic(&p, &j.encode(), Some(0o600))?;
+            Some(p)
+        }
+        None => None,
+    };
+    match write_in_place(path, data, meta) {
+        Ok(()) => {
+            if let Some(p) = &journal {
+                let _ = std::fs::remove_file(p);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            // the old content fits where it was: put it back
+            if write_in_place(path, &[before], meta).is_ok()
+                && let Some(p) = &journal
+            {
+                let _ = std::fs::remove_file(p);
+            }
             Err(e)
         }
     }
@@ -475,16 +838,38 @@ fn preserve_metadata(_f: &File, _original: &Path, _meta: &Metadata) -> std::io::
 }
 
 /// Overwrites the file's bytes without replacing the file (keeps a bind mount or a hard link).
+/// Growing the file reserves the space first, so a full disk fails before a byte changes.
 fn write_in_place(path: &Path, data: &[&[u8]], meta: &Metadata) -> std::io::Result<()> {
+    let len: u64 = data.iter().map(|p| p.len() as u64).sum();
     with_writable(path, meta, || {
         let mut f = OpenOptions::new().write(true).open(path)?;
+        reserve(&f, len)?;
         f.seek(SeekFrom::Start(0))?;
         for piece in data {
             f.write_all(piece)?;
         }
-        f.set_len(data.iter().map(|p| p.len() as u64).sum())?;
+        f.set_len(len)?;
         f.sync_all()
     })
+}
+
+/// Allocates `len` bytes for `f` (Linux `posix_fallocate`), so later writes cannot run out of space.
+fn reserve(f: &File, len: u64) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        if len > f.metadata()?.len() {
+            // SAFETY: the fd is open for the lifetime of `f`.
+            let rc = unsafe { libc::posix_fallocate(f.as_raw_fd(), 0, len as libc::off_t) };
+            // a file system that cannot preallocate: write without the reservation
+            if rc != 0 && rc != libc::EOPNOTSUPP && rc != libc::EINVAL {
+                return Err(std::io::Error::from_raw_os_error(rc));
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (f, len);
+    Ok(())
 }
 
 fn path_key(path: &Path) -> String {
@@ -520,8 +905,10 @@ fn save_backup(
     let p = dir.join(name);
     let linked = link_from.is_some_and(|from| std::fs::hard_link(from, &p).is_ok());
     if !linked {
-        // a convenience copy: written whole (temp + rename), not fsync'ed
-        crate::fsutil::write_atomic_nosync(&p, content, Some(0o644))?;
+        // a convenience copy: written whole (temp + rename), not fsync'ed, readable by no one
+        // the original is not readable by
+        let mode = crate::fsutil::mode_of(path).map_or(0o644, |m| m & 0o666);
+        crate::fsutil::write_atomic_nosync(&p, content, Some(mode))?;
         // (a hard link shares the hosts file's inode and owner: never chown it)
         crate::paths::chown_to_invoking_user(&p);
     }
@@ -562,6 +949,7 @@ mod tests {
         Options {
             backup_dir: Some(dir.join("backups")),
             keep_backups: 3,
+            journal_dir: Some(dir.join("backups")),
         }
     }
 
@@ -648,5 +1036,80 @@ mod tests {
         })
         .unwrap();
         assert!(!stale.exists());
+    }
+
+    #[test]
+    fn journal_round_trips_and_rejects_damage() {
+        let j = Journal {
+            old: b"a\nb\n".to_vec(),
+            new: b"a\n# x\nb\n".to_vec(),
+        };
+        let mut enc = j.encode();
+        assert_eq!(Journal::decode(&enc), Some(j));
+        enc[30] ^= 1;
+        assert_eq!(
+            Journal::decode(&enc),
+            None,
+            "a damaged journal is never acted on"
+        );
+        assert_eq!(Journal::decode(b"short"), None);
+    }
+
+    #[test]
+    fn recover_restores_a_half_written_file_only() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("hosts");
+        let dir = d.path().join("j");
+        std::fs::create_dir(&dir).unwrap();
+        let j = Journal {
+            old: b"old\n".to_vec(),
+            new: b"new content\n".to_vec(),
+        };
+        // the write completed: the journal just goes
+        std::fs::write(&p, &j.new).unwrap();
+        std::fs::write(Journal::path(&dir, &p), j.encode()).unwrap();
+        assert_eq!(recover(&p, &dir).unwrap(), None);
+        assert_eq!(std::fs::read(&p).unwrap(), j.new);
+        assert!(!Journal::path(&dir, &p).exists());
+        // half-written: the old content comes back, and it says so
+        std::fs::write(&p, b"new cold\n").unwrap();
+        std::fs::write(Journal::path(&dir, &p), j.encode()).unwrap();
+        let msg = recover(&p, &dir).unwrap().unwrap();
+        assert!(msg.starts_with("restored"), "{msg}");
+        assert_eq!(std::fs::read(&p).unwrap(), j.old);
+        assert!(!Journal::path(&dir, &p).exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn check_names_what_a_path_is() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("f");
+        std::fs::write(&f, "x").unwrap();
+        assert_eq!(check(&f), Ok(()));
+        assert_eq!(
+            check(&d.path().join("new")),
+            Ok(()),
+            "a new file in an existing directory"
+        );
+        let link = d.path().join("l");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        assert_eq!(check(&link), Ok(()));
+        let dangling = d.path().join("dl");
+        std::os::unix::fs::symlink("gone", &dangling).unwrap();
+        assert!(
+            matches!(check(&dangling), Err(Unusable::Dangling { target, .. }) if target == d.path().join("gone"))
+        );
+        assert!(matches!(
+            check(d.path()),
+            Err(Unusable::NotRegular {
+                kind: "a directory",
+                ..
+            })
+        ));
+        assert!(matches!(
+            check(&d.path().join("no/such")),
+            Err(Unusable::NoDirectory { .. })
+        ));
     }
 }
