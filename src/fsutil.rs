@@ -111,6 +111,38 @@ where
     Ok(())
 }
 
+/// `path` made absolute with every symlink on the way resolved, also when its last components do
+/// not exist yet (the longest existing prefix is canonicalized, the rest appended): what a path
+/// really points at, for "is this inside that" checks a symlink must not fool.
+pub fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        match cur.canonicalize() {
+            Ok(c) => {
+                let mut out = c;
+                for part in rest.iter().rev() {
+                    out.push(part);
+                }
+                return Ok(out);
+            }
+            Err(_) => match (cur.parent(), cur.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    cur = parent;
+                }
+                // `..` at the end of a missing path, or the root itself
+                _ => return Ok(abs),
+            },
+        }
+    }
+}
+
 /// Unix permission bits of a file, if known.
 pub fn mode_of(path: &Path) -> Option<u32> {
     #[cfg(unix)]
@@ -142,6 +174,19 @@ mod tests {
         assert_eq!(mode_of(&p), Some(0o600));
         // no temp files left behind
         assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn resolve_follows_symlinks_of_existing_parents() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let canon = real.canonicalize().unwrap();
+        assert_eq!(resolve(&link.join("ca/new")).unwrap(), canon.join("ca/new"));
+        assert_eq!(resolve(&link).unwrap(), canon);
     }
 
     #[test]

@@ -579,6 +579,29 @@ fn bad_inputs_are_explained_and_write_nothing() {
         stderr(&o)
     );
     assert!(!inside.exists() && !p.path().join("certs").exists());
+    // ...also when the path reaches the project through a symlink
+    let elsewhere = tempfile::tempdir().unwrap();
+    let link = elsewhere.path().join("link-to-project");
+    std::os::unix::fs::symlink(p.path(), &link).unwrap();
+    let o = devenv()
+        .env("DEVENV_CAROOT", link.join("ca"))
+        .arg("-C")
+        .arg(p.path())
+        .args(["certs", "issue"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "through a symlink: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("is inside the project"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!inside.exists() && !p.path().join("certs").exists());
 
     // a name outside the constraints: pointed at in the profile, with the fix
     let bad = mini_project("shop", &["shop.com"]);
@@ -682,4 +705,288 @@ fn issue_is_idempotent_and_renews_when_names_change() {
         .output()
         .unwrap();
     assert!(stderr(&o).contains("(--force;"), "{}", stderr(&o));
+}
+
+/// With the CA's key, a thief forges leaves with OpenSSL for an e-mail address, a URI and S/MIME
+/// signing: OpenSSL refuses every one (the name constraints close e-mail and URI names, and the
+/// CA's extended key usage allows TLS only). A DNS leaf inside the constraints is the control.
+#[test]
+fn forged_email_uri_and_smime_leaves_are_rejected() {
+    if !require("openssl", have("openssl")) {
+        return;
+    }
+    let p = mini_project("myblog", &["myblog.test"]);
+    let caroot = tempfile::tempdir().unwrap();
+    issue(p.path(), caroot.path());
+    let (ca, ca_key) = (
+        caroot.path().join("rootCA.pem"),
+        caroot.path().join("rootCA-key.pem"),
+    );
+    let d = tempfile::tempdir().unwrap();
+    let forge = |name: &str, ext: &str| -> PathBuf {
+        let (key, csr, crt, cnf) = (
+            d.path().join(format!("{name}.key")),
+            d.path().join(format!("{name}.csr")),
+            d.path().join(format!("{name}.crt")),
+            d.path().join(format!("{name}.cnf")),
+        );
+        std::fs::write(&cnf, ext).unwrap();
+        let o = Command::new("openssl")
+            .args([
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-subj",
+                "/O=forged",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&csr)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = Command::new("openssl")
+            .args(["x509", "-req", "-days", "30", "-set_serial", "4242"])
+            .arg("-in")
+            .arg(&csr)
+            .arg("-CA")
+            .arg(&ca)
+            .arg("-CAkey")
+            .arg(&ca_key)
+            .arg("-extfile")
+            .arg(&cnf)
+            .arg("-out")
+            .arg(&crt)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "the CA key signs anything: {}",
+            stderr(&o)
+        );
+        crt
+    };
+    let verify = |crt: &Path, purpose: Option<&str>| -> (bool, String) {
+        let mut c = Command::new("openssl");
+        c.arg("verify").arg("-CAfile").arg(&ca);
+        if let Some(p) = purpose {
+            c.args(["-purpose", p]);
+        }
+        let o = c.arg(crt).output().unwrap();
+        (o.status.success(), format!("{}{}", stdout(&o), stderr(&o)))
+    };
+    let email = forge("email", "subjectAltName=email:ceo@bigbank.com\n");
+    let (ok, text) = verify(&email, None);
+    assert!(!ok, "openssl accepted an e-mail leaf: {text}");
+    assert!(text.contains("permitted subtree violation"), "{text}");
+    let smime = forge(
+        "smime",
+        "subjectAltName=email:ceo@bigbank.com\nextendedKeyUsage=emailProtection\nkeyUsage=digitalSignature\n",
+    );
+    let (ok, text) = verify(&smime, Some("smimesign"));
+    assert!(!ok, "openssl accepted an S/MIME signing leaf: {text}");
+    let uri = forge("uri", "subjectAltName=URI:https://www.bigbank.com/\n");
+    let (ok, text) = verify(&uri, None);
+    assert!(!ok, "openssl accepted a URI leaf: {text}");
+    assert!(text.contains("permitted subtree violation"), "{text}");
+    // S/MIME even for an address the constraints would allow: the CA is for TLS only
+    let smime_ok_name = forge(
+        "smime2",
+        "subjectAltName=email:me@invalid\nextendedKeyUsage=emailProtection\n",
+    );
+    let (ok, text) = verify(&smime_ok_name, Some("smimesign"));
+    assert!(!ok, "openssl accepted S/MIME from a TLS-only CA: {text}");
+    // control: a TLS server leaf inside the constraints, forged the same way, verifies
+    let control = forge(
+        "control",
+        "subjectAltName=DNS:forged.myblog.test\nextendedKeyUsage=serverAuth\n",
+    );
+    let (ok, text) = verify(&control, Some("sslserver"));
+    assert!(ok, "the control leaf: {text}");
+}
+
+/// 10 processes × 10 rounds of first-time `certs issue` sharing one CA root (half of them in one
+/// project, half in projects of their own): no run fails, every leaf chains to the CA that is
+/// there at the end, every key matches its certificate.
+#[test]
+fn concurrent_first_time_issues_always_leave_a_working_ca_and_leaves() {
+    if !require("openssl", have("openssl")) {
+        return;
+    }
+    let pubkey = |args: &[&str], file: &Path| -> String {
+        let o = Command::new("openssl")
+            .args(args)
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let (mut failures, mut unchained, mut mismatched) = (0, 0, 0);
+    for round in 0..10 {
+        let caroot = tempfile::tempdir().unwrap();
+        let shared = mini_project("shared", &["shared.test"]);
+        let own: Vec<tempfile::TempDir> = (0..5)
+            .map(|i| mini_project(&format!("own{i}"), &[&format!("own{i}.test")]))
+            .collect();
+        let dirs: Vec<&Path> = (0..10)
+            .map(|i| {
+                if i % 2 == 0 {
+                    shared.path()
+                } else {
+                    own[i / 2].path()
+                }
+            })
+            .collect();
+        let children: Vec<std::process::Child> = dirs
+            .iter()
+            .map(|d| {
+                Command::new(devenv_bin())
+                    .arg("-C")
+                    .arg(d)
+                    .args(["-q", "certs", "issue"])
+                    .env("DEVENV_CAROOT", caroot.path())
+                    .env("DEVENV_DATA_DIR", caroot.path().join("data"))
+                    .env("NO_COLOR", "1")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            if !o.status.success() {
+                failures += 1;
+                eprintln!("round {round}: {}", stderr(&o));
+            }
+        }
+        let ca = caroot.path().join("rootCA.pem");
+        for d in std::iter::once(shared.path()).chain(own.iter().map(|o| o.path())) {
+            let (crt, key) = (d.join("certs/local.crt"), d.join("certs/local.key"));
+            let o = Command::new("openssl")
+                .arg("verify")
+                .arg("-CAfile")
+                .arg(&ca)
+                .arg(&crt)
+                .output()
+                .unwrap();
+            if !o.status.success() {
+                unchained += 1;
+                eprintln!(
+                    "round {round}: {} does not chain: {}",
+                    crt.display(),
+                    stderr(&o)
+                );
+            }
+            if pubkey(&["x509", "-noout", "-pubkey", "-in"], &crt)
+                != pubkey(&["pkey", "-pubout", "-in"], &key)
+            {
+                mismatched += 1;
+            }
+        }
+    }
+    eprintln!(
+        "100 concurrent first-time issues: {failures} failed, {unchained} leaves not chaining, {mismatched} keys not matching"
+    );
+    assert_eq!((failures, unchained, mismatched), (0, 0, 0));
+}
+
+/// A leaf whose validity starts in the future (planted, or from a clock that ran ahead) is not
+/// "ok": `certs status` says why and `certs issue` replaces it.
+#[test]
+fn a_leaf_valid_only_in_the_future_is_reissued() {
+    if !require("openssl", have("openssl")) {
+        return;
+    }
+    let p = mini_project("myblog", &["myblog.test"]);
+    let caroot = tempfile::tempdir().unwrap();
+    issue(p.path(), caroot.path());
+    // the same names, signed by the same CA, valid from next year on (`openssl ca -startdate`)
+    let d = tempfile::tempdir().unwrap();
+    let w = |name: &str, text: &str| std::fs::write(d.path().join(name), text).unwrap();
+    w("index.txt", "");
+    w("serial", "1000\n");
+    w(
+        "ca.cnf",
+        "[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\npolicy=p\ndefault_md=sha256\nunique_subject=no\n[p]\n\
+         [x]\nsubjectAltName=DNS:myblog.test,DNS:*.myblog.test,DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n",
+    );
+    let key = p.path().join("certs/local.key");
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(d.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "openssl {args:?}: {}", stderr(&o));
+    };
+    run(&[
+        "req",
+        "-new",
+        "-subj",
+        "/O=x",
+        "-key",
+        key.to_str().unwrap(),
+        "-out",
+        "r.csr",
+    ]);
+    let next_year = (time::OffsetDateTime::now_utc() + time::Duration::days(400)).year() % 100;
+    run(&[
+        "ca",
+        "-batch",
+        "-config",
+        "ca.cnf",
+        "-extensions",
+        "x",
+        "-notext",
+        "-in",
+        "r.csr",
+        "-cert",
+        caroot.path().join("rootCA.pem").to_str().unwrap(),
+        "-keyfile",
+        caroot.path().join("rootCA-key.pem").to_str().unwrap(),
+        "-startdate",
+        &format!("{next_year:02}0101000000Z"),
+        "-enddate",
+        &format!("{next_year:02}1231000000Z"),
+        "-out",
+        p.path().join("certs/local.crt").to_str().unwrap(),
+    ]);
+    let planted = std::fs::read(p.path().join("certs/local.crt")).unwrap();
+    let status = devenv()
+        .env("DEVENV_CAROOT", caroot.path())
+        .arg("-C")
+        .arg(p.path())
+        .args(["certs", "status"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&status).contains("needs issuing: not valid yet"),
+        "{}",
+        stdout(&status)
+    );
+    let o = devenv()
+        .env("DEVENV_CAROOT", caroot.path())
+        .arg("-C")
+        .arg(p.path())
+        .args(["certs", "issue"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("issued certs/local.crt") || stderr(&o).contains("issued"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("not valid yet"), "{}", stderr(&o));
+    assert_ne!(
+        std::fs::read(p.path().join("certs/local.crt")).unwrap(),
+        planted
+    );
 }

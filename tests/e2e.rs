@@ -264,7 +264,10 @@ fn doctor_names_what_is_broken() {
     // fix those; break trust instead (CA made but not trusted) and the leaf (never issued)
     let o = sb.devenv(&["-C", dir.to_str().unwrap(), "hosts", "apply"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let _ = devenv::certs::ca::load_or_create(&sb.caroot).unwrap();
+    let _ = devenv::certs::ca::load_or_create(
+        &devenv::certs::ca::CaLock::exclusive(&sb.caroot).unwrap(),
+    )
+    .unwrap();
     let v = doctor(&[]);
     assert!(
         failing(&v, "hosts").is_empty() && failing(&v, "resolve").is_empty(),

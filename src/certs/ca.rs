@@ -8,8 +8,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType, GeneralSubtree,
-    IsCa, KeyPair, KeyUsagePurpose, NameConstraints, PKCS_ECDSA_P256_SHA256, SerialNumber,
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -47,6 +47,8 @@ pub struct Ca {
     pub subject: String,
     /// DNS suffixes and IP ranges it may sign for; `None` when unconstrained.
     pub permitted: Option<Vec<String>>,
+    /// Its name constraints close e-mail addresses and URIs too (see [`name_constraints_der`]).
+    pub mail_and_uri_closed: bool,
 }
 
 impl Ca {
@@ -76,8 +78,19 @@ impl Ca {
             .map_err(|e| anyhow::anyhow!("{}: {e}", self.key_path().display()))
     }
 
-    /// Loads the CA in `dir`; `Ok(None)` when there is none yet.
+    /// Loads the CA in `dir`; `Ok(None)` when there is none yet. Waits for a run that is
+    /// creating or rotating it (a shared lock), so it never sees half a CA.
     pub fn load(dir: &Path) -> anyhow::Result<Option<Ca>> {
+        let _shared = CaLock::shared(dir)?;
+        Ca::load_unlocked(dir)
+    }
+
+    /// Loads the CA of a directory this run holds the lock of.
+    pub fn load_locked(lock: &CaLock) -> anyhow::Result<Option<Ca>> {
+        Ca::load_unlocked(lock.dir())
+    }
+
+    fn load_unlocked(dir: &Path) -> anyhow::Result<Option<Ca>> {
         let cert_path = dir.join(CA_CERT);
         let key_path = dir.join(CA_KEY);
         match (cert_path.exists(), key_path.exists()) {
@@ -138,6 +151,7 @@ impl Ca {
             not_after: info.not_after,
             subject: info.subject,
             permitted: info.permitted,
+            mail_and_uri_closed: info.mail_and_uri_closed,
             cert_pem,
             key_pem,
             der,
@@ -152,13 +166,100 @@ impl Ca {
     ) -> anyhow::Result<Ca> {
         let (cert_pem, key_pem) = generate(extra_permitted, unconstrained)?;
         write_files(dir, &cert_pem, &key_pem)?;
-        Ca::load(dir)?.ok_or_else(|| anyhow::anyhow!("the new CA in {} vanished", dir.display()))
+        Ca::load_unlocked(dir)?
+            .ok_or_else(|| anyhow::anyhow!("the new CA in {} vanished", dir.display()))
     }
 }
 
-/// Loads the CA of `dir`, creating it on first need.
-pub fn load_or_create(dir: &Path) -> anyhow::Result<(Ca, bool)> {
-    if let Some(ca) = Ca::load(dir)? {
+const LOCK_FILE: &str = ".lock";
+
+/// A lock on the CA directory. Creating or rotating the CA, issuing a leaf and recording trust
+/// hold it exclusively, so concurrent runs (of one project or many) never leave a leaf signed by
+/// a CA that no longer exists, or a key that does not match its certificate.
+pub struct CaLock {
+    _file: std::fs::File,
+    dir: PathBuf,
+}
+
+impl CaLock {
+    /// The exclusive lock, creating the directory (mode 0700) if needed.
+    pub fn exclusive(dir: &Path) -> anyhow::Result<CaLock> {
+        create_dir_private(dir)?;
+        let f = open_lock(dir)?;
+        if f.try_lock().is_err() {
+            crate::ui::info(&format!(
+                "waiting for another devenv run that is using the CA in {}...",
+                dir.display()
+            ));
+            f.lock()?;
+        }
+        Ok(CaLock {
+            _file: f,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// A shared lock for reading, when the directory exists (nothing is created for a read).
+    fn shared(dir: &Path) -> anyhow::Result<Option<CaLock>> {
+        if !dir.join(LOCK_FILE).exists() {
+            return Ok(None);
+        }
+        let f = open_lock(dir)?;
+        f.lock_shared()?;
+        Ok(Some(CaLock {
+            _file: f,
+            dir: dir.to_path_buf(),
+        }))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn open_lock(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let p = dir.join(LOCK_FILE);
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).truncate(false).read(true).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let f = o.open(&p).map_err(|e| {
+        UserError::new(format!("cannot open {}: {e}", p.display()))
+            .hint("set DEVENV_CAROOT to a directory you can write")
+    })?;
+    crate::paths::chown_to_invoking_user(&p);
+    Ok(f)
+}
+
+fn create_dir_private(dir: &Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        UserError::new(format!("cannot create {}: {e}", dir.display()))
+            .hint("set DEVENV_CAROOT to a directory you can write")
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    crate::paths::chown_to_invoking_user(dir);
+    Ok(())
+}
+
+/// Loads the CA of the locked directory, creating it on first need (returns whether it did).
+/// A key without a certificate is what a run killed while creating the CA leaves (the key is
+/// written first): no store can trust a certificate that never existed, so it is created anew.
+pub fn load_or_create(lock: &CaLock) -> anyhow::Result<(Ca, bool)> {
+    let dir = lock.dir();
+    if dir.join(CA_KEY).exists() && !dir.join(CA_CERT).exists() {
+        crate::ui::debug(
+            "a CA key without its certificate (an interrupted creation): creating the CA anew",
+        );
+        std::fs::remove_file(dir.join(CA_KEY))?;
+    }
+    if let Some(ca) = Ca::load_unlocked(dir)? {
         return Ok((ca, false));
     }
     Ok((Ca::create(dir, &[], false)?, true))
@@ -260,8 +361,14 @@ pub fn generate(
     p.distinguished_name = dn;
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    // what its leaves may be used for: TLS servers (and clients), never S/MIME or code signing;
+    // clients apply a CA's extended key usage to the certificates below it
+    p.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
     if !unconstrained {
-        let mut permitted: Vec<GeneralSubtree> = DEFAULT_PERMITTED
+        let dns: Vec<String> = DEFAULT_PERMITTED
             .iter()
             .map(|s| s.to_string())
             .chain(
@@ -274,24 +381,55 @@ pub fn generate(
                     v.push(s);
                 }
                 v
-            })
-            .into_iter()
-            .map(GeneralSubtree::DnsName)
-            .collect();
-        permitted.push(GeneralSubtree::IpAddress(CidrSubnet::V4(
-            [127, 0, 0, 0],
-            [255, 0, 0, 0],
-        )));
-        let mut v6 = [0u8; 16];
-        v6[15] = 1;
-        permitted.push(GeneralSubtree::IpAddress(CidrSubnet::V6(v6, [0xff; 16])));
-        p.name_constraints = Some(NameConstraints {
-            permitted_subtrees: permitted,
-            excluded_subtrees: vec![],
-        });
+            });
+        let mut ext =
+            CustomExtension::from_oid_content(&[2, 5, 29, 30], name_constraints_der(&dns));
+        ext.set_criticality(true);
+        p.custom_extensions.push(ext);
     }
     let cert = p.self_signed(&key)?;
     Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// The host e-mail addresses and URIs of a name-constrained CA must have: `.invalid` (RFC 6761)
+/// can never be a real host, so a leaf with any real e-mail address or URI fails validation.
+pub const NO_SUCH_HOST: &str = "invalid";
+
+/// DER of the NameConstraints extension (RFC 5280 4.2.1.10, implicit tags): permitted subtrees
+/// for the DNS suffixes, 127.0.0.0/8 and ::1, and — so a stolen key cannot vouch for e-mail
+/// (S/MIME) or URI names either, which a DNS-only constraint leaves open — e-mail addresses and
+/// URIs only at the host `invalid`.
+pub fn name_constraints_der(dns: &[String]) -> Vec<u8> {
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        let n = content.len();
+        if n < 0x80 {
+            v.push(n as u8);
+        } else if n < 0x100 {
+            v.extend([0x81, n as u8]);
+        } else {
+            v.extend([0x82, (n >> 8) as u8, n as u8]);
+        }
+        v.extend_from_slice(content);
+        v
+    }
+    // GeneralSubtree ::= SEQUENCE { base GeneralName }
+    let subtree = |tag: u8, value: &[u8]| tlv(0x30, &tlv(tag, value));
+    let mut subtrees = Vec::new();
+    for d in dns {
+        subtrees.extend(subtree(0x82, d.as_bytes())); // dNSName [2]
+    }
+    let mut v4 = vec![127, 0, 0, 0];
+    v4.extend([255, 0, 0, 0]);
+    subtrees.extend(subtree(0x87, &v4)); // iPAddress [7]: address + mask
+    let mut v6 = vec![0u8; 16];
+    v6[15] = 1;
+    v6.extend([0xff; 16]);
+    subtrees.extend(subtree(0x87, &v6));
+    subtrees.extend(subtree(0x81, NO_SUCH_HOST.as_bytes())); // rfc822Name [1]
+    subtrees.extend(subtree(0x86, NO_SUCH_HOST.as_bytes())); // uniformResourceIdentifier [6]
+    // NameConstraints ::= SEQUENCE { permittedSubtrees [0] GeneralSubtrees }
+    tlv(0x30, &tlv(0xa0, &subtrees))
 }
 
 /// Writes the CA files: the directory 0700, the key 0600; handed to the invoking user under sudo.
@@ -335,6 +473,8 @@ pub struct CertInfo {
     pub ski: Option<Vec<u8>>,
     pub aki: Option<Vec<u8>>,
     pub permitted: Option<Vec<String>>,
+    /// The name constraints also close e-mail addresses and URIs (CAs of devenv before 0.2 did not).
+    pub mail_and_uri_closed: bool,
 }
 
 pub fn inspect(der: &[u8]) -> Result<CertInfo, String> {
@@ -376,6 +516,7 @@ pub fn inspect(der: &[u8]) -> Result<CertInfo, String> {
         ski: None,
         aki: None,
         permitted: None,
+        mail_and_uri_closed: false,
     };
     for ext in c.extensions() {
         match ext.parsed_extension() {
@@ -404,6 +545,16 @@ pub fn inspect(der: &[u8]) -> Result<CertInfo, String> {
                     })
                     .collect();
                 info.permitted = Some(list);
+                let bases: Vec<&GeneralName> = nc
+                    .permitted_subtrees
+                    .iter()
+                    .flatten()
+                    .map(|s| &s.base)
+                    .collect();
+                info.mail_and_uri_closed = bases
+                    .iter()
+                    .any(|b| matches!(b, GeneralName::RFC822Name(_)))
+                    && bases.iter().any(|b| matches!(b, GeneralName::URI(_)));
             }
             _ => {}
         }
@@ -455,6 +606,7 @@ mod tests {
         assert!(!ca.permits("myblog.com") && !ca.permits("10.0.0.1") && !ca.permits("attest"));
         let info = inspect(&ca.der).unwrap();
         assert!(info.is_ca);
+        assert!(info.mail_and_uri_closed && ca.mail_and_uri_closed);
         assert_eq!(info.serial.len(), 32, "128-bit serial");
         assert!(info.subject.contains("devenv"));
         assert!(info.not_after - info.not_before > 3640 * 86400);

@@ -53,6 +53,10 @@ pub enum Need {
         added: Vec<String>,
         removed: Vec<String>,
     },
+    /// Valid only from a moment in the future (a clock that was ahead, or a planted file).
+    NotYetValid {
+        starts_in_days: i64,
+    },
     OtherCa,
     KeyMismatch,
     Unreadable(String),
@@ -77,6 +81,10 @@ impl std::fmt::Display for Need {
                 }
                 write!(f, "{}", parts.join("; "))
             }
+            Need::NotYetValid { starts_in_days } => write!(
+                f,
+                "not valid yet (its validity starts in {starts_in_days} days)"
+            ),
             Need::OtherCa => write!(f, "issued by another CA"),
             Need::KeyMismatch => write!(f, "the key does not match the certificate"),
             Need::Unreadable(e) => write!(f, "unreadable ({e})"),
@@ -123,6 +131,13 @@ pub fn check(ca: &Ca, cert: &Path, key: &Path, names: &[String], now: i64) -> Re
         .collect();
     if !added.is_empty() || !removed.is_empty() {
         return Err(Need::NamesChanged { added, removed });
+    }
+    // a few minutes of clock skew between machines are normal; more is a certificate that
+    // browsers refuse today
+    if info.not_before > now + 300 {
+        return Err(Need::NotYetValid {
+            starts_in_days: (info.not_before - now).div_euclid(86400),
+        });
     }
     let days_left = (info.not_after - now).div_euclid(86400);
     if days_left < RENEW_BEFORE_DAYS {
@@ -267,6 +282,12 @@ mod tests {
         assert!(matches!(
             check(&ca, &crt, &key, &names, late),
             Err(Need::Expiring { days_left: 10 })
+        ));
+        // issued in the future (as a clock that ran ahead would): re-issued, not "ok"
+        let before = leaf.info.not_before - 2 * 86400;
+        assert!(matches!(
+            check(&ca, &crt, &key, &names, before),
+            Err(Need::NotYetValid { starts_in_days: 2 })
         ));
         // names changed
         let fewer = &names[..5];

@@ -28,16 +28,14 @@ pub fn run(ctx: &Ctx, a: CertsArgs) -> anyhow::Result<i32> {
     }
 }
 
-/// The CA directory, refusing one inside the project (a CA key must never end up in a repository).
+/// The CA directory, refusing one inside the project (a CA key must never end up in a
+/// repository) — also when a symlink on the way leads there.
 pub fn caroot_for(project: Option<&Project>) -> anyhow::Result<PathBuf> {
     let dir = ca::caroot();
     if let Some(p) = project {
-        let abs = if dir.is_absolute() {
-            dir.clone()
-        } else {
-            std::env::current_dir()?.join(&dir)
-        };
-        if abs.starts_with(&p.root) {
+        let abs = crate::fsutil::resolve(&dir)?;
+        let root = crate::fsutil::resolve(&p.root)?;
+        if abs.starts_with(&root) {
             return Err(UserError::usage(format!(
                 "the CA directory {} is inside the project {}; its key must never be committed",
                 dir.display(),
@@ -50,11 +48,11 @@ pub fn caroot_for(project: Option<&Project>) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Loads the CA, creating it on first need (and saying so; `trusting`: the caller is about to
-/// trust it, so no advice to do that).
-pub fn load_or_create_ca(project: Option<&Project>, trusting: bool) -> anyhow::Result<Ca> {
-    let dir = caroot_for(project)?;
-    let (ca, created) = ca::load_or_create(&dir)?;
+/// Loads the CA of the locked directory, creating it on first need (and saying so; `trusting`:
+/// the caller is about to trust it, so no advice to do that).
+pub fn load_or_create_ca(lock: &ca::CaLock, trusting: bool) -> anyhow::Result<Ca> {
+    let dir = lock.dir();
+    let (ca, created) = ca::load_or_create(lock)?;
     if created {
         crate::ui::info(&format!(
             "created devenv's local CA in {} (name-constrained to {}){}",
@@ -200,7 +198,7 @@ fn trust_cmd(ctx: &Ctx, user: bool, machine: bool) -> anyhow::Result<i32> {
     let project = ctx.project().ok();
     let ca = if ctx.g.dry_run {
         match Ca::load(&caroot_for(project.as_ref())?)? {
-            Some(ca) => ca,
+            Some(ca) => Some(ca),
             None => {
                 println!(
                     "would create a CA in {}, then install it into every trust store",
@@ -210,7 +208,18 @@ fn trust_cmd(ctx: &Ctx, user: bool, machine: bool) -> anyhow::Result<i32> {
             }
         }
     } else {
-        load_or_create_ca(project.as_ref(), true)?
+        None
+    };
+    // the lock also keeps the record of trusted stores whole when two runs trust at once
+    let lock = if ctx.g.dry_run {
+        None
+    } else {
+        Some(ca::CaLock::exclusive(&caroot_for(project.as_ref())?)?)
+    };
+    let ca = match (ca, &lock) {
+        (Some(ca), _) => ca,
+        (None, Some(l)) => load_or_create_ca(l, true)?,
+        (None, None) => unreachable!("a dry run loaded the CA"),
     };
     let ok = trust_all(ctx, &ca, user, machine)?;
     if !ctx.g.dry_run {
@@ -226,7 +235,15 @@ fn trust_cmd(ctx: &Ctx, user: bool, machine: bool) -> anyhow::Result<i32> {
 fn untrust_cmd(ctx: &Ctx) -> anyhow::Result<i32> {
     let project = ctx.project().ok();
     let dir = caroot_for(project.as_ref())?;
-    let Some(ca) = Ca::load(&dir)? else {
+    let _lock = if ctx.g.dry_run {
+        None
+    } else {
+        Some(ca::CaLock::exclusive(&dir)?)
+    };
+    let Some(ca) = (match &_lock {
+        Some(l) => Ca::load_locked(l)?,
+        None => Ca::load(&dir)?,
+    }) else {
         crate::ui::info(&format!("no CA in {}; nothing to untrust", dir.display()));
         return Ok(0);
     };
@@ -312,6 +329,11 @@ fn status_cmd(ctx: &Ctx) -> anyhow::Result<i32> {
         Some(p) => println!("        may sign only: {}", p.join(", ")),
         None => println!("        UNCONSTRAINED: may sign for any name"),
     }
+    if ca.permitted.is_some() && !ca.mail_and_uri_closed {
+        println!(
+            "        e-mail and URI names are NOT constrained (a CA of an older devenv): `devenv certs rotate` makes one that closes them"
+        );
+    }
     println!("trust");
     for (_, d, t) in &checks {
         let mark = match t {
@@ -372,15 +394,31 @@ pub fn ensure_leaf(
         }
         return Ok(None);
     }
-    let ca = load_or_create_ca(Some(project), false)?;
-    leaf::check_constraints(&ca, profile, &names)?;
+    // one lock over the CA and the leaf: another run can neither replace the CA under this leaf
+    // nor write its own key next to this certificate
+    let lock = ca::CaLock::exclusive(&dir)?;
+    let ca = load_or_create_ca(&lock, false)?;
+    issue_leaf_locked(&lock, &ca, project, profile, &names, force)
+}
+
+/// Checks the profile's leaf against the CA, and issues it when needed (the caller holds the
+/// CA lock, see [`ensure_leaf`]).
+fn issue_leaf_locked(
+    _lock: &ca::CaLock,
+    ca: &Ca,
+    project: &Project,
+    profile: &Profile,
+    names: &[String],
+    force: bool,
+) -> anyhow::Result<Option<(Leaf, bool)>> {
+    leaf::check_constraints(ca, profile, names)?;
     let (crt, key) = crate::certs::leaf_paths(&project.root, &profile.name);
-    let need = match leaf::check(&ca, &crt, &key, &names, now()) {
+    let need = match leaf::check(ca, &crt, &key, names, now()) {
         Ok(l) if !force => return Ok(Some((l, false))),
         Ok(_) => Need::Forced,
         Err(n) => n,
     };
-    let l = leaf::issue(&ca, &names, &crt, &key)?;
+    let l = leaf::issue(ca, names, &crt, &key)?;
     crate::ui::ok(&format!(
         "issued {} for {} ({need}; valid {} days)",
         crate::error::display_path(&crt),
@@ -485,6 +523,8 @@ fn rotate_cmd(ctx: &Ctx, permit: &[String], unconstrained: bool) -> anyhow::Resu
         println!("would trust it, re-issue the project's leaves, and untrust the old CA");
         return Ok(0);
     }
+    let lock = ca::CaLock::exclusive(&dir)?;
+    let old = Ca::load_locked(&lock)?;
     // 1. the new CA, next to the old one
     let staging = dir.join(".rotating");
     let _ = std::fs::remove_dir_all(&staging);
@@ -501,7 +541,7 @@ fn rotate_cmd(ctx: &Ctx, permit: &[String], unconstrained: bool) -> anyhow::Resu
     std::fs::rename(staging.join(ca::CA_KEY), dir.join(ca::CA_KEY))?;
     std::fs::rename(staging.join(ca::CA_CERT), dir.join(ca::CA_CERT))?;
     let _ = std::fs::remove_dir_all(&staging);
-    let new = Ca::load(&dir)?.unwrap_or(new);
+    let new = Ca::load_locked(&lock)?.unwrap_or(new);
     crate::ui::ok(&format!(
         "new CA {} ({})",
         new.nickname(),
@@ -512,7 +552,9 @@ fn rotate_cmd(ctx: &Ctx, permit: &[String], unconstrained: bool) -> anyhow::Resu
     // 4. re-issue the project's leaves
     if let Some(p) = &project {
         for prof in local_ca_profiles(p) {
-            if let Err(e) = ensure_leaf(ctx, p, &prof, false) {
+            let issued = leaf::desired_names(&prof)
+                .and_then(|names| issue_leaf_locked(&lock, &new, p, &prof, &names, false));
+            if let Err(e) = issued {
                 crate::ui::warn(&format!("profile {}: {e}", prof.name));
             }
         }

@@ -457,6 +457,15 @@ fn cert_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks) 
             format!("expires in {days} days"),
             Some("`devenv certs rotate`".into()),
         );
+    } else if ca.permitted.is_some() && !ca.mail_and_uri_closed {
+        c.warn(
+            "ca",
+            format!(
+                "{} leaves e-mail and URI names unconstrained (made by an older devenv): its key could sign S/MIME or URI certificates",
+                ca.nickname()
+            ),
+            Some("`devenv certs rotate` (a new CA that closes them, trusted again)".into()),
+        );
     } else {
         c.ok(
             "ca",

@@ -63,6 +63,8 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> anyhow::Result<i32> {
             .hint("use lowercase letters, digits, `-` and `_` (pass --name NAME)")
             .into());
     }
+    // a project name may hold `_`, a host name may not
+    let domain = name.replace('_', "-");
     let mut created = Vec::new();
     let mut kept = Vec::new();
     for (rel, content) in FILES {
@@ -71,7 +73,9 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> anyhow::Result<i32> {
             kept.push(rel.to_string());
             continue;
         }
-        let text = content.replace("{{PROJECT}}", &name);
+        let text = content
+            .replace("{{DOMAIN}}", &domain)
+            .replace("{{PROJECT}}", &name);
         if ctx.g.dry_run {
             created.push(rel.to_string());
             continue;
