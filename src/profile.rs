@@ -397,6 +397,15 @@ impl Project {
                     .hint("use letters, digits, `.`, `-` and `_`"));
             }
         }
+        let paths = std::iter::once(&self.file.stack).chain(self.file.configs.values());
+        for p in paths {
+            let s = p.to_string_lossy();
+            if let Some(why) = outside_project(&s) {
+                return Err(self
+                    .err_at(&s, format!("`{s}` {why}"))
+                    .hint("templates are files inside the project, named relative to its root"));
+            }
+        }
         Ok(())
     }
 
@@ -552,6 +561,27 @@ fn validate_profile(p: &Profile) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// Why a path named in a project file would leave the project, if it would.
+pub fn outside_project(s: &str) -> Option<&'static str> {
+    let p = Path::new(s);
+    if p.has_root() || p.is_absolute() || s.starts_with('\\') || s.as_bytes().get(1) == Some(&b':')
+    {
+        return Some("is an absolute path");
+    }
+    let mut depth = 0i32;
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => depth -= 1,
+            std::path::Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return Some("leads out of the project (`..`)");
+        }
+    }
+    None
 }
 
 pub fn valid_project_name(s: &str) -> bool {

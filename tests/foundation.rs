@@ -848,6 +848,27 @@ fn init_scaffolds_a_working_project_and_never_overwrites() {
             "kept existing profiles/local.yaml",
         ));
     assert_same_tree(&before, &tree(&proj), "a second init");
+
+    // a name with `_` (valid for a project, not for a host name) still scaffolds a project that
+    // renders: the domain uses `-`
+    let named = d.path().join("named");
+    std::fs::create_dir(&named).unwrap();
+    devenv()
+        .arg("-C")
+        .arg(&named)
+        .args(["init", "--name", "x-y_z"])
+        .assert()
+        .success();
+    for profile in ["local", "server"] {
+        let o = render(&named, profile, &["--stack-only"]);
+        assert!(
+            o.status.success(),
+            "init --name x-y_z, {profile}: {}",
+            stderr(&o)
+        );
+    }
+    let local = std::fs::read_to_string(named.join("profiles/local.yaml")).unwrap();
+    assert!(local.contains("domain: x-y-z.test"), "{local}");
 }
 
 #[test]
@@ -890,4 +911,123 @@ fn completions_and_no_project() {
         .code(2)
         .stderr(predicate::str::contains("no devenv.yaml in"))
         .stderr(predicate::str::contains("devenv init"));
+}
+
+/// Templates read only regular files inside the project, within limits: an absolute path, `..`
+/// out of the project, a symlink that leads out, a FIFO, a device, a huge file and a runaway loop
+/// are each refused with file:line, quickly, and nothing of what they point at is printed.
+#[test]
+fn templates_read_only_project_files_within_limits() {
+    use std::path::Path;
+    use std::time::Duration;
+    let secret = "root-only-marker-7f3a";
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("shadow"), format!("{secret}\n")).unwrap();
+    let case = |include: &str, setup: &dyn Fn(&Path), needle: &str| {
+        let d = example();
+        setup(d.path());
+        let t = d.path().join("templates/stack.yml.j2");
+        let src = std::fs::read_to_string(&t).unwrap();
+        let src = src.replacen(
+            "services:\n",
+            &format!("services:\n{{% include \"{include}\" %}}\n"),
+            1,
+        );
+        std::fs::write(&t, &src).unwrap();
+        let o = devenv()
+            .arg("-C")
+            .arg(d.path())
+            .args(["render", "local"])
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap();
+        let (out, err) = (stdout(&o), stderr(&o));
+        assert_eq!(o.status.code(), Some(2), "{include}: {err}");
+        let line = src.lines().position(|l| l.contains("{% include")).unwrap() + 1;
+        assert!(
+            err.contains(&format!("templates/stack.yml.j2:{line}:")),
+            "{include}: {err}"
+        );
+        assert!(
+            err.contains(needle),
+            "{include}: expected {needle:?} in {err}"
+        );
+        assert!(
+            !out.contains(secret) && !err.contains(secret),
+            "{include}: the content leaked"
+        );
+    };
+    let none = |_: &Path| {};
+    let abs = outside.path().join("shadow");
+    case(abs.to_str().unwrap(), &none, "is an absolute path");
+    case("/dev/zero", &none, "is an absolute path");
+    case(
+        "../../../../../../../../etc/passwd",
+        &none,
+        "leads out of the project",
+    );
+    let target = abs.clone();
+    case(
+        "templates/innocent.j2",
+        &move |d: &Path| {
+            std::os::unix::fs::symlink(&target, d.join("templates/innocent.j2")).unwrap()
+        },
+        "outside the project (a symlink)",
+    );
+    case(
+        "templates/zero.j2",
+        &|d: &Path| std::os::unix::fs::symlink("/dev/zero", d.join("templates/zero.j2")).unwrap(),
+        "outside the project",
+    );
+    case(
+        "templates/fifo.j2",
+        &|d: &Path| {
+            assert!(
+                std::process::Command::new("mkfifo")
+                    .arg(d.join("templates/fifo.j2"))
+                    .status()
+                    .unwrap()
+                    .success()
+            )
+        },
+        "is not a regular file",
+    );
+    case(
+        "templates/huge.j2",
+        &|d: &Path| std::fs::write(d.join("templates/huge.j2"), "#".repeat(2 << 20)).unwrap(),
+        "is larger than 1048576 bytes",
+    );
+    case(
+        "templates/loop.j2",
+        &|d: &Path| {
+            std::fs::write(
+                d.join("templates/loop.j2"),
+                "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n",
+            )
+            .unwrap()
+        },
+        "does too much work",
+    );
+
+    // devenv.yaml itself may not name a stack or config outside the project
+    for (from, to) in [
+        ("stack: templates/stack.yml.j2", "stack: /dev/zero"),
+        ("stack: templates/stack.yml.j2", "stack: ../../etc/passwd"),
+        (
+            "nginx.conf: templates/nginx.conf.j2",
+            "nginx.conf: /etc/shadow",
+        ),
+    ] {
+        let d = example();
+        let p = d.path().join("devenv.yaml");
+        let src = std::fs::read_to_string(&p).unwrap().replace(from, to);
+        std::fs::write(&p, &src).unwrap();
+        let value = to.split(": ").nth(1).unwrap();
+        assert_config_error(
+            d.path(),
+            &["render", "local"],
+            &format!("devenv.yaml:{}", pos(&src, value)),
+            "templates are files inside the project",
+        );
+    }
 }

@@ -203,12 +203,100 @@ pub fn context(project: &Project, profile: &Profile) -> Result<Mapping, ConfigEr
     Ok(ctx)
 }
 
+/// The largest template file devenv reads (a stack or config template, or an included file).
+pub const MAX_TEMPLATE_BYTES: u64 = 1 << 20;
+/// The largest rendered file.
+pub const MAX_OUTPUT_BYTES: usize = 16 << 20;
+/// The work one render may do (minijinja fuel: about one per instruction, one per 64 bytes of
+/// data): thousands of times what a real stack needs, and a runaway loop stops in about a second.
+pub const FUEL: u64 = 5_000_000;
+
+/// Why a template (or a file devenv.yaml names) cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProjectFileError {
+    #[error("`{0}` is an absolute path: templates read only files inside the project")]
+    Absolute(String),
+    #[error("`{0}` leads out of the project (`..`): templates read only files inside the project")]
+    Escapes(String),
+    #[error(
+        "`{0}` resolves to {1}, outside the project (a symlink): templates read only files inside the project"
+    )]
+    Outside(String, PathBuf),
+    #[error("`{0}` is not a regular file but {1}")]
+    NotRegular(String, &'static str),
+    #[error("`{0}` is larger than {1} bytes")]
+    TooLarge(String, u64),
+    #[error("`{0}` does not exist")]
+    NotFound(String),
+    #[error("`{0}` is not valid UTF-8")]
+    NotUtf8(String),
+    #[error("cannot read `{0}`: {1}")]
+    Io(String, String),
+}
+
+/// Reads `rel`, a path relative to the project `root` named by a template (`{% include %}`) or by
+/// devenv.yaml: never an absolute path, never out of the project (by `..` or by a symlink),
+/// only a regular file (a device or FIFO is not opened), at most `limit` bytes.
+pub fn read_project_file(root: &Path, rel: &str, limit: u64) -> Result<String, ProjectFileError> {
+    use std::path::Component;
+    let rel_path = Path::new(rel);
+    let windows_absolute = rel.starts_with('\\') || rel.as_bytes().get(1) == Some(&b':');
+    if rel_path.has_root() || rel_path.is_absolute() || windows_absolute {
+        return Err(ProjectFileError::Absolute(rel.into()));
+    }
+    let mut depth = 0i32;
+    for c in rel_path.components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return Err(ProjectFileError::Escapes(rel.into()));
+        }
+    }
+    let full = root.join(rel_path);
+    let meta = match std::fs::metadata(&full) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ProjectFileError::NotFound(rel.into()));
+        }
+        Err(e) => return Err(ProjectFileError::Io(rel.into(), e.to_string())),
+    };
+    let real = full.canonicalize().unwrap_or_else(|_| full.clone());
+    let real_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    if !real.starts_with(&real_root) {
+        return Err(ProjectFileError::Outside(rel.into(), real));
+    }
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else {
+            "a device, FIFO or socket"
+        };
+        return Err(ProjectFileError::NotRegular(rel.into(), kind));
+    }
+    if meta.len() > limit {
+        return Err(ProjectFileError::TooLarge(rel.into(), limit));
+    }
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(&real)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut buf))
+        .map_err(|e| ProjectFileError::Io(rel.into(), e.to_string()))?;
+    if buf.len() as u64 > limit {
+        return Err(ProjectFileError::TooLarge(rel.into(), limit));
+    }
+    String::from_utf8(buf).map_err(|_| ProjectFileError::NotUtf8(rel.into()))
+}
+
 /// A minijinja environment as devenv configures it: strict undefined, trailing newline kept,
 /// no auto-escaping, `trim_blocks`/`lstrip_blocks` (so `{% if %}` lines vanish from YAML),
-/// templates loaded relative to the project root.
+/// templates loaded from inside the project root only, and a bounded amount of work per render.
 pub fn environment(root: &Path, image_prefix: String) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_debug(true);
     env.set_syntax(
@@ -220,17 +308,16 @@ pub fn environment(root: &Path, image_prefix: String) -> Environment<'static> {
             .expect("default delimiters"),
     );
     let root = root.to_path_buf();
-    env.set_loader(move |name: &str| {
-        let p = root.join(name);
-        match std::fs::read_to_string(&p) {
+    env.set_loader(
+        move |name: &str| match read_project_file(&root, name, MAX_TEMPLATE_BYTES) {
             Ok(s) => Ok(Some(minijinja::TemplateSource::new(s))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(ProjectFileError::NotFound(_)) => Ok(None),
             Err(e) => Err(minijinja::Error::new(
                 ErrorKind::InvalidOperation,
-                format!("cannot read template {}: {e}", p.display()),
+                e.to_string(),
             )),
-        }
-    });
+        },
+    );
     // image("web") → PREFIX/web:latest ; image("web", "1.2") → PREFIX/web:1.2
     env.add_function(
         "image",
@@ -255,23 +342,53 @@ pub fn render_template(
     let full = root.join(template);
     let tmpl = match env.get_template(&name) {
         Ok(t) => t,
-        Err(e) if e.kind() == ErrorKind::TemplateNotFound && !full.exists() => {
+        Err(e) if e.kind() == ErrorKind::TemplateNotFound => {
             return Err(ConfigError::new(&full, "template not found")
                 .hint("check the path in devenv.yaml (it is relative to the project root)"));
         }
         Err(e) => return Err(template_error(root, &e)),
     };
-    tmpl.render(ctx).map_err(|e| template_error(root, &e))
+    let out = tmpl.render(ctx).map_err(|e| template_error(root, &e))?;
+    if out.len() > MAX_OUTPUT_BYTES {
+        return Err(ConfigError::new(
+            &full,
+            format!(
+                "the rendered output is {} bytes, more than devenv's limit of {MAX_OUTPUT_BYTES}",
+                out.len()
+            ),
+        )
+        .hint("a stack or config this large is a runaway loop or include; check the template"));
+    }
+    Ok(out)
 }
 
 /// A minijinja error as a ConfigError naming template, line, column and the failing expression.
-pub fn template_error(root: &Path, e: &minijinja::Error) -> ConfigError {
+pub fn template_error(root: &Path, outer: &minijinja::Error) -> ConfigError {
+    // an error inside an included template: point at the line there, and say where it was
+    // included from
+    let mut e = outer;
+    while let Some(inner) =
+        std::error::Error::source(e).and_then(|s| s.downcast_ref::<minijinja::Error>())
+    {
+        e = inner;
+    }
+    if !std::ptr::eq(e, outer) && e.name().is_some() {
+        let mut ce = template_error_at(root, e);
+        let from = template_error_at(root, outer);
+        ce.message
+            .push_str(&format!(" (included from {})", from.location()));
+        return ce;
+    }
+    template_error_at(root, e)
+}
+
+fn template_error_at(root: &Path, e: &minijinja::Error) -> ConfigError {
     let name = e.name().unwrap_or("<template>");
     let file = root.join(name);
     let src = e
         .template_source()
         .map(str::to_string)
-        .or_else(|| std::fs::read_to_string(&file).ok());
+        .or_else(|| read_project_file(root, name, MAX_TEMPLATE_BYTES).ok());
     let detail = e.detail().unwrap_or("").to_string();
     let expr = match (&src, e.range()) {
         (Some(s), Some(r)) if r.end <= s.len() => Some(s[r.clone()].trim().to_string()),
@@ -303,7 +420,14 @@ pub fn template_error(root: &Path, e: &minijinja::Error) -> ConfigError {
             ce = ce.at(s, line, col);
         }
     }
-    if e.kind() == ErrorKind::UndefinedError {
+    if e.kind() == ErrorKind::OutOfFuel {
+        ce.message = format!(
+            "the template does too much work (more than {FUEL} steps): a loop that runs away?"
+        );
+        ce = ce.hint(
+            "devenv stops a render past this limit; check the loops and ranges around this line",
+        );
+    } else if e.kind() == ErrorKind::UndefinedError {
         ce = ce.hint(
             "define it in the profile (or under `vars:` in devenv.yaml for every profile); \
              use `{{ x | default(...) }}` or `{% if x is defined %}` where it is optional",
@@ -318,10 +442,7 @@ pub fn collect_secrets(project: &Project, profile: &Profile) -> Vec<SecretInput>
     let mut out = Vec::new();
     let read = |key: &str, path: PathBuf, origin: String| SecretInput {
         key: key.to_string(),
-        value: std::fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => format!("{origin} does not exist"),
-            _ => format!("cannot read {origin}: {e}"),
-        }),
+        value: read_secret_file(&path, &origin),
         origin,
     };
     match &profile.file.tls {
@@ -374,6 +495,27 @@ pub fn collect_secrets(project: &Project, profile: &Profile) -> Vec<SecretInput>
         }
     }
     out
+}
+
+/// Swarm's limit for a secret's value.
+pub const MAX_SECRET_BYTES: u64 = 500 * 1024;
+
+/// A secret's file: a regular file (a FIFO would block, a device never ends) within swarm's size
+/// limit.
+fn read_secret_file(path: &Path, origin: &str) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{origin} does not exist"),
+        _ => format!("cannot read {origin}: {e}"),
+    })?;
+    if !meta.is_file() {
+        return Err(format!("{origin} is not a regular file"));
+    }
+    if meta.len() > MAX_SECRET_BYTES {
+        return Err(format!(
+            "{origin} is larger than swarm's limit for a secret ({MAX_SECRET_BYTES} bytes)"
+        ));
+    }
+    std::fs::read(path).map_err(|e| format!("cannot read {origin}: {e}"))
 }
 
 /// Where a `generate:` secret of a profile is kept.
@@ -466,7 +608,12 @@ pub fn render(
         .collect();
 
     let template_path = project.root.join(&project.file.stack);
-    let template_src = std::fs::read_to_string(&template_path).unwrap_or_default();
+    let template_src = read_project_file(
+        &project.root,
+        &project.file.stack.to_string_lossy(),
+        MAX_TEMPLATE_BYTES,
+    )
+    .unwrap_or_default();
     let host_mode = match profile.file.docker.publish {
         crate::profile::Publish::Host => true,
         crate::profile::Publish::Ingress => false,
