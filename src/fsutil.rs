@@ -74,41 +74,98 @@ pub fn sync_dir(dir: &Path) {
     let _ = dir;
 }
 
-/// Replaces directory `target` with the files produced by `fill` as one step: `fill` writes into a
-/// fresh temp directory next to `target`; only when it succeeds is the old directory swapped out.
-/// On error nothing at `target` changes.
-pub fn replace_dir<F>(target: &Path, fill: F) -> anyhow::Result<()>
-where
-    F: FnOnce(&Path) -> anyhow::Result<()>,
-{
-    let parent = parent_dir(target);
-    std::fs::create_dir_all(&parent)?;
-    let name = target
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.new."))
-        .tempdir_in(&parent)?;
-    fill(tmp.path())?;
-    let old = parent.join(format!(".{name}.old.{}", std::process::id()));
-    let had_old = target.exists();
-    if had_old {
-        std::fs::rename(target, &old)?;
+/// The record of what devenv wrote into an output directory (`render --out`, `.devenv/rendered`):
+/// file → SHA-256 of the content written. Only a file listed here with unchanged content is ever
+/// overwritten or removed; everything else in the directory is someone else's.
+pub const MANIFEST: &str = ".devenv-rendered.json";
+
+/// Why an output directory cannot take the files.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutputError {
+    #[error("{} exists and is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    #[error("{} exists and was not written by devenv (or was changed since): devenv never overwrites it", .0.display())]
+    Foreign(PathBuf),
+    #[error("{} is not a regular file", .0.display())]
+    NotRegular(PathBuf),
+}
+
+/// Writes `files` (relative path → content) into `dir`, each atomically. Before anything is
+/// written, every target is checked: a file devenv did not write (per the manifest) is never
+/// overwritten, a non-directory `dir` never becomes one. Files devenv wrote last time and no
+/// longer produces are removed if nobody changed them. Returns the paths written.
+/// `owned`: the directory is devenv's own (`.devenv/rendered/…`): every file in it may be replaced.
+pub fn write_output(
+    dir: &Path,
+    files: &[(PathBuf, String)],
+    owned: bool,
+) -> anyhow::Result<Vec<PathBuf>> {
+    use std::collections::BTreeMap;
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => return Err(OutputError::NotADirectory(dir.to_path_buf()).into()),
+        _ => {}
     }
-    let tmp_path = tmp.keep();
-    if let Err(e) = std::fs::rename(&tmp_path, target) {
-        if had_old {
-            let _ = std::fs::rename(&old, target);
+    let manifest_path = dir.join(MANIFEST);
+    let old: BTreeMap<String, String> = std::fs::read(&manifest_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let ours = |rel: &str, path: &Path| -> bool {
+        owned
+            || old.get(rel).is_some_and(|h| {
+                std::fs::read(path).is_ok_and(|c| crate::hash::sha256_hex(&c) == *h)
+            })
+    };
+    // check everything first: a refusal writes nothing
+    let mut todo = Vec::new();
+    for (rel, content) in files {
+        let key = rel.to_string_lossy().replace('\\', "/");
+        let path = dir.join(rel);
+        for parent in rel
+            .ancestors()
+            .skip(1)
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            if let Ok(m) = std::fs::symlink_metadata(dir.join(parent))
+                && !m.is_dir()
+            {
+                return Err(OutputError::NotADirectory(dir.join(parent)).into());
+            }
         }
-        let _ = std::fs::remove_dir_all(&tmp_path);
-        return Err(e.into());
+        match std::fs::symlink_metadata(&path) {
+            Err(_) => todo.push((key, path, content)),
+            Ok(m) if !m.is_file() => return Err(OutputError::NotRegular(path).into()),
+            Ok(_) => {
+                if std::fs::read(&path).is_ok_and(|c| c == content.as_bytes()) {
+                    todo.push((key, path, content));
+                } else if ours(&key, &path) {
+                    todo.push((key, path, content));
+                } else {
+                    return Err(OutputError::Foreign(path).into());
+                }
+            }
+        }
     }
-    if had_old {
-        let _ = std::fs::remove_dir_all(&old);
+    let mut written = Vec::new();
+    let mut manifest = BTreeMap::new();
+    for (key, path, content) in todo {
+        if std::fs::read(&path).ok().as_deref() != Some(content.as_bytes()) {
+            write_atomic(&path, content.as_bytes(), None)?;
+        }
+        manifest.insert(key, crate::hash::sha256_hex(content.as_bytes()));
+        written.push(path);
     }
-    sync_dir(&parent);
-    Ok(())
+    // what devenv wrote before and no longer produces
+    for (rel, _) in old.iter().filter(|(k, _)| !manifest.contains_key(*k)) {
+        let path = dir.join(rel);
+        if ours(rel, &path) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    let mut m = serde_json::to_vec_pretty(&manifest)?;
+    m.push(b'\n');
+    write_atomic(&manifest_path, &m, None)?;
+    Ok(written)
 }
 
 /// `path` made absolute with every symlink on the way resolved, also when its last components do
@@ -190,17 +247,37 @@ mod tests {
     }
 
     #[test]
-    fn replace_dir_keeps_old_on_error() {
+    fn output_never_touches_what_devenv_did_not_write() {
         let d = tempfile::tempdir().unwrap();
-        let t = d.path().join("out");
-        replace_dir(&t, |p| Ok(std::fs::write(p.join("a"), "1")?)).unwrap();
-        let r = replace_dir(&t, |p| {
-            std::fs::write(p.join("b"), "2")?;
-            anyhow::bail!("boom")
-        });
-        assert!(r.is_err());
-        assert_eq!(std::fs::read_to_string(t.join("a")).unwrap(), "1");
-        assert!(!t.join("b").exists());
-        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+        let out = d.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("mine.txt"), "user").unwrap();
+        let files = vec![
+            (PathBuf::from("stack.yml"), "a: 1\n".to_string()),
+            (PathBuf::from("configs/x"), "x\n".to_string()),
+        ];
+        write_output(&out, &files, false).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join("mine.txt")).unwrap(),
+            "user"
+        );
+        // again, with a config gone: devenv's own stale file goes, the user's stays
+        write_output(&out, &files[..1], false).unwrap();
+        assert!(!out.join("configs/x").exists());
+        assert!(out.join("mine.txt").exists());
+        // a file devenv wrote but the user changed is theirs now
+        std::fs::write(out.join("stack.yml"), "edited").unwrap();
+        let e = write_output(&out, &files, false).unwrap_err();
+        assert!(e.to_string().contains("was not written by devenv"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(out.join("stack.yml")).unwrap(),
+            "edited"
+        );
+        assert!(!out.join("configs/x").exists(), "a refusal writes nothing");
+        // a file is never turned into a directory
+        let f = d.path().join("file");
+        std::fs::write(&f, "keep").unwrap();
+        assert!(write_output(&f, &files, false).is_err());
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "keep");
     }
 }

@@ -1031,3 +1031,80 @@ fn templates_read_only_project_files_within_limits() {
         );
     }
 }
+
+/// `render --out DIR` writes its files and nothing else: what was in DIR stays (also when DIR is
+/// the project itself), a file devenv did not write is never overwritten, a file is never turned
+/// into a directory, and a second render updates what the first wrote.
+#[test]
+fn render_out_never_deletes_or_overwrites_what_it_did_not_write() {
+    let d = example();
+    let before = tree(d.path());
+    let root = d.path().to_str().unwrap();
+    let o = devenv()
+        .arg("-C")
+        .arg(d.path())
+        .args(["render", "local", "--out", root])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = tree(d.path());
+    for (path, content) in &before {
+        assert_eq!(
+            after.get(path),
+            Some(content),
+            "{} changed or vanished",
+            path.display()
+        );
+    }
+    assert!(d.path().join("stack.yml").is_file() && d.path().join("configs/nginx.conf").is_file());
+    // again: devenv's own files are updated, nothing else changes
+    let o = devenv()
+        .arg("-C")
+        .arg(d.path())
+        .args(["render", "local", "--out", root])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_same_tree(&after, &tree(d.path()), "a second identical render");
+
+    // an out directory with a stack.yml of the user's own: refused, nothing written
+    let out = tempfile::tempdir().unwrap();
+    std::fs::write(
+        out.path().join("stack.yml"),
+        "services: {mine: {image: x}}\n",
+    )
+    .unwrap();
+    std::fs::write(out.path().join("notes.txt"), "keep me\n").unwrap();
+    let snapshot = tree(out.path());
+    let o = devenv()
+        .arg("-C")
+        .arg(d.path())
+        .args(["render", "local", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("was not written by devenv"),
+        "{}",
+        stderr(&o)
+    );
+    assert_same_tree(&snapshot, &tree(out.path()), "a refused render --out");
+
+    // an existing file as --out stays a file
+    let f = out.path().join("notes.txt");
+    let o = devenv()
+        .arg("-C")
+        .arg(d.path())
+        .args(["render", "local", "--out"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("exists and is not a directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "keep me\n");
+}

@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx, a: SwitchArgs) -> anyhow::Result<i32> {
         );
         return Ok(0);
     }
-    rendered.write_to(&dir)?;
+    rendered.write_state(&dir)?;
     // local-only machine changes follow the profile: its hosts block, or none
     super::hosts::sync(ctx, &project, &profile, super::hosts::Want::Match)?;
     state.active_profile = Some(profile.name.clone());

@@ -169,7 +169,7 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
         objects::ensure(&docker, project.name(), &rendered, &secrets)?;
         let file = deploy_file(&project, &profile);
         crate::fsutil::write_atomic(&file, yaml.as_bytes(), None)?;
-        rendered.write_to(&crate::state::rendered_dir(&project.root, &profile.name))?;
+        rendered.write_state(&crate::state::rendered_dir(&project.root, &profile.name))?;
         let since = SystemTime::now();
         deploy::stack_deploy(
             &docker,

@@ -83,18 +83,22 @@ impl Rendered {
         v
     }
 
-    /// Writes the files into `dir` (atomically as a whole: a failure leaves `dir` as it was).
+    /// Writes the files into `dir`, never overwriting or removing a file devenv did not write
+    /// there (see [`crate::fsutil::write_output`]).
     pub fn write_to(&self, dir: &Path) -> anyhow::Result<()> {
-        crate::fsutil::replace_dir(dir, |tmp| {
-            for (rel, content) in self.files() {
-                let p = tmp.join(rel);
-                if let Some(parent) = p.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                std::fs::write(&p, content)?;
-            }
-            Ok(())
-        })
+        crate::fsutil::write_output(dir, &self.files(), false)
+            .map(|_| ())
+            .map_err(|e| match e.downcast_ref::<crate::fsutil::OutputError>() {
+                Some(o) => crate::error::UserError::usage(o.to_string())
+                    .hint("write into an empty directory (or one devenv wrote before), or move the file away; nothing was written")
+                    .into(),
+                None => e,
+            })
+    }
+
+    /// Writes the files into devenv's own state directory (`.devenv/rendered/PROFILE`).
+    pub fn write_state(&self, dir: &Path) -> anyhow::Result<()> {
+        crate::fsutil::write_output(dir, &self.files(), true).map(|_| ())
     }
 
     pub fn service_names(&self) -> Vec<String> {
