@@ -61,9 +61,10 @@ pub struct ProfileFile {
     #[serde(default)]
     pub docker: DockerSettings,
     /// The site's domain, e.g. `myblog.test` locally and `myblog.com` on the server.
+    #[serde(deserialize_with = "name_string")]
     pub domain: String,
     /// Names this machine maps to loopback in its hosts file (local profiles).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "name_strings")]
     pub hosts: Vec<String>,
     /// Also map the hosts to ::1.
     #[serde(default = "yes")]
@@ -91,6 +92,50 @@ pub struct ProfileFile {
 
 fn yes() -> bool {
     true
+}
+
+/// A host name as YAML gives it: a string only. serde would take `null`, `true` or `1.5e3` as the
+/// names "null", "true" and "1.5e3"; here they are errors naming the value.
+struct NameVisitor;
+
+impl Visitor<'_> for NameVisitor {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a host name (a string)")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+        Err(E::custom("`null` (or an empty entry) is not a host name"))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+        Err(E::custom(format!(
+            "`{v}` is a boolean, not a host name (quote it if it is a name)"
+        )))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        Err(E::custom(format!("`{v}` is a number, not a host name")))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+        Err(E::custom(format!("`{v}` is a number, not a host name")))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+        Err(E::custom(format!("`{v}` is a number, not a host name")))
+    }
+}
+
+fn name_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    d.deserialize_any(NameVisitor)
+}
+
+fn name_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    struct Name(#[serde(deserialize_with = "name_string")] String);
+    Ok(Vec::<Name>::deserialize(d)?
+        .into_iter()
+        .map(|n| n.0)
+        .collect())
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -686,6 +731,21 @@ fn yaml_error(path: &Path, source: &str, e: &serde_yaml_ng::Error) -> ConfigErro
             "{prefix}{}",
             body.replacen("invalid type: ", "wrong type: found ", 1)
         );
+    } else if body.contains("tab character")
+        || (body.contains("cannot start any token") && source_line(source, line).starts_with('\t'))
+    {
+        message = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        hint = Some("YAML does not allow tabs for indentation: indent with spaces".to_string());
+    } else if body.contains("repetition limit exceeded")
+        || body.contains("recursion limit exceeded")
+    {
+        message = format!("{prefix}{body}: the aliases (`*name`) expand to too much data");
+        hint = Some("devenv refuses YAML whose anchors and aliases multiply (a \"billion laughs\" file); expand it by hand".to_string());
+        if line == 0
+            && let Some((l, c)) = first_alias(source)
+        {
+            (line, col) = (l, c);
+        }
     } else {
         message = msg.clone();
     }
@@ -697,6 +757,31 @@ fn yaml_error(path: &Path, source: &str, e: &serde_yaml_ng::Error) -> ConfigErro
         ce = ce.hint(h);
     }
     ce
+}
+
+fn source_line(source: &str, line: usize) -> &str {
+    source.lines().nth(line.saturating_sub(1)).unwrap_or("")
+}
+
+/// Position of the first alias (`*name`) outside quotes and comments.
+fn first_alias(source: &str) -> Option<(usize, usize)> {
+    for (i, l) in source.lines().enumerate() {
+        let code = l.split(" #").next().unwrap_or(l);
+        let mut quote = None;
+        for (j, ch) in code.char_indices() {
+            match (quote, ch) {
+                (None, '"' | '\'') => quote = Some(ch),
+                (Some(q), c) if c == q => quote = None,
+                (None, '*')
+                    if code[j + 1..].starts_with(|c: char| c.is_alphanumeric() || c == '_') =>
+                {
+                    return Some((i + 1, code[..j].chars().count() + 1));
+                }
+                _ => {}
+            }
+        }
+    }
+    None
 }
 
 /// Splits "a.b: message" into ("a.b: ", "message") when the message starts with a key path.

@@ -598,10 +598,13 @@ fn usage_mistakes_are_named() {
 
     let d = example();
     let before = tree(d.path());
+    // a usage error before any docker call: no docker on PATH makes no difference
+    let no_docker = tempfile::tempdir().unwrap();
     devenv()
         .arg("-C")
         .arg(d.path())
         .arg("update")
+        .env("PATH", no_docker.path())
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
@@ -1107,4 +1110,60 @@ fn render_out_never_deletes_or_overwrites_what_it_did_not_write() {
         stderr(&o)
     );
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "keep me\n");
+}
+
+/// YAML that serde would bend: `null`, `true`, `1.5e3` as host names, a tab for indentation, an
+/// alias bomb. Each is an error with file:line:column and a hint, not a surprise later.
+#[test]
+fn yaml_that_would_be_bent_is_refused_with_its_position() {
+    for (value, needle) in [
+        ("null", "`null` (or an empty entry) is not a host name"),
+        ("true", "`true` is a boolean, not a host name"),
+        ("1.5e3", "is a number, not a host name"),
+    ] {
+        let d = example();
+        let p = d.path().join("profiles/local.yaml");
+        let src = std::fs::read_to_string(&p).unwrap().replace(
+            "  - api.myblog.test\n",
+            &format!("  - api.myblog.test\n  - {value}\n"),
+        );
+        std::fs::write(&p, &src).unwrap();
+        assert_config_error(
+            d.path(),
+            &["render", "local"],
+            &format!("profiles/local.yaml:{}", pos(&src, &format!("{value}\n"))),
+            needle,
+        );
+    }
+    let d = example();
+    let p = d.path().join("profiles/local.yaml");
+    let src = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("  - api.myblog.test", "\t- api.myblog.test");
+    std::fs::write(&p, &src).unwrap();
+    assert_config_error(
+        d.path(),
+        &["render", "local"],
+        "profiles/local.yaml:",
+        "YAML does not allow tabs for indentation",
+    );
+    let d = example();
+    let p = d.path().join("profiles/local.yaml");
+    let mut bomb = String::from("vars:\n  a: &a [x, x, x, x, x, x, x, x, x]\n");
+    let mut prev = 'a';
+    for n in "bcdefghi".chars() {
+        bomb.push_str(&format!(
+            "  {n}: &{n} [{}]\n",
+            vec![format!("*{prev}"); 9].join(", ")
+        ));
+        prev = n;
+    }
+    let src = std::fs::read_to_string(&p).unwrap() + &bomb;
+    std::fs::write(&p, &src).unwrap();
+    assert_config_error(
+        d.path(),
+        &["render", "local"],
+        &format!("profiles/local.yaml:{}", pos(&src, "*a")),
+        "the aliases (`*name`) expand to too much data",
+    );
 }

@@ -133,6 +133,9 @@ pub fn exec(ctx: &Ctx, a: ExecArgs) -> anyhow::Result<i32> {
 }
 
 pub fn update(ctx: &Ctx, a: UpdateArgs) -> anyhow::Result<i32> {
+    if !a.all && a.services.is_empty() {
+        return Err(UserError::usage("name the services to update, or pass --all").into());
+    }
     let project = ctx.project()?;
     let profile = ctx.profile(&project, None)?;
     let state = State::load(&project.root)?;
@@ -145,8 +148,6 @@ pub fn update(ctx: &Ctx, a: UpdateArgs) -> anyhow::Result<i32> {
     let r = ctx.render_readonly(&project, &profile)?;
     let names: Vec<String> = if a.all {
         r.service_names()
-    } else if a.services.is_empty() {
-        return Err(UserError::usage("name the services to update, or pass --all").into());
     } else {
         a.services
             .iter()
