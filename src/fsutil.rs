@@ -136,9 +136,8 @@ pub fn write_output(
             Err(_) => todo.push((key, path, content)),
             Ok(m) if !m.is_file() => return Err(OutputError::NotRegular(path).into()),
             Ok(_) => {
-                if std::fs::read(&path).is_ok_and(|c| c == content.as_bytes()) {
-                    todo.push((key, path, content));
-                } else if ours(&key, &path) {
+                if std::fs::read(&path).is_ok_and(|c| c == content.as_bytes()) || ours(&key, &path)
+                {
                     todo.push((key, path, content));
                 } else {
                     return Err(OutputError::Foreign(path).into());
