@@ -1,27 +1,75 @@
 //! A tiny web app for devenv's end-to-end tests (built into a container image offline):
-//! `GET /` serves a page whose script opens `wss://<host>/ws`, sends a message, and writes the
-//! echo into the page; `/ws` is a WebSocket echo; `/healthz` answers ok. Standard library only.
+//! `GET /` serves a page whose script opens `wss://<host>/ws?id=ID`, sends a message, and writes
+//! the echo into the page; `/ws` is a WebSocket echo; `/healthz` answers ok. Standard library only.
+//!
+//! The page also fetches `/hold?id=ID`, which the app answers only once the WebSocket of that id
+//! has echoed (or after 15 s): headless Chromium's `--virtual-time-budget` waits for pending
+//! fetches but not for WebSockets, so without it `--dump-dom` could print the page before the
+//! echo arrived — a race in the observation, not in what devenv deployed.
 //!
 //! Usage: testapp [PORT]   (default 8000)
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+/// The ids whose WebSocket has echoed a message.
+static ECHOED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+static ECHO: Condvar = Condvar::new();
+
+fn query_id(path: &str) -> String {
+    path.split_once("id=")
+        .map(|(_, v)| v.split('&').next().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+/// Waits (up to 15 s) until the WebSocket of `id` has echoed.
+fn hold(id: &str) -> &'static str {
+    let mut g = ECHOED.lock().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if g.get_or_insert_with(HashSet::new).contains(id) {
+            drop(g);
+            // the echo frame went out first; give it time to reach the page's handler
+            std::thread::sleep(Duration::from_millis(200));
+            return "echoed";
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return "no websocket echo within 15 s";
+        }
+        g = ECHO.wait_timeout(g, left).unwrap().0;
+    }
+}
 
 const PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>devenv e2e</title></head>
 <body>
 <p id="status">loading</p>
 <script>
-  const ws = new WebSocket(`wss://${location.host}/ws`);
-  ws.onopen = () => ws.send("ping-through-wss");
+  const id = Math.random().toString(36).slice(2);
+  const t0 = performance.now();
+  const say = (s) => { document.getElementById("status").textContent = s + " after " + Math.round(performance.now() - t0) + " ms"; };
+  const ws = new WebSocket(`wss://${location.host}/ws?id=${id}`);
+  ws.onopen = () => { say("open"); ws.send("ping-through-wss"); };
   ws.onmessage = (e) => {
     const p = document.createElement("p");
     p.id = "marker";
     p.textContent = "WSS-ECHO-OK:" + e.data;
     document.body.appendChild(p);
-    document.getElementById("status").textContent = "done";
+    say("done");
   };
-  ws.onerror = () => { document.getElementById("status").textContent = "websocket error"; };
+  ws.onerror = () => say("websocket error");
+  ws.onclose = (e) => { if (!document.getElementById("marker")) say("websocket closed (" + e.code + ")"); };
+  // keeps a fetch pending (so the browser's virtual time waits) until the app has echoed for `id`
+  fetch(`/hold?id=${id}`).then((r) => r.text()).then((t) => {
+    const p = document.createElement("p");
+    p.id = "hold";
+    p.textContent = "hold: " + t;
+    document.body.appendChild(p);
+  });
 </script>
 </body></html>
 "#;
@@ -55,8 +103,13 @@ fn handle(mut s: TcpStream) -> std::io::Result<()> {
     }
     let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
     eprintln!("{}", request.trim());
-    match (path.as_str(), key) {
-        ("/ws", Some(k)) => websocket(s, reader, &k),
+    let route = path.split('?').next().unwrap_or("/");
+    match (route, key) {
+        ("/ws", Some(k)) => websocket(s, reader, &k, &query_id(&path)),
+        ("/hold", _) => {
+            let answer = hold(&query_id(&path));
+            respond(&mut s, "200 OK", "text/plain", answer)
+        }
         ("/healthz", _) => respond(&mut s, "200 OK", "text/plain", "ok\n"),
         ("/", _) => respond(&mut s, "200 OK", "text/html; charset=utf-8", PAGE),
         _ => respond(&mut s, "404 Not Found", "text/plain", "not found\n"),
@@ -71,7 +124,12 @@ fn respond(s: &mut TcpStream, status: &str, ctype: &str, body: &str) -> std::io:
     )
 }
 
-fn websocket(mut s: TcpStream, mut r: BufReader<TcpStream>, key: &str) -> std::io::Result<()> {
+fn websocket(
+    mut s: TcpStream,
+    mut r: BufReader<TcpStream>,
+    key: &str,
+    id: &str,
+) -> std::io::Result<()> {
     let digest = ring::digest::digest(
         &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
         format!("{key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11").as_bytes(),
@@ -113,7 +171,15 @@ fn websocket(mut s: TcpStream, mut r: BufReader<TcpStream>, key: &str) -> std::i
                 return Ok(());
             }
             0x9 => frame(&mut s, 0xA, &payload)?,
-            0x1 | 0x2 => frame(&mut s, opcode, &payload)?,
+            0x1 | 0x2 => {
+                frame(&mut s, opcode, &payload)?;
+                ECHOED
+                    .lock()
+                    .unwrap()
+                    .get_or_insert_with(HashSet::new)
+                    .insert(id.to_string());
+                ECHO.notify_all();
+            }
             _ => {}
         }
     }

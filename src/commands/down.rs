@@ -35,6 +35,17 @@ fn list(docker: &Docker<'_>, what: &[&str], stack: &str) -> anyhow::Result<Vec<N
     docker.json_lines(args)
 }
 
+/// docker's "failed to remove some resources" when all that failed is a network a task still uses.
+fn network_still_in_use(stderr: &str) -> bool {
+    let e = stderr.to_ascii_lowercase();
+    e.lines()
+        .filter(|l| {
+            l.contains("failed to remove") && !l.contains("failed to remove some resources")
+        })
+        .all(|l| l.contains("network") && l.contains("in use"))
+        && e.contains("in use")
+}
+
 pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
     let project = ctx.project()?;
     let profile = ctx.profile(&project, a.profile.as_deref())?;
@@ -102,7 +113,23 @@ pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
             "removing stack {stack} from context `{}`",
             profile.file.docker.context
         ));
-        docker.mutate(["stack", "rm", stack.as_str()])?;
+        if docker.dry_run {
+            docker.mutate(["stack", "rm", stack.as_str()])?;
+        } else {
+            let o = docker.try_query(["stack", "rm", stack.as_str()])?;
+            // `stack rm` tries each network once and reports one still held by a task that is
+            // shutting down as a failure; the wait below removes it once the task is gone
+            if !o.ok() && !network_still_in_use(&o.stderr_str()) {
+                return Err(crate::swarm::docker::explain(
+                    &docker.context,
+                    crate::swarm::docker::DockerError {
+                        command: format!("docker --context {} stack rm {stack}", docker.context),
+                        status: o.status,
+                        stderr: o.stderr_str(),
+                    },
+                ));
+            }
+        }
     }
     if ctx.g.dry_run {
         objects::cleanup(&docker, project.name(), &stack, &[])?;
@@ -166,4 +193,17 @@ pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
         ));
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_network_still_in_use_is_not_a_failed_down() {
+        assert!(super::network_still_in_use(
+            "Failed to remove network ob35zk19e1y0n3uchso05bqkb: Error response from daemon: rpc error: code = FailedPrecondition desc = network ob35zk19e1y0n3uchso05bqkb is in use by task wxgcacxo7cfh4u8u7o7s1kuakfailed to remove some resources from stack: myblog"
+        ));
+        assert!(!super::network_still_in_use(
+            "Failed to remove service myblog_web: Error response from daemon: permission denied"
+        ));
+    }
 }
