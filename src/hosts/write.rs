@@ -410,6 +410,9 @@ fn carry_over_appends(
     {
         use std::os::unix::fs::FileExt;
         let old = &lock.file;
+        // a writer that opened the old file before the rename may not have written yet: wait
+        // until no other process holds it open (it cannot be opened by its name any more)
+        wait_until_unused(old);
         let len = old.metadata().map(|m| m.len()).unwrap_or(0) as usize;
         if len <= before.len() {
             return Ok(());
@@ -441,6 +444,41 @@ fn carry_over_appends(
     #[cfg(not(unix))]
     let _ = (path, opts, lock, before);
     Ok(())
+}
+
+/// Linux: waits (up to 2 s) until no other process has `f`'s inode open, by looking through
+/// `/proc/*/fd`. Elsewhere (or where /proc tells nothing) it returns at once.
+fn wait_until_unused(f: &File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(m) = f.metadata() else { return };
+        let (dev, ino) = (m.dev(), m.ino());
+        let me = std::process::id().to_string();
+        let held_elsewhere = || -> bool {
+            let Ok(procs) = std::fs::read_dir("/proc") else {
+                return false;
+            };
+            procs.flatten().any(|p| {
+                let name = p.file_name();
+                let name = name.to_string_lossy();
+                if name == me || !name.bytes().all(|b| b.is_ascii_digit()) {
+                    return false;
+                }
+                std::fs::read_dir(p.path().join("fd")).is_ok_and(|fds| {
+                    fds.flatten().any(|fd| {
+                        std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == dev && m.ino() == ino)
+                    })
+                })
+            })
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while held_elsewhere() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = f;
 }
 
 /// Whether the file's bytes equal `expected`, read in chunks.
