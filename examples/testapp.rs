@@ -2,10 +2,10 @@
 //! `GET /` serves a page whose script opens `wss://<host>/ws?id=ID`, sends a message, and writes
 //! the echo into the page; `/ws` is a WebSocket echo; `/healthz` answers ok. Standard library only.
 //!
-//! The page also fetches `/hold?id=ID`, which the app answers only once the WebSocket of that id
-//! has echoed (or after 15 s): headless Chromium's `--virtual-time-budget` waits for pending
-//! fetches but not for WebSockets, so without it `--dump-dom` could print the page before the
-//! echo arrived — a race in the observation, not in what devenv deployed.
+//! The page itself is finished only once its WebSocket has echoed (or after 15 s): headless
+//! Chromium's `--dump-dom` prints at the load event, and a WebSocket does not hold that event, so
+//! a page that ended at once could be printed before the echo arrived — a race in the
+//! observation, not in what devenv deployed.
 //!
 //! Usage: testapp [PORT]   (default 8000)
 
@@ -44,12 +44,14 @@ fn hold(id: &str) -> &'static str {
     }
 }
 
-const PAGE: &str = r#"<!doctype html>
+/// The page up to the end of its script; `{ID}` is this load's id. The rest follows once the
+/// WebSocket of that id has echoed.
+const PAGE_HEAD: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>devenv e2e</title></head>
 <body>
 <p id="status">loading</p>
 <script>
-  const id = Math.random().toString(36).slice(2);
+  const id = "{ID}";
   const t0 = performance.now();
   const say = (s) => { document.getElementById("status").textContent = s + " after " + Math.round(performance.now() - t0) + " ms"; };
   const ws = new WebSocket(`wss://${location.host}/ws?id=${id}`);
@@ -63,15 +65,7 @@ const PAGE: &str = r#"<!doctype html>
   };
   ws.onerror = () => say("websocket error");
   ws.onclose = (e) => { if (!document.getElementById("marker")) say("websocket closed (" + e.code + ")"); };
-  // keeps a fetch pending (so the browser's virtual time waits) until the app has echoed for `id`
-  fetch(`/hold?id=${id}`).then((r) => r.text()).then((t) => {
-    const p = document.createElement("p");
-    p.id = "hold";
-    p.textContent = "hold: " + t;
-    document.body.appendChild(p);
-  });
 </script>
-</body></html>
 "#;
 
 fn main() {
@@ -106,14 +100,30 @@ fn handle(mut s: TcpStream) -> std::io::Result<()> {
     let route = path.split('?').next().unwrap_or("/");
     match (route, key) {
         ("/ws", Some(k)) => websocket(s, reader, &k, &query_id(&path)),
-        ("/hold", _) => {
-            let answer = hold(&query_id(&path));
-            respond(&mut s, "200 OK", "text/plain", answer)
-        }
         ("/healthz", _) => respond(&mut s, "200 OK", "text/plain", "ok\n"),
-        ("/", _) => respond(&mut s, "200 OK", "text/html; charset=utf-8", PAGE),
+        ("/", _) => page(&mut s),
         _ => respond(&mut s, "404 Not Found", "text/plain", "not found\n"),
     }
+}
+
+/// `/`: the page is sent up to its script, and finished only once its WebSocket has echoed (or
+/// after 15 s), so a browser's load event — when `--dump-dom` prints — comes after the echo.
+/// `X-Accel-Buffering: no` makes nginx pass the first part on at once.
+fn page(s: &mut TcpStream) -> std::io::Result<()> {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let id = format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    write!(
+        s,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nX-Accel-Buffering: no\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{}",
+        PAGE_HEAD.replace("{ID}", &id)
+    )?;
+    s.flush()?;
+    let held = hold(&id);
+    write!(s, "<p id=\"hold\">hold: {held}</p>\n</body></html>\n")
 }
 
 fn respond(s: &mut TcpStream, status: &str, ctype: &str, body: &str) -> std::io::Result<()> {

@@ -15,6 +15,7 @@ use common::*;
 fn e2e_ready() -> bool {
     can_use_mount_namespaces()
         && docker_ready()
+        && engine_ready()
         && have("chromium")
         && have("certutil")
         && have("openssl")
@@ -41,16 +42,13 @@ fn ok(o: &std::process::Output, what: &str) {
 const MARKER: &str = "WSS-ECHO-OK:ping-through-wss";
 
 /// Loads the site once in headless Chromium and returns the DOM and log, with the proxy's and the
-/// app's last log lines added to the log when the WSS echo is missing (the page fetches `/hold`,
-/// which the app answers only after the echo, so the dump cannot come before it).
-fn browse(sb: &Sandbox) -> (String, String) {
+/// app's last log lines added to the log when the WSS echo is missing (the app finishes the page
+/// only after its WebSocket echoed, so the dump cannot come before the echo).
+fn browse(sb: &Sandbox, engine: &Engine) -> (String, String) {
     let (dom, mut log) = sb.chromium("https://myblog.test/");
     if !dom.contains(MARKER) {
         for svc in ["myblog_proxy", "myblog_app"] {
-            let o = std::process::Command::new("docker")
-                .args(["service", "logs", "--tail", "30", svc])
-                .output()
-                .unwrap();
+            let o = engine.docker(&["service", "logs", "--tail", "30", svc]);
             log.push_str(&format!("\n--- {svc} ---\n{}{}", stdout(&o), stderr(&o)));
         }
     }
@@ -65,17 +63,14 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
     ) {
         return;
     }
-    let _docker = machine_lock("docker");
     let _trust = machine_lock("trust");
     let initial_hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
-    let sb = Sandbox::new(initial_hosts);
     let p = tempfile::tempdir().unwrap();
     let dir = p.path();
     e2e_project(dir);
-    let _cleanup = StackGuard {
-        dir: dir.to_path_buf(),
-        env: vec![("DEVENV_HOSTS_FILE".into(), sb.hosts.display().to_string())],
-    };
+    // a private engine in no swarm yet (as a fresh Docker Desktop is): `up` initialises it
+    let engine = Engine::start_with(&[nginx_image(), app_image()], false);
+    let sb = Sandbox::new(initial_hosts).with_engine(&engine);
 
     // up, before any trust: the stack runs and devenv's own probes (with the CA) pass...
     let o = run(&sb, dir, &["up", "local"]);
@@ -97,7 +92,7 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
 
     // trust once: HTTPS page loads and its script's WSS round trip works, no certificate flags
     ok(&run(&sb, dir, &["certs", "trust"]), "certs trust");
-    let (dom, log) = browse(&sb);
+    let (dom, log) = browse(&sb, &engine);
     assert!(
         dom.contains(MARKER),
         "the page over HTTPS did not get its WSS echo:\n{dom}\n{log}"
@@ -114,7 +109,7 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
     ok(&run(&sb, dir, &["hosts", "apply"]), "hosts apply");
 
     // switch server: the hosts block goes, the file is byte-identical to before `up`
-    let local_tasks = task_ids("myblog");
+    let local_tasks = engine.task_ids("myblog");
     let o = run(&sb, dir, &["switch", "server"]);
     ok(&o, "switch server");
     assert_eq!(
@@ -141,7 +136,7 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
         stderr(&o)
     );
     assert_eq!(
-        task_ids("myblog"),
+        engine.task_ids("myblog"),
         local_tasks,
         "the refused server deploy changed the local stack"
     );
@@ -154,7 +149,7 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
             .contains("127.0.0.1\tmyblog.test")
     );
     ok(&run(&sb, dir, &["up"]), "up after switch local");
-    let (dom, log) = browse(&sb);
+    let (dom, log) = browse(&sb, &engine);
     assert!(
         dom.contains(MARKER),
         "after switch local + up:\n{dom}\n{log}"
@@ -162,20 +157,17 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
 
     // down: gone; up right after works
     ok(&run(&sb, dir, &["down"]), "down");
-    assert!(task_ids("myblog").is_empty());
-    let nets = std::process::Command::new("docker")
-        .args([
-            "network",
-            "ls",
-            "-q",
-            "--filter",
-            "label=com.docker.stack.namespace=myblog",
-        ])
-        .output()
-        .unwrap();
+    assert!(engine.task_ids("myblog").is_empty());
+    let nets = engine.docker(&[
+        "network",
+        "ls",
+        "-q",
+        "--filter",
+        "label=com.docker.stack.namespace=myblog",
+    ]);
     assert!(stdout(&nets).trim().is_empty(), "networks left after down");
     ok(&run(&sb, dir, &["up", "local"]), "up right after down");
-    let (dom, log) = browse(&sb);
+    let (dom, log) = browse(&sb, &engine);
     assert!(dom.contains(MARKER), "after down + up:\n{dom}\n{log}");
 
     // doctor: all green now
@@ -194,15 +186,20 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
 fn doctor_names_what_is_broken() {
     if !require(
         "root, mount namespaces, docker, certutil and busybox-static",
-        can_use_mount_namespaces() && docker_ready() && have("certutil"),
+        can_use_mount_namespaces() && docker_ready() && engine_ready() && have("certutil"),
     ) {
         return;
     }
-    let _docker = machine_lock("docker");
     let _trust = machine_lock("trust");
-    let sb = Sandbox::new("127.0.0.1\tlocalhost\n");
+    let engine = Engine::start(&[busybox_image()]);
+    let sb = Sandbox::new("127.0.0.1\tlocalhost\n").with_engine(&engine);
     let p = mini_project("doctorx", &["doctorx.test"]);
     let dir = p.path();
+    std::fs::write(
+        dir.join("profiles/local.yaml"),
+        format!("domain: doctorx.test\nhosts: [doctorx.test]\ntls: local-ca\ndocker: {{context: {CONTEXT}, swarm: true}}\n"),
+    )
+    .unwrap();
     let port = free_port();
     std::fs::write(
         dir.join("templates/stack.yml.j2"),
@@ -289,7 +286,25 @@ fn doctor_names_what_is_broken() {
     );
 
     // the stack's port held by another program
-    let _holder = std::net::TcpListener::bind(("0.0.0.0", port)).unwrap();
+    let mut holder = engine
+        .inside(
+            Path::new("python3"),
+            &[
+                "-c",
+                &format!("import socket, time\ns = socket.socket()\ns.bind(('0.0.0.0', {port}))\ns.listen()\nprint('ready', flush=True)\ntime.sleep(120)"),
+            ],
+        )
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(holder.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+    }
     let v = doctor(&[]);
     assert!(
         failing(&v, &format!("port {port}"))
@@ -301,7 +316,7 @@ fn doctor_names_what_is_broken() {
     // a pinned cluster id that is not this swarm's, and DOCKER_HOST overriding the context
     std::fs::write(
         dir.join("profiles/local.yaml"),
-        "domain: doctorx.test\nhosts: [doctorx.test]\ntls: local-ca\ndocker: {swarm: true, cluster_id: elsewhere}\n",
+        format!("domain: doctorx.test\nhosts: [doctorx.test]\ntls: local-ca\ndocker: {{context: {CONTEXT}, swarm: true, cluster_id: elsewhere}}\n"),
     )
     .unwrap();
     let v = doctor(&[]);
@@ -318,4 +333,6 @@ fn doctor_names_what_is_broken() {
             .any(|(d, f)| d.contains("DOCKER_HOST") && f.contains("unset DOCKER_HOST")),
         "{v:#}"
     );
+    let _ = holder.kill();
+    let _ = holder.wait();
 }

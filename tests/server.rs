@@ -232,7 +232,8 @@ impl Drop for Topology {
 }
 
 fn ready() -> bool {
-    is_root()
+    engine_ready()
+        && is_root()
         && docker_ready()
         && have("ip")
         && have("nsenter")
@@ -274,7 +275,7 @@ fn project(dir: &Path, t: &Topology) {
     .unwrap();
     std::fs::write(
         dir.join("profiles/local.yaml"),
-        "domain: srv.test\ndocker: {swarm: true}\nreplicas: {web: 1, app: 1}\nvars: {port: 18101}\n",
+        "domain: srv.test\ndocker: {context: devenv-test-engine, swarm: true}\nreplicas: {web: 1, app: 1}\nvars: {port: 18101}\n",
     )
     .unwrap();
     write_server_profile(dir, t, "devenvt-server", &t.cluster_id());
@@ -300,12 +301,14 @@ fn two_node_server_swarm_with_registry_and_rolling_updates() {
     ) {
         return;
     }
-    let _lock = machine_lock("docker");
     let t = Topology::start();
+    // the laptop's engine: a private one too (the machine's own is never touched)
+    let laptop = Engine::start(&[]);
     let p = tempfile::tempdir().unwrap();
     let dir = p.path();
     project(dir, &t);
     let cfg = tempfile::tempdir().unwrap(); // DOCKER_CONFIG: the test's docker contexts
+    laptop.add_context_to(cfg.path());
     let data = tempfile::tempdir().unwrap();
     let run = |args: &[&str], stdin_null: bool| -> std::process::Output {
         let mut c = Command::new(devenv_bin());
@@ -320,17 +323,6 @@ fn two_node_server_swarm_with_registry_and_rolling_updates() {
             c.stdin(Stdio::null());
         }
         c.output().unwrap()
-    };
-    let _local = StackGuard {
-        dir: dir.to_path_buf(),
-        env: vec![
-            ("DOCKER_CONFIG".into(), cfg.path().display().to_string()),
-            ("DEVENV_DATA_DIR".into(), data.path().display().to_string()),
-            (
-                "DEVENV_HOSTS_FILE".into(),
-                data.path().join("hosts").display().to_string(),
-            ),
-        ],
     };
 
     // the laptop first: built on the local engine, deployed on the local swarm
@@ -414,7 +406,7 @@ fn two_node_server_swarm_with_registry_and_rolling_updates() {
     assert_eq!(v["nodes"].as_array().unwrap().len(), 2, "{v}");
 
     // guards: the server profile against the local swarm, the local profile against the server
-    write_server_profile(dir, &t, "default", &t.cluster_id());
+    write_server_profile(dir, &t, CONTEXT, &t.cluster_id());
     let o = run(&["up", "server", "--yes"], true);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
@@ -450,7 +442,7 @@ fn two_node_server_swarm_with_registry_and_rolling_updates() {
         stderr(&o)
     );
     assert_eq!(server_services(), before);
-    std::fs::write(dir.join("profiles/local.yaml"), "domain: srv.test\ndocker: {swarm: true}\nreplicas: {web: 1, app: 1}\nvars: {port: 18101}\n").unwrap();
+    std::fs::write(dir.join("profiles/local.yaml"), "domain: srv.test\ndocker: {context: devenv-test-engine, swarm: true}\nreplicas: {web: 1, app: 1}\nvars: {port: 18101}\n").unwrap();
 
     // a placement constraint no node satisfies: named before anything is built or deployed
     let server = dir.join("profiles/server.yaml");

@@ -1,5 +1,6 @@
-//! The swarm lifecycle against the real dockerd and a real single-node swarm: up, no-op up,
-//! config changes, 10 down/up cycles, failing services, the guards, exec and logs.
+//! The swarm lifecycle against a real dockerd and a real single-node swarm — a private engine per
+//! test (`common::Engine`), never the machine's own: up, no-op up, config changes, 10 down/up
+//! cycles, failing services, the guards, exec and logs.
 
 mod common;
 
@@ -24,7 +25,7 @@ fn five(name: &str, port: u16) -> tempfile::TempDir {
     .unwrap();
     std::fs::write(
         p.join("profiles/local.yaml"),
-        "domain: five.test\ndocker: {swarm: true}\nreplicas: {web: 1}\n",
+        "domain: five.test\ndocker: {context: devenv-test-engine, swarm: true}\nreplicas: {web: 1}\n",
     )
     .unwrap();
     std::fs::write(
@@ -98,58 +99,55 @@ impl Env {
             ),
         ]
     }
-    fn run(&self, dir: &Path, args: &[&str]) -> std::process::Output {
+    fn run(&self, engine: &Engine, dir: &Path, args: &[&str]) -> std::process::Output {
         let mut c = std::process::Command::new(devenv_bin());
         c.arg("-C")
             .arg(dir)
             .args(args)
             .env("NO_COLOR", "1")
             .env_remove("DOCKER_HOST");
-        for (k, v) in self.vars() {
+        for (k, v) in self.vars().into_iter().chain(engine.env()) {
             c.env(k, v);
         }
         c.output().unwrap()
     }
-    fn guard(&self, dir: &Path) -> StackGuard {
-        StackGuard {
-            dir: dir.to_path_buf(),
-            env: self.vars(),
-        }
-    }
 }
 
-/// A test's stack: the machine lock, a private environment, the project, a port, and the
-/// `devenv down` that runs when it goes out of scope. `None` when docker is not available.
+/// A test's stack: its own engine (torn down with everything on it when the test ends), a
+/// private environment, the project and a port. `None` when docker is not available.
 struct Fixture {
-    // fields drop in this order: the stack goes before the project and its data directory
-    _guard: StackGuard,
     p: tempfile::TempDir,
     env: Env,
     port: u16,
-    _lock: MachineLock,
+    engine: Engine,
 }
 
 impl Fixture {
     fn new(name: &str) -> Option<Fixture> {
         if !require(
-            "docker with a running daemon and busybox-static",
-            docker_ready(),
+            "root, docker with a running daemon, dockerd, nsenter and busybox-static",
+            docker_ready() && engine_ready(),
         ) {
             return None;
         }
-        let lock = machine_lock("docker");
-        remove_stack(name);
+        let engine = Engine::start(&[busybox_image()]);
         let env = Env::new();
         let port = free_port();
         let p = five(name, port);
-        let guard = env.guard(p.path());
         Some(Fixture {
             env,
             p,
             port,
-            _guard: guard,
-            _lock: lock,
+            engine,
         })
+    }
+
+    fn docker(&self, args: &[&str]) -> std::process::Output {
+        self.engine.docker(args)
+    }
+
+    fn task_ids(&self, stack: &str) -> Vec<String> {
+        self.engine.task_ids(stack)
     }
 
     fn dir(&self) -> &Path {
@@ -157,7 +155,7 @@ impl Fixture {
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {
-        self.env.run(self.p.path(), args)
+        self.env.run(&self.engine, self.p.path(), args)
     }
 
     /// The five services plus these (YAML at the services' indentation), replacing earlier extras.
@@ -173,17 +171,17 @@ impl Fixture {
     }
 }
 
-fn wait_http(port: u16, want: &str) {
+fn wait_http(engine: &Engine, port: u16, want: &str) {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(10) {
-        if http_get(port, "/").is_some_and(|b| b.contains(want)) {
+        if engine.http_get(port, "/").is_some_and(|b| b.contains(want)) {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!(
         "port {port} does not answer {want:?} (got {:?})",
-        http_get(port, "/")
+        engine.http_get(port, "/")
     );
 }
 
@@ -199,22 +197,19 @@ fn up_noop_and_config_change() {
     assert!(o.status.success(), "{}", stderr(&o));
     let plan = stdout(&o);
     for step in [
-        "would run: docker --context default config create",
-        "would run: docker --context default stack deploy",
+        "would run: docker --context devenv-test-engine config create",
+        "would run: docker --context devenv-test-engine stack deploy",
     ] {
         assert!(plan.contains(step), "{step:?} in:\n{plan}");
     }
-    assert!(task_ids("devenvt-five").is_empty(), "nothing deployed");
-    let configs = std::process::Command::new("docker")
-        .args([
-            "config",
-            "ls",
-            "-q",
-            "--filter",
-            "label=devenv.stack=devenvt-five",
-        ])
-        .output()
-        .unwrap();
+    assert!(f.task_ids("devenvt-five").is_empty(), "nothing deployed");
+    let configs = f.docker(&[
+        "config",
+        "ls",
+        "-q",
+        "--filter",
+        "label=devenv.stack=devenvt-five",
+    ]);
     assert_eq!(stdout(&configs).trim(), "", "no config created");
     assert!(
         !f.dir().join(".devenv/deploy").exists(),
@@ -224,11 +219,11 @@ fn up_noop_and_config_change() {
     let o = f.run(&["up"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("5 services ready"), "{}", stderr(&o));
-    wait_http(port, "page v1 of local");
-    assert_eq!(task_ids("devenvt-five").len(), 5);
+    wait_http(&f.engine, port, "page v1 of local");
+    assert_eq!(f.task_ids("devenvt-five").len(), 5);
 
     // nothing changed: nothing redeployed, no task restarts
-    let before = task_ids("devenvt-five");
+    let before = f.task_ids("devenvt-five");
     let t = Instant::now();
     let o = f.run(&["up"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -239,7 +234,7 @@ fn up_noop_and_config_change() {
     );
     assert!(t.elapsed() < Duration::from_secs(5));
     assert_eq!(
-        task_ids("devenvt-five"),
+        f.task_ids("devenvt-five"),
         before,
         "no task may restart on a no-op up"
     );
@@ -257,23 +252,20 @@ fn up_noop_and_config_change() {
         "{}",
         stderr(&o)
     );
-    wait_http(port, "page v2 of local");
-    let after = task_ids("devenvt-five");
+    wait_http(&f.engine, port, "page v2 of local");
+    let after = f.task_ids("devenvt-five");
     let changed: Vec<&String> = after.iter().filter(|t| !before.contains(t)).collect();
     assert_eq!(changed.len(), 1, "only web restarts: {changed:?}");
     assert!(changed[0].starts_with("devenvt-five_web.1 "), "{changed:?}");
     // the old config is cleaned up, the new one is in use
-    let configs = std::process::Command::new("docker")
-        .args([
-            "config",
-            "ls",
-            "--filter",
-            "label=devenv.stack=devenvt-five",
-            "--format",
-            "{{.Name}}",
-        ])
-        .output()
-        .unwrap();
+    let configs = f.docker(&[
+        "config",
+        "ls",
+        "--filter",
+        "label=devenv.stack=devenvt-five",
+        "--format",
+        "{{.Name}}",
+    ]);
     assert_eq!(
         stdout(&configs)
             .lines()
@@ -317,21 +309,16 @@ fn up_noop_and_config_change() {
 
     // down --volumes deletes data: without a yes (no terminal here) nothing is removed
     let volume = || {
-        stdout(
-            &std::process::Command::new("docker")
-                .args([
-                    "volume",
-                    "ls",
-                    "-q",
-                    "--filter",
-                    "label=com.docker.stack.namespace=devenvt-five",
-                ])
-                .output()
-                .unwrap(),
-        )
+        stdout(&f.docker(&[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            "label=com.docker.stack.namespace=devenvt-five",
+        ]))
     };
     assert_eq!(volume().trim(), "devenvt-five_scratch");
-    let running = task_ids("devenvt-five");
+    let running = f.task_ids("devenvt-five");
     let o = f.run(&["down", "--volumes"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
@@ -341,37 +328,35 @@ fn up_noop_and_config_change() {
         "{}",
         stderr(&o)
     );
-    assert_eq!(task_ids("devenvt-five"), running, "the stack is untouched");
+    assert_eq!(
+        f.task_ids("devenvt-five"),
+        running,
+        "the stack is untouched"
+    );
 
     // down --volumes --yes: really gone, networks and the volume too
     let o = f.run(&["down", "--volumes", "--yes"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(volume().trim(), "", "the volume is removed");
-    let nets = std::process::Command::new("docker")
-        .args([
-            "network",
-            "ls",
-            "--filter",
-            "label=com.docker.stack.namespace=devenvt-five",
-            "-q",
-        ])
-        .output()
-        .unwrap();
+    let nets = f.docker(&[
+        "network",
+        "ls",
+        "--filter",
+        "label=com.docker.stack.namespace=devenvt-five",
+        "-q",
+    ]);
     assert!(
         stdout(&nets).trim().is_empty(),
         "networks left: {}",
         stdout(&nets)
     );
-    let svcs = std::process::Command::new("docker")
-        .args([
-            "service",
-            "ls",
-            "--filter",
-            "label=com.docker.stack.namespace=devenvt-five",
-            "-q",
-        ])
-        .output()
-        .unwrap();
+    let svcs = f.docker(&[
+        "service",
+        "ls",
+        "--filter",
+        "label=com.docker.stack.namespace=devenvt-five",
+        "-q",
+    ]);
     assert!(stdout(&svcs).trim().is_empty());
 }
 
@@ -388,7 +373,7 @@ fn ten_down_up_cycles_never_fail() {
         assert!(o.status.success(), "cycle {i} down: {}", stderr(&o));
         let o = f.run(&["up"]);
         assert!(o.status.success(), "cycle {i} up: {}", stderr(&o));
-        wait_http(port, "page v1");
+        wait_http(&f.engine, port, "page v1");
     }
 }
 
@@ -456,16 +441,13 @@ fn guards_refuse_before_anything_changes() {
     };
     let env = &f.env;
     let exists = || {
-        let o = std::process::Command::new("docker")
-            .args([
-                "service",
-                "ls",
-                "--filter",
-                "label=com.docker.stack.namespace=devenvt-guard",
-                "-q",
-            ])
-            .output()
-            .unwrap();
+        let o = f.docker(&[
+            "service",
+            "ls",
+            "--filter",
+            "label=com.docker.stack.namespace=devenvt-guard",
+            "-q",
+        ]);
         !stdout(&o).trim().is_empty()
     };
     // DOCKER_HOST would override the profile's context
@@ -503,7 +485,7 @@ fn guards_refuse_before_anything_changes() {
 
     // single-node lint: a host-mode port cannot have 2 replicas on one node
     refused(
-        "domain: five.test\ndocker: {swarm: true}\nreplicas: {web: 2}\n",
+        "domain: five.test\ndocker: {context: devenv-test-engine, swarm: true}\nreplicas: {web: 2}\n",
         2,
         &[
             "service `web` publishes host-mode port",
@@ -512,7 +494,7 @@ fn guards_refuse_before_anything_changes() {
     );
     // a pinned cluster id that is not this swarm's
     refused(
-        "domain: five.test\ndocker: {swarm: true, cluster_id: not-this-one}\nreplicas: {web: 1}\n",
+        "domain: five.test\ndocker: {context: devenv-test-engine, swarm: true, cluster_id: not-this-one}\nreplicas: {web: 1}\n",
         1,
         &["may deploy only to swarm not-this-one"],
     );
@@ -524,7 +506,7 @@ fn guards_refuse_before_anything_changes() {
     )
     .unwrap();
     refused(
-        "domain: five.test\ndocker: {swarm: true}\nreplicas: {web: 1}\n",
+        "domain: five.test\ndocker: {context: devenv-test-engine, swarm: true}\nreplicas: {web: 1}\n",
         1,
         &["was deployed to swarm an-older-swarm", "--new-cluster"],
     );

@@ -1,6 +1,10 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+mod engine;
+#[allow(unused_imports)]
+pub use engine::{CONTEXT, Engine, engine_ready};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -213,8 +217,25 @@ pub fn can_use_mount_namespaces() -> bool {
 /// `program args` in a private mount namespace where each `(file_or_dir, target)` is
 /// bind-mounted over the target: the machine's own files are never touched.
 pub fn in_namespace(binds: &[(&Path, &Path)], program: &Path, args: &[&str]) -> Command {
+    in_namespaces(None, binds, program, args)
+}
+
+/// [`in_namespace`], also inside the network namespace `netns` when given (a test engine's).
+pub fn in_namespaces(
+    netns: Option<&str>,
+    binds: &[(&Path, &Path)],
+    program: &Path,
+    args: &[&str],
+) -> Command {
     let mut script = String::from("set -e\n");
-    let mut c = Command::new("unshare");
+    let mut c = match netns {
+        Some(ns) => {
+            let mut c = Command::new("nsenter");
+            c.arg(format!("--net=/run/netns/{ns}")).arg("unshare");
+            c
+        }
+        None => Command::new("unshare"),
+    };
     for (i, (src, dst)) in binds.iter().enumerate() {
         script.push_str(&format!(
             "mount --bind \"$DEVENV_BIND_SRC_{i}\" \"$DEVENV_BIND_DST_{i}\"\n"
@@ -237,6 +258,8 @@ pub fn devenv_bin() -> PathBuf {
 /// (/usr/local/share/ca-certificates and /etc/ssl/certs, copied from the machine's), HOME, CA
 /// root and data directory — bind-mounted in a private mount namespace for every command.
 pub struct Sandbox {
+    /// The network namespace (and docker config) of a test engine commands run in, if any.
+    pub engine: Option<(String, PathBuf)>,
     pub dir: tempfile::TempDir,
     pub home: PathBuf,
     pub caroot: PathBuf,
@@ -251,6 +274,7 @@ impl Sandbox {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
         let s = Sandbox {
+            engine: None,
             home: p.join("home"),
             caroot: p.join("caroot"),
             hosts: p.join("hosts"),
@@ -275,6 +299,12 @@ impl Sandbox {
         s
     }
 
+    /// Commands run inside `engine`'s network namespace, with its docker context.
+    pub fn with_engine(mut self, engine: &Engine) -> Sandbox {
+        self.engine = Some((engine.netns.clone(), engine.config.clone()));
+        self
+    }
+
     /// `program args` inside the sandbox.
     pub fn command(&self, program: &Path, args: &[&str]) -> Command {
         let binds = [
@@ -285,7 +315,15 @@ impl Sandbox {
             ),
             (self.etc_certs.as_path(), Path::new("/etc/ssl/certs")),
         ];
-        let mut c = in_namespace(&binds, program, args);
+        let mut c = in_namespaces(
+            self.engine.as_ref().map(|(ns, _)| ns.as_str()),
+            &binds,
+            program,
+            args,
+        );
+        if let Some((_, config)) = &self.engine {
+            c.env("DOCKER_CONFIG", config);
+        }
         c.env("HOME", &self.home)
             .env("DEVENV_CAROOT", &self.caroot)
             .env("DEVENV_DATA_DIR", &self.data)
@@ -318,7 +356,6 @@ impl Sandbox {
                     "--disable-component-update",
                     "--disable-sync",
                     &format!("--user-data-dir={}", profile.path().display()),
-                    "--virtual-time-budget=8000",
                     "--dump-dom",
                     url,
                 ],
@@ -437,107 +474,15 @@ fn import_rootfs(root: &Path, changes: &[&str], tag: &str) {
     assert!(o.status.success(), "docker import {tag}: {}", stderr(&o));
 }
 
-/// `NAME ID` of each task of `stack` meant to run, sorted: equal lists mean no task restarted.
-pub fn task_ids(stack: &str) -> Vec<String> {
-    let o = Command::new("docker")
-        .args([
-            "stack",
-            "ps",
-            stack,
-            "--filter",
-            "desired-state=running",
-            "--format",
-            "{{.Name}} {{.ID}}",
-        ])
-        .output()
-        .unwrap();
-    let mut v: Vec<String> = stdout(&o).lines().map(String::from).collect();
-    v.sort();
-    v
-}
-
-/// What the swarm tests need: root is not required, docker with a daemon is.
+/// The machine's engine, which builds the offline test images (tests then run them on a private
+/// [`Engine`]), and busybox-static for those images.
 pub fn docker_ready() -> bool {
     have("docker")
         && docker_daemon()
         && (Path::new("/bin/busybox").exists() || Path::new("/usr/bin/busybox").exists())
 }
 
-/// Runs `devenv down --volumes` for a project when dropped (tests clean up after themselves,
-/// also on failure).
-pub struct StackGuard {
-    pub dir: PathBuf,
-    pub env: Vec<(String, String)>,
-}
-
-impl Drop for StackGuard {
-    fn drop(&mut self) {
-        let mut c = Command::new(devenv_bin());
-        c.arg("-C")
-            .arg(&self.dir)
-            .args(["-q", "down", "--volumes", "--yes", "--timeout", "60"]);
-        for (k, v) in &self.env {
-            c.env(k, v);
-        }
-        let _ = c.env("NO_COLOR", "1").output();
-    }
-}
-
-/// Removes a stack left behind by an earlier, interrupted run (its services, networks, and
-/// devenv's configs and secrets), and waits until it is gone.
-pub fn remove_stack(name: &str) {
-    let _ = Command::new("docker").args(["stack", "rm", name]).output();
-    let label = format!("label=com.docker.stack.namespace={name}");
-    let start = std::time::Instant::now();
-    while start.elapsed() < std::time::Duration::from_secs(60) {
-        let left: String = [["service", "ls"], ["network", "ls"]]
-            .iter()
-            .map(|what| {
-                Command::new("docker")
-                    .args(what)
-                    .args(["-q", "--filter", &label])
-                    .output()
-                    .map(|o| stdout(&o))
-                    .unwrap_or_default()
-            })
-            .collect();
-        if left.trim().is_empty() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    // and devenv's configs and secrets of that stack, left by a run that was killed
-    for kind in ["config", "secret"] {
-        let ids = Command::new("docker")
-            .args([
-                kind,
-                "ls",
-                "-q",
-                "--filter",
-                &format!("label=devenv.stack={name}"),
-            ])
-            .output()
-            .map(|o| stdout(&o))
-            .unwrap_or_default();
-        for id in ids.split_whitespace() {
-            let _ = Command::new("docker").args([kind, "rm", id]).output();
-        }
-    }
-}
-
-/// GET http://127.0.0.1:PORT/PATH (plain HTTP), the body on success.
-pub fn http_get(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
-}
-
-/// The shared libraries a binary loads (from `ldd`), the dynamic loader included.
+/// The shared libraries `binary` loads (from `ldd`), to copy them into an image with it.
 pub fn ldd(binary: &Path) -> Vec<PathBuf> {
     let o = Command::new("ldd").arg(binary).output().unwrap();
     let mut v = Vec::new();
@@ -689,7 +634,7 @@ pub fn app_image() -> &'static str {
 }
 
 /// The e2e project: the example's shape (nginx terminating TLS in front of an app with a
-/// WebSocket), with images built offline.
+/// WebSocket), with images built offline, deploying to the test engine's context [`CONTEXT`].
 pub fn e2e_project(dir: &Path) {
     std::fs::create_dir_all(dir.join("profiles")).unwrap();
     std::fs::create_dir_all(dir.join("templates")).unwrap();
@@ -705,13 +650,13 @@ pub fn e2e_project(dir: &Path) {
     .unwrap();
     std::fs::write(
         dir.join("profiles/local.yaml"),
-        "domain: myblog.test\nhosts: [myblog.test]\ntls: local-ca\ndocker: {swarm: true}\nreplicas: {app: 1}\n",
+        format!("domain: myblog.test\nhosts: [myblog.test]\ntls: local-ca\ndocker: {{context: {CONTEXT}, swarm: true}}\nreplicas: {{app: 1}}\n"),
     )
     .unwrap();
     // the server profile pins its own swarm: the guard must keep it off this one
     std::fs::write(
         dir.join("profiles/server.yaml"),
-        "domain: myblog.com\ntls: {files: {cert: certs/server.crt, key: certs/server.key}}\ndocker: {context: default, cluster_id: swarm-of-the-server}\nreplicas: {app: 3}\n",
+        format!("domain: myblog.com\ntls: {{files: {{cert: certs/server.crt, key: certs/server.key}}}}\ndocker: {{context: {CONTEXT}, cluster_id: swarm-of-the-server}}\nreplicas: {{app: 3}}\n"),
     )
     .unwrap();
     std::fs::write(
