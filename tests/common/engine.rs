@@ -126,7 +126,7 @@ impl Engine {
 
     /// Copies an image from the machine's engine into this one.
     pub fn load(&self, image: &str) {
-        let save = Command::new("docker")
+        let mut save = Command::new("docker")
             .args(["save", image])
             .stdout(Stdio::piped())
             .spawn()
@@ -135,9 +135,10 @@ impl Engine {
             .arg("-H")
             .arg(format!("unix://{}", self.sock.display()))
             .args(["load", "-q"])
-            .stdin(save.stdout.unwrap())
+            .stdin(save.stdout.take().unwrap())
             .output()
             .unwrap();
+        assert!(save.wait().unwrap().success(), "docker save {image}");
         assert!(o.status.success(), "load {image}: {}", stderr(&o));
     }
 
