@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_yaml_ng::{Mapping, Value};
+use serde_yaml_ng::Value;
 
 use crate::profile::{Profile, ProfileFile, Tls};
+use crate::stack::flatten;
 use crate::render::Rendered;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -179,79 +180,14 @@ fn compare_maps(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> V
         .collect()
 }
 
-/// One line, compact: scalars as themselves, collections as flow YAML.
-fn compact(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => "null".into(),
-        other => serde_json::to_string(other).unwrap_or_default(),
-    }
-}
-
-/// Flattens mappings into dotted paths; lists stay whole (one entry), except that `environment`
-/// and `labels` lists (`KEY=VALUE`) are read as mappings so each variable is its own point.
-fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
-    let last = prefix.rsplit('.').next().unwrap_or(prefix);
-    match v {
-        Value::Mapping(m) if !m.is_empty() => {
-            for (k, v) in m {
-                flatten(&format!("{prefix}.{}", compact(k)), v, out);
-            }
-        }
-        Value::Null => {}
-        Value::Sequence(s) if last == "ports" => {
-            for p in s {
-                // one point per published port: "80 → 80/tcp ingress"
-                for m in crate::render::stack::long_ports(p).unwrap_or_default() {
-                    let get = |k: &str| m.get(k).map(compact);
-                    let published = get("published").unwrap_or_else(|| "(random)".into());
-                    let mode = p
-                        .as_mapping()
-                        .and_then(|x| x.get("mode"))
-                        .map(compact)
-                        .unwrap_or_else(|| "ingress".into());
-                    out.insert(
-                        format!("{prefix}.{published}"),
-                        format!(
-                            "{}/{} {mode}",
-                            get("target").unwrap_or_default(),
-                            get("protocol").unwrap_or_else(|| "tcp".into())
-                        ),
-                    );
-                }
-            }
-        }
-        Value::Sequence(s)
-            if (last == "environment" || last == "labels") && s.iter().all(Value::is_string) =>
-        {
-            for item in s {
-                let item = item.as_str().unwrap_or_default();
-                let (k, val) = item.split_once('=').unwrap_or((item, ""));
-                out.insert(format!("{prefix}.{k}"), val.to_string());
-            }
-        }
-        other => {
-            out.insert(prefix.to_string(), compact(other));
-        }
-    }
-}
-
 fn services(ra: &Rendered, rb: &Rendered) -> Vec<ServiceDiff> {
-    let empty = Mapping::new();
-    let sa = crate::render::stack::services(&ra.stack).unwrap_or(&empty);
-    let sb = crate::render::stack::services(&rb.stack).unwrap_or(&empty);
-    let mut names: Vec<String> = sa
-        .keys()
-        .chain(sb.keys())
-        .filter_map(|k| k.as_str().map(String::from))
-        .collect();
+    let (va, vb) = (&ra.view, &rb.view);
+    let mut names: Vec<String> = va.names().into_iter().chain(vb.names()).collect();
     names.sort();
     names.dedup();
     let mut out = Vec::new();
     for n in names {
-        match (sa.get(n.as_str()), sb.get(n.as_str())) {
+        match (va.service(&n), vb.service(&n)) {
             (Some(_), None) => out.push(ServiceDiff {
                 name: n,
                 status: Status::Removed,
@@ -263,11 +199,7 @@ fn services(ra: &Rendered, rb: &Rendered) -> Vec<ServiceDiff> {
                 changes: vec![],
             }),
             (Some(a), Some(b)) => {
-                let mut fa = BTreeMap::new();
-                let mut fb = BTreeMap::new();
-                flatten_service(a, &mut fa);
-                flatten_service(b, &mut fb);
-                let changes = compare_maps(&fa, &fb);
+                let changes = compare_maps(&a.flat(), &b.flat());
                 if !changes.is_empty() {
                     out.push(ServiceDiff {
                         name: n,
@@ -280,18 +212,6 @@ fn services(ra: &Rendered, rb: &Rendered) -> Vec<ServiceDiff> {
         }
     }
     out
-}
-
-fn flatten_service(svc: &Value, out: &mut BTreeMap<String, String>) {
-    let Some(m) = svc.as_mapping() else { return };
-    for (k, v) in m {
-        let k = compact(k);
-        flatten(&k, v, out);
-    }
-    // a missing replicas is 1: compare like for like
-    if crate::render::stack::replicas(m).is_some() && !out.contains_key("deploy.replicas") {
-        out.insert("deploy.replicas".into(), "1".into());
-    }
 }
 
 /// The keys of both sides, sorted, each once.

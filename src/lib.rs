@@ -15,6 +15,7 @@ pub mod platform;
 pub mod probe;
 pub mod profile;
 pub mod render;
+pub mod stack;
 pub mod state;
 pub mod swarm;
 pub mod sys;

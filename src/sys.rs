@@ -1,8 +1,12 @@
-//! The one seam for side effects: running a program and writing or removing a protected file.
+//! The one seam for side effects and machine facts: running a program, writing or removing a
+//! file (the hosts file included), and what the machine is (platform, IPVS, administrator, the
+//! time, the environment).
 //!
-//! Plans are computed against `&dyn Sys`; the real implementation runs programs and touches the
-//! disk, [`FakeSys`] records what would have happened and answers from a script, so every OS
-//! backend (Windows, macOS, Linux distributions) is unit-tested on any OS.
+//! Facts are gathered and plans applied against `&dyn Sys`; the real implementation runs programs
+//! and touches the disk, [`FakeSys`] records what would have happened and answers from a script,
+//! so every operation and every OS backend (Windows, macOS, Linux distributions) is unit-tested on
+//! any OS, without root. [`RecordingSys`] reads the real machine and records effects instead of
+//! performing them: how a trust store's commands are planned.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -10,6 +14,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
+
+use crate::platform::Platform;
 
 /// A program invocation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -106,7 +112,12 @@ pub enum Effect {
     Write { path: PathBuf, data: Vec<u8> },
     Remove(PathBuf),
     MkdirAll(PathBuf),
+    /// The hosts file written through its careful writer, with its new content.
+    Hosts { path: PathBuf, data: Vec<u8> },
 }
+
+/// A lock held on a file until dropped (a no-op in [`FakeSys`]).
+pub struct FileLock(#[allow(dead_code)] Option<std::fs::File>);
 
 pub trait Sys: Send + Sync {
     /// Runs a program and captures its output. `Err` only when it could not be started.
@@ -123,6 +134,33 @@ pub trait Sys: Send + Sync {
     /// Full path of a program on PATH.
     fn which(&self, program: &str) -> Option<PathBuf>;
     fn var(&self, key: &str) -> Option<String>;
+    /// Writes one of devenv's files for the user (atomically; under sudo owned by the invoking
+    /// user, not root).
+    fn write_user_file(&self, path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()>;
+    /// Writes rendered files into a directory, never touching what devenv did not write there
+    /// (see [`crate::fsutil::write_output`]).
+    fn write_output(
+        &self,
+        dir: &Path,
+        files: &[(PathBuf, String)],
+        owned: bool,
+    ) -> anyhow::Result<Vec<PathBuf>>;
+    /// Applies a hosts-file plan through the careful writer (lock, compare, backup, atomic write).
+    fn write_hosts(
+        &self,
+        plan: crate::hosts::HostsPlan,
+        opts: &crate::hosts::write::Options,
+    ) -> anyhow::Result<(crate::hosts::HostsPlan, crate::hosts::write::Outcome)>;
+    /// An exclusive lock on `path` (created if needed), held until the value is dropped.
+    fn lock(&self, path: &Path) -> std::io::Result<FileLock>;
+    /// The operating system devenv serves.
+    fn platform(&self) -> Platform;
+    /// Whether the kernel that runs a local swarm has IPVS (`None`: unknown, assume yes).
+    fn ipvs(&self) -> Option<bool>;
+    /// Whether this process has administrator rights.
+    fn is_admin(&self) -> bool;
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> i64;
 }
 
 /// The real machine.
@@ -217,6 +255,61 @@ impl Sys for RealSys {
     fn var(&self, key: &str) -> Option<String> {
         std::env::var(key).ok()
     }
+
+    fn write_user_file(&self, path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+        crate::fsutil::write_atomic(path, data, mode)?;
+        crate::paths::chown_to_invoking_user(path);
+        Ok(())
+    }
+
+    fn write_output(
+        &self,
+        dir: &Path,
+        files: &[(PathBuf, String)],
+        owned: bool,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        crate::fsutil::write_output(dir, files, owned)
+    }
+
+    fn write_hosts(
+        &self,
+        plan: crate::hosts::HostsPlan,
+        opts: &crate::hosts::write::Options,
+    ) -> anyhow::Result<(crate::hosts::HostsPlan, crate::hosts::write::Outcome)> {
+        crate::hosts::execute(plan, opts)
+    }
+
+    fn lock(&self, path: &Path) -> std::io::Result<FileLock> {
+        let mut o = std::fs::OpenOptions::new();
+        o.create(true).truncate(false).read(true).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        let f = o.open(path)?;
+        if f.try_lock().is_err() {
+            crate::ui::info(&format!(
+                "waiting for another devenv run (it holds {})...",
+                path.display()
+            ));
+            f.lock()?;
+        }
+        Ok(FileLock(Some(f)))
+    }
+
+    fn platform(&self) -> Platform {
+        Platform::current()
+    }
+
+    fn ipvs(&self) -> Option<bool> {
+        crate::swarm::ipvs_available()
+    }
+
+    fn is_admin(&self) -> bool {
+        crate::hosts::elevate::is_admin()
+    }
+
+    fn now(&self) -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    }
 }
 
 /// A scripted machine for unit tests: a virtual file system, environment and PATH, canned
@@ -235,7 +328,14 @@ struct FakeInner {
     /// (command line prefix, response); the longest matching prefix wins.
     responses: Vec<(String, Output)>,
     effects: Vec<Effect>,
+    platform: Option<Platform>,
+    ipvs: Option<bool>,
+    admin: bool,
+    now: Option<i64>,
 }
+
+/// The time a [`FakeSys`] answers unless told otherwise: 2026-06-01T00:00:00Z.
+pub const FAKE_NOW: i64 = 1_780_272_000;
 
 impl FakeSys {
     pub fn new() -> Self {
@@ -299,8 +399,34 @@ impl FakeSys {
         ));
         self
     }
+    pub fn platform(self, p: Platform) -> Self {
+        self.inner.lock().unwrap().platform = Some(p);
+        self
+    }
+    pub fn ipvs(self, v: Option<bool>) -> Self {
+        self.inner.lock().unwrap().ipvs = v;
+        self
+    }
+    pub fn admin(self, yes: bool) -> Self {
+        self.inner.lock().unwrap().admin = yes;
+        self
+    }
+    pub fn now(self, t: i64) -> Self {
+        self.inner.lock().unwrap().now = Some(t);
+        self
+    }
     pub fn effects(&self) -> Vec<Effect> {
         self.inner.lock().unwrap().effects.clone()
+    }
+    /// The files written (devenv's own and rendered ones), in order.
+    pub fn written(&self) -> Vec<PathBuf> {
+        self.effects()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Write { path, .. } => Some(path),
+                _ => None,
+            })
+            .collect()
     }
     /// The command lines run, in order.
     pub fn commands(&self) -> Vec<String> {
@@ -404,15 +530,79 @@ impl Sys for FakeSys {
     fn var(&self, key: &str) -> Option<String> {
         self.inner.lock().unwrap().env.get(key).cloned()
     }
+    fn write_user_file(&self, path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+        self.write_file(path, data, mode)
+    }
+    fn write_output(
+        &self,
+        dir: &Path,
+        files: &[(PathBuf, String)],
+        _owned: bool,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for (rel, content) in files {
+            let p = dir.join(rel);
+            self.write_file(&p, content.as_bytes(), None)?;
+            out.push(p);
+        }
+        Ok(out)
+    }
+    fn write_hosts(
+        &self,
+        plan: crate::hosts::HostsPlan,
+        _opts: &crate::hosts::write::Options,
+    ) -> anyhow::Result<(crate::hosts::HostsPlan, crate::hosts::write::Outcome)> {
+        let data = plan.after();
+        let method = if plan.changes() {
+            crate::hosts::write::Method::Atomic
+        } else {
+            crate::hosts::write::Method::Unchanged
+        };
+        let mut i = self.inner.lock().unwrap();
+        if plan.changes() {
+            i.effects.push(Effect::Hosts {
+                path: plan.path.clone(),
+                data: data.clone(),
+            });
+            i.files.insert(plan.path.clone(), data);
+        }
+        Ok((
+            plan,
+            crate::hosts::write::Outcome {
+                method,
+                backup: None,
+            },
+        ))
+    }
+    fn lock(&self, _path: &Path) -> std::io::Result<FileLock> {
+        Ok(FileLock(None))
+    }
+    fn platform(&self) -> Platform {
+        self.inner
+            .lock()
+            .unwrap()
+            .platform
+            .unwrap_or_else(Platform::linux)
+    }
+    fn ipvs(&self) -> Option<bool> {
+        self.inner.lock().unwrap().ipvs
+    }
+    fn is_admin(&self) -> bool {
+        self.inner.lock().unwrap().admin
+    }
+    fn now(&self) -> i64 {
+        self.inner.lock().unwrap().now.unwrap_or(FAKE_NOW)
+    }
 }
 
-/// `--dry-run`: reads the real machine, records every effect instead of performing it.
+/// Reads the real machine and records every effect instead of performing it: what a trust
+/// store's install or uninstall would run, as lines of a plan.
 #[derive(Debug, Default)]
-pub struct DryRunSys {
+pub struct RecordingSys {
     effects: Mutex<Vec<Effect>>,
 }
 
-impl DryRunSys {
+impl RecordingSys {
     pub fn new() -> Self {
         Self::default()
     }
@@ -430,12 +620,13 @@ impl DryRunSys {
                 }
                 Effect::Remove(p) => format!("remove {}", p.display()),
                 Effect::MkdirAll(p) => format!("create directory {}", p.display()),
+                Effect::Hosts { path, .. } => format!("write {}", path.display()),
             })
             .collect()
     }
 }
 
-impl Sys for DryRunSys {
+impl Sys for RecordingSys {
     fn run(&self, cmd: &Cmd) -> std::io::Result<Output> {
         self.effects
             .lock()
@@ -481,6 +672,55 @@ impl Sys for DryRunSys {
     }
     fn var(&self, key: &str) -> Option<String> {
         RealSys.var(key)
+    }
+    fn write_user_file(&self, path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+        self.write_file(path, data, mode)
+    }
+    fn write_output(
+        &self,
+        dir: &Path,
+        files: &[(PathBuf, String)],
+        _owned: bool,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for (rel, content) in files {
+            let p = dir.join(rel);
+            self.write_file(&p, content.as_bytes(), None)?;
+            out.push(p);
+        }
+        Ok(out)
+    }
+    fn write_hosts(
+        &self,
+        plan: crate::hosts::HostsPlan,
+        _opts: &crate::hosts::write::Options,
+    ) -> anyhow::Result<(crate::hosts::HostsPlan, crate::hosts::write::Outcome)> {
+        self.effects.lock().unwrap().push(Effect::Hosts {
+            path: plan.path.clone(),
+            data: plan.after(),
+        });
+        Ok((
+            plan,
+            crate::hosts::write::Outcome {
+                method: crate::hosts::write::Method::Unchanged,
+                backup: None,
+            },
+        ))
+    }
+    fn lock(&self, _path: &Path) -> std::io::Result<FileLock> {
+        Ok(FileLock(None))
+    }
+    fn platform(&self) -> Platform {
+        RealSys.platform()
+    }
+    fn ipvs(&self) -> Option<bool> {
+        RealSys.ipvs()
+    }
+    fn is_admin(&self) -> bool {
+        RealSys.is_admin()
+    }
+    fn now(&self) -> i64 {
+        RealSys.now()
     }
 }
 

@@ -12,7 +12,7 @@ use crate::cli::{CertsAction, CertsArgs};
 use crate::error::UserError;
 use crate::platform::{Os, Platform};
 use crate::profile::{Profile, Project, Tls};
-use crate::sys::{DryRunSys, Sys};
+use crate::sys::{RecordingSys, Sys};
 
 pub fn run(ctx: &Ctx, a: CertsArgs) -> anyhow::Result<i32> {
     match a.action {
@@ -104,7 +104,7 @@ fn report_store(s: &dyn Store, r: &Result<(), TrustError>, verb: &str) -> bool {
 
 /// Installs the CA into every store; returns whether all succeeded.
 pub fn trust_all(ctx: &Ctx, ca: &Ca, user: bool, machine: bool) -> anyhow::Result<bool> {
-    let dry = DryRunSys::new();
+    let dry = RecordingSys::new();
     let sys: &dyn Sys = if ctx.g.dry_run {
         &dry
     } else {
@@ -148,7 +148,7 @@ pub fn trust_all(ctx: &Ctx, ca: &Ca, user: bool, machine: bool) -> anyhow::Resul
 
 /// Removes the CA `ca` from exactly the stores recorded for it.
 pub fn untrust_all(ctx: &Ctx, ca_ref: CaRef, caroot: &Path) -> anyhow::Result<bool> {
-    let dry = DryRunSys::new();
+    let dry = RecordingSys::new();
     let sys: &dyn Sys = if ctx.g.dry_run {
         &dry
     } else {

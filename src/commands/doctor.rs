@@ -224,7 +224,7 @@ fn docker_checks(
                     }
                 }
                 if let Some(r) = rendered {
-                    for p in crate::swarm::target::unplaceable(&r.stack, &nodes) {
+                    for p in crate::swarm::target::unplaceable(&r.view, &nodes) {
                         c.fail("placement", p, "fix the constraint or label a node (`docker node update --label-add KEY=VALUE NODE`)");
                     }
                 }
@@ -290,7 +290,7 @@ fn docker_checks(
         && profile.file.docker.swarm
     {
         let stack = profile.stack_name(project);
-        for port in crate::render::stack::published_ports(&r.stack) {
+        for port in r.view.published_ports() {
             match TcpListener::bind(("0.0.0.0", port as u16)) {
                 Ok(_) => c.ok(&format!("port {port}"), "free"),
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {

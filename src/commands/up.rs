@@ -73,7 +73,7 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
         );
     }
     if target.info.swarm.nodes <= 1 {
-        let problems = crate::render::stack::single_node_problems(&rendered.stack);
+        let problems = rendered.view.single_node_problems();
         if !problems.is_empty() {
             return Err(UserError::usage(format!(
                 "this stack cannot run on a single-node swarm:\n  - {}",
@@ -89,7 +89,7 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
 
     if target.info.swarm.nodes > 1 && !docker.dry_run {
         let nodes = crate::swarm::target::nodes(&docker)?;
-        let problems = crate::swarm::target::unplaceable(&rendered.stack, &nodes);
+        let problems = crate::swarm::target::unplaceable(&rendered.view, &nodes);
         if !problems.is_empty() {
             return Err(UserError::usage(format!(
                 "these services could never be scheduled:\n  - {}",
@@ -104,7 +104,7 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
     if !profile.file.docker.swarm && !ctx.g.yes && !ctx.g.dry_run {
         let tags = build::tags(&project, &rendered)?;
         let planned = deploy::deployable(&rendered, &tags);
-        confirm_remote(&docker, &profile, &target, &rendered.stack_name, &planned)?;
+        confirm_remote(&docker, &profile, &target, &rendered.stack_name, &crate::stack::Stack::from_mapping(&planned))?;
     }
 
     // images
@@ -278,7 +278,7 @@ fn confirm_remote(
     profile: &Profile,
     target: &guard::Target,
     stack: &str,
-    planned: &Mapping,
+    planned: &crate::stack::Stack,
 ) -> anyhow::Result<()> {
     let endpoint = docker
         .sys
@@ -532,7 +532,7 @@ fn failure(r: &Report, stack: &str) -> anyhow::Error {
 
 /// Where the site answers: the profile's names on the published web ports.
 pub fn urls(profile: &Profile, stack: &Mapping) -> Vec<String> {
-    let ports = crate::render::stack::published_ports(stack);
+    let ports = crate::stack::Stack::from_mapping(stack).published_ports();
     let mut names: Vec<String> = profile.file.hosts.clone();
     if names.is_empty() {
         names.push(profile.file.domain.clone());

@@ -71,6 +71,8 @@ pub struct Rendered {
     pub warnings: Vec<String>,
     /// Ports were switched to host mode and VIPs to dnsrr (no IPVS, or `publish: host`).
     pub host_mode: bool,
+    /// The typed view of `stack`.
+    pub view: crate::stack::Stack,
 }
 
 impl Rendered {
@@ -102,13 +104,7 @@ impl Rendered {
     }
 
     pub fn service_names(&self) -> Vec<String> {
-        stack::services(&self.stack)
-            .map(|s| {
-                s.iter()
-                    .filter_map(|(k, _)| k.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.view.names()
     }
 }
 
@@ -644,6 +640,7 @@ pub fn render(
         profile: profile.name.clone(),
         stack_name,
         stack_yaml: stack::to_yaml(&shaped.stack),
+        view: crate::stack::Stack::from_mapping(&shaped.stack),
         stack: shaped.stack,
         configs,
         secrets: secret_refs,

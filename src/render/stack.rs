@@ -541,87 +541,21 @@ fn to_host_mode(cx: &Ctx<'_>, name: &str, svc: &mut Mapping) -> Result<(), Confi
     Ok(())
 }
 
-/// Every published port of the stack's services, sorted, each once.
-pub fn published_ports(stack: &Mapping) -> Vec<u64> {
-    let mut v = Vec::new();
-    for (_, svc) in services(stack).into_iter().flatten() {
-        for p in svc
-            .get("ports")
-            .and_then(Value::as_sequence)
-            .into_iter()
-            .flatten()
-        {
-            for m in long_ports(p).unwrap_or_default() {
-                v.extend(m.get("published").and_then(Value::as_u64));
-            }
-        }
-    }
-    v.sort();
-    v.dedup();
-    v
-}
-
-/// A port entry (short or long syntax) as long-syntax mappings with `mode: host`.
+/// A port entry (short or long syntax) as long-syntax mappings with `mode: host` (a mapping keeps
+/// its other keys).
 pub fn long_ports(p: &Value) -> Result<Vec<Mapping>, String> {
-    let mk = |target: u64, published: Option<u64>, proto: &str| {
-        let mut m = Mapping::new();
-        m.insert(key("target"), Value::Number(target.into()));
-        if let Some(p) = published {
-            m.insert(key("published"), Value::Number(p.into()));
-        }
-        m.insert(key("protocol"), key(proto));
+    if let Value::Mapping(m) = p {
+        let mut m = m.clone();
         m.insert(key("mode"), key("host"));
-        m
-    };
-    match p {
-        Value::Number(n) => {
-            let t = n.as_u64().ok_or_else(|| format!("`{n}` is not a port"))?;
-            Ok(vec![mk(t, None, "tcp")])
-        }
-        Value::String(s) => {
-            let (spec, proto) = s.split_once('/').unwrap_or((s.as_str(), "tcp"));
-            let parts: Vec<&str> = spec.split(':').collect();
-            let (published, target) = match parts.as_slice() {
-                [t] => (None, *t),
-                [p, t] => (Some(*p), *t),
-                [_, _, _] => {
-                    return Err(format!(
-                        "`{s}` binds a host IP, which swarm does not support; publish `PORT:PORT` and firewall it"
-                    ));
-                }
-                _ => return Err(format!("`{s}` is not a port mapping")),
-            };
-            let range = |r: &str| -> Result<(u64, u64), String> {
-                let (a, b) = r.split_once('-').unwrap_or((r, r));
-                let a: u64 = a
-                    .parse()
-                    .map_err(|_| format!("`{s}` is not a port mapping"))?;
-                let b: u64 = b
-                    .parse()
-                    .map_err(|_| format!("`{s}` is not a port mapping"))?;
-                if a > b || b > 65535 {
-                    return Err(format!("`{s}` is not a valid port range"));
-                }
-                Ok((a, b))
-            };
-            let (t0, t1) = range(target)?;
-            let pubs = published.map(range).transpose()?;
-            if let Some((p0, p1)) = pubs
-                && p1 - p0 != t1 - t0
-            {
-                return Err(format!("`{s}`: published and target ranges differ in size"));
-            }
-            Ok((0..=t1 - t0)
-                .map(|i| mk(t0 + i, pubs.map(|(p0, _)| p0 + i), proto))
-                .collect())
-        }
-        Value::Mapping(m) => {
-            let mut m = m.clone();
-            m.insert(key("mode"), key("host"));
-            Ok(vec![m])
-        }
-        _ => Err("a port must be a number, a string or a mapping".into()),
+        return Ok(vec![m]);
     }
+    Ok(crate::stack::parse_port(p)?
+        .into_iter()
+        .map(|mut port| {
+            port.mode = crate::stack::PortMode::Host;
+            port.to_mapping()
+        })
+        .collect())
 }
 
 fn apply_update_policy(svc: &mut Mapping, p: &crate::profile::UpdatePolicy) {
@@ -647,77 +581,6 @@ fn apply_update_policy(svc: &mut Mapping, p: &crate::profile::UpdatePolicy) {
         u.insert(key("max_failure_ratio"), Value::Number(r.into()));
     }
     deploy.insert(key("update_config"), Value::Mapping(u));
-}
-
-/// Replica count of a service as deployed (1 when unset; `None` for global services).
-pub fn replicas(svc: &Mapping) -> Option<u64> {
-    let deploy = svc.get("deploy").and_then(Value::as_mapping);
-    if deploy.and_then(|d| d.get("mode")).and_then(Value::as_str) == Some("global") {
-        return None;
-    }
-    Some(
-        deploy
-            .and_then(|d| d.get("replicas"))
-            .and_then(|r| {
-                r.as_u64()
-                    .or_else(|| r.as_str().and_then(|s| s.parse().ok()))
-            })
-            .unwrap_or(1),
-    )
-}
-
-fn is_host_port(p: &Value) -> bool {
-    p.as_mapping()
-        .and_then(|m| m.get("mode"))
-        .and_then(Value::as_str)
-        == Some("host")
-}
-
-/// What cannot schedule on a single node, each with the fix.
-pub fn single_node_problems(stack: &Mapping) -> Vec<String> {
-    let mut out = Vec::new();
-    let Some(svcs) = services(stack) else {
-        return out;
-    };
-    for (name, svc) in svcs {
-        let (Some(name), Some(svc)) = (name.as_str(), svc.as_mapping()) else {
-            continue;
-        };
-        let host_ports: Vec<String> = svc
-            .get("ports")
-            .and_then(Value::as_sequence)
-            .map(|ps| {
-                ps.iter()
-                    .filter(|p| is_host_port(p))
-                    .filter_map(|p| p.as_mapping()?.get("published").map(scalar_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if host_ports.is_empty() {
-            continue;
-        }
-        let ports = host_ports.join(", ");
-        if let Some(n) = replicas(svc)
-            && n > 1
-        {
-            out.push(format!(
-                "service `{name}` publishes host-mode port {ports} with {n} replicas: on one node only one task can bind it \
-                 (\"no suitable node (host-mode port already in use on 1 node)\"); set its replicas to 1 in this profile"
-            ));
-        }
-        let order = svc
-            .get("deploy")
-            .and_then(|d| d.get("update_config"))
-            .and_then(|u| u.get("order"))
-            .and_then(Value::as_str);
-        if order == Some("start-first") {
-            out.push(format!(
-                "service `{name}` publishes host-mode port {ports} with `update_config.order: start-first`: the new task \
-                 cannot bind the port while the old one holds it, so every update hangs; use `order: stop-first` in this profile"
-            ));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -752,17 +615,6 @@ mod tests {
     }
 
     #[test]
-    fn published_ports_of_every_service_once() {
-        let stack = y(
-            "services:\n  proxy: {ports: [\"443:443\", \"80:80\", {target: 8443, published: 8443}]}\n  web: {ports: [\"8000-8001:9000-9001\", \"80:8080\"]}\n  db: {image: pg}\n",
-        );
-        assert_eq!(
-            published_ports(stack.as_mapping().unwrap()),
-            vec![80, 443, 8000, 8001, 8443]
-        );
-    }
-
-    #[test]
     fn strip_tag_keeps_registry_port() {
         assert_eq!(strip_tag("reg:5000/a/web:abc"), "reg:5000/a/web");
         assert_eq!(strip_tag("reg:5000/a/web"), "reg:5000/a/web");
@@ -770,17 +622,4 @@ mod tests {
         assert_eq!(strip_tag("nginx:1.27"), "nginx");
     }
 
-    #[test]
-    fn single_node_lint() {
-        let s: Mapping = serde_yaml_ng::from_str(
-            "services:\n  a:\n    ports: [{target: 80, published: 80, mode: host}]\n    deploy: {replicas: 2}\n  \
-             b:\n    ports: [{target: 81, published: 81, mode: host}]\n    deploy: {update_config: {order: start-first}}\n  \
-             c:\n    ports: [{target: 82, published: 82}]\n    deploy: {replicas: 3}\n",
-        )
-        .unwrap();
-        let p = single_node_problems(&s);
-        assert_eq!(p.len(), 2, "{p:?}");
-        assert!(p[0].contains("`a`") && p[0].contains("2 replicas"));
-        assert!(p[1].contains("`b`") && p[1].contains("stop-first"));
-    }
 }

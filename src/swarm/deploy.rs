@@ -48,18 +48,11 @@ pub fn deployable(r: &Rendered, tags: &BTreeMap<String, String>) -> Mapping {
 
 /// Every image the stack references, by service.
 pub fn images(stack: &Mapping) -> BTreeMap<String, String> {
-    crate::render::stack::services(stack)
-        .map(|s| {
-            s.iter()
-                .filter_map(|(k, v)| {
-                    Some((
-                        k.as_str()?.to_string(),
-                        v.get("image")?.as_str()?.to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::stack::Stack::from_mapping(stack)
+        .services
+        .into_iter()
+        .filter_map(|s| Some((s.name, s.image?)))
+        .collect()
 }
 
 fn normalize(image: &str) -> String {

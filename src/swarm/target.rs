@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_yaml_ng::{Mapping, Value};
+use crate::stack::Stack;
 
 use super::docker::{Docker, ServiceInspect};
 use crate::error::UserError;
@@ -196,7 +196,7 @@ pub fn satisfies(node: &Node, constraint: &str) -> Result<bool, String> {
 }
 
 /// Services whose placement constraints no (active, ready) node satisfies, with why.
-pub fn unplaceable(stack: &Mapping, nodes: &[Node]) -> Vec<String> {
+pub fn unplaceable(stack: &Stack, nodes: &[Node]) -> Vec<String> {
     let mut out = Vec::new();
     let usable: Vec<&Node> = nodes
         .iter()
@@ -205,26 +205,9 @@ pub fn unplaceable(stack: &Mapping, nodes: &[Node]) -> Vec<String> {
                 && n.status.state.eq_ignore_ascii_case("ready")
         })
         .collect();
-    let Some(svcs) = crate::render::stack::services(stack) else {
-        return out;
-    };
-    for (name, svc) in svcs {
-        let constraints: Vec<String> = svc
-            .get("deploy")
-            .and_then(|d| d.get("placement"))
-            .and_then(|p| p.get("constraints"))
-            .and_then(Value::as_sequence)
-            .map(|c| {
-                c.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if constraints.is_empty() {
-            continue;
-        }
-        let name = name.as_str().unwrap_or_default();
-        for c in &constraints {
+    for svc in stack.services.iter().filter(|s| !s.placement.is_empty()) {
+        let (name, constraints) = (&svc.name, &svc.placement);
+        for c in constraints {
             if let Err(e) = usable.first().map(|n| satisfies(n, c)).unwrap_or(Ok(true)) {
                 out.push(format!("service `{name}`: constraint {e}"));
             }
@@ -311,128 +294,8 @@ pub fn running_points(s: &ServiceInspect) -> Points {
     {
         p.insert(
             format!("secret {}", c["File"]["Name"].as_str().unwrap_or_default()),
-            mask(c["SecretName"].as_str().unwrap_or_default()),
+            crate::stack::mask(c["SecretName"].as_str().unwrap_or_default()),
         );
-    }
-    p
-}
-
-/// A secret object name shows whether it changed, never what it hides.
-fn mask(name: &str) -> String {
-    match name.rsplit_once('_') {
-        Some((base, hash)) => format!("{base}_{}", &crate::hash::short(hash.as_bytes(), 6)),
-        None => name.to_string(),
-    }
-}
-
-/// The same points of a service in the stack about to be deployed.
-pub fn planned_points(stack: &Mapping, service: &str) -> Points {
-    let mut p = Points::new();
-    let Some(svc) = crate::render::stack::services(stack)
-        .and_then(|s| s.get(service))
-        .and_then(Value::as_mapping)
-    else {
-        return p;
-    };
-    let image = svc.get("image").and_then(Value::as_str).unwrap_or_default();
-    p.insert("image".into(), image.to_string());
-    p.insert(
-        "replicas".into(),
-        crate::render::stack::replicas(svc)
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| "global".into()),
-    );
-    match svc.get("environment") {
-        Some(Value::Mapping(m)) => {
-            for (k, v) in m {
-                let v = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Null => String::new(),
-                    o => serde_yaml_ng::to_string(o)
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string(),
-                };
-                p.insert(format!("env.{}", k.as_str().unwrap_or_default()), v);
-            }
-        }
-        Some(Value::Sequence(l)) => {
-            for e in l.iter().filter_map(Value::as_str) {
-                if let Some((k, v)) = e.split_once('=') {
-                    p.insert(format!("env.{k}"), v.to_string());
-                }
-            }
-        }
-        _ => {}
-    }
-    for port in svc
-        .get("ports")
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-    {
-        for m in crate::render::stack::long_ports(port).unwrap_or_default() {
-            let mode = port
-                .as_mapping()
-                .and_then(|x| x.get("mode"))
-                .and_then(Value::as_str)
-                .unwrap_or("ingress");
-            let get = |k: &str| {
-                m.get(k).and_then(|v| {
-                    v.as_u64()
-                        .map(|n| n.to_string())
-                        .or_else(|| v.as_str().map(String::from))
-                })
-            };
-            p.insert(
-                format!("ports.{}", get("published").unwrap_or_default()),
-                format!(
-                    "{}/{} {mode}",
-                    get("target").unwrap_or_default(),
-                    get("protocol").unwrap_or_else(|| "tcp".into())
-                ),
-            );
-        }
-    }
-    let top = |kind: &str, key: &str| -> String {
-        stack
-            .get(kind)
-            .and_then(|t| t.get(key))
-            .and_then(|o| o.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or(key)
-            .to_string()
-    };
-    for (kind, label) in [("configs", "config"), ("secrets", "secret")] {
-        for e in svc
-            .get(kind)
-            .and_then(Value::as_sequence)
-            .into_iter()
-            .flatten()
-        {
-            let (source, target) = match e {
-                Value::String(s) => (s.clone(), s.clone()),
-                Value::Mapping(m) => {
-                    let s = m
-                        .get("source")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string();
-                    let t = m
-                        .get("target")
-                        .and_then(Value::as_str)
-                        .map(String::from)
-                        .unwrap_or_else(|| s.clone());
-                    (s, t)
-                }
-                _ => continue,
-            };
-            let name = top(kind, &source);
-            p.insert(
-                format!("{label} {target}"),
-                if kind == "secrets" { mask(&name) } else { name },
-            );
-        }
     }
     p
 }
@@ -441,15 +304,9 @@ pub fn planned_points(stack: &Mapping, service: &str) -> Points {
 pub fn running_diff(
     docker: &Docker<'_>,
     stack_name: &str,
-    stack: &Mapping,
+    stack: &Stack,
 ) -> anyhow::Result<Vec<String>> {
-    let names: Vec<String> = crate::render::stack::services(stack)
-        .map(|s| {
-            s.keys()
-                .filter_map(|k| k.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = stack.names();
     let mut args = vec!["service".to_string(), "inspect".into()];
     args.extend(names.iter().map(|n| format!("{stack_name}_{n}")));
     let o = docker.try_query(args)?;
@@ -460,7 +317,7 @@ pub fn running_diff(
     };
     let mut out = Vec::new();
     for n in &names {
-        let planned = planned_points(stack, n);
+        let planned = stack.service(n).map(|s| s.points(stack)).unwrap_or_default();
         match running
             .iter()
             .find(|s| s.name() == format!("{stack_name}_{n}"))
@@ -538,10 +395,10 @@ mod tests {
 
     #[test]
     fn unplaceable_services_are_named() {
-        let stack: Mapping = serde_yaml_ng::from_str(
+        let stack = Stack::from_mapping(&serde_yaml_ng::from_str(
             "services:\n  db:\n    deploy: {placement: {constraints: [node.labels.db == ssd]}}\n  web:\n    deploy: {placement: {constraints: [node.role == worker]}}\n",
         )
-        .unwrap();
+        .unwrap());
         let nodes = vec![node("m1", "manager", &[]), node("w1", "worker", &[])];
         let p = unplaceable(&stack, &nodes);
         assert_eq!(p.len(), 1, "{p:?}");
@@ -554,11 +411,11 @@ mod tests {
 
     #[test]
     fn planned_points_mask_secrets() {
-        let stack: Mapping = serde_yaml_ng::from_str(
+        let stack = Stack::from_mapping(&serde_yaml_ng::from_str(
             "services:\n  web:\n    image: r/web:1\n    environment: {A: '1'}\n    ports: ['80:8080']\n    secrets: [{source: k, target: key}]\n    deploy: {replicas: 3}\nsecrets:\n  k: {external: true, name: s_k_0123456789}\n",
         )
-        .unwrap();
-        let p = planned_points(&stack, "web");
+        .unwrap());
+        let p = stack.service("web").unwrap().points(&stack);
         assert_eq!(p["image"], "r/web:1");
         assert_eq!(p["replicas"], "3");
         assert_eq!(p["env.A"], "1");
