@@ -59,16 +59,32 @@ pub struct Resolution {
     pub name: String,
     pub hickory: Result<Vec<IpAddr>, String>,
     pub os: Result<Vec<IpAddr>, String>,
+    /// Both resolvers answer, and only with loopback addresses.
+    pub loopback: bool,
 }
 
 impl Resolution {
-    /// Both resolvers answer, and only with loopback addresses.
-    pub fn loopback(&self) -> bool {
+    pub fn new(
+        name: String,
+        hickory: Result<Vec<IpAddr>, String>,
+        os: Result<Vec<IpAddr>, String>,
+    ) -> Resolution {
         let lo = |r: &Result<Vec<IpAddr>, String>| {
             r.as_ref()
                 .is_ok_and(|v| !v.is_empty() && v.iter().all(|a| a.is_loopback()))
         };
-        lo(&self.hickory) && lo(&self.os)
+        let loopback = lo(&hickory) && lo(&os);
+        Resolution {
+            name,
+            hickory,
+            os,
+            loopback,
+        }
+    }
+
+    /// Both resolvers answer, and only with loopback addresses.
+    pub fn loopback(&self) -> bool {
+        self.loopback
     }
 
     pub fn describe(&self) -> String {
@@ -97,17 +113,16 @@ pub fn verify(names: &[String]) -> Vec<Resolution> {
     names
         .iter()
         .zip(hickory)
-        .map(|(n, h)| Resolution {
-            name: n.clone(),
-            hickory: h,
-            os: (n.as_str(), 0)
+        .map(|(n, h)| {
+            let os = (n.as_str(), 0)
                 .to_socket_addrs()
                 .map(|it| {
                     let mut v: Vec<IpAddr> = it.map(|s| s.ip()).collect();
                     v.dedup();
                     v
                 })
-                .map_err(|e| e.to_string()),
+                .map_err(|e| e.to_string());
+            Resolution::new(n.clone(), h, os)
         })
         .collect()
 }

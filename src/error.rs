@@ -158,6 +158,48 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
     EXIT_FAILURE
 }
 
+/// An error as the one JSON document `--json` prints: `{"error": {"message", "hint",
+/// "exit_code", "file", "line", "column", "causes"}}`.
+pub fn to_json(err: &anyhow::Error, code: i32) -> serde_json::Value {
+    let mut file = None;
+    let mut line = None;
+    let mut column = None;
+    let mut hint = None;
+    let mut message = err.to_string();
+    for cause in err.chain() {
+        if let Some(c) = cause.downcast_ref::<ConfigError>() {
+            file = Some(c.file.display().to_string());
+            line = (c.line > 0).then_some(c.line);
+            column = (c.column > 0).then_some(c.column);
+            hint = c.hint.clone();
+            message = c.message.clone();
+            break;
+        }
+        if let Some(u) = cause.downcast_ref::<UserError>() {
+            hint = u.hint.clone();
+            message = u.message.clone();
+            break;
+        }
+    }
+    let causes: Vec<String> = err.chain().skip(1).map(|c| c.to_string()).collect();
+    serde_json::json!({
+        "error": {
+            "message": message,
+            "hint": hint,
+            "exit_code": code,
+            "file": file,
+            "line": line,
+            "column": column,
+            "context": if err.chain().next().map(|c| c.to_string()) != Some(message.clone()) {
+                Some(err.to_string())
+            } else {
+                None
+            },
+            "causes": causes,
+        }
+    })
+}
+
 /// 1-based line and column of the first `needle` at or after byte `from`.
 pub fn locate(source: &str, needle: &str, from: usize) -> Option<(usize, usize)> {
     if needle.is_empty() || from > source.len() {

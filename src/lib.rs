@@ -10,6 +10,7 @@ pub mod error;
 pub mod fsutil;
 pub mod hash;
 pub mod hosts;
+pub mod ops;
 pub mod paths;
 pub mod platform;
 pub mod probe;
@@ -29,6 +30,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let json = args.iter().any(|a| a == "--json");
     let cli = match cli::parse(args) {
         Ok(c) => c,
         Err((text, code)) => {
@@ -36,6 +39,18 @@ where
                 print!("{text}");
             } else {
                 eprint!("{text}");
+                if json {
+                    let _ = ops::print_json(&error::to_json(
+                        &anyhow::Error::new(error::UserError::usage(
+                            text.trim()
+                                .lines()
+                                .next()
+                                .unwrap_or_default()
+                                .trim_start_matches("error: "),
+                        )),
+                        code,
+                    ));
+                }
             }
             return code;
         }
@@ -46,12 +61,16 @@ where
         cli.global.color,
         cli.global.json,
     );
-    let ctx = commands::Ctx::new(cli.global.clone(), Arc::new(sys::RealSys));
+    let ctx = ops::Ctx::new(cli.global.clone(), Arc::new(sys::RealSys));
     match commands::run(&ctx, cli.command) {
         Ok(code) => code,
         Err(e) => {
             report(&e);
-            error::exit_code(&e)
+            let code = error::exit_code(&e);
+            if cli.global.json {
+                let _ = ops::print_json(&error::to_json(&e, code));
+            }
+            code
         }
     }
 }

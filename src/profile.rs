@@ -364,6 +364,14 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// Whether this profile runs on this machine's own engine (`docker.swarm: true`): a
+    /// single-node swarm devenv may initialise, hosts entries, a local CA, host-mode ports where
+    /// the kernel lacks IPVS. Otherwise its target is a remote swarm (a server): never
+    /// initialised by devenv, and changed only after a confirmation.
+    pub fn on_this_machine(&self) -> bool {
+        self.file.docker.swarm
+    }
+
     pub fn stack_name(&self, project: &Project) -> String {
         self.file
             .docker

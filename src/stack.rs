@@ -103,10 +103,7 @@ impl Stack {
                 .filter_map(|(k, v)| {
                     let o = Object {
                         name: v.get("name").and_then(Value::as_str).map(String::from),
-                        external: v
-                            .get("external")
-                            .and_then(Value::as_bool)
-                            .unwrap_or(false),
+                        external: v.get("external").and_then(Value::as_bool).unwrap_or(false),
                         file: v.get("file").and_then(Value::as_str).map(String::from),
                     };
                     Some((k.as_str()?.to_string(), o))
@@ -272,7 +269,14 @@ impl Service {
         match m.get("environment") {
             Some(Value::Mapping(e)) => {
                 for (k, v) in e {
-                    environment.insert(scalar(k), if v.is_null() { String::new() } else { scalar(v) });
+                    environment.insert(
+                        scalar(k),
+                        if v.is_null() {
+                            String::new()
+                        } else {
+                            scalar(v)
+                        },
+                    );
                 }
             }
             Some(Value::Sequence(l)) => {
@@ -586,15 +590,24 @@ mod tests {
         assert_eq!(proxy.ports.len(), 4);
         assert_eq!(proxy.ports[3].published, None, "\"6379\" is not published");
         assert_eq!(proxy.ports[2].mode, PortMode::Host);
-        assert_eq!(s.object_name(Kind::Config, "nginx.conf"), "blog_nginx.conf_abc");
+        assert_eq!(
+            s.object_name(Kind::Config, "nginx.conf"),
+            "blog_nginx.conf_abc"
+        );
         let web = s.service("web").unwrap();
         assert_eq!(web.replicas(), Some(3));
         assert_eq!(web.placement, vec!["node.role == manager"]);
         assert_eq!(web.stop_grace_period, Some(90.0));
         assert_eq!(s.service("agent").unwrap().mode, Mode::Global);
         let points = proxy.points(&s);
-        assert_eq!(points["config /etc/nginx/nginx.conf"], "blog_nginx.conf_abc");
-        assert!(points["secret tls_key"].starts_with("blog_tls_key_") && !points["secret tls_key"].ends_with("123"));
+        assert_eq!(
+            points["config /etc/nginx/nginx.conf"],
+            "blog_nginx.conf_abc"
+        );
+        assert!(
+            points["secret tls_key"].starts_with("blog_tls_key_")
+                && !points["secret tls_key"].ends_with("123")
+        );
         assert_eq!(points["ports.443"], "443/tcp ingress");
         assert_eq!(web.flat()["deploy.replicas"], "3");
         assert_eq!(s.service("proxy").unwrap().flat()["deploy.replicas"], "1");

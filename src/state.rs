@@ -45,7 +45,7 @@ pub fn dir(root: &Path) -> PathBuf {
     root.join(DIR)
 }
 
-fn path(root: &Path) -> PathBuf {
+pub fn path(root: &Path) -> PathBuf {
     dir(root).join("state.json")
 }
 
@@ -103,6 +103,13 @@ pub fn salt(root: &Path) -> anyhow::Result<Vec<u8>> {
             Ok(s)
         }
     }
+}
+
+/// The salt, if it was created before.
+pub fn existing_salt(root: &Path) -> Option<Vec<u8>> {
+    std::fs::read(dir(root).join("salt"))
+        .ok()
+        .filter(|s| s.len() >= 16)
 }
 
 /// The salt if it exists, without creating it (for read-only commands).

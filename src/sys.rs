@@ -109,11 +109,17 @@ impl Output {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     Run(String),
-    Write { path: PathBuf, data: Vec<u8> },
+    Write {
+        path: PathBuf,
+        data: Vec<u8>,
+    },
     Remove(PathBuf),
     MkdirAll(PathBuf),
     /// The hosts file written through its careful writer, with its new content.
-    Hosts { path: PathBuf, data: Vec<u8> },
+    Hosts {
+        path: PathBuf,
+        data: Vec<u8>,
+    },
 }
 
 /// A lock held on a file until dropped (a no-op in [`FakeSys`]).
@@ -137,6 +143,9 @@ pub trait Sys: Send + Sync {
     /// Writes one of devenv's files for the user (atomically; under sudo owned by the invoking
     /// user, not root).
     fn write_user_file(&self, path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()>;
+    /// Creates a new file, failing if anything exists at `path` (never replaces a file that
+    /// appeared meanwhile).
+    fn create_file(&self, path: &Path, data: &[u8]) -> std::io::Result<()>;
     /// Writes rendered files into a directory, never touching what devenv did not write there
     /// (see [`crate::fsutil::write_output`]).
     fn write_output(
@@ -260,6 +269,18 @@ impl Sys for RealSys {
         crate::fsutil::write_atomic(path, data, mode)?;
         crate::paths::chown_to_invoking_user(path);
         Ok(())
+    }
+
+    fn create_file(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        f.write_all(data)?;
+        f.sync_all()
     }
 
     fn write_output(
@@ -533,6 +554,15 @@ impl Sys for FakeSys {
     fn write_user_file(&self, path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
         self.write_file(path, data, mode)
     }
+    fn create_file(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        if self.exists(path) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "exists (fake)",
+            ));
+        }
+        self.write_file(path, data, None)
+    }
     fn write_output(
         &self,
         dir: &Path,
@@ -675,6 +705,9 @@ impl Sys for RecordingSys {
     }
     fn write_user_file(&self, path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
         self.write_file(path, data, mode)
+    }
+    fn create_file(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        self.write_file(path, data, None)
     }
     fn write_output(
         &self,

@@ -511,11 +511,12 @@ fn up_names_a_secret_without_value_before_anything_changes() {
 }
 
 /// No docker CLI, or a profile whose docker context does not exist: `up` says which and what to
-/// do, and deploys nothing. (SPEC §4 puts the docker check after the certificate and hosts steps,
-/// which leave the machine as the profile wants it; those steps are not asserted here.)
+/// do, exits 2, and changes nothing — no certificate, no hosts entry, no state (the checks come
+/// before any change).
 #[test]
 fn up_names_a_missing_docker_or_context() {
     let d = example();
+    let before = tree(d.path());
     let no_docker = tempfile::tempdir().unwrap();
     let o = devenv()
         .env("PATH", no_docker.path())
@@ -524,13 +525,14 @@ fn up_names_a_missing_docker_or_context() {
         .args(["up", "local"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("the docker CLI is not installed (no `docker` on PATH)")
             && stderr(&o).contains("install Docker"),
         "{}",
         stderr(&o)
     );
+    assert_same_tree(&before, &tree(d.path()), "up without docker");
 
     if !require("the docker CLI", have("docker")) {
         return;
@@ -546,7 +548,7 @@ fn up_names_a_missing_docker_or_context() {
         .args(["up", "local"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains(
             "the docker context `devenv-no-such-context` of profile local does not exist"

@@ -128,6 +128,18 @@ impl Ca {
             .map_err(|e| corrupt(&cert_path, format!("cannot read: {e}")))?;
         let key_pem = std::fs::read_to_string(&key_path)
             .map_err(|e| corrupt(&key_path, format!("cannot read: {e}")))?;
+        Ca::from_pem(dir, cert_pem, key_pem, &corrupt).map(Some)
+    }
+
+    /// A CA from its PEM files' content (read from `dir`, or generated and not written yet).
+    pub fn from_pem(
+        dir: &Path,
+        cert_pem: String,
+        key_pem: String,
+        corrupt: &dyn Fn(&Path, String) -> anyhow::Error,
+    ) -> anyhow::Result<Ca> {
+        let cert_path = dir.join(CA_CERT);
+        let key_path = dir.join(CA_KEY);
         let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes())
             .map_err(|e| corrupt(&cert_path, format!("not a PEM certificate ({e})")))?;
         let der = pem.contents.clone();
@@ -143,7 +155,7 @@ impl Ca {
                 format!("does not belong to the certificate {}", cert_path.display()),
             ));
         }
-        Ok(Some(Ca {
+        Ok(Ca {
             dir: dir.to_path_buf(),
             fingerprint: crate::hash::sha256_hex(&der),
             sha1: sha1_upper(&der),
@@ -155,7 +167,19 @@ impl Ca {
             cert_pem,
             key_pem,
             der,
-        }))
+        })
+    }
+
+    /// A new CA for `dir`, in memory (written by [`write_files`] when a plan is applied).
+    pub fn generate_for(
+        dir: &Path,
+        extra_permitted: &[String],
+        unconstrained: bool,
+    ) -> anyhow::Result<Ca> {
+        let (cert_pem, key_pem) = generate(extra_permitted, unconstrained)?;
+        Ca::from_pem(dir, cert_pem, key_pem, &|p, e| {
+            anyhow::anyhow!("{}: {e}", p.display())
+        })
     }
 
     /// Creates a new CA in `dir` (which must not hold one).
@@ -248,21 +272,18 @@ fn create_dir_private(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads the CA of the locked directory, creating it on first need (returns whether it did).
-/// A key without a certificate is what a run killed while creating the CA leaves (the key is
-/// written first): no store can trust a certificate that never existed, so it is created anew.
-pub fn load_or_create(lock: &CaLock) -> anyhow::Result<(Ca, bool)> {
+/// The CA of the locked directory, if there is one. A key without a certificate is what a run
+/// killed while creating the CA leaves (the key is written first): no store can trust a
+/// certificate that never existed, so it counts as no CA (creating one replaces the key).
+pub fn load_or_repair(lock: &CaLock) -> anyhow::Result<Option<Ca>> {
     let dir = lock.dir();
     if dir.join(CA_KEY).exists() && !dir.join(CA_CERT).exists() {
         crate::ui::debug(
-            "a CA key without its certificate (an interrupted creation): creating the CA anew",
+            "a CA key without its certificate (an interrupted creation): a new CA replaces it",
         );
-        std::fs::remove_file(dir.join(CA_KEY))?;
+        return Ok(None);
     }
-    if let Some(ca) = Ca::load_unlocked(dir)? {
-        return Ok((ca, false));
-    }
-    Ok((Ca::create(dir, &[], false)?, true))
+    Ca::load_unlocked(dir)
 }
 
 /// Whether `list` (DNS suffixes and `a.b.c.d/len` / `::1/128` ranges) permits `name`.

@@ -184,8 +184,16 @@ pub fn check_constraints(ca: &Ca, profile: &Profile, names: &[String]) -> anyhow
     Err(e.into())
 }
 
-/// Issues a leaf for `names`, writing the key (0600) then the certificate.
-pub fn issue(ca: &Ca, names: &[String], cert: &Path, key: &Path) -> anyhow::Result<Leaf> {
+/// A leaf signed by `ca`, in memory: its certificate and key (PEM) and what it says.
+#[derive(Debug, Clone)]
+pub struct Minted {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub info: CertInfo,
+}
+
+/// Mints a leaf for `names`: ECDSA P-256, SANs only, serverAuth, 397 days, random serial.
+pub fn mint(ca: &Ca, names: &[String]) -> anyhow::Result<Minted> {
     let ca_key = ca.key_pair()?;
     let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, ca_key)
         .map_err(|e| anyhow::anyhow!("{}: {e}", ca.cert_path().display()))?;
@@ -211,6 +219,16 @@ pub fn issue(ca: &Ca, names: &[String], cert: &Path, key: &Path) -> anyhow::Resu
         })
         .collect::<Result<_, rcgen::Error>>()?;
     let c = p.signed_by(&leaf_key, &issuer)?;
+    Ok(Minted {
+        cert_pem: c.pem(),
+        key_pem: leaf_key.serialize_pem(),
+        info: inspect(c.der()).map_err(|e| anyhow::anyhow!(e))?,
+    })
+}
+
+/// Issues a leaf for `names`, writing the key (0600) then the certificate.
+pub fn issue(ca: &Ca, names: &[String], cert: &Path, key: &Path) -> anyhow::Result<Leaf> {
+    let m = mint(ca, names)?;
     let dir = cert.parent().unwrap_or(Path::new("."));
     let io = |what: &Path, e: std::io::Error| -> anyhow::Error {
         UserError::new(format!("cannot write {}: {e}", what.display()))
@@ -218,15 +236,15 @@ pub fn issue(ca: &Ca, names: &[String], cert: &Path, key: &Path) -> anyhow::Resu
             .into()
     };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    crate::fsutil::write_atomic(key, leaf_key.serialize_pem().as_bytes(), Some(0o600))
-        .map_err(|e| io(key, e))?;
-    crate::fsutil::write_atomic(cert, c.pem().as_bytes(), Some(0o644)).map_err(|e| io(cert, e))?;
+    crate::fsutil::write_atomic(key, m.key_pem.as_bytes(), Some(0o600)).map_err(|e| io(key, e))?;
+    crate::fsutil::write_atomic(cert, m.cert_pem.as_bytes(), Some(0o644))
+        .map_err(|e| io(cert, e))?;
     crate::paths::chown_to_invoking_user(key);
     crate::paths::chown_to_invoking_user(cert);
     Ok(Leaf {
         cert: cert.to_path_buf(),
         key: key.to_path_buf(),
-        info: inspect(c.der()).map_err(|e| anyhow::anyhow!(e))?,
+        info: m.info,
     })
 }
 

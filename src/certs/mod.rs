@@ -1,6 +1,7 @@
 //! The local CA, leaf certificates and trust stores.
 
 pub mod ca;
+pub mod issue;
 pub mod leaf;
 pub mod trust;
 

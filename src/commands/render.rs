@@ -2,37 +2,41 @@
 
 use serde_json::json;
 
-use super::Ctx;
 use crate::cli::RenderArgs;
+use crate::ops::exec::Executor;
+use crate::ops::{self, Ctx};
 
 pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<i32> {
-    let project = ctx.project()?;
-    let profile = ctx.profile(&project, a.profile.as_deref())?;
-    let r = ctx.render(&project, &profile)?;
-    super::print_warnings(&r);
+    let plan = ops::render::plan(ctx, a.profile.as_deref())?;
+    if !ctx.g.dry_run {
+        ops::render::keep_minted(&mut Executor::new(ctx.sys.as_ref()), &plan)?;
+    }
+    let r = plan.rendered;
+    for w in &r.warnings {
+        crate::ui::warn(w);
+    }
     if let Some(out) = &a.out {
         if ctx.g.dry_run {
-            for (rel, _) in r.files() {
-                println!("would write {}", out.join(rel).display());
-            }
-            return Ok(0);
+            let lines: Vec<String> = r
+                .files()
+                .iter()
+                .map(|(rel, _)| format!("would write {}", out.join(rel).display()))
+                .collect();
+            return ops::print_plan(ctx, &(lines.join("\n") + "\n"));
         }
-        r.write_to(out)?;
+        let mut x = Executor::new(ctx.sys.as_ref());
+        let w = ops::render::write(&mut x, &r, out)?;
         if ctx.g.json {
-            super::print_json(&json!({
-                "profile": r.profile,
-                "dir": out,
-                "files": r.files().iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>(),
-            }))?;
+            ops::print_json(&w)?;
         } else {
-            for (rel, _) in r.files() {
-                crate::ui::info(&format!("wrote {}", out.join(rel).display()));
+            for f in &w.files {
+                crate::ui::info(&format!("wrote {}", out.join(f).display()));
             }
         }
         return Ok(0);
     }
     if ctx.g.json {
-        super::print_json(&json!({
+        ops::print_json(&json!({
             "profile": r.profile,
             "stack_name": r.stack_name,
             "stack": r.stack_yaml,

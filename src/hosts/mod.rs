@@ -5,6 +5,7 @@ pub mod block;
 pub mod edit;
 pub mod elevate;
 pub mod parse;
+pub mod sync;
 pub mod validate;
 pub mod write;
 
@@ -56,13 +57,23 @@ pub fn names_for(profile: &Profile) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
+/// What to do with the project's block in a hosts file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Make the block map these names to loopback (an empty list keeps an empty block out: the
+    /// block is removed).
+    Map(Vec<String>),
+    /// Remove the block.
+    Remove,
+}
+
 /// What devenv will do to one hosts file.
 #[derive(Debug, Clone)]
 pub struct HostsPlan {
     pub path: PathBuf,
     pub project: String,
     pub profile: String,
-    /// Empty: remove the block.
+    /// The names the block will map; empty when the block is removed.
     pub names: Vec<String>,
     pub ipv6: bool,
     pub before: Vec<u8>,
@@ -71,11 +82,18 @@ pub struct HostsPlan {
     pub warnings: Vec<String>,
     /// An interrupted in-place write left the file half-written: the write restores it first.
     pub interrupted: Option<String>,
+    /// `hosts restore`: the whole content to put back, instead of the project's block.
+    pub replace_with: Option<Vec<u8>>,
 }
 
 impl HostsPlan {
     pub fn changes(&self) -> bool {
         !self.edit.is_noop(&self.before)
+    }
+
+    /// Whether this plan takes the block out of the file.
+    pub fn removes_block(&self) -> bool {
+        self.names.is_empty()
     }
 
     /// The new content in full.
@@ -94,8 +112,33 @@ impl HostsPlan {
 
     /// The edit of `current` (the file as it is when the write happens).
     pub fn transform(&self, current: &[u8]) -> anyhow::Result<edit::Edit> {
+        if let Some(content) = &self.replace_with {
+            return Ok(edit::Edit::replace_all(current, content.clone()));
+        }
         block::apply_edit(current, &self.spec(), default_ending(&self.path))
             .map_err(|e| block_error(&self.path, e))
+    }
+
+    /// Putting `content` (a backup) back in place of `current`.
+    pub fn restore(
+        path: &Path,
+        project: &Project,
+        current: Vec<u8>,
+        content: Vec<u8>,
+    ) -> HostsPlan {
+        HostsPlan {
+            path: path.to_path_buf(),
+            project: project.name().to_string(),
+            profile: String::new(),
+            names: Vec::new(),
+            ipv6: false,
+            edit: edit::Edit::replace_all(&current, content.clone()),
+            before: current,
+            conflicts: Vec::new(),
+            warnings: Vec::new(),
+            interrupted: None,
+            replace_with: Some(content),
+        }
     }
 
     /// A unified diff of the change (CRLF shown as LF; the file keeps its endings).
@@ -131,13 +174,17 @@ pub fn block_error(path: &Path, e: BlockError) -> anyhow::Error {
         .into()
 }
 
-/// Plans the project's block for `profile` in `path` (no names: plans its removal).
+/// Plans the project's block for `profile` in `path`.
 pub fn plan(
     path: &Path,
     project: &Project,
     profile: &Profile,
-    names: Vec<String>,
+    action: Action,
 ) -> anyhow::Result<HostsPlan> {
+    let names = match action {
+        Action::Map(n) => n,
+        Action::Remove => Vec::new(),
+    };
     let (before, interrupted) = write::read_for_plan(path, &write::Options::default())?;
     let mut p = HostsPlan {
         path: path.to_path_buf(),
@@ -150,6 +197,7 @@ pub fn plan(
         conflicts: Vec::new(),
         warnings: Vec::new(),
         interrupted,
+        replace_with: None,
     };
     p.edit = p.transform(&p.before)?;
     p.conflicts = block::conflicts(&p.before, &p.spec()).map_err(|e| block_error(path, e))?;
@@ -170,11 +218,6 @@ pub fn plan(
         }
     }
     Ok(p)
-}
-
-/// Plans removing the project's block.
-pub fn plan_remove(path: &Path, project: &Project, profile: &Profile) -> anyhow::Result<HostsPlan> {
-    plan(path, project, profile, Vec::new())
 }
 
 /// Applies a plan through the careful writer (comparing the file with what was planned from,

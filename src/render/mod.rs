@@ -85,27 +85,30 @@ impl Rendered {
         v
     }
 
-    /// Writes the files into `dir`, never overwriting or removing a file devenv did not write
-    /// there (see [`crate::fsutil::write_output`]).
-    pub fn write_to(&self, dir: &Path) -> anyhow::Result<()> {
-        crate::fsutil::write_output(dir, &self.files(), false)
-            .map(|_| ())
-            .map_err(|e| match e.downcast_ref::<crate::fsutil::OutputError>() {
-                Some(o) => crate::error::UserError::usage(o.to_string())
-                    .hint("write into an empty directory (or one devenv wrote before), or move the file away; nothing was written")
-                    .into(),
-                None => e,
-            })
-    }
-
-    /// Writes the files into devenv's own state directory (`.devenv/rendered/PROFILE`).
-    pub fn write_state(&self, dir: &Path) -> anyhow::Result<()> {
-        crate::fsutil::write_output(dir, &self.files(), true).map(|_| ())
-    }
-
     pub fn service_names(&self) -> Vec<String> {
         self.view.names()
     }
+}
+
+/// Where the site answers: the profile's names on the published web ports.
+pub fn urls(profile: &Profile, stack: &crate::stack::Stack) -> Vec<String> {
+    let ports = stack.published_ports();
+    let mut names: Vec<String> = profile.file.hosts.clone();
+    if names.is_empty() {
+        names.push(profile.file.domain.clone());
+    }
+    let tls = profile.file.tls != Tls::None;
+    let mut out = Vec::new();
+    for n in &names {
+        if tls && ports.contains(&443) {
+            out.push(format!("https://{n}/"));
+        } else if ports.contains(&80) {
+            out.push(format!("http://{n}/"));
+        } else if let Some(p) = ports.first() {
+            out.push(format!("{}://{n}:{p}/", if tls { "https" } else { "http" }));
+        }
+    }
+    out
 }
 
 /// The variables a template sees.

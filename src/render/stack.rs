@@ -621,5 +621,4 @@ mod tests {
         assert_eq!(strip_tag("web@sha256:00"), "web");
         assert_eq!(strip_tag("nginx:1.27"), "nginx");
     }
-
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::docker::Docker;
 use crate::error::UserError;
+use crate::ops::exec::Executor;
 use crate::profile::Project;
 use crate::render::{BuildSpec, Rendered};
 
@@ -81,6 +82,7 @@ fn ignored(rules: &[Rule], rel: &str) -> bool {
 pub fn context_hash(context: &Path, spec: &BuildSpec) -> anyhow::Result<String> {
     let rules = rules(context);
     let mut files: Vec<(String, PathBuf)> = Vec::new();
+    let mut links: Vec<(String, String)> = Vec::new();
     let mut stack = vec![context.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let rd = std::fs::read_dir(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
@@ -94,10 +96,17 @@ pub fn context_hash(context: &Path, spec: &BuildSpec) -> anyhow::Result<String> 
             if rel == ".git" || ignored(&rules, &rel) {
                 continue;
             }
-            if p.is_dir() {
+            // a symlink counts by where it points; a FIFO, socket or device is never read
+            let Ok(meta) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if meta.is_dir() {
                 stack.push(p);
-            } else {
+            } else if meta.is_file() {
                 files.push((rel, p));
+            } else if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&p).unwrap_or_default();
+                links.push((rel, target.to_string_lossy().into_owned()));
             }
         }
     }
@@ -109,6 +118,10 @@ pub fn context_hash(context: &Path, spec: &BuildSpec) -> anyhow::Result<String> 
         let data = std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         h.update(&(data.len() as u64).to_le_bytes());
         h.update(&data);
+    }
+    links.sort();
+    for (rel, target) in &links {
+        h.update(format!("{rel} -> {target}\0").as_bytes());
     }
     h.update(format!("{:?}|{:?}|{:?}", spec.dockerfile, spec.args, spec.target).as_bytes());
     Ok(crate::hash::hex(h.finish().as_ref())[..12].to_string())
@@ -136,48 +149,84 @@ pub fn tags(project: &Project, r: &Rendered) -> anyhow::Result<BTreeMap<String, 
     Ok(out)
 }
 
-/// Builds the images that are not built yet; returns service → tag.
-pub fn build(
-    docker: &Docker<'_>,
-    project: &Project,
-    r: &Rendered,
-    quiet: bool,
-) -> anyhow::Result<BTreeMap<String, String>> {
-    let tags = tags(project, r)?;
-    for b in &r.builds {
-        let tag = &tags[&b.service];
-        if docker
-            .try_query(["image", "inspect", "--format", "{{.Id}}", tag])?
-            .ok()
-        {
-            crate::ui::debug(&format!("{tag} is built already"));
-            continue;
-        }
-        crate::ui::step(&format!("building {} → {tag}", b.service));
-        let ctx = project.root.join(&b.context);
-        let mut args: Vec<String> = vec!["build".into(), "-t".into(), tag.clone()];
-        if let Some(f) = &b.dockerfile {
+/// One image a deploy needs built.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BuildStep {
+    pub service: String,
+    pub tag: String,
+    pub context: PathBuf,
+    pub dockerfile: Option<String>,
+    pub args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    /// The tag exists on the engine already (the same sources were built before).
+    pub built: bool,
+}
+
+impl BuildStep {
+    /// `docker build` arguments.
+    pub fn args(&self, quiet: bool) -> Vec<String> {
+        let mut args: Vec<String> = vec!["build".into(), "-t".into(), self.tag.clone()];
+        if let Some(f) = &self.dockerfile {
             args.push("-f".into());
-            args.push(ctx.join(f).to_string_lossy().into_owned());
+            args.push(self.context.join(f).to_string_lossy().into_owned());
         }
-        for (k, v) in &b.args {
+        for (k, v) in &self.args {
             args.push("--build-arg".into());
             args.push(format!("{k}={v}"));
         }
-        if let Some(t) = &b.target {
+        if let Some(t) = &self.target {
             args.push("--target".into());
             args.push(t.clone());
         }
         if quiet {
             args.push("-q".into());
         }
-        args.push(ctx.to_string_lossy().into_owned());
-        if docker.dry_run {
-            docker.mutate(args)?;
+        args.push(self.context.to_string_lossy().into_owned());
+        args
+    }
+}
+
+/// The builds of `r`: each service with a build context, its tag, and whether it is built.
+pub fn plan(
+    docker: &Docker<'_>,
+    project: &Project,
+    r: &Rendered,
+) -> anyhow::Result<Vec<BuildStep>> {
+    let tags = tags(project, r)?;
+    let mut out = Vec::new();
+    for b in &r.builds {
+        let tag = tags[&b.service].clone();
+        let built = docker
+            .try_query(["image", "inspect", "--format", "{{.Id}}", tag.as_str()])?
+            .ok();
+        out.push(BuildStep {
+            service: b.service.clone(),
+            context: project.root.join(&b.context),
+            dockerfile: b.dockerfile.clone(),
+            args: b.args.clone(),
+            target: b.target.clone(),
+            tag,
+            built,
+        });
+    }
+    Ok(out)
+}
+
+/// Builds what is not built yet.
+pub fn build(
+    x: &mut Executor<'_>,
+    docker: &Docker<'_>,
+    steps: &[BuildStep],
+    quiet: bool,
+) -> anyhow::Result<()> {
+    for b in steps {
+        if b.built {
+            crate::ui::debug(&format!("{} is built already", b.tag));
             continue;
         }
-        let cmd = docker.cmd(args);
-        let rc = docker.sys.run_attached(&cmd)?;
+        crate::ui::step(&format!("building {} → {}", b.service, b.tag));
+        let args = b.args(quiet);
+        let rc = x.docker_attached(docker, args.clone())?;
         if rc != 0 {
             return Err(UserError::new(format!(
                 "building {} failed (docker build exit {rc})",
@@ -185,42 +234,44 @@ pub fn build(
             ))
             .hint(format!(
                 "the build output is above; rerun it with `{}`",
-                super::docker::display_docker(&cmd)
+                super::docker::display_docker(&docker.cmd(args))
             ))
             .into());
         }
+        x.record(format!("the image {}", b.tag), None);
     }
-    Ok(tags)
+    Ok(())
 }
 
 /// Pushes the built tags (registry profiles).
-pub fn push(docker: &Docker<'_>, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
+pub fn push(
+    x: &mut Executor<'_>,
+    docker: &Docker<'_>,
+    tags: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
     for (svc, tag) in tags {
         crate::ui::step(&format!("pushing {svc} → {tag}"));
-        if docker.dry_run {
-            docker.mutate(["push", tag.as_str()])?;
-            continue;
-        }
-        let cmd = docker.cmd(["push", "-q", tag.as_str()]);
-        let o = docker.sys.run(&cmd)?;
+        let o = x.docker_raw(docker, ["push", "-q", tag.as_str()])?;
         if !o.ok() {
             let err = o.stderr_str();
+            let registry = tag.split('/').next().unwrap_or("");
             let hint = if err.contains("denied")
                 || err.contains("unauthorized")
                 || err.contains("authentication required")
+                || err.contains("no basic auth credentials")
             {
                 format!(
-                    "log in first: `docker --context {} login {}`",
-                    docker.context,
-                    tag.split('/').next().unwrap_or("")
+                    "log in first: `docker --context {} login {registry}`",
+                    docker.context
                 )
             } else {
-                "check that the registry is reachable from this machine".into()
+                format!("check that the registry {registry} is reachable from this machine")
             };
             return Err(UserError::new(format!("pushing {tag} failed: {err}"))
                 .hint(hint)
                 .into());
         }
+        x.record(format!("the image {tag} in its registry"), None);
     }
     Ok(())
 }

@@ -1,5 +1,7 @@
-//! `docker stack deploy` of the rendered stack, the no-op check, and the races docker leaves
-//! behind (a network of a just-removed stack still being torn down) retried instead of failed.
+//! `docker stack deploy` of the rendered stack as the deploy file holds it (built services point
+//! at their content-hash tags), the hash that decides whether a redeploy is needed, and the races
+//! docker leaves behind (a network of a just-removed stack still being torn down) retried instead
+//! of failed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,22 +10,27 @@ use std::time::{Duration, Instant};
 use serde_yaml_ng::{Mapping, Value};
 
 use super::docker::Docker;
+use crate::ops::exec::Executor;
 use crate::render::Rendered;
 
 /// `--rollback`: each service of `report` that did not finish goes back to its previous spec.
 pub fn rollback_unfinished(
+    x: &mut Executor<'_>,
     docker: &Docker<'_>,
     stack: &str,
     report: &super::watch::Report,
 ) -> anyhow::Result<()> {
     for s in report.services.iter().filter(|s| !s.done) {
         crate::ui::step(&format!("rolling {} back to its previous version", s.name));
-        docker.try_query([
-            "service",
-            "rollback",
-            "--detach",
-            &format!("{stack}_{}", s.name),
-        ])?;
+        x.docker_raw(
+            docker,
+            [
+                "service",
+                "rollback",
+                "--detach",
+                &format!("{stack}_{}", s.name),
+            ],
+        )?;
     }
     Ok(())
 }
@@ -64,31 +71,35 @@ fn normalize(image: &str) -> String {
     }
 }
 
-/// The local image id of each reference (missing ones are left out), in one docker call.
+/// The local image id of each reference (missing ones are left out), in one docker call: the
+/// JSON `image inspect` prints for the images it finds (a `--format` template fails as a whole
+/// on some CLI/engine pairs as soon as one reference is missing).
 pub fn image_ids(docker: &Docker<'_>, refs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Image {
+        #[serde(default)]
+        id: String,
+        #[serde(default)]
+        repo_tags: Option<Vec<String>>,
+        #[serde(default)]
+        repo_digests: Option<Vec<String>>,
+    }
     let mut out = BTreeMap::new();
     if refs.is_empty() {
         return Ok(out);
     }
-    let mut args = vec![
-        "image".to_string(),
-        "inspect".into(),
-        "--format".into(),
-        "{{.Id}} {{join .RepoTags \",\"}} {{join .RepoDigests \",\"}}".into(),
-    ];
+    let mut args = vec!["image".to_string(), "inspect".into()];
     args.extend(refs.iter().cloned());
     let o = docker.try_query(args)?;
-    for line in String::from_utf8_lossy(&o.stdout).lines() {
-        let mut it = line.split(' ');
-        let (Some(id), tags, digests) =
-            (it.next(), it.next().unwrap_or(""), it.next().unwrap_or(""))
-        else {
-            continue;
-        };
+    let found: Vec<Image> = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    for img in found {
+        let tags = img.repo_tags.unwrap_or_default();
+        let digests = img.repo_digests.unwrap_or_default();
         for r in refs {
             let n = normalize(r);
-            if tags.split(',').any(|t| t == n) || digests.split(',').any(|d| d == r) {
-                out.insert(r.clone(), id.to_string());
+            if tags.contains(&n) || digests.contains(r) {
+                out.insert(r.clone(), img.id.clone());
             }
         }
     }
@@ -115,14 +126,9 @@ fn transient(err: &str) -> bool {
         || e.contains("rpc error: code = unavailable")
 }
 
-/// `docker stack deploy`, retrying docker's own teardown races for up to `patience`.
-pub fn stack_deploy(
-    docker: &Docker<'_>,
-    file: &Path,
-    stack: &str,
-    registry: bool,
-    patience: Duration,
-) -> anyhow::Result<()> {
+/// The arguments of `docker stack deploy` for the deploy file (`registry`: pull and pass the
+/// registry login to the nodes).
+pub fn deploy_args(file: &Path, stack: &str, registry: bool) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "stack".into(),
         "deploy".into(),
@@ -140,14 +146,23 @@ pub fn stack_deploy(
         args.push("--with-registry-auth".into());
     }
     args.push(stack.into());
-    if docker.dry_run {
-        docker.mutate(args)?;
-        return Ok(());
-    }
+    args
+}
+
+/// `docker stack deploy`, retrying docker's own teardown races for up to `patience`.
+pub fn stack_deploy(
+    x: &mut Executor<'_>,
+    docker: &Docker<'_>,
+    file: &Path,
+    stack: &str,
+    registry: bool,
+    patience: Duration,
+) -> anyhow::Result<()> {
+    let args = deploy_args(file, stack, registry);
     let start = Instant::now();
     let mut said = false;
     loop {
-        let o = docker.try_query(args.clone())?;
+        let o = x.docker_raw(docker, args.clone())?;
         if o.ok() {
             return Ok(());
         }
@@ -163,7 +178,8 @@ pub fn stack_deploy(
             std::thread::sleep(Duration::from_millis(400));
             continue;
         }
-        return Err(super::docker::explain(
+        return Err(super::docker::explain_on(
+            docker.sys.platform().os,
             &docker.context,
             super::docker::DockerError {
                 command: super::docker::display_docker(&docker.cmd(args)),

@@ -5,20 +5,24 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::UserError;
-use crate::platform::{Os, Platform};
+use crate::platform::Os;
 use crate::sys::{Cmd, Output, Sys};
 
 /// The `--format` that makes docker print JSON. `json` itself is understood only by CLIs from
 /// 23.0 on; this template means the same to every CLI since 1.13, including Debian 12's 20.10.
 pub const JSON: &str = "{{json .}}";
 
-/// One docker CLI bound to a context.
+/// One docker CLI bound to a context. It only reads; what changes something goes through the
+/// executor ([`crate::ops::exec::Executor::docker`]).
 pub struct Docker<'a> {
     pub sys: &'a dyn Sys,
+    /// The profile's context (named in messages; every call goes through it).
     pub context: String,
     pub program: String,
-    /// `--dry-run`: mutating calls are printed, not run.
-    pub dry_run: bool,
+    /// Set while the context does not exist yet (before devenv creates it from the profile's
+    /// `docker.host`): calls go to this endpoint directly (`-H`), so the target can be checked
+    /// before anything is created.
+    pub host: Option<String>,
 }
 
 /// A docker call that failed, with its output.
@@ -32,7 +36,7 @@ pub struct DockerError {
 
 impl<'a> Docker<'a> {
     /// Finds `docker`, and refuses a `DOCKER_HOST` that would send calls elsewhere than the context.
-    pub fn new(sys: &'a dyn Sys, context: &str, dry_run: bool) -> anyhow::Result<Docker<'a>> {
+    pub fn new(sys: &'a dyn Sys, context: &str) -> anyhow::Result<Docker<'a>> {
         if let Some(h) = sys.var("DOCKER_HOST").filter(|h| !h.is_empty()) {
             return Err(UserError::usage(format!(
                 "DOCKER_HOST is set ({h}); devenv deploys a profile only through its own docker context (`{context}`), \
@@ -46,7 +50,7 @@ impl<'a> Docker<'a> {
         }
         let Some(program) = sys.which("docker") else {
             return Err(UserError::new("the docker CLI is not installed (no `docker` on PATH)")
-                .hint(match Platform::current().os {
+                .hint(match sys.platform().os {
                     Os::Windows | Os::MacOs => "install Docker Desktop: https://docs.docker.com/desktop/",
                     Os::Linux => "install Docker Engine (e.g. `apt-get install docker.io` or https://docs.docker.com/engine/install/)",
                 })
@@ -56,8 +60,14 @@ impl<'a> Docker<'a> {
             sys,
             context: context.to_string(),
             program: program.to_string_lossy().into_owned(),
-            dry_run,
+            host: None,
         })
+    }
+
+    /// The same CLI, reaching `host` directly until the context exists.
+    pub fn through_host(mut self, host: &str) -> Docker<'a> {
+        self.host = Some(host.to_string());
+        self
     }
 
     pub fn cmd<I, S>(&self, args: I) -> Cmd
@@ -65,8 +75,12 @@ impl<'a> Docker<'a> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        let target = match &self.host {
+            Some(h) => ["-H".to_string(), h.clone()],
+            None => ["--context".to_string(), self.context.clone()],
+        };
         Cmd::new(self.program.clone())
-            .args(["--context".to_string(), self.context.clone()])
+            .args(target)
             .args(args)
             // the context flag decides; a DOCKER_CONTEXT in the environment must not
             .env_remove("DOCKER_CONTEXT")
@@ -81,34 +95,6 @@ impl<'a> Docker<'a> {
         self.exec(self.cmd(args))
     }
 
-    /// Runs a call that changes something (printed instead under --dry-run).
-    pub fn mutate<I, S>(&self, args: I) -> anyhow::Result<Output>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let c = self.cmd(args);
-        if self.dry_run {
-            println!("would run: {}", display_docker(&c));
-            return Ok(Output::default());
-        }
-        self.exec(c)
-    }
-
-    /// Like [`mutate`] with data on stdin (secrets and configs: never on the command line).
-    pub fn mutate_stdin<I, S>(&self, args: I, stdin: &[u8]) -> anyhow::Result<Output>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let c = self.cmd(args).stdin(stdin.to_vec());
-        if self.dry_run {
-            println!("would run: {} (data on stdin)", display_docker(&c));
-            return Ok(Output::default());
-        }
-        self.exec(c)
-    }
-
     fn exec(&self, c: Cmd) -> anyhow::Result<Output> {
         let o = self
             .sys
@@ -117,7 +103,8 @@ impl<'a> Docker<'a> {
         if o.ok() {
             return Ok(o);
         }
-        Err(explain(
+        Err(explain_on(
+            self.sys.platform().os,
             &self.context,
             DockerError {
                 command: display_docker(&c),
@@ -127,7 +114,7 @@ impl<'a> Docker<'a> {
         ))
     }
 
-    /// The raw result, success or not (for calls whose failure is an answer).
+    /// A read-only call's raw result, success or not (for calls whose failure is an answer).
     pub fn try_query<I, S>(&self, args: I) -> anyhow::Result<Output>
     where
         I: IntoIterator<Item = S>,
@@ -185,10 +172,9 @@ pub fn display_docker(c: &Cmd) -> String {
     c.display()
 }
 
-/// Turns docker's error messages into what to do about them.
-pub fn explain(context: &str, e: DockerError) -> anyhow::Error {
+/// Turns docker's error messages into what to do about them, with the advice for `os`.
+pub fn explain_on(os: Os, context: &str, e: DockerError) -> anyhow::Error {
     let s = e.stderr.to_ascii_lowercase();
-    let os = Platform::current().os;
     let hint = if s.contains("cannot connect to the docker daemon")
         || s.contains("error during connect")
         || s.contains("the system cannot find the file specified")
@@ -217,6 +203,58 @@ pub fn explain(context: &str, e: DockerError) -> anyhow::Error {
         u = u.hint(h);
     }
     u.into()
+}
+
+/// The registry an image reference is pulled from (`docker.io` for Docker Hub names).
+pub fn registry_of(image: &str) -> String {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            first.to_string()
+        }
+        _ => "docker.io".to_string(),
+    }
+}
+
+/// A failed pull as the user needs it: which registry could not be reached (or refused), for
+/// which image, and what to do.
+pub fn pull_error(image: &str, stderr: &str) -> anyhow::Error {
+    let registry = registry_of(image);
+    let s = stderr.to_ascii_lowercase();
+    let (what, hint) = if s.contains("no such host")
+        || s.contains("connection refused")
+        || s.contains("i/o timeout")
+        || s.contains("network is unreachable")
+        || s.contains("dial tcp")
+        || s.contains("tls handshake timeout")
+    {
+        (
+            format!("the registry {registry} cannot be reached"),
+            format!(
+                "check this machine's network (a proxy? Docker Desktop: Settings → Resources → Proxies), use a registry mirror (`registry-mirrors` in the engine's daemon.json), or `docker pull {image}` once the network is back; nothing was changed"
+            ),
+        )
+    } else if s.contains("unauthorized")
+        || s.contains("denied")
+        || s.contains("authentication required")
+    {
+        (
+            format!("the registry {registry} refused the pull"),
+            format!("log in first: `docker login {registry}`"),
+        )
+    } else if s.contains("not found") || s.contains("manifest unknown") {
+        (
+            format!("{registry} has no image {image}"),
+            "check the image name and tag in the stack".to_string(),
+        )
+    } else {
+        (
+            format!("pulling from {registry} failed"),
+            format!("`docker pull {image}` shows the same error"),
+        )
+    };
+    UserError::new(format!("{what} (image {image}): {}", stderr.trim()))
+        .hint(hint)
+        .into()
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -429,7 +467,7 @@ mod tests {
         let s = FakeSys::new()
             .env("DOCKER_HOST", "tcp://prod:2376")
             .program("docker", "/usr/bin/docker");
-        let e = Docker::new(&s, "default", false).err().unwrap();
+        let e = Docker::new(&s, "default").err().unwrap();
         let msg = format!("{e}");
         assert!(
             msg.contains("DOCKER_HOST is set (tcp://prod:2376)") && msg.contains("`default`"),
@@ -445,7 +483,7 @@ mod tests {
             0,
             "{}",
         );
-        let d = Docker::new(&s, "prod", false).unwrap();
+        let d = Docker::new(&s, "prod").unwrap();
         d.info().unwrap();
         assert_eq!(
             s.commands(),
@@ -461,7 +499,7 @@ mod tests {
             "",
             "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
         );
-        let d = Docker::new(&s, "default", false).unwrap();
+        let d = Docker::new(&s, "default").unwrap();
         let e = d.info().unwrap_err();
         let u = e.downcast_ref::<UserError>().unwrap();
         assert!(u.hint.as_ref().unwrap().contains("start"), "{u}");

@@ -1,9 +1,11 @@
 //! The target guard: a profile deploys only through its own context, to its own swarm (the
-//! cluster id it pins, or the one recorded at its first deploy); a single-node local profile gets
-//! a swarm when the engine has none; a worker or broken swarm is explained, not papered over.
+//! cluster id it pins, or the one recorded at its first deploy); a profile on this machine gets a
+//! single-node swarm when the engine has none (the guard says so, [`init`] does it); a worker or
+//! broken swarm is explained, not papered over. The check itself only reads.
 
 use super::docker::{Docker, Info};
 use crate::error::UserError;
+use crate::ops::exec::Executor;
 use crate::profile::Profile;
 use crate::state::State;
 
@@ -11,27 +13,36 @@ use crate::state::State;
 #[derive(Debug, Clone)]
 pub struct Target {
     pub info: Info,
+    /// The swarm's cluster id (empty while the engine is in none).
     pub cluster_id: String,
-    /// Whether devenv just ran `docker swarm init`.
-    pub initialised: bool,
+    /// The engine is in no swarm and the profile runs on this machine: `docker swarm init` first.
+    pub needs_init: bool,
 }
 
-/// Checks the engine behind the profile's context; initialises a single-node swarm for
-/// `docker.swarm: true` profiles when asked (`init`). Refuses anything else before a change.
+/// Whether the guard is asked before a deploy (an engine in no swarm gets one) or for a command
+/// that needs the swarm as it is (`down`, `update`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Deploy,
+    Existing,
+}
+
+/// Checks the engine behind the profile's context, reading only. A profile that runs on this
+/// machine and finds no swarm gets `needs_init` for a deploy; anything else that is wrong is
+/// refused before any change.
 pub fn check(
     docker: &Docker<'_>,
     profile: &Profile,
     state: &State,
-    init: bool,
+    purpose: Purpose,
     new_cluster: bool,
 ) -> anyhow::Result<Target> {
-    let mut info = docker.info()?;
+    let info = docker.info()?;
     let ctx = &docker.context;
-    let mut initialised = false;
     match info.swarm.local_node_state.as_str() {
         "active" => {}
         "inactive" | "" => {
-            if !profile.file.docker.swarm {
+            if !profile.on_this_machine() {
                 return Err(UserError::new(format!("the engine of context `{ctx}` is not part of a swarm"))
                     .hint(format!(
                         "profile {} expects an existing swarm (`docker swarm init` on the server); for a single-node \
@@ -40,26 +51,18 @@ pub fn check(
                     ))
                     .into());
             }
-            if !init {
+            if purpose == Purpose::Existing {
                 return Err(UserError::new(format!(
                     "the engine of context `{ctx}` is not part of a swarm yet"
                 ))
                 .hint("`devenv up` initialises it")
                 .into());
             }
-            crate::ui::step(&format!(
-                "initialising a single-node swarm on context `{ctx}`"
-            ));
-            docker.mutate(["swarm", "init", "--advertise-addr", "127.0.0.1"])?;
-            initialised = true;
-            if docker.dry_run {
-                return Ok(Target {
-                    info,
-                    cluster_id: String::new(),
-                    initialised,
-                });
-            }
-            info = docker.info()?;
+            return Ok(Target {
+                info,
+                cluster_id: String::new(),
+                needs_init: true,
+            });
         }
         "pending" => {
             return Err(UserError::new(format!("the engine of context `{ctx}` is still joining a swarm"))
@@ -121,9 +124,26 @@ pub fn check(
         _ => Ok(Target {
             info,
             cluster_id: actual,
-            initialised,
+            needs_init: false,
         }),
     }
+}
+
+/// `docker swarm init` of a single-node swarm on this machine's engine; the engine's info after.
+pub fn init(x: &mut Executor<'_>, docker: &Docker<'_>) -> anyhow::Result<Info> {
+    crate::ui::step(&format!(
+        "initialising a single-node swarm on context `{}`",
+        docker.context
+    ));
+    x.docker(docker, ["swarm", "init", "--advertise-addr", "127.0.0.1"])?;
+    x.record(
+        format!("a single-node swarm on context `{}`", docker.context),
+        Some(format!(
+            "docker --context {} swarm leave --force",
+            docker.context
+        )),
+    );
+    docker.info()
 }
 
 /// The swarm a profile may deploy to, against the one its context reaches (`actual`).
@@ -179,7 +199,7 @@ mod tests {
             sys: s,
             context: "default".into(),
             program: "docker".into(),
-            dry_run: false,
+            host: None,
         }
     }
 
@@ -191,7 +211,7 @@ mod tests {
             &info("active", "c-local", true),
         );
         let p = profile("domain: a.test\ndocker: {cluster_id: c-server}\n");
-        let e = check(&docker(&s), &p, &State::default(), true, false)
+        let e = check(&docker(&s), &p, &State::default(), Purpose::Deploy, false)
             .unwrap_err()
             .to_string();
         assert!(
@@ -211,42 +231,56 @@ mod tests {
         let p = profile("domain: a.test\ndocker: {swarm: true}\n");
         let mut st = State::default();
         st.cluster_ids.insert("local".into(), "c-old".into());
-        let e = check(&docker(&s), &p, &st, true, false)
+        let e = check(&docker(&s), &p, &st, Purpose::Deploy, false)
             .unwrap_err()
             .to_string();
         assert!(e.contains("--new-cluster"), "{e}");
         assert_eq!(
-            check(&docker(&s), &p, &st, true, true).unwrap().cluster_id,
+            check(&docker(&s), &p, &st, Purpose::Deploy, true)
+                .unwrap()
+                .cluster_id,
             "c-new"
         );
     }
 
     #[test]
     fn inactive_engine_is_initialised_for_a_local_profile_only() {
-        let s = FakeSys::new()
-            .respond(
-                "docker --context default info",
-                0,
-                &info("inactive", "", false),
-            )
-            .respond("docker --context default swarm init", 0, "");
+        let s = FakeSys::new().respond(
+            "docker --context default info",
+            0,
+            &info("inactive", "", false),
+        );
         let p = profile("domain: a.test\ndocker: {swarm: true}\n");
-        let t = check(&docker(&s), &p, &State::default(), true, false);
-        // the fake keeps answering "inactive", so the second info shows no manager: the point
-        // here is the command that was run
+        let t = check(&docker(&s), &p, &State::default(), Purpose::Deploy, false).unwrap();
+        assert!(t.needs_init, "the check says so");
+        assert_eq!(s.commands().len(), 1, "and changes nothing");
+        let mut x = Executor::new(&s);
+        init(&mut x, &docker(&s)).unwrap();
         assert!(s.commands().contains(
             &"docker --context default swarm init --advertise-addr 127.0.0.1".to_string()
         ));
-        let _ = t;
+        assert!(
+            x.applied()[0]
+                .undo
+                .as_deref()
+                .unwrap()
+                .contains("swarm leave")
+        );
         let s = FakeSys::new().respond(
             "docker --context default info",
             0,
             &info("inactive", "", false),
         );
         let server = profile("domain: a.com\n");
-        let e = check(&docker(&s), &server, &State::default(), true, false)
-            .unwrap_err()
-            .to_string();
+        let e = check(
+            &docker(&s),
+            &server,
+            &State::default(),
+            Purpose::Deploy,
+            false,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("not part of a swarm"), "{e}");
         assert!(!s.commands().iter().any(|c| c.contains("swarm init")));
     }
@@ -286,7 +320,7 @@ mod tests {
             &docker(&s),
             &profile("domain: a.test\n"),
             &State::default(),
-            true,
+            Purpose::Deploy,
             false,
         )
         .unwrap_err()

@@ -5,11 +5,10 @@ pub mod deploy;
 pub mod docker;
 pub mod guard;
 pub mod objects;
+pub mod ports;
 pub mod target;
+pub mod teardown;
 pub mod watch;
-
-use crate::profile::Profile;
-use crate::render::Facts;
 
 /// Whether this machine's kernel has IPVS (needed by the routing mesh and service VIPs).
 /// `DEVENV_IPVS=0|1` overrides the detection. `None` off Linux (Docker Desktop's VM has it).
@@ -24,16 +23,4 @@ pub fn ipvs_available() -> Option<bool> {
         .map(|s| s.lines().any(|l| l.starts_with("ip_vs ")))
         .unwrap_or(false);
     Some(in_modules || std::path::Path::new("/sys/module/ip_vs").exists())
-}
-
-/// Machine facts for rendering a profile: only profiles that run on this machine's engine
-/// (`docker.swarm: true`) are shaped by them.
-pub fn facts(profile: &Profile) -> Facts {
-    Facts {
-        ipvs: if profile.file.docker.swarm {
-            ipvs_available()
-        } else {
-            None
-        },
-    }
 }

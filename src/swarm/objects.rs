@@ -1,9 +1,11 @@
-//! Swarm configs and secrets named by content hash: created before the deploy (values on
-//! stdin, never on a command line), and removed once nothing uses them any more.
+//! Swarm configs and secrets named by content hash: the ones a deploy needs that do not exist yet
+//! (created before the deploy, values on stdin, never on a command line), and the ones nothing
+//! uses any more (removed after it).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::docker::Docker;
+use crate::ops::exec::Executor;
 use crate::render::Rendered;
 use crate::render::SecretInput;
 
@@ -33,103 +35,123 @@ fn existing(docker: &Docker<'_>, kind: &str, project: &str) -> anyhow::Result<Ve
         .collect())
 }
 
-fn create(
-    docker: &Docker<'_>,
-    kind: &str,
-    project: &str,
-    r: &Rendered,
-    name: &str,
-    data: &[u8],
-) -> anyhow::Result<()> {
-    docker.mutate_stdin(
-        [
-            kind,
-            "create",
-            "--label",
-            &label(project),
-            "--label",
-            &format!("devenv.stack={}", r.stack_name),
-            "--label",
-            &format!("devenv.profile={}", r.profile),
-            name,
-            "-",
-        ],
-        data,
-    )?;
-    Ok(())
+/// A config or secret to create.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewObject {
+    /// `config` or `secret`.
+    pub kind: &'static str,
+    pub name: String,
+    pub stack: String,
+    pub profile: String,
+    /// The value (never printed or serialised).
+    #[serde(skip)]
+    pub data: Vec<u8>,
 }
 
-/// Creates the configs and secrets of `r` that do not exist yet; returns how many were created.
-pub fn ensure(
+/// The configs and secrets of `r` that do not exist yet on the target. A secret whose value is
+/// unavailable is an error (checked before anything is created).
+pub fn missing(
     docker: &Docker<'_>,
     project: &str,
     r: &Rendered,
     secrets: &[SecretInput],
-) -> anyhow::Result<usize> {
-    let mut made = 0;
+) -> anyhow::Result<Vec<NewObject>> {
+    let mut out = Vec::new();
     let have = existing(docker, "config", project)?;
     for c in r.configs.iter().filter(|c| !have.contains(&c.object_name)) {
-        create(
-            docker,
-            "config",
-            project,
-            r,
-            &c.object_name,
-            c.content.as_bytes(),
-        )?;
-        made += 1;
+        out.push(NewObject {
+            kind: "config",
+            name: c.object_name.clone(),
+            stack: r.stack_name.clone(),
+            profile: r.profile.clone(),
+            data: c.content.as_bytes().to_vec(),
+        });
     }
     let have = existing(docker, "secret", project)?;
     for s in r.secrets.iter().filter(|s| !have.contains(&s.object_name)) {
         let value = match secrets.iter().find(|i| i.key == s.key).map(|i| &i.value) {
             Some(Ok(v)) => v.clone(),
-            // --dry-run: `up` would create it (the local-CA leaf, a generated value) first
-            _ if docker.dry_run => Vec::new(),
             _ => anyhow::bail!(
                 "secret `{}` has no value ({})",
                 s.key,
                 s.unavailable.clone().unwrap_or_default()
             ),
         };
-        create(docker, "secret", project, r, &s.object_name, &value)?;
-        made += 1;
+        out.push(NewObject {
+            kind: "secret",
+            name: s.object_name.clone(),
+            stack: r.stack_name.clone(),
+            profile: r.profile.clone(),
+            data: value,
+        });
     }
-    Ok(made)
+    Ok(out)
 }
 
-/// Removes devenv's configs and secrets of `stack` that are not in `keep` (in-use ones stay).
-pub fn cleanup(
+/// Creates one object, labelled with the project, stack and profile it belongs to.
+pub fn create(
+    x: &mut Executor<'_>,
+    docker: &Docker<'_>,
+    project: &str,
+    o: &NewObject,
+) -> anyhow::Result<()> {
+    x.docker_stdin(
+        docker,
+        [
+            o.kind,
+            "create",
+            "--label",
+            &label(project),
+            "--label",
+            &format!("devenv.stack={}", o.stack),
+            "--label",
+            &format!("devenv.profile={}", o.profile),
+            &o.name,
+            "-",
+        ],
+        &o.data,
+    )?;
+    Ok(())
+}
+
+/// devenv's configs and secrets of `stack` that are not in `keep`: `(kind, name)`.
+pub fn unused(
     docker: &Docker<'_>,
     project: &str,
     stack: &str,
     keep: &[String],
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let mut out = Vec::new();
+    for kind in ["config", "secret"] {
+        for o in docker.json_lines::<ObjectLine>([
+            kind,
+            "ls",
+            "--filter",
+            &format!("label={}", label(project)),
+            "--filter",
+            &format!("label=devenv.stack={stack}"),
+            "--format",
+            crate::swarm::docker::JSON,
+        ])? {
+            if !keep.contains(&o.name) {
+                out.push((kind, o.name));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Removes objects; one still referenced by a task that is shutting down stays for the next run.
+/// Returns the names removed.
+pub fn remove(
+    x: &mut Executor<'_>,
+    docker: &Docker<'_>,
+    objects: &[(&'static str, String)],
 ) -> anyhow::Result<Vec<String>> {
     let mut removed = Vec::new();
-    for kind in ["config", "secret"] {
-        let names: Vec<String> = docker
-            .json_lines::<ObjectLine>([
-                kind,
-                "ls",
-                "--filter",
-                &format!("label={}", label(project)),
-                "--filter",
-                &format!("label=devenv.stack={stack}"),
-                "--format",
-                crate::swarm::docker::JSON,
-            ])?
-            .into_iter()
-            .map(|o| o.name)
-            .filter(|n| !keep.contains(n))
-            .collect();
-        for n in names {
-            if docker.dry_run {
-                println!("would run: docker {kind} rm {n}");
-                continue;
-            }
-            // still referenced by a task that is shutting down: leave it for the next run
-            if docker.try_query([kind, "rm", &n])?.ok() {
-                removed.push(n);
-            }
+    for (kind, n) in objects {
+        if x.docker_raw(docker, [*kind, "rm", n.as_str()])?.ok() {
+            removed.push(n.clone());
         }
     }
     Ok(removed)

@@ -4,18 +4,28 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
 use crate::stack::Stack;
+use serde::Deserialize;
 
 use super::docker::{Docker, ServiceInspect};
 use crate::error::UserError;
+use crate::ops::exec::Executor;
 use crate::profile::Profile;
 
-/// Makes sure the profile's context exists; creates it from `docker.host` when it does not.
-pub fn ensure_context(docker: &Docker<'_>, profile: &Profile) -> anyhow::Result<()> {
+/// The profile's docker context as it stands: there, to be created from `docker.host`, or
+/// missing with no way to create it (an error naming both fixes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextState {
+    Exists,
+    /// Created from this endpoint before anything else.
+    Create(String),
+}
+
+/// Reads whether the profile's context exists (`default` always does).
+pub fn context_state(docker: &Docker<'_>, profile: &Profile) -> anyhow::Result<ContextState> {
     let name = &profile.file.docker.context;
     if name == "default" {
-        return Ok(());
+        return Ok(ContextState::Exists);
     }
     let exists = docker
         .sys
@@ -26,39 +36,76 @@ pub fn ensure_context(docker: &Docker<'_>, profile: &Profile) -> anyhow::Result<
         ]))
         .is_ok_and(|o| o.ok());
     if exists {
-        return Ok(());
+        return Ok(ContextState::Exists);
     }
-    let Some(host) = &profile.file.docker.host else {
-        return Err(UserError::new(format!("the docker context `{name}` of profile {} does not exist", profile.name))
-            .hint(format!(
-                "create it: `docker context create {name} --docker host=ssh://USER@SERVER`, or add `host: ssh://USER@SERVER` under docker: in {} and devenv creates it",
-                crate::error::display_path(&profile.path)
-            ))
-            .into());
-    };
-    crate::ui::step(&format!("creating docker context `{name}` for {host}"));
-    let c = crate::sys::Cmd::new(docker.program.clone()).args([
+    match &profile.file.docker.host {
+        Some(host) => Ok(ContextState::Create(host.clone())),
+        None => Err(UserError::new(format!(
+            "the docker context `{name}` of profile {} does not exist",
+            profile.name
+        ))
+        .hint(format!(
+            "create it: `docker context create {name} --docker host=ssh://USER@SERVER`, or add `host: ssh://USER@SERVER` under docker: in {} and devenv creates it",
+            crate::error::display_path(&profile.path)
+        ))
+        .into()),
+    }
+}
+
+/// The `docker context create` of a profile's context for `host`.
+pub fn create_context_cmd(docker: &Docker<'_>, profile: &Profile, host: &str) -> crate::sys::Cmd {
+    crate::sys::Cmd::new(docker.program.clone()).args([
         "context".to_string(),
         "create".into(),
-        name.clone(),
+        profile.file.docker.context.clone(),
         "--description".into(),
         format!("created by devenv for profile {}", profile.name),
         "--docker".into(),
         format!("host={host}"),
-    ]);
-    if docker.dry_run {
-        println!("would run: {}", super::docker::display_docker(&c));
-        return Ok(());
-    }
-    let o = docker.sys.run(&c)?;
+    ])
+}
+
+/// Creates the profile's context for `host`, saying why when docker refuses.
+pub fn create_context(
+    x: &mut Executor<'_>,
+    docker: &Docker<'_>,
+    profile: &Profile,
+    host: &str,
+) -> anyhow::Result<()> {
+    let name = &profile.file.docker.context;
+    crate::ui::step(&format!("creating docker context `{name}` for {host}"));
+    let o = x.run(&create_context_cmd(docker, profile, host))?;
     if !o.ok() {
         return Err(UserError::new(format!(
-            "cannot create the docker context `{name}`: {}",
+            "cannot create the docker context `{name}` for {host}: {}",
             o.stderr_str()
+        ))
+        .hint(format!(
+            "check docker.host in {} (ssh://USER@HOST, tcp://HOST:2376, unix:///PATH); `docker context create {name} --docker host={host}` shows the same error",
+            crate::error::display_path(&profile.path)
         ))
         .into());
     }
+    x.record(
+        format!("the docker context `{name}`"),
+        Some(format!("docker context rm {name}")),
+    );
     Ok(())
+}
+
+/// The endpoint a context points at (`ssh://deploy@myblog.com`), empty when unknown.
+pub fn endpoint(docker: &Docker<'_>, context: &str) -> String {
+    docker
+        .sys
+        .run(&crate::sys::Cmd::new(docker.program.clone()).args([
+            "context",
+            "inspect",
+            context,
+            "--format",
+            "{{.Endpoints.docker.Host}}",
+        ]))
+        .map(|o| o.stdout_str().trim().to_string())
+        .unwrap_or_default()
 }
 
 /// A node as `docker node inspect` shows it (what placement constraints look at).
@@ -317,7 +364,10 @@ pub fn running_diff(
     };
     let mut out = Vec::new();
     for n in &names {
-        let planned = stack.service(n).map(|s| s.points(stack)).unwrap_or_default();
+        let planned = stack
+            .service(n)
+            .map(|s| s.points(stack))
+            .unwrap_or_default();
         match running
             .iter()
             .find(|s| s.name() == format!("{stack_name}_{n}"))

@@ -44,14 +44,42 @@ impl Default for Options {
     }
 }
 
+/// Where a service is on its way to ready.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Starting,
+    Running,
+    Updating,
+    /// A job, or a service whose tasks exit by design, finished.
+    Completed,
+    RunningJob,
+    Failing,
+    /// No such service (not deployed, or not yet).
+    Missing,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Phase::Starting => "starting",
+            Phase::Running => "running",
+            Phase::Updating => "updating",
+            Phase::Completed => "completed",
+            Phase::RunningJob => "running job",
+            Phase::Failing => "failing",
+            Phase::Missing => "missing",
+        })
+    }
+}
+
 /// One service as the watcher sees it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ServiceState {
     pub name: String,
     pub running: u64,
     pub desired: u64,
-    /// starting, running, updating, completed, failing, missing
-    pub phase: String,
+    pub phase: Phase,
     pub update: String,
     pub error: Option<String>,
     pub failures: usize,
@@ -129,7 +157,7 @@ pub fn evaluate(
         name: short.to_string(),
         running: 0,
         desired: 0,
-        phase: "starting".into(),
+        phase: Phase::Starting,
         update: String::new(),
         error: None,
         failures: 0,
@@ -138,7 +166,7 @@ pub fn evaluate(
         nodes: Vec::new(),
     };
     let Some(svc) = inspect else {
-        st.phase = "missing".into();
+        st.phase = Phase::Missing;
         st.error = Some("the service does not exist (yet)".into());
         return st;
     };
@@ -168,18 +196,18 @@ pub fn evaluate(
         st.running = completed;
         st.done = completed >= st.desired;
         st.phase = if st.done {
-            "completed".into()
+            Phase::Completed
         } else {
-            "running job".into()
+            Phase::RunningJob
         };
     } else if mode.get("GlobalJob").is_some() {
         st.desired = (tasks.len() as u64).max(1);
         st.running = completed;
         st.done = completed >= st.desired && !tasks.is_empty();
         st.phase = if st.done {
-            "completed".into()
+            Phase::Completed
         } else {
-            "running job".into()
+            Phase::RunningJob
         };
     } else {
         st.desired = match svc.replicas() {
@@ -202,13 +230,13 @@ pub fn evaluate(
             restart != "any" && st.desired > 0 && completed >= st.desired && st.running == 0;
         st.done = (st.running == st.desired && !not_yet_running && !rolling_back) || one_shot_done;
         st.phase = if one_shot_done {
-            "completed".into()
+            Phase::Completed
         } else if st.done {
-            "running".into()
+            Phase::Running
         } else if updating {
-            "updating".into()
+            Phase::Updating
         } else {
-            "starting".into()
+            Phase::Starting
         };
         if st.done {
             st.error = None;
@@ -264,7 +292,7 @@ pub fn evaluate(
         );
     }
     if st.fatal.is_some() {
-        st.phase = "failing".into();
+        st.phase = Phase::Failing;
     }
     st
 }
@@ -378,8 +406,11 @@ pub fn snapshot(
 }
 
 /// Watches `services` (short names) of `stack` until all are ready, one fails, or the timeout.
+/// Its one change is the executor's: on a single node, a forced update that clears a stale
+/// host-port reservation docker 20.10 keeps.
 pub fn watch(
     docker: &Docker<'_>,
+    x: &mut crate::ops::exec::Executor<'_>,
     stack: &str,
     services: &[String],
     since: SystemTime,
@@ -409,7 +440,7 @@ pub fn watch(
                 unschedulable_since.remove(f);
             }
             let mut waiting_for_own = None;
-            if stuck && opts.single_node && !docker.dry_run {
+            if stuck && opts.single_node {
                 let stuck_for = unschedulable_since
                     .entry(f.clone())
                     .or_insert_with(Instant::now)
@@ -431,13 +462,10 @@ pub fn watch(
                         crate::ui::debug(&format!(
                             "{f}: no container holds its ports; clearing the scheduler's stale reservation"
                         ));
-                        let _ = docker.try_query([
-                            "service",
-                            "update",
-                            "--force",
-                            "--detach",
-                            f.as_str(),
-                        ])?;
+                        let _ = x.docker_raw(
+                            docker,
+                            ["service", "update", "--force", "--detach", f.as_str()],
+                        )?;
                         unschedulable_since.insert(f.clone(), Instant::now());
                     }
                 }
@@ -730,7 +758,7 @@ mod tests {
             None,
             &Options::default(),
         );
-        assert!(st.done && st.phase == "completed", "{st:?}");
+        assert!(st.done && st.phase == Phase::Completed, "{st:?}");
         let j = svc(
             r#"{"ID":"x","Spec":{"Name":"s_job","Mode":{"ReplicatedJob":{"MaxConcurrent":1,"TotalCompletions":2}}}}"#,
         );

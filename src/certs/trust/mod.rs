@@ -122,15 +122,6 @@ pub fn load_records(caroot: &Path) -> anyhow::Result<Vec<Record>> {
     }
 }
 
-pub fn save_records(caroot: &Path, records: &[Record]) -> anyhow::Result<()> {
-    let p = records_path(caroot);
-    let mut s = serde_json::to_string_pretty(records)?;
-    s.push('\n');
-    crate::fsutil::write_atomic(&p, s.as_bytes(), Some(0o644))?;
-    crate::paths::chown_to_invoking_user(&p);
-    Ok(())
-}
-
 /// Every store of this machine that the user's browsers and tools read.
 pub fn discover(env: &Env<'_>) -> Vec<Box<dyn Store>> {
     let mut v: Vec<Box<dyn Store>> = Vec::new();

@@ -1,0 +1,523 @@
+//! `devenv doctor`: every check — the profile, docker and its context, the swarm and its nodes,
+//! the guard, IPVS, ports, the clock, the hosts entries and how they resolve, the CA, each trust
+//! store, the leaf — each failing one with the command that fixes it. Reads only.
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::certs::ca::Ca;
+use crate::certs::leaf;
+use crate::certs::trust::{self, CaRef, Trust};
+use crate::profile::{Profile, Project, Tls};
+use crate::state::State;
+use crate::swarm::guard::Cluster;
+use crate::swarm::ports::PortState;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+    Skip,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub check: String,
+    pub status: Status,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+struct Checks(Vec<Check>);
+
+impl Checks {
+    fn add(&mut self, check: &str, status: Status, detail: impl Into<String>, fix: Option<String>) {
+        self.0.push(Check {
+            check: check.into(),
+            status,
+            detail: detail.into(),
+            fix,
+        });
+    }
+    fn ok(&mut self, check: &str, detail: impl Into<String>) {
+        self.add(check, Status::Ok, detail, None);
+    }
+    fn fail(&mut self, check: &str, detail: impl Into<String>, fix: impl Into<String>) {
+        self.add(check, Status::Fail, detail, Some(fix.into()));
+    }
+    fn warn(&mut self, check: &str, detail: impl Into<String>, fix: Option<String>) {
+        self.add(check, Status::Warn, detail, fix);
+    }
+}
+
+/// Every check's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorReport {
+    pub profile: String,
+    pub ok: bool,
+    pub checks: Vec<Check>,
+}
+
+pub fn doctor(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<DoctorReport> {
+    let project = ctx.project()?;
+    let profile = ctx.profile(&project, profile_arg)?;
+    let state = State::load(&project.root)?;
+    let mut c = Checks(Vec::new());
+    let rendered = match ctx.render(&project, &profile) {
+        Ok(r) => {
+            c.ok(
+                "profile",
+                format!(
+                    "{} renders ({} services)",
+                    profile.name,
+                    r.service_names().len()
+                ),
+            );
+            Some(r)
+        }
+        Err(e) => {
+            c.fail(
+                "profile",
+                format!("{e:#}"),
+                "fix the file and line named above",
+            );
+            None
+        }
+    };
+    docker_checks(ctx, &project, &profile, &state, rendered.as_ref(), &mut c);
+    hosts_checks(ctx, &project, &profile, &mut c);
+    cert_checks(ctx, &project, &profile, &mut c);
+    let ok = !c.0.iter().any(|x| x.status == Status::Fail);
+    Ok(DoctorReport {
+        profile: profile.name,
+        ok,
+        checks: c.0,
+    })
+}
+
+impl DoctorReport {
+    /// The report as text: one line per check, each failing one with its fix.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for x in &self.checks {
+            let (label, style) = match x.status {
+                Status::Ok => ("ok", crate::ui::Style::Green),
+                Status::Warn => ("warn", crate::ui::Style::Yellow),
+                Status::Fail => ("FAIL", crate::ui::Style::Red),
+                Status::Skip => ("skip", crate::ui::Style::Dim),
+            };
+            out.push_str(&format!(
+                "{} {:<10} {}\n",
+                crate::ui::paint(style, &format!("{label:<4}"), true),
+                x.check,
+                x.detail
+            ));
+            if let Some(f) = &x.fix {
+                out.push_str(&format!("                fix: {f}\n"));
+            }
+        }
+        if self.ok {
+            out.push_str("\neverything devenv checks is fine\n");
+        } else {
+            out.push_str(
+                "\nsomething is broken: run the fixes above, then `devenv doctor` again\n",
+            );
+        }
+        out
+    }
+}
+
+fn docker_checks(
+    ctx: &Ctx,
+    project: &Project,
+    profile: &Profile,
+    state: &State,
+    rendered: Option<&crate::render::Rendered>,
+    c: &mut Checks,
+) {
+    let context = &profile.file.docker.context;
+    let docker = match ctx.docker(profile) {
+        Ok(d) => d,
+        Err(e) => {
+            let hint = e
+                .downcast_ref::<crate::error::UserError>()
+                .and_then(|u| u.hint.clone())
+                .unwrap_or_default();
+            let first = e.to_string().lines().next().unwrap_or_default().to_string();
+            c.fail("docker", first, hint);
+            return;
+        }
+    };
+    let info = match docker.info() {
+        Ok(i) => i,
+        Err(e) => {
+            let hint = e
+                .downcast_ref::<crate::error::UserError>()
+                .and_then(|u| u.hint.clone())
+                .unwrap_or_else(|| "start the docker engine".into());
+            c.fail(
+                "docker",
+                format!(
+                    "the engine of context `{context}` does not answer: {}",
+                    e.to_string().lines().next().unwrap_or_default()
+                ),
+                hint,
+            );
+            return;
+        }
+    };
+    let client = docker
+        .version()
+        .ok()
+        .and_then(|v| v.client)
+        .map(|c| c.version)
+        .unwrap_or_default();
+    c.ok(
+        "docker",
+        format!(
+            "client {client}, engine {} (context `{context}`)",
+            info.server_version
+        ),
+    );
+    // swarm state and role
+    match info.swarm.local_node_state.as_str() {
+        "active" if info.swarm.control_available => c.ok(
+            "swarm",
+            format!(
+                "manager, {} node(s), cluster {}",
+                info.swarm.nodes,
+                info.swarm.cluster_id().unwrap_or("?")
+            ),
+        ),
+        "active" => c.fail(
+            "swarm",
+            "this engine is a swarm worker",
+            "point docker.context at a manager",
+        ),
+        "inactive" if profile.on_this_machine() => c.warn(
+            "swarm",
+            "not in a swarm yet",
+            Some("`devenv up` initialises a single-node swarm".into()),
+        ),
+        "inactive" => c.fail(
+            "swarm",
+            "not in a swarm",
+            "`docker swarm init` on the server (or docker.swarm: true for a local profile)",
+        ),
+        s => c.fail(
+            "swarm",
+            format!("state {s}: {}", info.swarm.error),
+            "`docker info`; `docker swarm leave --force` resets a broken single-node swarm",
+        ),
+    }
+    // the nodes of a multi-node swarm, and placement constraints against them
+    if info.swarm.control_available && info.swarm.nodes > 1 {
+        match crate::swarm::target::nodes(&docker) {
+            Ok(nodes) => {
+                for n in &nodes {
+                    let name = format!(
+                        "{} ({}, {})",
+                        n.description.hostname, n.spec.role, n.status.addr
+                    );
+                    if !n.status.state.eq_ignore_ascii_case("ready") {
+                        c.fail(
+                            "node",
+                            format!("{name} is {}", n.status.state),
+                            format!(
+                                "check the engine on {}; `docker node ls`",
+                                n.description.hostname
+                            ),
+                        );
+                    } else if !n.spec.availability.eq_ignore_ascii_case("active") {
+                        c.warn("node", format!("{name} is {}", n.spec.availability), Some(format!("`docker node update --availability active {}` when it should take tasks again", n.id)));
+                    } else {
+                        c.ok("node", format!("{name} ready"));
+                    }
+                }
+                if let Some(r) = rendered {
+                    for p in crate::swarm::target::unplaceable(&r.view, &nodes) {
+                        c.fail("placement", p, "fix the constraint or label a node (`docker node update --label-add KEY=VALUE NODE`)");
+                    }
+                }
+            }
+            Err(e) => c.warn("node", format!("cannot list the nodes: {e}"), None),
+        }
+    }
+    // the guard
+    let actual = info.swarm.cluster_id().unwrap_or_default();
+    match crate::swarm::guard::cluster(profile, state, actual) {
+        Cluster::Pinned {
+            pinned,
+            matches: true,
+        } => c.ok(
+            "guard",
+            format!("context `{context}` reaches swarm {pinned}, as the profile pins"),
+        ),
+        Cluster::Pinned {
+            pinned,
+            matches: false,
+        } => c.fail(
+            "guard",
+            format!("the profile pins swarm {pinned}, context `{context}` reaches {actual}"),
+            format!("check `docker context inspect {context}`, or update docker.cluster_id"),
+        ),
+        Cluster::Recorded {
+            recorded,
+            matches: true,
+        } => c.ok(
+            "guard",
+            format!("context `{context}` reaches swarm {recorded}, as at the last deploy"),
+        ),
+        Cluster::Recorded {
+            recorded,
+            matches: false,
+        } => c.fail(
+            "guard",
+            format!(
+                "deployed to swarm {recorded} before, context `{context}` now reaches {actual}"
+            ),
+            "`devenv up --new-cluster` if the swarm was re-created on purpose",
+        ),
+        Cluster::Unrecorded => c.ok(
+            "guard",
+            format!("context `{context}`; the swarm is recorded at the first deploy"),
+        ),
+    }
+    // IPVS
+    if profile.on_this_machine() {
+        match ctx.sys.ipvs() {
+            Some(false) if profile.file.docker.publish == crate::profile::Publish::Ingress => c.fail(
+                "ipvs",
+                "the kernel has no IPVS, so the routing mesh (publish: ingress) cannot route",
+                "set docker.publish: auto (host-mode ports + dnsrr), or load ip_vs (`modprobe ip_vs`)",
+            ),
+            Some(false) => c.ok("ipvs", "no IPVS in this kernel: devenv publishes host-mode ports and uses DNS round-robin"),
+            Some(true) => c.ok("ipvs", "available"),
+            None => c.add("ipvs", Status::Skip, "not checkable from this OS (Docker Desktop's VM has it)", None),
+        }
+    }
+    // ports of the stack on this machine
+    if let Some(r) = rendered
+        && profile.on_this_machine()
+    {
+        let stack = profile.stack_name(project);
+        for port in r.view.published_ports() {
+            let check = format!("port {port}");
+            match crate::swarm::ports::state(&docker, &stack, port) {
+                PortState::Free => c.ok(&check, "free"),
+                PortState::Ours => c.ok(&check, format!("held by this stack ({stack})")),
+                PortState::Other(who) => c.fail(
+                    &check,
+                    format!("in use by {who}"),
+                    format!("stop it (`sudo ss -ltnp 'sport = :{port}'` shows which), or publish another port"),
+                ),
+                PortState::Unknown(e) => {
+                    c.add(&check, Status::Skip, format!("cannot check: {e}"), None)
+                }
+            }
+        }
+    }
+    // clock
+    let now = time::OffsetDateTime::from_unix_timestamp(ctx.sys.now())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let engine = docker
+        .query(["info", "--format", "{{.SystemTime}}"])
+        .ok()
+        .and_then(|o| {
+            time::OffsetDateTime::parse(
+                o.stdout_str().trim(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .ok()
+        });
+    match engine {
+        Some(t) if (t - now).whole_seconds().abs() > 60 => c.fail(
+            "clock",
+            format!(
+                "this machine and the engine disagree by {}s",
+                (t - now).whole_seconds().abs()
+            ),
+            "sync the clocks (`timedatectl set-ntp true`; Docker Desktop: restart it)",
+        ),
+        Some(_) => c.ok("clock", "this machine and the engine agree"),
+        None => c.add("clock", Status::Skip, "the engine's time is unknown", None),
+    }
+}
+
+fn hosts_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks) {
+    let names = match crate::hosts::names_for(profile) {
+        Ok(n) if !n.is_empty() => n,
+        Ok(_) => return,
+        Err(e) => {
+            c.fail("hosts", e.to_string(), "fix the name in the profile");
+            return;
+        }
+    };
+    let apply = format!(
+        "`devenv -C {} hosts apply`",
+        crate::sys::shell_quote(&project.root.to_string_lossy())
+    );
+    for path in ctx.hosts_targets() {
+        match crate::hosts::plan(
+            &path,
+            project,
+            profile,
+            crate::hosts::Action::Map(names.clone()),
+        ) {
+            Ok(p) => {
+                for x in p.conflicts.iter().filter(|x| x.shadows) {
+                    c.fail(
+                        "hosts",
+                        format!(
+                            "{}:{} maps {} to {}, before devenv's block",
+                            path.display(),
+                            x.line,
+                            x.name,
+                            x.address
+                        ),
+                        format!("remove or comment out that line, then {apply}"),
+                    );
+                }
+                if p.changes() {
+                    c.fail(
+                        "hosts",
+                        format!(
+                            "{}: the block of {} is missing or out of date",
+                            path.display(),
+                            project.name()
+                        ),
+                        apply.clone(),
+                    );
+                }
+            }
+            Err(e) => c.fail(
+                "hosts",
+                e.to_string(),
+                "`devenv hosts restore` brings back the last backup",
+            ),
+        }
+    }
+    if ctx.g.hosts_file.is_none() {
+        for r in crate::dns::verify(&names) {
+            if r.loopback() {
+                c.ok("resolve", r.describe());
+            } else {
+                c.fail("resolve", r.describe(), format!("{apply}; if it still fails, flush DNS caches (doctor shows the commands with -v)"));
+            }
+        }
+    }
+}
+
+fn cert_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks) {
+    if profile.file.tls != Tls::LocalCa {
+        return;
+    }
+    let dir = match crate::certs::issue::caroot_for(Some(project)) {
+        Ok(d) => d,
+        Err(e) => {
+            c.fail("ca", e.to_string(), "move DEVENV_CAROOT out of the project");
+            return;
+        }
+    };
+    let ca = match Ca::load(&dir) {
+        Ok(Some(ca)) => ca,
+        Ok(None) => {
+            c.fail(
+                "ca",
+                format!("no CA in {}", dir.display()),
+                "`devenv certs trust`",
+            );
+            return;
+        }
+        Err(e) => {
+            let hint = e
+                .downcast_ref::<crate::error::UserError>()
+                .and_then(|u| u.hint.clone())
+                .unwrap_or_default();
+            c.fail(
+                "ca",
+                e.to_string().lines().next().unwrap_or_default().to_string(),
+                hint,
+            );
+            return;
+        }
+    };
+    let now = ctx.sys.now();
+    let days = (ca.not_after - now) / 86400;
+    if days < 30 {
+        c.warn(
+            "ca",
+            format!("expires in {days} days"),
+            Some("`devenv certs rotate`".into()),
+        );
+    } else if ca.permitted.is_some() && !ca.mail_and_uri_closed {
+        c.warn(
+            "ca",
+            format!(
+                "{} leaves e-mail and URI names unconstrained (made by an older devenv): its key could sign S/MIME or URI certificates",
+                ca.nickname()
+            ),
+            Some("`devenv certs rotate` (a new CA that closes them, trusted again)".into()),
+        );
+    } else {
+        c.ok(
+            "ca",
+            format!("{} ({}), {days} days left", ca.nickname(), dir.display()),
+        );
+    }
+    let u = crate::paths::invoking_user();
+    let env = trust::Env {
+        sys: ctx.sys.as_ref(),
+        platform: ctx.sys.platform(),
+        home: u.home.clone(),
+        run_as: None,
+        is_root: ctx.sys.is_admin(),
+        ca: CaRef::from_ca(&ca),
+        macos_user: false,
+        windows_machine: false,
+    };
+    for s in trust::discover(&env) {
+        match s.check(&env) {
+            Trust::Trusted => c.ok("trust", format!("trusted by {}", s.describe())),
+            Trust::NotTrusted => c.fail(
+                "trust",
+                format!("not trusted by {}", s.describe()),
+                "`devenv certs trust`",
+            ),
+            Trust::Unknown(w) => c.warn("trust", format!("{}: {w}", s.describe()), None),
+        }
+    }
+    let (crt, key) = crate::certs::leaf_paths(&project.root, &profile.name);
+    let names = leaf::desired_names(profile).unwrap_or_default();
+    let issue = format!(
+        "`devenv -C {} certs issue {}`",
+        crate::sys::shell_quote(&project.root.to_string_lossy()),
+        profile.name
+    );
+    match leaf::check(&ca, &crt, &key, &names, now) {
+        Ok(l) => c.ok(
+            "leaf",
+            format!(
+                "{}: {}, {} days left",
+                crate::error::display_path(&crt),
+                l.info.sans.join(", "),
+                (l.info.not_after - now) / 86400
+            ),
+        ),
+        Err(n) => c.fail(
+            "leaf",
+            format!("{}: {n}", crate::error::display_path(&crt)),
+            issue,
+        ),
+    }
+    if let Err(e) = leaf::check_constraints(&ca, profile, &names) {
+        c.fail(
+            "leaf",
+            e.to_string().lines().next().unwrap_or_default().to_string(),
+            "use .test names, or `devenv certs rotate --permit SUFFIX`",
+        );
+    }
+}

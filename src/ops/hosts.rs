@@ -1,0 +1,459 @@
+//! The hosts file as an operation: apply a [`SyncPlan`] (each file through its careful writer,
+//! elevating only this step when a file is not writable), flush DNS caches, check the names with
+//! the resolvers; list the block and how its names resolve; restore the latest backup.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::Ctx;
+use super::exec::Executor;
+use crate::error::UserError;
+use crate::hosts::sync::{SyncPlan, Want};
+use crate::hosts::{self, HostsPlan, write};
+use crate::platform::Platform;
+use crate::profile::{Profile, Project};
+
+pub fn plan(
+    ctx: &Ctx,
+    project: &Project,
+    profile: &Profile,
+    want: Want,
+) -> anyhow::Result<SyncPlan> {
+    hosts::sync::plan(
+        &ctx.hosts_targets(),
+        project,
+        profile,
+        want,
+        ctx.sys.as_ref(),
+    )
+}
+
+/// What applying a sync plan did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SyncReport {
+    pub changed: Vec<PathBuf>,
+    pub written_in_place: Vec<PathBuf>,
+    /// Every name resolves to loopback (true when nothing had to resolve).
+    pub all_resolve: bool,
+    pub resolution: Vec<crate::dns::Resolution>,
+    pub warnings: Vec<String>,
+}
+
+/// Carries out a sync plan: writes each file that changes (elevating only this step where
+/// needed), flushes the DNS caches after a change, and checks the names.
+pub fn apply(
+    ctx: &Ctx,
+    x: &mut Executor<'_>,
+    project: &Project,
+    profile: &Profile,
+    plan: SyncPlan,
+) -> anyhow::Result<SyncReport> {
+    let mut report = SyncReport {
+        all_resolve: true,
+        ..Default::default()
+    };
+    for n in &plan.notes {
+        crate::ui::warn(n);
+    }
+    let opts = write::Options::default();
+    let mut elevated = false;
+    for f in plan.files {
+        let path = f.plan.path.clone();
+        if !f.plan.changes() {
+            crate::ui::debug(&format!("{}: already up to date", path.display()));
+            continue;
+        }
+        if !f.writable {
+            elevate(ctx, x, project, profile, &path, &f.plan)?;
+            elevated = true;
+            report.changed.push(path.clone());
+            record(x, project, &path, f.plan.removes_block());
+            continue;
+        }
+        let removing = f.plan.removes_block();
+        let (_, out) = x.hosts(f.plan, &opts)?;
+        if out.method == write::Method::Unchanged {
+            continue;
+        }
+        report.changed.push(path.clone());
+        if out.method == write::Method::InPlace {
+            report.written_in_place.push(path.clone());
+        }
+        record(x, project, &path, removing);
+        crate::ui::ok(&format!(
+            "{} {}{}",
+            if removing {
+                "removed the devenv block from"
+            } else {
+                "updated"
+            },
+            path.display(),
+            if out.method == write::Method::InPlace {
+                " (in place)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if !report.changed.is_empty() && !elevated {
+        for c in &plan.flush {
+            let failed = match x.run(c) {
+                Ok(o) if o.ok() => None,
+                Ok(o) => Some(format!(
+                    "`{}` failed (exit {}): {}",
+                    c.display(),
+                    o.status,
+                    o.stderr_str()
+                )),
+                Err(e) => Some(format!("`{}` could not run: {e}", c.display())),
+            };
+            if let Some(w) = failed {
+                crate::ui::warn(&format!("DNS cache flush: {w}"));
+                report.warnings.push(w);
+            }
+        }
+        if !plan.names.is_empty() {
+            crate::ui::info(
+                "Chrome keeps its own DNS cache for about a minute; if it still shows the old address, \
+                 clear it at chrome://net-internals/#dns",
+            );
+        }
+    }
+    if plan.verify {
+        for r in crate::dns::verify(&plan.names) {
+            if !r.loopback() {
+                report.all_resolve = false;
+                crate::ui::warn(&format!("{} (expected loopback)", r.describe()));
+            } else {
+                crate::ui::debug(&r.describe());
+            }
+            report.resolution.push(r);
+        }
+    }
+    Ok(report)
+}
+
+fn record(x: &mut Executor<'_>, project: &Project, path: &Path, removed: bool) {
+    if removed {
+        x.record(
+            format!("removed the devenv block from {}", path.display()),
+            None,
+        );
+    } else {
+        x.record(
+            format!(
+                "the devenv block of {} in {}",
+                project.name(),
+                path.display()
+            ),
+            Some(format!(
+                "devenv -C {} hosts remove",
+                crate::sys::shell_quote(&project.root.to_string_lossy())
+            )),
+        );
+    }
+}
+
+/// ` --hosts-file PATH` when the user named the file, for commands we tell them to run.
+pub fn hosts_file_flag(ctx: &Ctx) -> String {
+    ctx.g
+        .hosts_file
+        .as_ref()
+        .map(|h| {
+            format!(
+                " --hosts-file {}",
+                crate::sys::shell_quote(&h.to_string_lossy())
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// Runs just the hosts step again with administrator rights.
+fn elevate(
+    ctx: &Ctx,
+    x: &mut Executor<'_>,
+    project: &Project,
+    profile: &Profile,
+    path: &Path,
+    plan: &HostsPlan,
+) -> anyhow::Result<()> {
+    let platform = ctx.sys.platform();
+    let action = if plan.removes_block() {
+        "remove"
+    } else {
+        "apply"
+    };
+    let manual = manual_command(platform, project, profile, &hosts_file_flag(ctx), action);
+    if ctx.sys.is_admin() && !path.starts_with("/mnt/") {
+        return Err(UserError::new(format!(
+            "cannot write {}: permission denied, even as administrator",
+            path.display()
+        ))
+        .hint("is the file immutable (`lsattr`), or on a read-only file system?")
+        .into());
+    }
+    let interactive = super::interactive();
+    if !ctx.g.yes {
+        if !interactive {
+            return Err(UserError::new(format!(
+                "cannot write {}: permission denied",
+                path.display()
+            ))
+            .hint(format!(
+                "run this step as administrator: `{manual}` (or pass --yes to let devenv elevate it)"
+            ))
+            .into());
+        }
+        if !super::confirm(&format!(
+            "devenv needs administrator rights to edit {} (only this step). Continue?",
+            path.display()
+        ))? {
+            return Err(UserError::new(format!("not editing {}", path.display()))
+                .hint(format!("run `{manual}` yourself when ready"))
+                .into());
+        }
+    }
+    // WSL: the Windows hosts file needs UAC on the Windows side
+    if platform.wsl && path.starts_with("/mnt/") {
+        let tmp = PathBuf::from("/mnt/c/Users/Public")
+            .join(format!("devenv-hosts-{}.tmp", std::process::id()));
+        x.write(&tmp, &plan.after(), Some(0o644))?;
+        let cmd = hosts::elevate::wsl_copy_elevated(
+            &hosts::elevate::wsl_to_windows_path(&tmp).unwrap_or_default(),
+            &hosts::elevate::wsl_to_windows_path(path).unwrap_or_default(),
+        );
+        let rc = x.run_attached(&cmd);
+        let _ = x.remove(&tmp);
+        return match rc {
+            Ok(0) => Ok(()),
+            Ok(c) => Err(UserError::new(format!(
+                "the elevated copy onto {} failed (exit {c})",
+                path.display()
+            ))
+            .into()),
+            Err(e) => Err(UserError::new(format!("cannot run powershell.exe: {e}")).into()),
+        };
+    }
+    let exe = std::env::current_exe()?;
+    let args: Vec<String> = vec![
+        "-C".into(),
+        project.root.to_string_lossy().into_owned(),
+        "--profile".into(),
+        profile.name.clone(),
+        "--hosts-file".into(),
+        path.to_string_lossy().into_owned(),
+        "hosts".into(),
+        action.into(),
+        "--yes".into(),
+    ];
+    let Some(cmd) =
+        hosts::elevate::rerun_elevated(platform, ctx.sys.as_ref(), &exe, &args, interactive)
+    else {
+        return Err(UserError::new(format!(
+            "cannot write {}: permission denied, and sudo is not installed",
+            path.display()
+        ))
+        .hint(format!("run as root: `{manual}`"))
+        .into());
+    };
+    crate::ui::info(&format!("running as administrator: {}", cmd.display()));
+    match x.run_attached(&cmd) {
+        Ok(0) => Ok(()),
+        Ok(c) => Err(
+            UserError::new(format!("the elevated hosts step failed (exit {c})"))
+                .hint(format!("run `{manual}` to see why"))
+                .into(),
+        ),
+        Err(e) => Err(UserError::new(format!("cannot run {}: {e}", cmd.program)).into()),
+    }
+}
+
+/// The command a user runs in an administrator shell for the hosts step.
+pub fn manual_command(
+    platform: Platform,
+    project: &Project,
+    profile: &Profile,
+    hosts_file: &str,
+    action: &str,
+) -> String {
+    let dir = crate::sys::shell_quote(&project.root.to_string_lossy());
+    match platform.os {
+        crate::platform::Os::Windows => format!(
+            "devenv -C {dir} --profile {}{hosts_file} hosts {action}",
+            profile.name
+        ),
+        _ => format!(
+            "sudo devenv -C {dir} --profile {}{hosts_file} hosts {action}",
+            profile.name
+        ),
+    }
+}
+
+/// One hosts file as `hosts list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileListing {
+    pub file: PathBuf,
+    pub block: Option<hosts::block::BlockInfo>,
+    pub other_projects: Vec<String>,
+    pub conflicts: Vec<hosts::block::Conflict>,
+    pub resolution: Vec<crate::dns::Resolution>,
+    pub interrupted: Option<String>,
+}
+
+impl FileListing {
+    pub fn ok(&self) -> bool {
+        self.resolution.iter().all(|r| r.loopback()) && self.conflicts.iter().all(|c| !c.shadows)
+    }
+}
+
+/// The block in every managed file, conflicting lines, and how its names resolve.
+pub fn list(ctx: &Ctx, project: &Project) -> anyhow::Result<Vec<FileListing>> {
+    let profile = ctx.profile(project, None).ok();
+    let mut out = Vec::new();
+    for path in ctx.hosts_targets() {
+        let (src, interrupted) = write::read_for_plan(&path, &write::Options::default())?;
+        let block =
+            hosts::block::find(&src, project.name()).map_err(|e| hosts::block_error(&path, e))?;
+        let other_projects: Vec<String> = hosts::block::projects(&src)
+            .into_iter()
+            .filter(|p| p != project.name())
+            .collect();
+        let mut names: Vec<String> = block
+            .as_ref()
+            .map(|b| b.entries.iter().flat_map(|(_, n)| n.clone()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names.dedup();
+        let conflicts = match &profile {
+            Some(p) => {
+                let want = hosts::names_for(p).unwrap_or_default();
+                hosts::plan(&path, project, p, hosts::Action::Map(want))
+                    .map(|pl| pl.conflicts)
+                    .unwrap_or_default()
+            }
+            None => Vec::new(),
+        };
+        let resolution = if path == hosts::system_hosts_path() && !names.is_empty() {
+            crate::dns::verify(&names)
+        } else {
+            Vec::new()
+        };
+        out.push(FileListing {
+            file: path,
+            block,
+            other_projects,
+            conflicts,
+            resolution,
+            interrupted,
+        });
+    }
+    Ok(out)
+}
+
+/// What `hosts restore` will bring back.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestorePlan {
+    pub file: PathBuf,
+    pub backup: PathBuf,
+    #[serde(skip)]
+    pub current: Vec<u8>,
+    #[serde(skip)]
+    pub content: Vec<u8>,
+}
+
+impl RestorePlan {
+    pub fn describe(&self) -> String {
+        let show = |b: &[u8]| String::from_utf8_lossy(b).replace("\r\n", "\n");
+        format!(
+            "would restore {} from {}:\n{}",
+            self.file.display(),
+            self.backup.display(),
+            crate::diff::unified(
+                &show(&self.current),
+                &show(&self.content),
+                "now",
+                &self.backup.display().to_string()
+            )
+        )
+    }
+}
+
+/// Plans bringing back the latest backup of each managed file that differs from it.
+pub fn plan_restore(ctx: &Ctx, project: &Project) -> anyhow::Result<Vec<RestorePlan>> {
+    let dir = write::default_dir();
+    let mut out = Vec::new();
+    for path in ctx.hosts_targets() {
+        let current = write::read(&path)?;
+        let backups = write::backups(&dir, &path);
+        let Some(pick) = backups
+            .iter()
+            .rev()
+            .find(|b| std::fs::read(b).is_ok_and(|c| c != current))
+        else {
+            return Err(UserError::new(format!(
+                "no backup of {} that differs from it",
+                path.display()
+            ))
+            .hint(format!("backups are kept in {}", dir.display()))
+            .into());
+        };
+        let content = std::fs::read(pick).map_err(|e| {
+            UserError::new(format!("cannot read the backup {}: {e}", pick.display())).hint(
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    format!(
+                        "it belongs to another user: run `sudo devenv -C {}{} hosts restore`",
+                        crate::sys::shell_quote(&project.root.to_string_lossy()),
+                        hosts_file_flag(ctx)
+                    )
+                } else {
+                    format!("backups are kept in {}", dir.display())
+                },
+            )
+        })?;
+        out.push(RestorePlan {
+            file: path,
+            backup: pick.clone(),
+            current,
+            content,
+        });
+    }
+    Ok(out)
+}
+
+/// Restores each planned file through the careful writer.
+pub fn restore(
+    ctx: &Ctx,
+    x: &mut Executor<'_>,
+    project: &Project,
+    plans: Vec<RestorePlan>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut done = Vec::new();
+    for r in plans {
+        let plan = HostsPlan::restore(&r.file, project, r.current, r.content);
+        match x.hosts(plan, &write::Options::default()) {
+            Ok(_) => {
+                crate::ui::ok(&format!(
+                    "restored {} from {}",
+                    r.file.display(),
+                    r.backup.display()
+                ));
+                done.push(r.file);
+            }
+            Err(e) if e.downcast_ref::<write::PermissionDenied>().is_some() => {
+                return Err(UserError::new(format!(
+                    "cannot write {}: permission denied",
+                    r.file.display()
+                ))
+                .hint(format!(
+                    "run `sudo devenv -C {}{} hosts restore`",
+                    crate::sys::shell_quote(&project.root.to_string_lossy()),
+                    hosts_file_flag(ctx)
+                ))
+                .into());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}

@@ -1,0 +1,255 @@
+//! The operations: one module per thing a user asks devenv to do. Each gathers the facts it needs
+//! (read-only), computes a plan — a plain value that `--dry-run` prints and tests assert on — and
+//! applies it through the one [`exec::Executor`], returning a report a command prints as text or
+//! JSON. The commands (`src/commands/`) are thin: parse, plan, confirm or print, apply, report.
+
+pub mod build;
+pub mod certs;
+pub mod diff;
+pub mod doctor;
+pub mod down;
+pub mod exec;
+pub mod hosts;
+pub mod init;
+pub mod render;
+pub mod service;
+pub mod status;
+pub mod switch;
+pub mod up;
+pub mod update;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::cli::Global;
+use crate::error::UserError;
+use crate::profile::{Profile, Project};
+use crate::render::Rendered;
+use crate::state::State;
+use crate::swarm::docker::Docker;
+use crate::sys::Sys;
+
+/// What every operation gets: the global flags and the seam to the machine.
+pub struct Ctx {
+    pub g: Global,
+    pub sys: Arc<dyn Sys>,
+}
+
+impl Ctx {
+    pub fn new(g: Global, sys: Arc<dyn Sys>) -> Self {
+        Ctx { g, sys }
+    }
+
+    pub fn project(&self) -> anyhow::Result<Project> {
+        Project::discover(self.g.dir.as_deref())
+    }
+
+    /// The profile to use: the positional argument, `--profile`, the active one, devenv.yaml's
+    /// `default_profile`, or `local`.
+    pub fn profile_name(
+        &self,
+        project: &Project,
+        positional: Option<&str>,
+    ) -> anyhow::Result<String> {
+        if let (Some(p), Some(f)) = (positional, self.g.profile.as_deref())
+            && p != f
+        {
+            return Err(
+                UserError::usage(format!("two profiles given: `{p}` and --profile {f}"))
+                    .hint("give one of them")
+                    .into(),
+            );
+        }
+        if let Some(p) = positional.or(self.g.profile.as_deref()) {
+            return Ok(p.to_string());
+        }
+        let state = State::load(&project.root)?;
+        Ok(state
+            .active_profile
+            .or_else(|| project.file.default_profile.clone())
+            .unwrap_or_else(|| "local".to_string()))
+    }
+
+    pub fn profile(&self, project: &Project, positional: Option<&str>) -> anyhow::Result<Profile> {
+        let name = self.profile_name(project, positional)?;
+        project.profile(&name)
+    }
+
+    /// Renders a profile as things are now, writing nothing: secrets that do not exist yet (a
+    /// leaf `up` mints, a `generate:` value) are named as unavailable, and secret names use the
+    /// project's salt only if it exists.
+    pub fn render(&self, project: &Project, profile: &Profile) -> anyhow::Result<Rendered> {
+        let facts = self.facts(profile);
+        let secrets = crate::render::collect_secrets(project, profile);
+        let salt = crate::state::salt_if_present(&project.root);
+        crate::render::render(project, profile, facts, &secrets, &salt)
+    }
+
+    /// What shapes the rendered stack on this machine (IPVS, for profiles on this machine's engine).
+    pub fn facts(&self, profile: &Profile) -> crate::render::Facts {
+        crate::render::Facts {
+            ipvs: if profile.on_this_machine() {
+                self.sys.ipvs()
+            } else {
+                None
+            },
+        }
+    }
+
+    /// The hosts files devenv manages here: `--hosts-file`, or the system's (and under WSL the
+    /// Windows one too).
+    pub fn hosts_targets(&self) -> Vec<PathBuf> {
+        crate::hosts::targets(self.g.hosts_file.as_deref(), self.sys.platform())
+    }
+
+    /// The docker CLI for the profile's context.
+    pub fn docker(&self, profile: &Profile) -> anyhow::Result<Docker<'_>> {
+        Docker::new(self.sys.as_ref(), &profile.file.docker.context)
+    }
+}
+
+/// A file an operation creates once (a `generate:` secret, the secret-name salt).
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub path: PathBuf,
+    pub data: Vec<u8>,
+    pub what: String,
+}
+
+/// What rendering a profile for real needs that may not exist yet, minted in memory: the
+/// project's secret-name salt and the profile's `generate:` secrets, with the secrets' values
+/// (the ones to create included) for the render.
+pub struct Minted {
+    pub salt: Vec<u8>,
+    pub new_files: Vec<NewFile>,
+    pub secrets: Vec<crate::render::SecretInput>,
+}
+
+pub fn mint(project: &Project, profile: &Profile) -> Minted {
+    let mut new_files = Vec::new();
+    let salt = match crate::state::existing_salt(&project.root) {
+        Some(s) => s,
+        None => {
+            let s = crate::hash::hex(&crate::hash::random_bytes(32)).into_bytes();
+            new_files.push(NewFile {
+                path: crate::state::dir(&project.root).join("salt"),
+                data: s.clone(),
+                what: "the key of secret names".into(),
+            });
+            s
+        }
+    };
+    let mut secrets = crate::render::collect_secrets(project, profile);
+    for (k, s) in &profile.file.secrets {
+        let Some(n) = s.generate else { continue };
+        let p = crate::render::generated_secret_path(&project.root, &profile.name, k);
+        if !p.exists() {
+            let v = crate::hash::hex(&crate::hash::random_bytes(n as usize)).into_bytes();
+            set_secret(&mut secrets, k, v.clone());
+            new_files.push(NewFile {
+                path: p,
+                data: v,
+                what: format!("the generated secret `{k}`"),
+            });
+        }
+    }
+    Minted {
+        salt,
+        new_files,
+        secrets,
+    }
+}
+
+/// Sets a secret's value (the one minted for it).
+pub fn set_secret(secrets: &mut Vec<crate::render::SecretInput>, key: &str, value: Vec<u8>) {
+    match secrets.iter_mut().find(|s| s.key == key) {
+        Some(s) => s.value = Ok(value),
+        None => secrets.push(crate::render::SecretInput {
+            key: key.to_string(),
+            origin: "minted by devenv".into(),
+            value: Ok(value),
+        }),
+    }
+}
+
+/// Writes what [`mint`] made, each once, private to the user (under `.devenv/`).
+pub fn write_minted(
+    x: &mut exec::Executor<'_>,
+    project: &Project,
+    files: &[NewFile],
+) -> anyhow::Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let dir = crate::state::dir(&project.root);
+    x.create_dir_all(&dir)?;
+    if !dir.join(".gitignore").exists() {
+        x.write(&dir.join(".gitignore"), b"*\n", None)?;
+    }
+    for f in files {
+        if let Some(d) = f.path.parent() {
+            x.create_dir_all(d)?;
+        }
+        x.write(&f.path, &f.data, Some(0o600))?;
+    }
+    Ok(())
+}
+
+/// A failure while planning changed nothing: such a refusal (a guard, an unreachable engine, a
+/// port in use) exits 2, which means exactly that. Unexpected errors keep their code.
+pub fn unchanged(mut e: anyhow::Error) -> anyhow::Error {
+    if let Some(u) = e.downcast_mut::<UserError>()
+        && u.code == crate::error::EXIT_FAILURE
+    {
+        u.code = crate::error::EXIT_CONFIG;
+    }
+    e
+}
+
+/// A yes on the terminal; no terminal (a script, CI) is a no.
+pub fn confirmed(question: &str) -> anyhow::Result<bool> {
+    Ok(std::io::IsTerminal::is_terminal(&std::io::stdin()) && confirm(question)?)
+}
+
+/// Whether stdin is a terminal someone can answer on.
+pub fn interactive() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdin())
+}
+
+/// Asks a yes/no question on the terminal (default yes).
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::Write;
+    eprint!("{question} [Y/n] ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let a = line.trim().to_ascii_lowercase();
+    Ok(a.is_empty() || a == "y" || a == "yes")
+}
+
+/// Prints a plan (`--dry-run`): its lines, or with `--json` one document holding them.
+pub fn print_plan(ctx: &Ctx, text: &str) -> anyhow::Result<i32> {
+    if ctx.g.json {
+        print_json(&serde_json::json!({
+            "dry_run": true,
+            "plan": text.lines().collect::<Vec<_>>(),
+        }))?;
+    } else {
+        print!("{text}");
+    }
+    Ok(0)
+}
+
+/// Prints one JSON document on stdout.
+pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// The time now, RFC 3339.
+pub fn now_rfc3339(sys: &dyn Sys) -> String {
+    time::OffsetDateTime::from_unix_timestamp(sys.now())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,0 +1,142 @@
+//! `logs` and `exec`: a service's tasks' output, and a command in one of its running tasks.
+
+use std::io::IsTerminal;
+
+use serde::Deserialize;
+
+use super::Ctx;
+use super::exec::Executor;
+use crate::error::UserError;
+use crate::swarm::docker::TaskLine;
+
+/// The stack's full name of a service the user named, with a suggestion for a typo.
+fn full_name(ctx: &Ctx, name: &str) -> anyhow::Result<(crate::profile::Profile, String)> {
+    let project = ctx.project()?;
+    let profile = ctx.profile(&project, None)?;
+    let r = ctx.render(&project, &profile)?;
+    let short = super::update::resolve(&r.stack_name, &r.service_names(), name)?;
+    Ok((profile, format!("{}_{short}", r.stack_name)))
+}
+
+pub struct LogsOptions {
+    pub follow: bool,
+    pub tail: usize,
+    pub since: Option<String>,
+    pub task_ids: bool,
+}
+
+/// Streams the service's logs; returns docker's exit code.
+pub fn logs(
+    ctx: &Ctx,
+    x: &mut Executor<'_>,
+    service: &str,
+    o: &LogsOptions,
+) -> anyhow::Result<i32> {
+    let (profile, full) = full_name(ctx, service)?;
+    let docker = ctx.docker(&profile)?;
+    let mut args = vec![
+        "service".to_string(),
+        "logs".into(),
+        "--tail".into(),
+        o.tail.to_string(),
+    ];
+    if o.follow {
+        args.push("--follow".into());
+    }
+    if let Some(s) = &o.since {
+        args.push("--since".into());
+        args.push(s.clone());
+    }
+    if !o.task_ids {
+        args.push("--no-task-ids".into());
+    }
+    args.push(full);
+    Ok(x.run_attached(&docker.cmd(args))?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ContainerLine {
+    #[serde(rename = "ID", default)]
+    id: String,
+}
+
+/// Runs `command` (default: a shell) in a running task of `service` on this node; its exit code.
+pub fn exec(
+    ctx: &Ctx,
+    x: &mut Executor<'_>,
+    service: &str,
+    command: &[String],
+    user: Option<&str>,
+) -> anyhow::Result<i32> {
+    let (profile, full) = full_name(ctx, service)?;
+    let docker = ctx.docker(&profile)?;
+    let id = running_container(&docker, service, &full)?;
+    let mut args = vec!["exec".to_string(), "-i".into()];
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        args.push("-t".into());
+    }
+    if let Some(u) = user {
+        args.push("--user".into());
+        args.push(u.to_string());
+    }
+    args.push(id);
+    if command.is_empty() {
+        args.extend([
+            "sh".into(),
+            "-c".into(),
+            "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi".into(),
+        ]);
+    } else {
+        args.extend(command.iter().cloned());
+    }
+    Ok(x.run_attached(&docker.cmd(args))?)
+}
+
+/// A running container of service `full` on the engine of this context, or why there is none.
+pub fn running_container(
+    docker: &crate::swarm::docker::Docker<'_>,
+    service: &str,
+    full: &str,
+) -> anyhow::Result<String> {
+    let containers: Vec<ContainerLine> = docker.json_lines([
+        "ps",
+        "--filter",
+        &format!("label=com.docker.swarm.service.name={full}"),
+        "--filter",
+        "status=running",
+        "--format",
+        crate::swarm::docker::JSON,
+    ])?;
+    if let Some(c) = containers.first() {
+        return Ok(c.id.clone());
+    }
+    let tasks = crate::swarm::watch::task_lines(
+        docker,
+        &[
+            "service",
+            "ps",
+            full,
+            "--filter",
+            "desired-state=running",
+            "--no-trunc",
+            "--format",
+            crate::swarm::docker::JSON,
+        ],
+    )?;
+    let running: Vec<&TaskLine> = tasks.iter().filter(|t| t.state() == "running").collect();
+    if let Some(t) = running.first() {
+        return Err(UserError::new(format!(
+            "the running task of {service} is on node {}, and `exec` reaches containers of this node only",
+            t.node
+        ))
+        .hint(format!(
+            "run devenv with a docker context for node {} (or constrain the service to this node)",
+            t.node
+        ))
+        .into());
+    }
+    Err(UserError::new(format!("{service} has no running task"))
+        .hint("`devenv status` shows why")
+        .into())
+}

@@ -1,0 +1,143 @@
+//! `devenv status`: the profile, its target, the nodes, every service with its replicas, failing
+//! tasks with their errors, and the URLs. Reads only.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::Ctx;
+use crate::state::State;
+use crate::swarm::docker::TaskLine;
+use crate::swarm::watch;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeLine {
+    #[serde(rename = "ID", default)]
+    pub id: String,
+    #[serde(default)]
+    pub hostname: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub availability: String,
+    #[serde(default)]
+    pub manager_status: String,
+    #[serde(default)]
+    pub engine_version: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Swarm {
+    pub state: String,
+    pub cluster_id: Option<String>,
+    pub manager: bool,
+    pub nodes: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailingTask {
+    pub service: String,
+    pub task: String,
+    pub node: String,
+    pub state: String,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LastDeploy {
+    pub at: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub profile: String,
+    pub active_profile: Option<String>,
+    pub context: String,
+    pub engine: String,
+    pub stack: String,
+    pub swarm: Swarm,
+    pub nodes: Vec<NodeLine>,
+    pub deployed: bool,
+    pub last_deploy: Option<LastDeploy>,
+    pub services: Vec<watch::ServiceState>,
+    pub failing_tasks: Vec<FailingTask>,
+    pub urls: Vec<String>,
+}
+
+pub fn status(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<StatusReport> {
+    let project = ctx.project()?;
+    let profile = ctx.profile(&project, profile_arg)?;
+    let state = State::load(&project.root)?;
+    let docker = ctx.docker(&profile)?;
+    let info = docker.info()?;
+    let stack = profile.stack_name(&project);
+    let rendered = ctx.render(&project, &profile)?;
+    let wanted = rendered.service_names();
+    // nodes and services are listed by a manager only
+    let manager = info.swarm.local_node_state == "active" && info.swarm.control_available;
+    let nodes: Vec<NodeLine> = if manager {
+        docker.json_lines(["node", "ls", "--format", crate::swarm::docker::JSON])?
+    } else {
+        Vec::new()
+    };
+    let mut services = Vec::new();
+    let mut failing = Vec::new();
+    if manager {
+        let full: Vec<String> = wanted.iter().map(|s| format!("{stack}_{s}")).collect();
+        let (inspects, tasks) = watch::snapshot(&docker, &stack, &full)?;
+        let opts = watch::Options::default();
+        for (short, f) in wanted.iter().zip(&full) {
+            let mine: Vec<&TaskLine> = tasks.iter().filter(|t| t.service() == f).collect();
+            services.push(watch::evaluate(
+                short,
+                inspects.iter().find(|i| i.name() == *f),
+                &mine,
+                SystemTime::UNIX_EPOCH,
+                None,
+                &opts,
+            ));
+            for t in &mine {
+                if !t.error_text().is_empty()
+                    && matches!(t.state().as_str(), "failed" | "rejected" | "pending")
+                {
+                    failing.push(FailingTask {
+                        service: short.clone(),
+                        task: t.name.clone(),
+                        node: t.node.clone(),
+                        state: t.current_state.clone(),
+                        error: t.error_text(),
+                    });
+                }
+            }
+        }
+    }
+    let deployed = services.iter().any(|s| s.phase != watch::Phase::Missing);
+    Ok(StatusReport {
+        urls: if deployed {
+            crate::render::urls(&profile, &rendered.view)
+        } else {
+            Vec::new()
+        },
+        profile: profile.name.clone(),
+        active_profile: state.active_profile.clone(),
+        context: profile.file.docker.context.clone(),
+        engine: info.server_version.clone(),
+        stack,
+        swarm: Swarm {
+            state: info.swarm.local_node_state.clone(),
+            cluster_id: info.swarm.cluster_id().map(String::from),
+            manager: info.swarm.control_available,
+            nodes: info.swarm.nodes,
+        },
+        nodes,
+        deployed,
+        last_deploy: state.deployed.get(&profile.name).map(|d| LastDeploy {
+            at: d.at.clone(),
+            hash: d.stack_hash.clone(),
+        }),
+        services,
+        failing_tasks: failing,
+    })
+}

@@ -1,0 +1,122 @@
+//! `devenv switch PROFILE`: make PROFILE the active one — re-render it, make the machine-local
+//! changes (the hosts block) follow it, and show what changes from the previous profile.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::Ctx;
+use super::exec::Executor;
+use crate::diff::ProfileDiff;
+use crate::error::UserError;
+use crate::hosts::sync::{SyncPlan, Want};
+use crate::profile::{Profile, Project};
+use crate::render::Rendered;
+use crate::state::State;
+
+pub struct SwitchPlan {
+    pub project: Project,
+    pub profile: Profile,
+    pub rendered: Rendered,
+    pub previous: Option<String>,
+    /// What differs from the previous profile's point of view.
+    pub diff: Option<ProfileDiff>,
+    pub rendered_dir: PathBuf,
+    pub hosts: SyncPlan,
+    pub new_files: Vec<super::NewFile>,
+}
+
+impl SwitchPlan {
+    pub fn describe(&self) -> String {
+        let mut out = format!(
+            "would render {} into {}\n",
+            self.profile.name,
+            self.rendered_dir.display()
+        );
+        out.push_str(&self.hosts.describe());
+        out.push_str(&format!(
+            "would set the active profile: {} → {}\n",
+            self.previous.as_deref().unwrap_or("(none)"),
+            self.profile.name
+        ));
+        out
+    }
+}
+
+pub fn plan(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<SwitchPlan> {
+    let project = ctx.project()?;
+    if profile_arg.is_none() && ctx.g.profile.is_none() {
+        return Err(
+            UserError::usage("name the profile to switch to: `devenv switch PROFILE`")
+                .hint(format!(
+                    "the profiles are: {}",
+                    project.profile_names().join(", ")
+                ))
+                .into(),
+        );
+    }
+    let profile = ctx.profile(&project, profile_arg)?;
+    let minted = super::mint(&project, &profile);
+    let rendered = crate::render::render(
+        &project,
+        &profile,
+        ctx.facts(&profile),
+        &minted.secrets,
+        &minted.salt,
+    )?;
+    let previous = State::load(&project.root)?.active_profile;
+    let diff = match previous.as_deref() {
+        Some(prev) if prev != profile.name => project.profile(prev).ok().and_then(|pp| {
+            ctx.render(&project, &pp)
+                .ok()
+                .map(|pr| crate::diff::diff(&pp, &pr, &profile, &rendered))
+        }),
+        _ => None,
+    };
+    let hosts = super::hosts::plan(ctx, &project, &profile, Want::Match)?;
+    Ok(SwitchPlan {
+        rendered_dir: crate::state::rendered_dir(&project.root, &profile.name),
+        project,
+        profile,
+        rendered,
+        previous,
+        diff,
+        hosts,
+        new_files: minted.new_files,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SwitchReport {
+    pub previous: Option<String>,
+    pub active: String,
+    pub rendered: PathBuf,
+    pub hosts_changed: Vec<PathBuf>,
+    pub diff: Option<ProfileDiff>,
+}
+
+pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: SwitchPlan) -> anyhow::Result<SwitchReport> {
+    for w in &plan.rendered.warnings {
+        crate::ui::warn(w);
+    }
+    super::write_minted(x, &plan.project, &plan.new_files)?;
+    x.write_output(&plan.rendered_dir, &plan.rendered.files(), true)?;
+    let hosts = super::hosts::apply(ctx, x, &plan.project, &plan.profile, plan.hosts)?;
+    let mut state = State::load(&plan.project.root)?;
+    state.active_profile = Some(plan.profile.name.clone());
+    let dir = crate::state::dir(&plan.project.root);
+    x.create_dir_all(&dir)?;
+    if !dir.join(".gitignore").exists() {
+        x.write(&dir.join(".gitignore"), b"*\n", None)?;
+    }
+    let mut s = serde_json::to_string_pretty(&state)?;
+    s.push('\n');
+    x.write(&crate::state::path(&plan.project.root), s.as_bytes(), None)?;
+    Ok(SwitchReport {
+        previous: plan.previous,
+        active: plan.profile.name,
+        rendered: plan.rendered_dir,
+        hosts_changed: hosts.changed,
+        diff: plan.diff,
+    })
+}

@@ -1,0 +1,987 @@
+//! `devenv up [PROFILE]`: make this machine and the profile's swarm run the stack, in SPEC §4's
+//! order. [`plan`] checks everything before anything changes — the render, the secrets, docker
+//! through the profile's context, the target guard, the swarm's nodes, ports, images, build
+//! contexts — and mints in memory what `up` creates (the CA and leaf, `generate:` secrets, the
+//! secret-name salt), so the plan names every object the deploy will use. [`apply`] then builds,
+//! changes the machine (context, certificates, hosts entries, DNS, swarm init), deploys, watches,
+//! probes and records — through the executor — and a failure after a machine change says what
+//! it left and how to undo it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::Ctx;
+use super::exec::{Applied, Executor};
+use crate::certs::issue::{self, CertPlan, Reissue};
+use crate::error::UserError;
+use crate::hosts::sync::{SyncPlan, Want};
+use crate::profile::{Profile, Project, Tls};
+use crate::render::{Rendered, SecretInput};
+use crate::stack::Stack;
+use crate::state::{DeployRecord, State};
+use crate::swarm::build::BuildStep;
+use crate::swarm::docker::Docker;
+use crate::swarm::guard::{self, Purpose, Target};
+use crate::swarm::objects::NewObject;
+use crate::swarm::ports::PortState;
+use crate::swarm::target::ContextState;
+use crate::swarm::watch::{self, Outcome, Report};
+use crate::swarm::{build, deploy, objects};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub timeout: Duration,
+    pub max_failures: usize,
+    /// Accept that the profile's swarm was re-created (records the new cluster id).
+    pub new_cluster: bool,
+    /// Roll back the services that fail to update.
+    pub rollback: bool,
+}
+
+/// What the deploy does on the target.
+#[derive(Debug, Clone)]
+pub enum Deploy {
+    /// Nothing changed since the last deploy, and every service runs: nothing is redeployed.
+    Unchanged,
+    Apply {
+        objects: Vec<NewObject>,
+        file: PathBuf,
+        yaml: String,
+        args: Vec<String>,
+    },
+}
+
+/// Everything `up` will do, decided before anything changes.
+pub struct UpPlan {
+    pub project: Project,
+    pub profile: Profile,
+    pub options: Options,
+    pub rendered: Rendered,
+    /// The stack as docker gets it (built services at their tags).
+    pub stack: serde_yaml_ng::Mapping,
+    pub secrets: Vec<SecretInput>,
+    pub warnings: Vec<String>,
+    pub notes: Vec<String>,
+    /// `None`: the first deploy of this profile from this machine.
+    pub changes: Option<Vec<String>>,
+    pub create_context: Option<String>,
+    pub certs: Option<CertPlan>,
+    pub new_files: Vec<super::NewFile>,
+    pub hosts: Option<SyncPlan>,
+    pub target: Target,
+    pub endpoint: String,
+    pub builds: Vec<BuildStep>,
+    /// Images to pull before the deploy (on this machine's engine, not present yet).
+    pub pulls: Vec<String>,
+    /// Built tags to push (registry profiles): service → tag.
+    pub push: BTreeMap<String, String>,
+    pub deploy: Deploy,
+    /// For a remote target: what changes there, service by service (secret values masked).
+    pub remote_changes: Vec<String>,
+    pub state: State,
+}
+
+impl UpPlan {
+    /// The profile runs on a remote swarm: `up` asks before it changes anything there.
+    pub fn remote(&self) -> bool {
+        !self.profile.on_this_machine()
+    }
+
+    pub fn services(&self) -> Vec<String> {
+        self.rendered.service_names()
+    }
+}
+
+/// Reads everything and decides; changes nothing.
+pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::Result<UpPlan> {
+    let project = ctx.project()?;
+    let profile = ctx.profile(&project, profile_arg)?;
+    let now = ctx.sys.now();
+    let state = State::load(&project.root)?;
+    let mut notes = Vec::new();
+
+    // what `up` mints: certificates, `generate:` secrets, the salt of secret names
+    let certs = issue::plan(&project, &profile, Reissue::IfNeeded, now)?;
+    let super::Minted {
+        salt,
+        new_files,
+        mut secrets,
+    } = super::mint(&project, &profile);
+    if let Some((crt, key)) = certs.as_ref().and_then(CertPlan::secret_values) {
+        super::set_secret(&mut secrets, "tls_cert", crt);
+        super::set_secret(&mut secrets, "tls_key", key);
+    }
+    let rendered = crate::render::render(&project, &profile, ctx.facts(&profile), &secrets, &salt)?;
+    let warnings: Vec<String> = rendered
+        .warnings
+        .iter()
+        .filter(|w| !w.starts_with("secret `"))
+        .cloned()
+        .collect();
+    check_secrets(&profile, &rendered)?;
+
+    // the target, read only: docker, the context, the guard, nodes
+    let docker = ctx.docker(&profile)?;
+    let create_context = match crate::swarm::target::context_state(&docker, &profile)? {
+        ContextState::Exists => None,
+        ContextState::Create(host) => Some(host),
+    };
+    let docker = match &create_context {
+        Some(h) => docker.through_host(h),
+        None => docker,
+    };
+    let target = guard::check(
+        &docker,
+        &profile,
+        &state,
+        Purpose::Deploy,
+        options.new_cluster,
+    )?;
+    if profile.on_this_machine() && ctx.sys.ipvs() == Some(false) {
+        notes.push(
+            "this kernel has no IPVS: the routing mesh and service VIPs cannot work here, so ports are published \
+             in host mode and services are found by DNS round-robin"
+                .into(),
+        );
+    }
+    let nodes = if target.needs_init {
+        1
+    } else {
+        target.info.swarm.nodes
+    };
+    if nodes <= 1 {
+        let problems = rendered.view.single_node_problems();
+        if !problems.is_empty() {
+            return Err(UserError::usage(format!(
+                "this stack cannot run on a single-node swarm:\n  - {}",
+                problems.join("\n  - ")
+            ))
+            .hint(format!(
+                "change it in {} (nothing was changed)",
+                crate::error::display_path(&profile.path)
+            ))
+            .into());
+        }
+    } else {
+        let problems = crate::swarm::target::unplaceable(
+            &rendered.view,
+            &crate::swarm::target::nodes(&docker)?,
+        );
+        if !problems.is_empty() {
+            return Err(UserError::usage(format!(
+                "these services could never be scheduled:\n  - {}",
+                problems.join("\n  - ")
+            ))
+            .hint("fix the placement constraints (or the node labels: `docker node update --label-add KEY=VALUE NODE`); nothing was changed")
+            .into());
+        }
+    }
+    let stack_name = rendered.stack_name.clone();
+    if profile.on_this_machine() {
+        for port in rendered.view.published_ports() {
+            if let PortState::Other(who) = crate::swarm::ports::state(&docker, &stack_name, port) {
+                return Err(UserError::usage(format!(
+                    "port {port}, which the stack publishes, is in use by {who}"
+                ))
+                .hint(format!(
+                    "stop it (`sudo ss -ltnp 'sport = :{port}'` shows which program), or publish another port in {}; nothing was changed",
+                    crate::error::display_path(&profile.path)
+                ))
+                .into());
+            }
+        }
+    }
+
+    // images: what to build (tags from the sources' hash), pull and push
+    let builds = build::plan(&docker, &project, &rendered)?;
+    let tags: BTreeMap<String, String> = builds
+        .iter()
+        .map(|b| (b.service.clone(), b.tag.clone()))
+        .collect();
+    let stack = deploy::deployable(&rendered, &tags);
+    let yaml = crate::render::stack::to_yaml(&stack);
+    let images: Vec<String> = deploy::images(&stack).into_values().collect();
+    let built: Vec<&String> = tags.values().collect();
+    let ids = deploy::image_ids(&docker, &images)?;
+    let pulls: Vec<String> = if profile.on_this_machine() && profile.file.registry.is_none() {
+        let mut v: Vec<String> = images
+            .iter()
+            .filter(|i| !built.contains(i) && !ids.contains_key(*i))
+            .cloned()
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    } else {
+        Vec::new()
+    };
+    let push = if profile.file.registry.is_some() {
+        tags.clone()
+    } else {
+        BTreeMap::new()
+    };
+
+    // the machine: hosts entries follow the profile (or an explicit --hosts-file)
+    let hosts = if !profile.file.hosts.is_empty()
+        || ctx.g.hosts_file.is_some()
+        || hosts_block_exists(ctx, &project)
+    {
+        Some(super::hosts::plan(ctx, &project, &profile, Want::Match)?)
+    } else {
+        None
+    };
+
+    // the deploy: unchanged, or the objects to create and the stack file
+    let file = deploy_file(&project, &profile);
+    let changes = summarize_changes(&file, &rendered.view, &rendered);
+    let previous = state.deployed.get(&profile.name);
+    let all_present = builds.iter().all(|b| b.built) && pulls.is_empty();
+    let unchanged = all_present
+        && !target.needs_init
+        && previous.is_some_and(|p| {
+            p.stack_hash == deploy::deploy_hash(&yaml, &ids)
+                && p.context == profile.file.docker.context
+                && p.cluster_id.as_deref() == Some(target.cluster_id.as_str())
+        })
+        && converged_now(&docker, &stack_name, &rendered.service_names())?;
+    let deploy = if unchanged {
+        Deploy::Unchanged
+    } else {
+        let objects = if target.needs_init {
+            all_objects(&rendered, &secrets)?
+        } else {
+            objects::missing(&docker, project.name(), &rendered, &secrets)?
+        };
+        Deploy::Apply {
+            objects,
+            args: deploy::deploy_args(&file, &stack_name, profile.file.registry.is_some()),
+            file,
+            yaml,
+        }
+    };
+    let remote_changes = if !profile.on_this_machine() && !target.needs_init {
+        crate::swarm::target::running_diff(&docker, &stack_name, &Stack::from_mapping(&stack))?
+    } else {
+        Vec::new()
+    };
+    let endpoint = match &create_context {
+        Some(h) => h.clone(),
+        None => crate::swarm::target::endpoint(&docker, &profile.file.docker.context),
+    };
+    Ok(UpPlan {
+        project,
+        profile,
+        options,
+        rendered,
+        stack,
+        secrets,
+        warnings,
+        notes,
+        changes,
+        create_context,
+        certs,
+        new_files,
+        hosts,
+        target,
+        endpoint,
+        builds,
+        pulls,
+        push,
+        deploy,
+        remote_changes,
+        state,
+    })
+}
+
+/// Every config and secret of `r` (an engine in no swarm yet has none).
+fn all_objects(r: &Rendered, secrets: &[SecretInput]) -> anyhow::Result<Vec<NewObject>> {
+    let mut out: Vec<NewObject> = r
+        .configs
+        .iter()
+        .map(|c| NewObject {
+            kind: "config",
+            name: c.object_name.clone(),
+            stack: r.stack_name.clone(),
+            profile: r.profile.clone(),
+            data: c.content.as_bytes().to_vec(),
+        })
+        .collect();
+    for s in &r.secrets {
+        let Some(Ok(v)) = secrets.iter().find(|i| i.key == s.key).map(|i| &i.value) else {
+            anyhow::bail!("secret `{}` has no value", s.key);
+        };
+        out.push(NewObject {
+            kind: "secret",
+            name: s.object_name.clone(),
+            stack: r.stack_name.clone(),
+            profile: r.profile.clone(),
+            data: v.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Every secret has its value before anything is deployed (what `up` mints is in the plan).
+fn check_secrets(profile: &Profile, r: &Rendered) -> anyhow::Result<()> {
+    for s in &r.secrets {
+        let Some(why) = &s.unavailable else { continue };
+        let hint = if s.origin.starts_with('$') {
+            format!(
+                "export {} in this shell (it is never written anywhere by devenv)",
+                s.origin.trim_start_matches('$')
+            )
+        } else if s.key.starts_with("tls_") {
+            format!(
+                "the profile's TLS files: see `tls:` in {}",
+                crate::error::display_path(&profile.path)
+            )
+        } else {
+            format!(
+                "create it, or change `secrets.{}` in {}",
+                s.key,
+                crate::error::display_path(&profile.path)
+            )
+        };
+        return Err(profile
+            .error_at(
+                &format!("{}:", s.key.trim_start_matches("tls_")),
+                format!("secret `{}`: {why}", s.key),
+            )
+            .hint(hint)
+            .into());
+    }
+    Ok(())
+}
+
+/// Whether the project's block is in a managed hosts file (then `up` keeps it in step).
+fn hosts_block_exists(ctx: &Ctx, project: &Project) -> bool {
+    ctx.hosts_targets().iter().any(|p| {
+        crate::hosts::write::read(p).ok().is_some_and(|b| {
+            crate::hosts::block::projects(&b)
+                .iter()
+                .any(|x| x == project.name())
+        })
+    })
+}
+
+pub fn deploy_file(project: &Project, profile: &Profile) -> PathBuf {
+    crate::state::dir(&project.root)
+        .join("deploy")
+        .join(format!("{}.yml", profile.name))
+}
+
+/// Services added, removed or changed since the last deploy (what in them); `None` when this
+/// profile was never deployed from this machine.
+fn summarize_changes(file: &std::path::Path, now: &Stack, r: &Rendered) -> Option<Vec<String>> {
+    let prev = std::fs::read_to_string(file).ok()?;
+    let prev: serde_yaml_ng::Mapping = serde_yaml_ng::from_str(&prev).ok()?;
+    let before = Stack::from_mapping(&prev);
+    let object_changed = |kind: crate::stack::Kind, key: &str| -> bool {
+        let table = |s: &Stack| match kind {
+            crate::stack::Kind::Config => s.configs.get(key).cloned(),
+            crate::stack::Kind::Secret => s.secrets.get(key).cloned(),
+        };
+        table(&before).is_some_and(|o| Some(o) != table(now))
+    };
+    let mut lines = Vec::new();
+    for svc in &now.services {
+        let Some(old) = before.service(&svc.name) else {
+            lines.push(format!("+ {}", svc.name));
+            continue;
+        };
+        let (a, b) = (old.flat(), svc.flat());
+        let mut keys: Vec<String> = b
+            .keys()
+            .chain(a.keys())
+            .filter(|k| a.get(*k) != b.get(*k))
+            .filter_map(|k| k.split('.').next().map(String::from))
+            .filter(|k| k != "build" && k != "image")
+            .collect();
+        keys.sort();
+        keys.dedup();
+        // a config or secret whose content (hence object name) changed
+        for c in &svc.configs {
+            if object_changed(crate::stack::Kind::Config, &c.source) {
+                keys.push(format!("config {}", c.source));
+            }
+        }
+        for s in &svc.secrets {
+            if object_changed(crate::stack::Kind::Secret, &s.source) {
+                keys.push(format!("secret {}", s.source));
+            }
+        }
+        // configs and secrets are named by content: their changes are said above
+        keys.retain(|k| k != "configs" && k != "secrets");
+        if !keys.is_empty() {
+            lines.push(format!("~ {} ({})", svc.name, keys.join(", ")));
+        }
+    }
+    for old in &before.services {
+        if now.service(&old.name).is_none() {
+            lines.push(format!("- {}", old.name));
+        }
+    }
+    let _ = r;
+    Some(lines)
+}
+
+/// One look: are all services converged right now?
+fn converged_now(docker: &Docker<'_>, stack: &str, services: &[String]) -> anyhow::Result<bool> {
+    let full: Vec<String> = services.iter().map(|s| format!("{stack}_{s}")).collect();
+    let (inspects, tasks) = watch::snapshot(docker, stack, &full)?;
+    let opts = watch::Options::default();
+    Ok(services.iter().zip(&full).all(|(short, f)| {
+        let mine: Vec<&crate::swarm::docker::TaskLine> =
+            tasks.iter().filter(|t| t.service() == f).collect();
+        watch::evaluate(
+            short,
+            inspects.iter().find(|i| i.name() == *f),
+            &mine,
+            SystemTime::UNIX_EPOCH,
+            None,
+            &opts,
+        )
+        .done
+    }))
+}
+
+/// The plan as `--dry-run` prints it: every step of SPEC §4 that would happen, in order.
+pub fn describe(p: &UpPlan) -> String {
+    let mut out = String::new();
+    let mut line = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    line(format!(
+        "plan for profile {} on context `{}`{}",
+        p.profile.name,
+        p.profile.file.docker.context,
+        if p.endpoint.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", p.endpoint)
+        }
+    ));
+    for n in &p.notes {
+        line(format!("note: {n}"));
+    }
+    match &p.changes {
+        None => line("first deploy of this profile from this machine".into()),
+        Some(c) if c.is_empty() => line("the stack is as deployed last time".into()),
+        Some(c) => line(format!("changes since the last deploy: {}", c.join("; "))),
+    }
+    for b in &p.builds {
+        if b.built {
+            line(format!("{}: {} is built already", b.service, b.tag));
+        } else {
+            line(format!(
+                "would build {} → {} (`docker build {}`)",
+                b.service,
+                b.tag,
+                b.context.display()
+            ));
+        }
+    }
+    for i in &p.pulls {
+        line(format!("would pull {i}"));
+    }
+    for t in p.push.values() {
+        line(format!("would push {t}"));
+    }
+    if let Some(h) = &p.create_context {
+        line(format!(
+            "would create docker context `{}` for {h}",
+            p.profile.file.docker.context
+        ));
+    }
+    if let Some(c) = &p.certs {
+        for l in c.describe() {
+            line(l);
+        }
+    }
+    for f in &p.new_files {
+        line(format!("would write {} ({})", f.path.display(), f.what));
+    }
+    if let Some(h) = &p.hosts {
+        for l in h.describe().lines() {
+            line(l.to_string());
+        }
+    }
+    if p.target.needs_init {
+        line(format!(
+            "would run: docker --context {} swarm init --advertise-addr 127.0.0.1",
+            p.profile.file.docker.context
+        ));
+    }
+    let ctx = &p.profile.file.docker.context;
+    match &p.deploy {
+        Deploy::Unchanged => line(
+            "nothing changed since the last deploy: no docker call would change anything".into(),
+        ),
+        Deploy::Apply {
+            objects,
+            args,
+            file,
+            ..
+        } => {
+            for o in objects {
+                line(format!(
+                    "would run: docker --context {ctx} {} create --label devenv.project={} {} - (value on stdin)",
+                    o.kind,
+                    p.project.name(),
+                    o.name
+                ));
+            }
+            line(format!("would write {}", file.display()));
+            line(format!(
+                "would run: docker --context {ctx} {}",
+                args.iter()
+                    .map(|a| crate::sys::shell_quote(a))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
+            line(format!(
+                "then wait until {} are ready, probe, remove unused configs and secrets",
+                p.services().join(", ")
+            ));
+        }
+    }
+    out
+}
+
+/// The summary of a remote target before a deploy there.
+pub fn remote_summary(p: &UpPlan) -> String {
+    let mut s = format!(
+        "target: context `{}` ({}), swarm {}, {} node(s), stack {}\n",
+        p.profile.file.docker.context,
+        p.endpoint,
+        p.target.cluster_id,
+        p.target.info.swarm.nodes,
+        p.rendered.stack_name
+    );
+    if p.remote_changes.is_empty() {
+        s.push_str(
+            "the services there already run this spec (configs, secrets and images are checked next)\n",
+        );
+    } else {
+        s.push_str("what changes there (secret values masked):\n");
+        for c in &p.remote_changes {
+            s.push_str(&format!("  {c}\n"));
+        }
+    }
+    s
+}
+
+/// What `up` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpReport {
+    pub profile: String,
+    pub stack: String,
+    pub context: String,
+    pub cluster_id: String,
+    pub changed: bool,
+    pub services: Vec<watch::ServiceState>,
+    pub ready_after_ms: Option<u64>,
+    pub probes: Vec<ProbeResult>,
+    pub urls: Vec<String>,
+    pub applied: Vec<Applied>,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeResult {
+    pub url: String,
+    pub ok: bool,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// Carries out the plan. A failure after a machine change records what was applied (the
+/// profile becomes the active one) and says what was left and how to undo it.
+pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: UpPlan) -> anyhow::Result<UpReport> {
+    let started = std::time::Instant::now();
+    let mut state = plan.state.clone();
+    let result = apply_steps(ctx, x, &plan, &mut state, started);
+    if result.is_err() && !x.applied().is_empty() {
+        // what was applied is recorded whatever failed after it
+        state.active_profile = Some(plan.profile.name.clone());
+        let _ = save_state(x, &plan.project, &state);
+    }
+    result.map_err(|e| left_in_place(e, x.applied()))
+}
+
+fn left_in_place(e: anyhow::Error, applied: &[Applied]) -> anyhow::Error {
+    if applied.is_empty() {
+        return e;
+    }
+    let mut lines = vec!["what this run changed stays in place:".to_string()];
+    for a in applied {
+        lines.push(match &a.undo {
+            Some(u) => format!("  {} (undo: `{u}`)", a.what),
+            None => format!("  {}", a.what),
+        });
+    }
+    e.context(lines.join("\n"))
+}
+
+fn save_state(x: &mut Executor<'_>, project: &Project, state: &State) -> anyhow::Result<()> {
+    let dir = crate::state::dir(&project.root);
+    x.create_dir_all(&dir)?;
+    let gi = dir.join(".gitignore");
+    if !gi.exists() {
+        x.write(&gi, b"*\n", None)?;
+    }
+    let mut s = serde_json::to_string_pretty(state)?;
+    s.push('\n');
+    x.write(&crate::state::path(&project.root), s.as_bytes(), None)
+}
+
+fn apply_steps(
+    ctx: &Ctx,
+    x: &mut Executor<'_>,
+    plan: &UpPlan,
+    state: &mut State,
+    started: std::time::Instant,
+) -> anyhow::Result<UpReport> {
+    let (project, profile) = (&plan.project, &plan.profile);
+    let base = ctx.docker(profile)?;
+    let docker = match &plan.create_context {
+        Some(h) => ctx.docker(profile)?.through_host(h),
+        None => ctx.docker(profile)?,
+    };
+    for w in &plan.warnings {
+        crate::ui::warn(w);
+    }
+    // images first: the likeliest failure, before any machine change
+    build::build(x, &docker, &plan.builds, ctx.g.quiet)?;
+    for i in &plan.pulls {
+        pull(x, &docker, i)?;
+    }
+    if !plan.push.is_empty() {
+        build::push(x, &docker, &plan.push)?;
+    }
+    // this machine
+    if let Some(h) = &plan.create_context {
+        crate::swarm::target::create_context(x, &base, profile, h)?;
+    }
+    let docker = base;
+    if let Some(c) = &plan.certs {
+        issue::apply(x, c).map_err(|e| match e.downcast_ref::<issue::Stale>() {
+            Some(s) => {
+                UserError::new(format!("{s}; nothing was deployed: run `devenv up` again")).into()
+            }
+            None => e,
+        })?;
+    }
+    super::write_minted(x, project, &plan.new_files)?;
+    if let Some(h) = &plan.hosts {
+        super::hosts::apply(ctx, x, project, profile, h.clone())?;
+    }
+    let mut cluster_id = plan.target.cluster_id.clone();
+    let mut nodes = plan.target.info.swarm.nodes;
+    if plan.target.needs_init {
+        let info = guard::init(x, &docker)?;
+        cluster_id = info.swarm.cluster_id().unwrap_or_default().to_string();
+        nodes = info.swarm.nodes;
+    }
+    // the deploy
+    let services = plan.services();
+    let stack_name = plan.rendered.stack_name.clone();
+    let report = match &plan.deploy {
+        Deploy::Unchanged => {
+            crate::ui::ok(&format!(
+                "nothing changed since the last deploy; all {} services are running",
+                services.len()
+            ));
+            None
+        }
+        Deploy::Apply {
+            objects: objs,
+            file,
+            yaml,
+            ..
+        } => {
+            crate::ui::step(&format!(
+                "deploying stack {stack_name} to context `{}`",
+                profile.file.docker.context
+            ));
+            for o in objs {
+                objects::create(x, &docker, project.name(), o)?;
+            }
+            if let Some(d) = file.parent() {
+                x.create_dir_all(d)?;
+            }
+            x.write(file, yaml.as_bytes(), None)?;
+            x.write_output(
+                &crate::state::rendered_dir(&project.root, &profile.name),
+                &plan.rendered.files(),
+                true,
+            )?;
+            let since = SystemTime::now();
+            deploy::stack_deploy(
+                x,
+                &docker,
+                file,
+                &stack_name,
+                profile.file.registry.is_some(),
+                Duration::from_secs(60),
+            )?;
+            x.record(
+                format!(
+                    "stack {stack_name} on context `{}`",
+                    profile.file.docker.context
+                ),
+                Some("devenv down".into()),
+            );
+            let opts = watch::Options {
+                timeout: plan.options.timeout,
+                max_failures: plan.options.max_failures,
+                progress: !ctx.g.quiet && !ctx.g.json,
+                single_node: nodes <= 1,
+                ..Default::default()
+            };
+            let r = watch::watch(&docker, x, &stack_name, &services, since, &opts)?;
+            if r.outcome != Outcome::Ready {
+                if plan.options.rollback {
+                    deploy::rollback_unfinished(x, &docker, &stack_name, &r)?;
+                }
+                state
+                    .cluster_ids
+                    .entry(profile.name.clone())
+                    .or_insert(cluster_id.clone());
+                return Err(failure(&r, &stack_name));
+            }
+            Some(r)
+        }
+    };
+
+    // readiness through the proxy, as a browser would reach it
+    let probes = run_probes(ctx, project, profile, &plan.rendered)?;
+
+    // what is no longer referenced goes
+    let keep: Vec<String> = plan
+        .rendered
+        .configs
+        .iter()
+        .map(|c| c.object_name.clone())
+        .chain(plan.rendered.secrets.iter().map(|s| s.object_name.clone()))
+        .collect();
+    let unused = objects::unused(&docker, project.name(), &stack_name, &keep)?;
+    let removed = objects::remove(x, &docker, &unused)?;
+    if !removed.is_empty() {
+        crate::ui::debug(&format!(
+            "removed unused configs/secrets: {}",
+            removed.join(", ")
+        ));
+    }
+
+    // record
+    let ids = deploy::image_ids(
+        &docker,
+        &deploy::images(&plan.stack)
+            .into_values()
+            .collect::<Vec<_>>(),
+    )?;
+    let yaml = crate::render::stack::to_yaml(&plan.stack);
+    state.active_profile = Some(profile.name.clone());
+    if profile.file.docker.cluster_id.is_none() {
+        state
+            .cluster_ids
+            .insert(profile.name.clone(), cluster_id.clone());
+    }
+    if report.is_some() || !state.deployed.contains_key(&profile.name) {
+        state.deployed.insert(
+            profile.name.clone(),
+            DeployRecord {
+                stack_hash: deploy::deploy_hash(&yaml, &ids),
+                stack_name: stack_name.clone(),
+                context: profile.file.docker.context.clone(),
+                cluster_id: Some(cluster_id.clone()),
+                images: ids,
+                configs: plan
+                    .rendered
+                    .configs
+                    .iter()
+                    .map(|c| c.object_name.clone())
+                    .collect(),
+                secrets: plan
+                    .rendered
+                    .secrets
+                    .iter()
+                    .map(|s| s.object_name.clone())
+                    .collect(),
+                at: super::now_rfc3339(ctx.sys.as_ref()),
+            },
+        );
+    }
+    save_state(x, project, state)?;
+    let failed: Vec<&ProbeResult> = probes.iter().filter(|p| !p.ok).collect();
+    if !failed.is_empty() {
+        return Err(UserError::new(format!(
+            "the stack runs, but {} not ready:\n{}",
+            if failed.len() == 1 {
+                "this probe is"
+            } else {
+                "these probes are"
+            },
+            failed
+                .iter()
+                .map(|p| format!("  {}: {}", p.url, p.error.clone().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ))
+        .hint("`devenv status` shows every service; `devenv logs SERVICE` their logs")
+        .into());
+    }
+    Ok(UpReport {
+        profile: profile.name.clone(),
+        stack: stack_name,
+        context: profile.file.docker.context.clone(),
+        cluster_id,
+        changed: report.is_some(),
+        services: report
+            .as_ref()
+            .map(|r| r.services.clone())
+            .unwrap_or_default(),
+        ready_after_ms: report.as_ref().map(|r| r.elapsed.as_millis() as u64),
+        probes,
+        urls: crate::render::urls(profile, &Stack::from_mapping(&plan.stack)),
+        applied: x.applied().to_vec(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// `docker pull` of an image the deploy needs, naming the registry when it cannot be reached.
+fn pull(x: &mut Executor<'_>, docker: &Docker<'_>, image: &str) -> anyhow::Result<()> {
+    crate::ui::step(&format!("pulling {image}"));
+    let o = x.docker_raw(docker, ["pull", "-q", image])?;
+    if o.ok() {
+        return Ok(());
+    }
+    Err(crate::swarm::docker::pull_error(image, &o.stderr_str()))
+}
+
+fn failure(r: &Report, stack: &str) -> anyhow::Error {
+    let mut msg = match r.outcome {
+        Outcome::TimedOut => format!(
+            "the stack {stack} did not become ready within {:.0}s",
+            r.elapsed.as_secs_f64()
+        ),
+        _ => format!("the stack {stack} failed to start"),
+    };
+    for s in &r.services {
+        if let Some(f) = &s.fatal {
+            msg.push_str(&format!("\n  {}: {f}", s.name));
+        } else if r.outcome == Outcome::TimedOut && !s.done {
+            msg.push_str(&format!(
+                "\n  {}: {}/{} {}{}",
+                s.name,
+                s.running,
+                s.desired,
+                s.phase,
+                s.error
+                    .as_ref()
+                    .map(|e| format!(" — {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    for (svc, log) in &r.logs {
+        msg.push_str(&format!(
+            "\n--- last log lines of {svc} ---\n{}",
+            log.trim_end()
+        ));
+    }
+    let e = match r.outcome {
+        Outcome::TimedOut => UserError::timeout(msg),
+        _ => UserError::new(msg),
+    };
+    e.hint("`devenv status` shows every task; `devenv logs SERVICE` the whole log")
+        .into()
+}
+
+/// The probe URLs of a profile: devenv.yaml's `probes:`, rendered for the profile, or by default
+/// the site's first name over HTTPS for a local-CA profile.
+pub fn probe_urls(
+    project: &Project,
+    profile: &Profile,
+    rendered: &Rendered,
+) -> anyhow::Result<Vec<(String, Option<u16>)>> {
+    let mut out = Vec::new();
+    if project.file.probes.is_empty() {
+        if profile.file.tls == Tls::LocalCa {
+            for u in crate::render::urls(profile, &rendered.view)
+                .into_iter()
+                .take(1)
+            {
+                out.push((u, None));
+            }
+        }
+        return Ok(out);
+    }
+    let env = crate::render::environment(&project.root, String::new());
+    let ctx = minijinja::Value::from(minijinja::value::Serde(&crate::render::context(
+        project, profile,
+    )?));
+    for p in &project.file.probes {
+        if !p.profiles.is_empty() && !p.profiles.contains(&profile.name) {
+            continue;
+        }
+        let url = env.render_str(&p.url, &ctx).map_err(|e| {
+            crate::error::ConfigError::new(
+                project.root.join(crate::profile::PROJECT_FILE),
+                format!("probe url `{}`: {e}", p.url),
+            )
+        })?;
+        out.push((url, p.status));
+    }
+    Ok(out)
+}
+
+/// Runs the probes of local-CA and plain-HTTP profiles (a profile with its own TLS files is
+/// probed by the browsers that trust them).
+fn run_probes(
+    ctx: &Ctx,
+    project: &Project,
+    profile: &Profile,
+    rendered: &Rendered,
+) -> anyhow::Result<Vec<ProbeResult>> {
+    if matches!(profile.file.tls, Tls::Files(_)) {
+        return Ok(Vec::new());
+    }
+    let list = probe_urls(project, profile, rendered)?;
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ca = match profile.file.tls {
+        Tls::LocalCa => {
+            crate::certs::ca::Ca::load(&issue::caroot_for(Some(project))?)?.map(|c| c.cert_pem)
+        }
+        _ => None,
+    };
+    let _ = ctx;
+    let mut out = Vec::new();
+    for (url, expect) in list {
+        match crate::probe::wait(&url, expect, ca.as_deref(), Duration::from_secs(60)) {
+            Ok((code, t)) => {
+                crate::ui::ok(&format!("{url} answers {code} ({:.1}s)", t.as_secs_f64()));
+                out.push(ProbeResult {
+                    url,
+                    ok: true,
+                    status: Some(code),
+                    error: None,
+                });
+            }
+            Err(e) => out.push(ProbeResult {
+                url,
+                ok: false,
+                status: None,
+                error: Some(e),
+            }),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,180 @@
+//! `devenv update SERVICE…|--all`: pull the services' images and force a rolling restart, then
+//! watch it like a deploy (crash loops and rolled-back updates fail it; `--rollback` undoes
+//! what failed).
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::Ctx;
+use super::exec::Executor;
+use crate::error::{UserError, did_you_mean};
+use crate::profile::{Profile, Project};
+use crate::state::State;
+use crate::swarm::guard::{self, Purpose};
+use crate::swarm::watch::{self, Outcome};
+
+/// The stack's full name of a service the user named (with a suggestion for a typo).
+pub fn resolve(stack: &str, names: &[String], name: &str) -> anyhow::Result<String> {
+    let short = name.strip_prefix(&format!("{stack}_")).unwrap_or(name);
+    if names.iter().any(|n| n == short) {
+        return Ok(short.to_string());
+    }
+    let mut e = UserError::usage(format!(
+        "the stack has no service `{name}`; its services: {}",
+        names.join(", ")
+    ));
+    if let Some(s) = did_you_mean(short, names.iter().map(String::as_str)) {
+        e = e.hint(format!("did you mean `{s}`?"));
+    }
+    Err(e.into())
+}
+
+pub struct UpdatePlan {
+    pub project: Project,
+    pub profile: Profile,
+    pub stack: String,
+    /// Service (short name) → image it runs (without digest).
+    pub services: Vec<(String, String)>,
+    pub registry: bool,
+    pub timeout: Duration,
+    pub rollback: bool,
+}
+
+impl UpdatePlan {
+    pub fn describe(&self) -> String {
+        let ctx = &self.profile.file.docker.context;
+        let mut out = String::new();
+        for (s, image) in &self.services {
+            if !self.registry {
+                out.push_str(&format!(
+                    "would run: docker --context {ctx} pull -q {image}\n"
+                ));
+            }
+            out.push_str(&format!(
+                "would run: docker --context {ctx} {}\n",
+                self.update_args(s, image).join(" ")
+            ));
+        }
+        out
+    }
+
+    fn update_args(&self, service: &str, image: &str) -> Vec<String> {
+        let mut args = vec![
+            "service".to_string(),
+            "update".into(),
+            "--force".into(),
+            "--detach".into(),
+        ];
+        if self.registry {
+            // re-resolving the tag makes every node pull the current image
+            args.extend([
+                "--with-registry-auth".into(),
+                "--image".into(),
+                image.to_string(),
+            ]);
+        }
+        args.push(format!("{}_{service}", self.stack));
+        args
+    }
+}
+
+pub fn plan(
+    ctx: &Ctx,
+    services: &[String],
+    all: bool,
+    timeout: Duration,
+    rollback: bool,
+) -> anyhow::Result<UpdatePlan> {
+    if !all && services.is_empty() {
+        return Err(UserError::usage("name the services to update, or pass --all").into());
+    }
+    let project = ctx.project()?;
+    let profile = ctx.profile(&project, None)?;
+    let state = State::load(&project.root)?;
+    let r = ctx.render(&project, &profile)?;
+    let known = r.service_names();
+    let names: Vec<String> = if all {
+        known.clone()
+    } else {
+        services
+            .iter()
+            .map(|s| resolve(&r.stack_name, &known, s))
+            .collect::<anyhow::Result<_>>()?
+    };
+    let docker = ctx.docker(&profile)?;
+    guard::check(&docker, &profile, &state, Purpose::Existing, false)?;
+    let mut out = Vec::new();
+    for n in names {
+        let full = format!("{}_{n}", r.stack_name);
+        let image = docker
+            .query([
+                "service",
+                "inspect",
+                "--format",
+                "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+                full.as_str(),
+            ])
+            .map(|o| o.stdout_str().trim().to_string())?;
+        let plain = image.split('@').next().unwrap_or(&image).to_string();
+        out.push((n, plain));
+    }
+    Ok(UpdatePlan {
+        registry: profile.file.registry.is_some(),
+        stack: r.stack_name.clone(),
+        project,
+        profile,
+        services: out,
+        timeout,
+        rollback,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UpdateReport {
+    pub services: Vec<watch::ServiceState>,
+    pub elapsed_ms: u64,
+}
+
+pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: UpdatePlan) -> anyhow::Result<UpdateReport> {
+    let docker = ctx.docker(&plan.profile)?;
+    let since = SystemTime::now();
+    for (n, image) in &plan.services {
+        crate::ui::step(&format!("updating {n} ({image})"));
+        if !plan.registry && !x.docker_raw(&docker, ["pull", "-q", image.as_str()])?.ok() {
+            crate::ui::debug(&format!(
+                "could not pull {image}; restarting with the local image"
+            ));
+        }
+        x.docker(&docker, plan.update_args(n, image))?;
+    }
+    let names: Vec<String> = plan.services.iter().map(|(n, _)| n.clone()).collect();
+    let opts = watch::Options {
+        timeout: plan.timeout,
+        progress: !ctx.g.quiet && !ctx.g.json,
+        ..Default::default()
+    };
+    let report = watch::watch(&docker, x, &plan.stack, &names, since, &opts)?;
+    if report.outcome == Outcome::Ready {
+        return Ok(UpdateReport {
+            services: report.services,
+            elapsed_ms: report.elapsed.as_millis() as u64,
+        });
+    }
+    let mut msg = String::from("the update did not complete:");
+    for s in &report.services {
+        if let Some(f) = s.fatal.as_ref().or(s.error.as_ref()) {
+            msg.push_str(&format!("\n  {}: {f}", s.name));
+        }
+    }
+    if plan.rollback {
+        crate::swarm::deploy::rollback_unfinished(x, &docker, &plan.stack, &report)?;
+        msg.push_str("\n(rolled back to the previous version)");
+    }
+    let e = if report.outcome == Outcome::TimedOut {
+        UserError::timeout(msg)
+    } else {
+        UserError::new(msg)
+    };
+    Err(e.hint("`devenv logs SERVICE` shows why").into())
+}
