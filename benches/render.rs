@@ -60,7 +60,7 @@ fn main() {
     let mut inproc = Vec::new();
     for _ in 0..60 {
         let t = Instant::now();
-        let secrets = devenv::render::collect_secrets(&project, &profile);
+        let secrets = devenv::render::collect_secrets(&project, &profile, &devenv::sys::RealSys);
         let r = devenv::render::render(&project, &profile, facts, &secrets, b"salt").unwrap();
         inproc.push(t.elapsed());
         assert_eq!(r.configs.len(), 20);

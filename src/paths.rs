@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::platform::Os;
+use crate::sys::Sys;
+
 /// The user devenv works for: the one who ran `sudo devenv ...`, or the current one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -11,34 +14,37 @@ pub struct User {
     pub ids: Option<(u32, u32)>,
 }
 
-/// The invoking user (resolving `SUDO_USER` when we are root under sudo).
-pub fn invoking_user() -> User {
+/// The invoking user (resolving `SUDO_USER` when we are root under sudo), from what `sys` says
+/// of the environment.
+pub fn invoking_user(sys: &dyn Sys) -> User {
     #[cfg(unix)]
+    if sys.is_admin()
+        && let (Some(name), Some(uid), Some(gid)) = (
+            sys.var("SUDO_USER"),
+            sys.var("SUDO_UID").and_then(|s| s.parse::<u32>().ok()),
+            sys.var("SUDO_GID").and_then(|s| s.parse::<u32>().ok()),
+        )
+        && uid != 0
+        && let Some(home) = home_of(uid)
     {
-        // SAFETY: geteuid has no preconditions.
-        let euid = unsafe { libc::geteuid() };
-        if euid == 0
-            && let (Ok(name), Ok(uid), Ok(gid)) = (
-                std::env::var("SUDO_USER"),
-                std::env::var("SUDO_UID").map(|s| s.parse::<u32>()),
-                std::env::var("SUDO_GID").map(|s| s.parse::<u32>()),
-            )
-            && let (Ok(uid), Ok(gid)) = (uid, gid)
-            && uid != 0
-            && let Some(home) = home_of(uid)
-        {
-            return User {
-                name,
-                home,
-                ids: Some((uid, gid)),
-            };
-        }
+        return User {
+            name,
+            home,
+            ids: Some((uid, gid)),
+        };
     }
+    let home = sys
+        .var("HOME")
+        .or_else(|| sys.var("USERPROFILE"))
+        .map(PathBuf::from)
+        .or_else(dirs::home_dir)
+        .unwrap_or_else(|| PathBuf::from("."));
     User {
-        name: std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .unwrap_or_else(|_| "user".into()),
-        home: dirs::home_dir().unwrap_or_else(|| PathBuf::from(".")),
+        name: sys
+            .var("USER")
+            .or_else(|| sys.var("USERNAME"))
+            .unwrap_or_else(|| "user".into()),
+        home,
         ids: None,
     }
 }
@@ -59,26 +65,37 @@ fn home_of(uid: u32) -> Option<PathBuf> {
     Some(PathBuf::from(dir.to_string_lossy().into_owned()))
 }
 
-/// devenv's per-user data directory (`DEVENV_DATA_DIR` overrides): `~/.local/share/devenv`,
-/// `~/Library/Application Support/devenv`, `%LOCALAPPDATA%\devenv`.
-pub fn data_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("DEVENV_DATA_DIR") {
+/// devenv's per-user data directory (`DEVENV_DATA_DIR` overrides): `~/.local/share/devenv`
+/// (or `$XDG_DATA_HOME/devenv`), `~/Library/Application Support/devenv`, `%LOCALAPPDATA%\devenv`
+/// — under sudo, the invoking user's, not root's.
+pub fn data_dir(sys: &dyn Sys) -> PathBuf {
+    if let Some(d) = sys.var("DEVENV_DATA_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
-    let u = invoking_user();
+    let u = invoking_user(sys);
     if u.ids.is_some() {
-        // under sudo: the invoking user's directory, not root's
         return u.home.join(".local/share/devenv");
     }
-    dirs::data_local_dir()
-        .unwrap_or_else(|| u.home.join(".local/share"))
-        .join("devenv")
+    match sys.platform().os {
+        Os::Windows => sys
+            .var("LOCALAPPDATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| u.home.join("AppData").join("Local"))
+            .join("devenv"),
+        Os::MacOs => u.home.join("Library/Application Support/devenv"),
+        Os::Linux => sys
+            .var("XDG_DATA_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| u.home.join(".local/share"))
+            .join("devenv"),
+    }
 }
 
 /// Gives a path created as root under sudo back to the invoking user.
 pub fn chown_to_invoking_user(path: &std::path::Path) {
     #[cfg(unix)]
-    if let Some((uid, gid)) = invoking_user().ids {
+    if let Some((uid, gid)) = invoking_user(&crate::sys::RealSys).ids {
         use std::os::unix::ffi::OsStrExt;
         if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) {
             // SAFETY: c is a valid NUL-terminated path.

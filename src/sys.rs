@@ -170,6 +170,8 @@ pub trait Sys: Send + Sync {
     fn is_admin(&self) -> bool;
     /// Seconds since the Unix epoch.
     fn now(&self) -> i64;
+    /// Whether a TCP port is free on this machine (`Err`: cannot tell).
+    fn port_free(&self, port: u16) -> std::io::Result<bool>;
 }
 
 /// The real machine.
@@ -331,6 +333,14 @@ impl Sys for RealSys {
     fn now(&self) -> i64 {
         time::OffsetDateTime::now_utc().unix_timestamp()
     }
+
+    fn port_free(&self, port: u16) -> std::io::Result<bool> {
+        match std::net::TcpListener::bind(("0.0.0.0", port)) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// A scripted machine for unit tests: a virtual file system, environment and PATH, canned
@@ -353,6 +363,7 @@ struct FakeInner {
     ipvs: Option<bool>,
     admin: bool,
     now: Option<i64>,
+    busy_ports: Vec<u16>,
 }
 
 /// The time a [`FakeSys`] answers unless told otherwise: 2026-06-01T00:00:00Z.
@@ -434,6 +445,11 @@ impl FakeSys {
     }
     pub fn now(self, t: i64) -> Self {
         self.inner.lock().unwrap().now = Some(t);
+        self
+    }
+    /// A port another program holds.
+    pub fn busy_port(self, p: u16) -> Self {
+        self.inner.lock().unwrap().busy_ports.push(p);
         self
     }
     pub fn effects(&self) -> Vec<Effect> {
@@ -623,6 +639,9 @@ impl Sys for FakeSys {
     fn now(&self) -> i64 {
         self.inner.lock().unwrap().now.unwrap_or(FAKE_NOW)
     }
+    fn port_free(&self, port: u16) -> std::io::Result<bool> {
+        Ok(!self.inner.lock().unwrap().busy_ports.contains(&port))
+    }
 }
 
 /// Reads the real machine and records every effect instead of performing it: what a trust
@@ -754,6 +773,9 @@ impl Sys for RecordingSys {
     }
     fn now(&self) -> i64 {
         RealSys.now()
+    }
+    fn port_free(&self, port: u16) -> std::io::Result<bool> {
+        RealSys.port_free(port)
     }
 }
 

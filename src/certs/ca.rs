@@ -23,10 +23,10 @@ pub const CA_VALIDITY_DAYS: i64 = 3650;
 pub const DEFAULT_PERMITTED: &[&str] = &["test", "localhost", "internal", "home.arpa"];
 
 /// Where the CA lives: `DEVENV_CAROOT`, else `<data dir>/ca`.
-pub fn caroot() -> PathBuf {
-    match std::env::var_os("DEVENV_CAROOT") {
+pub fn caroot(sys: &dyn crate::sys::Sys) -> PathBuf {
+    match sys.var("DEVENV_CAROOT") {
         Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => crate::paths::data_dir().join("ca"),
+        _ => crate::paths::data_dir(sys).join("ca"),
     }
 }
 
@@ -352,7 +352,7 @@ fn random_serial() -> SerialNumber {
 }
 
 fn user_and_host() -> String {
-    let user = crate::paths::invoking_user().name;
+    let user = crate::paths::invoking_user(&crate::sys::RealSys).name;
     let host = std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|s| s.trim().to_string())

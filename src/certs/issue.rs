@@ -23,8 +23,8 @@ pub enum Reissue {
 
 /// The CA directory, refusing one inside the project (a CA key must never end up in a
 /// repository) — also when a symlink on the way leads there.
-pub fn caroot_for(project: Option<&Project>) -> anyhow::Result<PathBuf> {
-    let dir = ca::caroot();
+pub fn caroot_for(sys: &dyn crate::sys::Sys, project: Option<&Project>) -> anyhow::Result<PathBuf> {
+    let dir = ca::caroot(sys);
     if let Some(p) = project {
         let abs = crate::fsutil::resolve(&dir)?;
         let root = crate::fsutil::resolve(&p.root)?;
@@ -127,15 +127,16 @@ impl CertPlan {
 
 /// Plans the profile's certificates: `None` for a profile whose TLS is not `local-ca`.
 pub fn plan(
+    sys: &dyn crate::sys::Sys,
     project: &Project,
     profile: &Profile,
     reissue: Reissue,
-    now: i64,
 ) -> anyhow::Result<Option<CertPlan>> {
     if profile.file.tls != Tls::LocalCa {
         return Ok(None);
     }
-    let caroot = caroot_for(Some(project))?;
+    let now = sys.now();
+    let caroot = caroot_for(sys, Some(project))?;
     let existing = Ca::load(&caroot)?;
     plan_for(project, profile, reissue, now, caroot, existing)
 }
@@ -262,10 +263,9 @@ pub fn ensure(
     project: &Project,
     profile: &Profile,
     reissue: Reissue,
-    now: i64,
 ) -> anyhow::Result<Option<CertPlan>> {
     for _ in 0..5 {
-        let Some(plan) = plan(project, profile, reissue, now)? else {
+        let Some(plan) = plan(x.sys, project, profile, reissue)? else {
             return Ok(None);
         };
         match apply(x, &plan) {

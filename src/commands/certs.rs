@@ -55,8 +55,7 @@ pub fn run(ctx: &Ctx, a: CertsArgs) -> anyhow::Result<i32> {
             }
             let plan = match issue::apply(&mut x, &plan) {
                 Err(e) if e.downcast_ref::<issue::Stale>().is_some() => {
-                    issue::ensure(&mut x, &project, &profile, reissue, ctx.sys.now())?
-                        .expect("a local-ca profile")
+                    issue::ensure(&mut x, &project, &profile, reissue)?.expect("a local-ca profile")
                 }
                 r => r.map(|_| plan)?,
             };
@@ -77,7 +76,7 @@ pub fn run(ctx: &Ctx, a: CertsArgs) -> anyhow::Result<i32> {
             permit,
             unconstrained,
         } => {
-            let plan = certs::plan_rotate(p, &permit, unconstrained)?;
+            let plan = certs::plan_rotate(ctx, p, &permit, unconstrained)?;
             if ctx.g.dry_run {
                 return ops::print_plan(ctx, &plan.describe());
             }

@@ -16,13 +16,23 @@ use crate::profile::{Profile, Project};
 use block::{BlockError, BlockSpec, Conflict};
 use parse::Ending;
 
-/// The system hosts file: `%SystemRoot%\System32\drivers\etc\hosts` on Windows, `/etc/hosts` elsewhere.
-pub fn system_hosts_path() -> PathBuf {
-    if cfg!(windows) {
-        let root = std::env::var("SystemRoot").unwrap_or_else(|_| r"C:\Windows".to_string());
-        PathBuf::from(root).join(r"System32\drivers\etc\hosts")
-    } else {
-        PathBuf::from("/etc/hosts")
+/// The system hosts file of `platform`: `%SystemRoot%\System32\drivers\etc\hosts` on Windows,
+/// `/etc/hosts` elsewhere.
+pub fn system_hosts_path(
+    platform: crate::platform::Platform,
+    sys: &dyn crate::sys::Sys,
+) -> PathBuf {
+    match platform.os {
+        crate::platform::Os::Windows => {
+            let root = sys
+                .var("SystemRoot")
+                .unwrap_or_else(|| r"C:\Windows".to_string());
+            PathBuf::from(format!(
+                "{}\\System32\\drivers\\etc\\hosts",
+                root.trim_end_matches('\\')
+            ))
+        }
+        _ => PathBuf::from("/etc/hosts"),
     }
 }
 
@@ -33,11 +43,15 @@ pub fn wsl_windows_hosts_path() -> PathBuf {
 
 /// The hosts files devenv manages on this machine: the given one, or the system's (and under
 /// WSL also the Windows one).
-pub fn targets(explicit: Option<&Path>, platform: crate::platform::Platform) -> Vec<PathBuf> {
+pub fn targets(
+    explicit: Option<&Path>,
+    platform: crate::platform::Platform,
+    sys: &dyn crate::sys::Sys,
+) -> Vec<PathBuf> {
     if let Some(p) = explicit {
         return vec![p.to_path_buf()];
     }
-    let mut v = vec![system_hosts_path()];
+    let mut v = vec![system_hosts_path(platform, sys)];
     if platform.wsl && wsl_windows_hosts_path().exists() {
         v.push(wsl_windows_hosts_path());
     }
@@ -180,12 +194,13 @@ pub fn plan(
     project: &Project,
     profile: &Profile,
     action: Action,
+    opts: &write::Options,
 ) -> anyhow::Result<HostsPlan> {
     let names = match action {
         Action::Map(n) => n,
         Action::Remove => Vec::new(),
     };
-    let (before, interrupted) = write::read_for_plan(path, &write::Options::default())?;
+    let (before, interrupted) = write::read_for_plan(path, opts)?;
     let mut p = HostsPlan {
         path: path.to_path_buf(),
         project: project.name().to_string(),

@@ -130,14 +130,16 @@ pub fn plan(
     } else {
         Action::Map(names.clone())
     };
+    let opts = write::Options::for_user(sys);
     let mut files = Vec::new();
     for path in targets {
-        let plan = super::plan(path, project, profile, action.clone())?;
+        let plan = super::plan(path, project, profile, action.clone(), &opts)?;
         notes.extend(plan.warnings.iter().cloned());
         let writable = write::writable_or_creatable(path);
         files.push(FilePlan { plan, writable });
     }
-    let verify = !names.is_empty() && targets.contains(&super::system_hosts_path());
+    let verify =
+        !names.is_empty() && targets.contains(&super::system_hosts_path(sys.platform(), sys));
     Ok(SyncPlan {
         flush: crate::dns::flush_plan(sys.platform(), sys),
         names,

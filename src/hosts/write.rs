@@ -48,19 +48,20 @@ pub struct Options {
     pub journal_dir: Option<PathBuf>,
 }
 
-impl Default for Options {
-    fn default() -> Self {
+impl Options {
+    /// Backups and journals in the user's data directory.
+    pub fn for_user(sys: &dyn crate::sys::Sys) -> Options {
         Options {
-            backup_dir: Some(default_dir()),
+            backup_dir: Some(default_dir(sys)),
             keep_backups: 10,
-            journal_dir: Some(default_dir()),
+            journal_dir: Some(default_dir(sys)),
         }
     }
 }
 
 /// The per-user directory of hosts-file backups and journals.
-pub fn default_dir() -> PathBuf {
-    crate::paths::data_dir().join("hosts-backups")
+pub fn default_dir(sys: &dyn crate::sys::Sys) -> PathBuf {
+    crate::paths::data_dir(sys).join("hosts-backups")
 }
 
 /// Why a path cannot be used as a hosts file. Nothing is written when one of these is returned.

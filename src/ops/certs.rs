@@ -26,7 +26,7 @@ pub struct Scope {
 }
 
 fn trust_env<'a>(ctx: &Ctx, sys: &'a dyn Sys, ca: CaRef, scope: Scope) -> Env<'a> {
-    let u = crate::paths::invoking_user();
+    let u = crate::paths::invoking_user(ctx.sys.as_ref());
     Env {
         sys,
         platform: ctx.sys.platform(),
@@ -99,7 +99,7 @@ fn discover(ctx: &Ctx, ca: &Ca, scope: Scope) -> Vec<Box<dyn Store>> {
 }
 
 pub fn plan_trust(ctx: &Ctx, project: Option<&Project>, scope: Scope) -> anyhow::Result<TrustPlan> {
-    let caroot = issue::caroot_for(project)?;
+    let caroot = issue::caroot_for(ctx.sys.as_ref(), project)?;
     let (ca, creates_ca) = match Ca::load(&caroot)? {
         Some(ca) => (ca, false),
         None => (Ca::generate_for(&caroot, &[], false)?, true),
@@ -317,7 +317,7 @@ impl UntrustPlan {
 }
 
 pub fn plan_untrust(ctx: &Ctx, project: Option<&Project>) -> anyhow::Result<UntrustPlan> {
-    let caroot = issue::caroot_for(project)?;
+    let caroot = issue::caroot_for(ctx.sys.as_ref(), project)?;
     let Some(ca) = Ca::load(&caroot)? else {
         return Ok(UntrustPlan {
             caroot,
@@ -429,7 +429,7 @@ pub fn plan_issue(
         ))
         .into());
     }
-    Ok(issue::plan(project, profile, reissue, ctx.sys.now())?.expect("a local-ca profile"))
+    Ok(issue::plan(ctx.sys.as_ref(), project, profile, reissue)?.expect("a local-ca profile"))
 }
 
 /// `certs rotate`: a new CA, trusted; the project's leaves re-issued; the old CA untrusted.
@@ -462,11 +462,12 @@ impl RotatePlan {
 }
 
 pub fn plan_rotate(
+    ctx: &Ctx,
     project: Option<&Project>,
     permit: &[String],
     unconstrained: bool,
 ) -> anyhow::Result<RotatePlan> {
-    let caroot = issue::caroot_for(project)?;
+    let caroot = issue::caroot_for(ctx.sys.as_ref(), project)?;
     let mut suffixes = Vec::new();
     for p in permit {
         let n = crate::hosts::validate::normalize_name(
@@ -625,7 +626,7 @@ pub struct LeafStatus {
 }
 
 pub fn status(ctx: &Ctx, project: Option<&Project>) -> anyhow::Result<StatusReport> {
-    let caroot = issue::caroot_for(project)?;
+    let caroot = issue::caroot_for(ctx.sys.as_ref(), project)?;
     let Some(ca) = Ca::load(&caroot)? else {
         return Ok(StatusReport {
             caroot,
@@ -751,7 +752,7 @@ pub fn plan_env(
     project: Option<&Project>,
     shell: Option<&str>,
 ) -> anyhow::Result<EnvPlan> {
-    let dir = issue::caroot_for(project)?;
+    let dir = issue::caroot_for(ctx.sys.as_ref(), project)?;
     let Some(ca) = Ca::load(&dir)? else {
         return Err(UserError::new(format!("no CA in {}", dir.display()))
             .hint("run `devenv certs trust` first")

@@ -366,6 +366,7 @@ fn hosts_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks)
             project,
             profile,
             crate::hosts::Action::Map(names.clone()),
+            &crate::hosts::write::Options::for_user(ctx.sys.as_ref()),
         ) {
             Ok(p) => {
                 for x in p.conflicts.iter().filter(|x| x.shadows) {
@@ -415,7 +416,7 @@ fn cert_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks) 
     if profile.file.tls != Tls::LocalCa {
         return;
     }
-    let dir = match crate::certs::issue::caroot_for(Some(project)) {
+    let dir = match crate::certs::issue::caroot_for(ctx.sys.as_ref(), Some(project)) {
         Ok(d) => d,
         Err(e) => {
             c.fail("ca", e.to_string(), "move DEVENV_CAROOT out of the project");
@@ -468,7 +469,7 @@ fn cert_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks) 
             format!("{} ({}), {days} days left", ca.nickname(), dir.display()),
         );
     }
-    let u = crate::paths::invoking_user();
+    let u = crate::paths::invoking_user(ctx.sys.as_ref());
     let env = trust::Env {
         sys: ctx.sys.as_ref(),
         platform: ctx.sys.platform(),

@@ -56,7 +56,7 @@ pub fn apply(
     for n in &plan.notes {
         crate::ui::warn(n);
     }
-    let opts = write::Options::default();
+    let opts = write::Options::for_user(ctx.sys.as_ref());
     let mut elevated = false;
     for f in plan.files {
         let path = f.plan.path.clone();
@@ -312,7 +312,8 @@ pub fn list(ctx: &Ctx, project: &Project) -> anyhow::Result<Vec<FileListing>> {
     let profile = ctx.profile(project, None).ok();
     let mut out = Vec::new();
     for path in ctx.hosts_targets() {
-        let (src, interrupted) = write::read_for_plan(&path, &write::Options::default())?;
+        let (src, interrupted) =
+            write::read_for_plan(&path, &write::Options::for_user(ctx.sys.as_ref()))?;
         let block =
             hosts::block::find(&src, project.name()).map_err(|e| hosts::block_error(&path, e))?;
         let other_projects: Vec<String> = hosts::block::projects(&src)
@@ -328,13 +329,21 @@ pub fn list(ctx: &Ctx, project: &Project) -> anyhow::Result<Vec<FileListing>> {
         let conflicts = match &profile {
             Some(p) => {
                 let want = hosts::names_for(p).unwrap_or_default();
-                hosts::plan(&path, project, p, hosts::Action::Map(want))
-                    .map(|pl| pl.conflicts)
-                    .unwrap_or_default()
+                hosts::plan(
+                    &path,
+                    project,
+                    p,
+                    hosts::Action::Map(want),
+                    &write::Options::for_user(ctx.sys.as_ref()),
+                )
+                .map(|pl| pl.conflicts)
+                .unwrap_or_default()
             }
             None => Vec::new(),
         };
-        let resolution = if path == hosts::system_hosts_path() && !names.is_empty() {
+        let resolution = if path == hosts::system_hosts_path(ctx.sys.platform(), ctx.sys.as_ref())
+            && !names.is_empty()
+        {
             crate::dns::verify(&names)
         } else {
             Vec::new()
@@ -381,7 +390,7 @@ impl RestorePlan {
 
 /// Plans bringing back the latest backup of each managed file that differs from it.
 pub fn plan_restore(ctx: &Ctx, project: &Project) -> anyhow::Result<Vec<RestorePlan>> {
-    let dir = write::default_dir();
+    let dir = write::default_dir(ctx.sys.as_ref());
     let mut out = Vec::new();
     for path in ctx.hosts_targets() {
         let current = write::read(&path)?;
@@ -431,7 +440,7 @@ pub fn restore(
     let mut done = Vec::new();
     for r in plans {
         let plan = HostsPlan::restore(&r.file, project, r.current, r.content);
-        match x.hosts(plan, &write::Options::default()) {
+        match x.hosts(plan, &write::Options::for_user(ctx.sys.as_ref())) {
             Ok(_) => {
                 crate::ui::ok(&format!(
                     "restored {} from {}",

@@ -80,7 +80,7 @@ impl Ctx {
     /// project's salt only if it exists.
     pub fn render(&self, project: &Project, profile: &Profile) -> anyhow::Result<Rendered> {
         let facts = self.facts(profile);
-        let secrets = crate::render::collect_secrets(project, profile);
+        let secrets = crate::render::collect_secrets(project, profile, self.sys.as_ref());
         let salt = crate::state::salt_if_present(&project.root);
         crate::render::render(project, profile, facts, &secrets, &salt)
     }
@@ -99,7 +99,11 @@ impl Ctx {
     /// The hosts files devenv manages here: `--hosts-file`, or the system's (and under WSL the
     /// Windows one too).
     pub fn hosts_targets(&self) -> Vec<PathBuf> {
-        crate::hosts::targets(self.g.hosts_file.as_deref(), self.sys.platform())
+        crate::hosts::targets(
+            self.g.hosts_file.as_deref(),
+            self.sys.platform(),
+            self.sys.as_ref(),
+        )
     }
 
     /// The docker CLI for the profile's context.
@@ -125,7 +129,7 @@ pub struct Minted {
     pub secrets: Vec<crate::render::SecretInput>,
 }
 
-pub fn mint(project: &Project, profile: &Profile) -> Minted {
+pub fn mint(sys: &dyn Sys, project: &Project, profile: &Profile) -> Minted {
     let mut new_files = Vec::new();
     let salt = match crate::state::existing_salt(&project.root) {
         Some(s) => s,
@@ -139,7 +143,7 @@ pub fn mint(project: &Project, profile: &Profile) -> Minted {
             s
         }
     };
-    let mut secrets = crate::render::collect_secrets(project, profile);
+    let mut secrets = crate::render::collect_secrets(project, profile, sys);
     for (k, s) in &profile.file.secrets {
         let Some(n) = s.generate else { continue };
         let p = crate::render::generated_secret_path(&project.root, &profile.name, k);
@@ -253,3 +257,6 @@ pub fn now_rfc3339(sys: &dyn Sys) -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,7 +20,7 @@ pub struct RenderPlan {
 pub fn plan(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<RenderPlan> {
     let project = ctx.project()?;
     let profile = ctx.profile(&project, profile_arg)?;
-    let m = super::mint(&project, &profile);
+    let m = super::mint(ctx.sys.as_ref(), &project, &profile);
     let rendered =
         crate::render::render(&project, &profile, ctx.facts(&profile), &m.secrets, &m.salt)?;
     Ok(RenderPlan {

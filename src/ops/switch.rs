@@ -56,7 +56,7 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<SwitchPlan> 
         );
     }
     let profile = ctx.profile(&project, profile_arg)?;
-    let minted = super::mint(&project, &profile);
+    let minted = super::mint(ctx.sys.as_ref(), &project, &profile);
     let rendered = crate::render::render(
         &project,
         &profile,

@@ -99,17 +99,16 @@ impl UpPlan {
 pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::Result<UpPlan> {
     let project = ctx.project()?;
     let profile = ctx.profile(&project, profile_arg)?;
-    let now = ctx.sys.now();
     let state = State::load(&project.root)?;
     let mut notes = Vec::new();
 
     // what `up` mints: certificates, `generate:` secrets, the salt of secret names
-    let certs = issue::plan(&project, &profile, Reissue::IfNeeded, now)?;
+    let certs = issue::plan(ctx.sys.as_ref(), &project, &profile, Reissue::IfNeeded)?;
     let super::Minted {
         salt,
         new_files,
         mut secrets,
-    } = super::mint(&project, &profile);
+    } = super::mint(ctx.sys.as_ref(), &project, &profile);
     if let Some((crt, key)) = certs.as_ref().and_then(CertPlan::secret_values) {
         super::set_secret(&mut secrets, "tls_cert", crt);
         super::set_secret(&mut secrets, "tls_key", key);
@@ -958,7 +957,8 @@ fn run_probes(
     }
     let ca = match profile.file.tls {
         Tls::LocalCa => {
-            crate::certs::ca::Ca::load(&issue::caroot_for(Some(project))?)?.map(|c| c.cert_pem)
+            crate::certs::ca::Ca::load(&issue::caroot_for(ctx.sys.as_ref(), Some(project))?)?
+                .map(|c| c.cert_pem)
         }
         _ => None,
     };

@@ -441,7 +441,11 @@ fn template_error_at(root: &Path, e: &minijinja::Error) -> ConfigError {
 
 /// Collects secret values for a profile: TLS files (local CA leaf or the profile's files) and the
 /// profile's `secrets:` (files or environment variables).
-pub fn collect_secrets(project: &Project, profile: &Profile) -> Vec<SecretInput> {
+pub fn collect_secrets(
+    project: &Project,
+    profile: &Profile,
+    sys: &dyn crate::sys::Sys,
+) -> Vec<SecretInput> {
     let mut out = Vec::new();
     let read = |key: &str, path: PathBuf, origin: String| SecretInput {
         key: key.to_string(),
@@ -491,8 +495,9 @@ pub fn collect_secrets(project: &Project, profile: &Profile) -> Vec<SecretInput>
             out.push(SecretInput {
                 key: k.clone(),
                 origin: format!("${var}"),
-                value: std::env::var_os(var)
-                    .map(|v| v.to_string_lossy().into_owned().into_bytes())
+                value: sys
+                    .var(var)
+                    .map(String::into_bytes)
                     .ok_or_else(|| format!("environment variable {var} is not set")),
             });
         }

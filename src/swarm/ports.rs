@@ -1,8 +1,6 @@
 //! Whether the host ports a stack publishes on this machine are free: free, held by this stack
 //! itself (a running deploy), or held by another container or program (named when docker knows it).
 
-use std::net::TcpListener;
-
 use serde::Serialize;
 
 use super::docker::Docker;
@@ -23,9 +21,9 @@ pub fn state(docker: &Docker<'_>, stack: &str, port: u64) -> PortState {
     let Ok(p) = u16::try_from(port) else {
         return PortState::Unknown(format!("{port} is not a port"));
     };
-    match TcpListener::bind(("0.0.0.0", p)) {
-        Ok(_) => PortState::Free,
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+    match docker.sys.port_free(p) {
+        Ok(true) => PortState::Free,
+        Ok(false) => {
             let holder = docker
                 .try_query([
                     "ps",

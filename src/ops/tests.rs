@@ -1,0 +1,370 @@
+//! The operations planned and applied against a scripted machine ([`FakeSys`]): a real project in a
+//! temp directory, docker answers from a script, every effect recorded. No root, no dockerd.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::exec::Executor;
+use super::{Ctx, down, switch, up};
+use crate::cli::Global;
+use crate::sys::{Effect, FakeSys};
+
+const DOCKER: &str = "/usr/bin/docker --context default";
+
+fn info(cluster: &str) -> String {
+    format!(
+        r#"{{"ServerVersion":"28.2.2","Swarm":{{"NodeID":"n1","LocalNodeState":"active","ControlAvailable":true,"Error":"","Nodes":1,"Managers":1,"Cluster":{{"ID":"{cluster}"}}}}}}"#
+    )
+}
+
+fn service(name: &str) -> String {
+    format!(
+        r#"{{"ID":"s-{name}","Version":{{"Index":1}},"Spec":{{"Name":"fake_{name}","Mode":{{"Replicated":{{"Replicas":1}}}},"TaskTemplate":{{"ContainerSpec":{{"Image":"busybox:1"}}}}}}}}"#
+    )
+}
+
+fn task(name: &str) -> String {
+    format!(
+        r#"{{"ID":"t-{name}","Name":"fake_{name}.1","Image":"busybox:1","Node":"n1","DesiredState":"Running","CurrentState":"Running 9 seconds ago","Error":"","Ports":""}}"#
+    )
+}
+
+/// A project with two services (`web` mounts the config `page`), a local and a server profile.
+fn project(dir: &Path) {
+    for d in ["profiles", "templates"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    std::fs::write(
+        dir.join("devenv.yaml"),
+        "project: fake\nstack: templates/stack.yml\nconfigs:\n  page: templates/page.j2\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("templates/stack.yml"),
+        "services:\n  web:\n    image: busybox:1\n    configs: [{source: page, target: /www/index.html}]\n  worker:\n    image: busybox:1\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("templates/page.j2"), "page v1 of {{ profile }}\n").unwrap();
+    std::fs::write(
+        dir.join("profiles/local.yaml"),
+        "domain: fake.test\ndocker: {swarm: true}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("profiles/server.yaml"),
+        "domain: fake.com\ndocker: {context: srv, cluster_id: c-srv}\n",
+    )
+    .unwrap();
+}
+
+/// The engine as the script tells it: a manager of swarm `c1`, the image present, the services
+/// (when `deployed`) running.
+fn engine(deployed: bool) -> FakeSys {
+    let mut s = FakeSys::new()
+        .program("docker", "/usr/bin/docker")
+        .ipvs(Some(false))
+        .respond(&format!("{DOCKER} info"), 0, &info("c1"))
+        .respond(
+            &format!("{DOCKER} image inspect"),
+            0,
+            r#"[{"Id":"sha256:b1","RepoTags":["busybox:1"],"RepoDigests":[]}]"#,
+        )
+        .respond(&format!("{DOCKER} config ls"), 0, "")
+        .respond(&format!("{DOCKER} secret ls"), 0, "");
+    if deployed {
+        s = s
+            .respond(
+                &format!("{DOCKER} service inspect"),
+                0,
+                &format!("[{},{}]", service("web"), service("worker")),
+            )
+            .respond(
+                &format!("{DOCKER} stack ps"),
+                0,
+                &format!("{}\n{}\n", task("web"), task("worker")),
+            );
+    }
+    s
+}
+
+fn ctx(sys: FakeSys, dir: &Path) -> (Ctx, Arc<FakeSys>) {
+    let sys = Arc::new(sys.env("DEVENV_DATA_DIR", &dir.join("data").to_string_lossy()));
+    let g = Global {
+        dir: Some(dir.to_path_buf()),
+        hosts_file: Some(dir.join("hosts")),
+        quiet: true,
+        ..Default::default()
+    };
+    (Ctx::new(g, sys.clone()), sys)
+}
+
+fn options() -> up::Options {
+    up::Options {
+        timeout: Duration::from_secs(20),
+        max_failures: 4,
+        new_cluster: false,
+        rollback: false,
+    }
+}
+
+/// Commands that change something on the engine.
+fn mutations(sys: &FakeSys) -> Vec<String> {
+    sys.commands()
+        .into_iter()
+        .filter(|c| {
+            [
+                " create ", " deploy ", " rm ", " init ", " update ", " pull ", " push ",
+            ]
+            .iter()
+            .any(|w| c.contains(w))
+                || c.contains(" build ")
+        })
+        .collect()
+}
+
+#[test]
+fn first_up_plans_every_object_then_applies_through_the_executor() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    let (ctx, sys) = ctx(engine(true), d.path());
+    let plan = up::plan(&ctx, Some("local"), options()).unwrap();
+    assert!(plan.changes.is_none(), "a first deploy");
+    let up::Deploy::Apply { objects, .. } = &plan.deploy else {
+        panic!("a first up deploys");
+    };
+    assert_eq!(objects.len(), 1);
+    assert!(objects[0].name.starts_with("fake_page_"));
+    // planning changed nothing
+    assert!(mutations(&sys).is_empty(), "{:?}", sys.commands());
+    assert!(sys.written().is_empty());
+    // the dry run's plan names what would happen, in order
+    let text = up::describe(&plan);
+    let config = text.find("config create").unwrap();
+    let deploy = text.find("stack deploy").unwrap();
+    assert!(config < deploy, "{text}");
+    assert!(text.contains("first deploy of this profile"), "{text}");
+    assert!(
+        text.contains(&objects[0].name),
+        "the object's real name: {text}"
+    );
+
+    let mut x = Executor::new(sys.as_ref());
+    let r = up::apply(&ctx, &mut x, plan).unwrap();
+    assert!(r.changed);
+    let m = mutations(&sys);
+    assert!(m[0].contains("config create"), "{m:?}");
+    assert!(m.iter().any(|c| c.contains("stack deploy")), "{m:?}");
+    // the deploy file, the rendered output and the state were written, the state last
+    let written = sys.written();
+    assert!(
+        written
+            .iter()
+            .any(|p| p.ends_with(".devenv/deploy/local.yml"))
+    );
+    assert!(
+        written
+            .iter()
+            .any(|p| p.ends_with(".devenv/rendered/local/configs/page"))
+    );
+    assert!(written.last().unwrap().ends_with(".devenv/state.json"));
+    assert!(
+        r.applied
+            .iter()
+            .any(|a| a.undo.as_deref() == Some("devenv down"))
+    );
+}
+
+#[test]
+fn noop_up_changes_nothing_and_a_changed_config_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    // a first up for real (against the script), to have what it records on disk
+    let (ctx, sys) = ctx(engine(true), d.path());
+    let plan = up::plan(&ctx, Some("local"), options()).unwrap();
+    let mut x = Executor::new(sys.as_ref());
+    // FakeSys keeps files in memory: put them where the next plan reads them
+    up::apply(&ctx, &mut x, plan).unwrap();
+    for p in sys.written() {
+        let data = sys.file_content(&p).unwrap();
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data).unwrap();
+    }
+    let (ctx, sys) = self::ctx(engine(true), d.path());
+    let plan = up::plan(&ctx, Some("local"), options()).unwrap();
+    assert!(matches!(plan.deploy, up::Deploy::Unchanged));
+    assert_eq!(plan.changes, Some(Vec::new()));
+    let mut x = Executor::new(sys.as_ref());
+    let r = up::apply(&ctx, &mut x, plan).unwrap();
+    assert!(!r.changed);
+    assert!(
+        mutations(&sys).is_empty(),
+        "no-op up: {:?}",
+        mutations(&sys)
+    );
+
+    // the config changes: the plan says which service and why
+    std::fs::write(d.path().join("templates/page.j2"), "page v2\n").unwrap();
+    let (ctx, _) = self::ctx(engine(true), d.path());
+    let plan = up::plan(&ctx, Some("local"), options()).unwrap();
+    assert_eq!(plan.changes, Some(vec!["~ web (config page)".to_string()]));
+    assert!(matches!(plan.deploy, up::Deploy::Apply { .. }));
+}
+
+#[test]
+fn failed_preflight_changes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    // a pinned cluster that is not the engine's
+    std::fs::write(
+        d.path().join("profiles/local.yaml"),
+        "domain: fake.test\nhosts: [fake.test]\ndocker: {swarm: true, cluster_id: another}\n",
+    )
+    .unwrap();
+    let (ctx, sys) = ctx(engine(false), d.path());
+    let e = up::plan(&ctx, Some("local"), options()).err().unwrap();
+    assert!(
+        e.to_string().contains("may deploy only to swarm another"),
+        "{e}"
+    );
+    assert_eq!(crate::error::exit_code(&super::unchanged(e)), 2);
+    // a port another program holds
+    std::fs::write(
+        d.path().join("templates/stack.yml"),
+        "services:\n  web:\n    image: busybox:1\n    ports: [\"8088:80\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("profiles/local.yaml"),
+        "domain: fake.test\nhosts: [fake.test]\ndocker: {swarm: true}\n",
+    )
+    .unwrap();
+    let (ctx, sys2) = self::ctx(engine(false).busy_port(8088), d.path());
+    let e = up::plan(&ctx, Some("local"), options()).err().unwrap();
+    assert!(e.to_string().contains("port 8088"), "{e}");
+    for s in [&sys, &sys2] {
+        assert!(mutations(s).is_empty(), "{:?}", s.commands());
+        assert!(s.effects().iter().all(|e| matches!(e, Effect::Run(_))));
+    }
+    assert!(!d.path().join("hosts").exists(), "no hosts entry");
+    assert!(!d.path().join(".devenv").exists(), "no state");
+}
+
+#[test]
+fn a_remote_target_is_summarised_before_it_is_changed() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    let srv = "/usr/bin/docker --context srv";
+    let sys = FakeSys::new()
+        .program("docker", "/usr/bin/docker")
+        .respond(
+            "/usr/bin/docker context inspect srv",
+            0,
+            "ssh://deploy@fake.com\n",
+        )
+        .respond(&format!("{srv} info"), 0, &info("c-srv"))
+        .respond(&format!("{srv} image inspect"), 0, "[]")
+        .respond(&format!("{srv} config ls"), 0, "")
+        .respond(
+            &format!("{srv} service inspect"),
+            0,
+            &format!("[{}]", service("web")),
+        );
+    let (ctx, sys) = ctx(sys, d.path());
+    let plan = up::plan(&ctx, Some("server"), options()).unwrap();
+    assert!(plan.remote());
+    let s = up::remote_summary(&plan);
+    assert!(
+        s.contains("target: context `srv` (ssh://deploy@fake.com), swarm c-srv"),
+        "{s}"
+    );
+    assert!(s.contains("+ worker (new service: busybox:1)"), "{s}");
+    assert!(
+        s.contains("~ web") && s.contains("config /www/index.html"),
+        "{s}"
+    );
+    assert!(mutations(&sys).is_empty());
+}
+
+#[test]
+fn down_with_volumes_plans_their_removal_and_waits_for_the_stack() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    let sys = engine(true)
+        .respond(
+            &format!("{DOCKER} volume ls"),
+            0,
+            r#"{"Name":"fake_data","Labels":"com.docker.stack.namespace=fake"}"#,
+        )
+        .respond(
+            &format!("{DOCKER} service ls"),
+            0,
+            r#"{"ID":"s-web","Name":"fake_web"}"#,
+        );
+    let (ctx, sys) = ctx(sys, d.path());
+    let plan = down::plan(&ctx, Some("local"), true, Duration::from_secs(5)).unwrap();
+    assert_eq!(plan.volumes, vec!["fake_data"]);
+    assert_eq!(plan.services, vec!["fake_web"]);
+    let text = plan.describe();
+    assert!(
+        text.contains("stack rm fake") && text.contains("volume rm fake_data (its data is lost)"),
+        "{text}"
+    );
+    assert!(mutations(&sys).is_empty());
+    // applying: the script keeps listing the service, so the wait ends at its timeout, having
+    // removed the stack and said so
+    let mut x = Executor::new(sys.as_ref());
+    let e = down::apply(&ctx, &mut x, plan).err().unwrap();
+    assert!(e.to_string().contains("is not gone after 5s"), "{e}");
+    assert_eq!(crate::error::exit_code(&e), 3);
+    assert!(mutations(&sys).iter().any(|c| c.ends_with("stack rm fake")));
+    assert!(
+        !mutations(&sys).iter().any(|c| c.contains("volume rm")),
+        "volumes go only once the stack is gone"
+    );
+}
+
+#[test]
+fn switch_moves_the_hosts_block_both_ways() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    std::fs::write(
+        d.path().join("profiles/local.yaml"),
+        "domain: fake.test\nhosts: [fake.test]\ndocker: {swarm: true}\n",
+    )
+    .unwrap();
+    std::fs::write(d.path().join("hosts"), "127.0.0.1 localhost\n").unwrap();
+    let (ctx, sys) = ctx(FakeSys::new(), d.path());
+    let plan = switch::plan(&ctx, Some("local")).unwrap();
+    assert!(plan.hosts.changes());
+    assert!(
+        plan.describe().contains("+127.0.0.1\tfake.test"),
+        "{}",
+        plan.describe()
+    );
+    let mut x = Executor::new(sys.as_ref());
+    let r = switch::apply(&ctx, &mut x, plan).unwrap();
+    assert_eq!(r.active, "local");
+    let hosts = sys.file_content(d.path().join("hosts")).unwrap();
+    assert!(String::from_utf8_lossy(&hosts).contains("fake.test"));
+    // the written block goes on disk, and the state, for the way back
+    std::fs::write(d.path().join("hosts"), &hosts).unwrap();
+    std::fs::create_dir_all(d.path().join(".devenv")).unwrap();
+    std::fs::write(
+        d.path().join(".devenv/state.json"),
+        sys.file_content(d.path().join(".devenv/state.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let (ctx, sys) = self::ctx(FakeSys::new(), d.path());
+    let plan = switch::plan(&ctx, Some("server")).unwrap();
+    assert_eq!(plan.previous.as_deref(), Some("local"));
+    assert!(plan.diff.as_ref().is_some_and(|d| !d.is_empty()));
+    let mut x = Executor::new(sys.as_ref());
+    switch::apply(&ctx, &mut x, plan).unwrap();
+    assert_eq!(
+        sys.file_content(d.path().join("hosts")).unwrap(),
+        b"127.0.0.1 localhost\n",
+        "the block is gone, every other byte as it was"
+    );
+}
