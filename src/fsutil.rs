@@ -79,6 +79,15 @@ pub fn sync_dir(dir: &Path) {
 /// overwritten or removed; everything else in the directory is someone else's.
 pub const MANIFEST: &str = ".devenv-rendered.json";
 
+/// Whose directory rendered files go into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputDir {
+    /// The user's (`render --out`): only files devenv wrote there are ever replaced or removed.
+    Shared,
+    /// devenv's own (`.devenv/rendered/PROFILE`): every file in it is devenv's.
+    Own,
+}
+
 /// Why an output directory cannot take the files.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OutputError {
@@ -94,12 +103,12 @@ pub enum OutputError {
 /// written, every target is checked: a file devenv did not write (per the manifest) is never
 /// overwritten, a non-directory `dir` never becomes one. Files devenv wrote last time and no
 /// longer produces are removed if nobody changed them. Returns the paths written.
-/// `owned`: the directory is devenv's own (`.devenv/rendered/…`): every file in it may be replaced.
 pub fn write_output(
     dir: &Path,
     files: &[(PathBuf, String)],
-    owned: bool,
+    kind: OutputDir,
 ) -> anyhow::Result<Vec<PathBuf>> {
+    let owned = kind == OutputDir::Own;
     use std::collections::BTreeMap;
     match std::fs::metadata(dir) {
         Ok(m) if !m.is_dir() => return Err(OutputError::NotADirectory(dir.to_path_buf()).into()),
@@ -255,18 +264,18 @@ mod tests {
             (PathBuf::from("stack.yml"), "a: 1\n".to_string()),
             (PathBuf::from("configs/x"), "x\n".to_string()),
         ];
-        write_output(&out, &files, false).unwrap();
+        write_output(&out, &files, OutputDir::Shared).unwrap();
         assert_eq!(
             std::fs::read_to_string(out.join("mine.txt")).unwrap(),
             "user"
         );
         // again, with a config gone: devenv's own stale file goes, the user's stays
-        write_output(&out, &files[..1], false).unwrap();
+        write_output(&out, &files[..1], OutputDir::Shared).unwrap();
         assert!(!out.join("configs/x").exists());
         assert!(out.join("mine.txt").exists());
         // a file devenv wrote but the user changed is theirs now
         std::fs::write(out.join("stack.yml"), "edited").unwrap();
-        let e = write_output(&out, &files, false).unwrap_err();
+        let e = write_output(&out, &files, OutputDir::Shared).unwrap_err();
         assert!(e.to_string().contains("was not written by devenv"), "{e}");
         assert_eq!(
             std::fs::read_to_string(out.join("stack.yml")).unwrap(),
@@ -276,7 +285,7 @@ mod tests {
         // a file is never turned into a directory
         let f = d.path().join("file");
         std::fs::write(&f, "keep").unwrap();
-        assert!(write_output(&f, &files, false).is_err());
+        assert!(write_output(&f, &files, OutputDir::Shared).is_err());
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "keep");
     }
 }

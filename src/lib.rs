@@ -4,7 +4,7 @@
 pub mod certs;
 pub mod cli;
 pub mod commands;
-pub mod diff;
+pub mod compare;
 pub mod dns;
 pub mod error;
 pub mod fsutil;

@@ -1,5 +1,6 @@
 //! `.devenv/`: the active profile, what was last deployed, recorded cluster ids, the secret-name
-//! salt, rendered output. Machine-local and git-ignored. Writes are atomic.
+//! salt, rendered output. Machine-local and git-ignored. Read here; written by the operations
+//! through the executor.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -70,39 +71,6 @@ impl State {
             Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", p.display())),
         }
     }
-
-    pub fn save(&self, root: &Path) -> anyhow::Result<()> {
-        ensure_dir(root)?;
-        let mut s = serde_json::to_string_pretty(self)?;
-        s.push('\n');
-        crate::fsutil::write_atomic(&path(root), s.as_bytes(), None)?;
-        Ok(())
-    }
-}
-
-/// Creates `.devenv/` with a `.gitignore` of its own, so it never ends up in a commit.
-pub fn ensure_dir(root: &Path) -> anyhow::Result<PathBuf> {
-    let d = dir(root);
-    std::fs::create_dir_all(&d)?;
-    let gi = d.join(".gitignore");
-    if !gi.exists() {
-        crate::fsutil::write_atomic(&gi, b"*\n", None)?;
-    }
-    Ok(d)
-}
-
-/// The per-project key for secret object names (created on first use, mode 0600).
-pub fn salt(root: &Path) -> anyhow::Result<Vec<u8>> {
-    let p = dir(root).join("salt");
-    match std::fs::read(&p) {
-        Ok(s) if s.len() >= 16 => Ok(s),
-        _ => {
-            ensure_dir(root)?;
-            let s = crate::hash::hex(&crate::hash::random_bytes(32)).into_bytes();
-            crate::fsutil::write_atomic(&p, &s, Some(0o600))?;
-            Ok(s)
-        }
-    }
 }
 
 /// The salt, if it was created before.
@@ -117,39 +85,6 @@ pub fn salt_if_present(root: &Path) -> Vec<u8> {
     std::fs::read(dir(root).join("salt")).unwrap_or_else(|_| b"devenv-no-salt-yet".to_vec())
 }
 
-/// An exclusive lock on the project's state, held while a command changes things.
-pub struct ProjectLock {
-    _file: std::fs::File,
-}
-
-pub fn lock(root: &Path) -> anyhow::Result<ProjectLock> {
-    ensure_dir(root)?;
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir(root).join("lock"))?;
-    match f.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            crate::ui::info("waiting for another devenv command in this project to finish...");
-            f.lock()?;
-        }
-        Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
-    }
-    Ok(ProjectLock { _file: f })
-}
-
-/// The project lock for a command that changes things; none for a dry run, which changes nothing
-/// (and must not create `.devenv/` either).
-pub fn lock_unless_dry_run(root: &Path, dry_run: bool) -> anyhow::Result<Option<ProjectLock>> {
-    if dry_run {
-        Ok(None)
-    } else {
-        lock(root).map(Some)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,19 +95,11 @@ mod tests {
         let mut s = State::default();
         assert_eq!(State::load(d.path()).unwrap(), s);
         s.active_profile = Some("local".into());
-        s.save(d.path()).unwrap();
+        std::fs::create_dir_all(dir(d.path())).unwrap();
+        std::fs::write(path(d.path()), serde_json::to_string(&s).unwrap()).unwrap();
         assert_eq!(State::load(d.path()).unwrap(), s);
-        assert!(d.path().join(".devenv/.gitignore").exists());
         std::fs::write(d.path().join(".devenv/state.json"), "{nope").unwrap();
         let e = State::load(d.path()).unwrap_err();
         assert!(e.to_string().contains("corrupt state file"), "{e}");
-    }
-
-    #[test]
-    fn salt_is_stable() {
-        let d = tempfile::tempdir().unwrap();
-        let a = salt(d.path()).unwrap();
-        assert_eq!(a, salt(d.path()).unwrap());
-        assert_eq!(a.len(), 64);
     }
 }

@@ -152,7 +152,7 @@ pub trait Sys: Send + Sync {
         &self,
         dir: &Path,
         files: &[(PathBuf, String)],
-        owned: bool,
+        kind: crate::fsutil::OutputDir,
     ) -> anyhow::Result<Vec<PathBuf>>;
     /// Applies a hosts-file plan through the careful writer (lock, compare, backup, atomic write).
     fn write_hosts(
@@ -289,9 +289,9 @@ impl Sys for RealSys {
         &self,
         dir: &Path,
         files: &[(PathBuf, String)],
-        owned: bool,
+        kind: crate::fsutil::OutputDir,
     ) -> anyhow::Result<Vec<PathBuf>> {
-        crate::fsutil::write_output(dir, files, owned)
+        crate::fsutil::write_output(dir, files, kind)
     }
 
     fn write_hosts(
@@ -583,7 +583,7 @@ impl Sys for FakeSys {
         &self,
         dir: &Path,
         files: &[(PathBuf, String)],
-        _owned: bool,
+        _kind: crate::fsutil::OutputDir,
     ) -> anyhow::Result<Vec<PathBuf>> {
         let mut out = Vec::new();
         for (rel, content) in files {
@@ -732,7 +732,7 @@ impl Sys for RecordingSys {
         &self,
         dir: &Path,
         files: &[(PathBuf, String)],
-        _owned: bool,
+        _kind: crate::fsutil::OutputDir,
     ) -> anyhow::Result<Vec<PathBuf>> {
         let mut out = Vec::new();
         for (rel, content) in files {

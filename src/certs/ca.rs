@@ -182,7 +182,9 @@ impl Ca {
         })
     }
 
-    /// Creates a new CA in `dir` (which must not hold one).
+    /// Creates a new CA in `dir` (which must not hold one), writing it at once: for tests and
+    /// tools. devenv itself mints a CA in a plan ([`Ca::generate_for`]) and writes it through the
+    /// executor ([`crate::certs::issue::write_ca`]).
     pub fn create(
         dir: &Path,
         extra_permitted: &[String],

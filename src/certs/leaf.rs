@@ -226,7 +226,9 @@ pub fn mint(ca: &Ca, names: &[String]) -> anyhow::Result<Minted> {
     })
 }
 
-/// Issues a leaf for `names`, writing the key (0600) then the certificate.
+/// Issues a leaf for `names`, writing the key (0600) then the certificate at once: for tests and
+/// tools. devenv itself mints leaves in a plan ([`mint`]) and writes them through the executor
+/// ([`crate::certs::issue::apply`]).
 pub fn issue(ca: &Ca, names: &[String], cert: &Path, key: &Path) -> anyhow::Result<Leaf> {
     let m = mint(ca, names)?;
     let dir = cert.parent().unwrap_or(Path::new("."));

@@ -1,7 +1,6 @@
 //! `devenv certs trust|untrust|status|issue|rotate|env`.
 
 use crate::certs::issue::{self, Reissue};
-use crate::certs::trust::Trust;
 use crate::cli::{CertsAction, CertsArgs};
 use crate::ops::certs::{self, Scope};
 use crate::ops::exec::Executor;
@@ -106,54 +105,9 @@ pub fn run(ctx: &Ctx, a: CertsArgs) -> anyhow::Result<i32> {
 fn status(ctx: &Ctx, p: Option<&crate::profile::Project>) -> anyhow::Result<i32> {
     let r = certs::status(ctx, p)?;
     if ctx.g.json {
-        return ops::print_json(&r).map(|_| 0);
-    }
-    let Some(ca) = &r.ca else {
-        println!(
-            "no CA yet in {} (created by `devenv certs trust` or `devenv certs issue`)",
-            r.caroot.display()
-        );
-        return Ok(0);
-    };
-    println!("CA      {}", ca.file.display());
-    println!("        {}", ca.subject);
-    println!("        sha256 {}", ca.fingerprint_sha256);
-    println!("        expires in {} days", ca.days_left);
-    match &ca.permitted {
-        Some(p) => println!("        may sign only: {}", p.join(", ")),
-        None => println!("        UNCONSTRAINED: may sign for any name"),
-    }
-    if ca.permitted.is_some() && !ca.mail_and_uri_closed {
-        println!(
-            "        e-mail and URI names are NOT constrained (a CA of an older devenv): `devenv certs rotate` makes one that closes them"
-        );
-    }
-    println!("trust");
-    for s in &r.stores {
-        let mark = match &s.trust {
-            Trust::Trusted => "trusted".to_string(),
-            Trust::NotTrusted => "not trusted".to_string(),
-            Trust::Unknown(w) => format!("unknown ({w})"),
-        };
-        println!("  {mark:<12} {}", s.store);
-    }
-    if !r.leaves.is_empty() {
-        println!("leaves");
-        for l in &r.leaves {
-            match &l.problem {
-                None => println!(
-                    "  {:<10} ok, {} days left: {} ({})",
-                    l.profile,
-                    l.days_left.unwrap_or_default(),
-                    l.names.join(", "),
-                    l.file.display()
-                ),
-                Some(n) => println!(
-                    "  {:<10} needs issuing: {n} (`devenv certs issue {}`)",
-                    l.profile, l.profile
-                ),
-            }
-        }
+        ops::print_json(&r)?;
+    } else {
+        print!("{}", r.text());
     }
     Ok(0)
 }

@@ -9,6 +9,7 @@ use crate::ops::exec::Executor;
 use crate::ops::{self, Ctx, down};
 
 pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
+    let _lock = ctx.lock_project()?;
     let plan = down::plan(
         ctx,
         a.profile.as_deref(),

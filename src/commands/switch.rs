@@ -5,6 +5,7 @@ use crate::ops::exec::Executor;
 use crate::ops::{self, Ctx, switch};
 
 pub fn run(ctx: &Ctx, a: SwitchArgs) -> anyhow::Result<i32> {
+    let _lock = ctx.lock_project()?;
     let plan = switch::plan(ctx, a.profile.as_deref())?;
     if ctx.g.dry_run {
         return ops::print_plan(ctx, &plan.describe());
@@ -22,7 +23,7 @@ pub fn run(ctx: &Ctx, a: SwitchArgs) -> anyhow::Result<i32> {
             ));
         }
         (_, Some(d)) => {
-            print!("{}", crate::diff::format(d));
+            print!("{}", crate::compare::format(d));
             crate::ui::ok(&format!(
                 "active profile: {} → {}",
                 r.previous.as_deref().unwrap_or("(none)"),

@@ -9,6 +9,7 @@ use crate::ops::exec::Executor;
 use crate::ops::{self, Ctx, up};
 
 pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
+    let _lock = ctx.lock_project()?;
     let options = up::Options {
         timeout: Duration::from_secs(a.timeout),
         max_failures: a.max_failures,

@@ -7,6 +7,7 @@ use crate::ops::exec::Executor;
 use crate::ops::{self, Ctx, update};
 
 pub fn run(ctx: &Ctx, a: UpdateArgs) -> anyhow::Result<i32> {
+    let _lock = ctx.lock_project()?;
     let plan = update::plan(
         ctx,
         &a.services,

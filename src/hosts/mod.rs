@@ -158,7 +158,7 @@ impl HostsPlan {
     /// A unified diff of the change (CRLF shown as LF; the file keeps its endings).
     pub fn diff(&self) -> String {
         let show = |b: &[u8]| String::from_utf8_lossy(b).replace("\r\n", "\n");
-        crate::diff::unified(
+        crate::compare::unified(
             &show(&self.before),
             &show(&self.after()),
             &format!("{} (now)", self.path.display()),

@@ -30,7 +30,7 @@ fn trust_env<'a>(ctx: &Ctx, sys: &'a dyn Sys, ca: CaRef, scope: Scope) -> Env<'a
     Env {
         sys,
         platform: ctx.sys.platform(),
-        home: u.home.clone(),
+        home: crate::platform::OsPath::new(ctx.sys.platform().os, u.home.to_string_lossy()),
         run_as: u.ids.map(|_| u.name.clone()),
         is_root: ctx.sys.is_admin(),
         ca,
@@ -623,6 +623,59 @@ pub struct LeafStatus {
     pub names: Vec<String>,
     pub days_left: Option<i64>,
     pub problem: Option<String>,
+}
+
+impl StatusReport {
+    pub fn text(&self) -> String {
+        let Some(ca) = &self.ca else {
+            return format!(
+                "no CA yet in {} (created by `devenv certs trust` or `devenv certs issue`)\n",
+                self.caroot.display()
+            );
+        };
+        let mut out = format!(
+            "CA      {}\n        {}\n        sha256 {}\n        expires in {} days\n",
+            ca.file.display(),
+            ca.subject,
+            ca.fingerprint_sha256,
+            ca.days_left
+        );
+        match &ca.permitted {
+            Some(p) => out.push_str(&format!("        may sign only: {}\n", p.join(", "))),
+            None => out.push_str("        UNCONSTRAINED: may sign for any name\n"),
+        }
+        if ca.permitted.is_some() && !ca.mail_and_uri_closed {
+            out.push_str("        e-mail and URI names are NOT constrained (a CA of an older devenv): `devenv certs rotate` makes one that closes them\n");
+        }
+        out.push_str("trust\n");
+        for s in &self.stores {
+            let mark = match &s.trust {
+                Trust::Trusted => "trusted".to_string(),
+                Trust::NotTrusted => "not trusted".to_string(),
+                Trust::Unknown(w) => format!("unknown ({w})"),
+            };
+            out.push_str(&format!("  {mark:<12} {}\n", s.store));
+        }
+        if !self.leaves.is_empty() {
+            out.push_str("leaves\n");
+            for l in &self.leaves {
+                out.push_str(&match &l.problem {
+                    None => format!(
+                        "  {:<10} ok, {} days left: {} ({})\n",
+                        l.profile,
+                        l.days_left.unwrap_or_default(),
+                        l.names.join(", "),
+                        l.file.display()
+                    ),
+                    Some(n) => format!(
+                        "  {:<10} needs issuing: {n} (`devenv certs issue {}`)\n",
+                        l.profile, l.profile
+                    ),
+                });
+            }
+        }
+        out
+    }
 }
 
 pub fn status(ctx: &Ctx, project: Option<&Project>) -> anyhow::Result<StatusReport> {

@@ -2,7 +2,7 @@
 //! default; with one profile, the active one vs it), secrets masked. Reads only.
 
 use super::Ctx;
-use crate::diff::ProfileDiff;
+use crate::compare::ProfileDiff;
 
 pub fn diff(ctx: &Ctx, a: Option<String>, b: Option<String>) -> anyhow::Result<ProfileDiff> {
     let project = ctx.project()?;
@@ -15,5 +15,5 @@ pub fn diff(ctx: &Ctx, a: Option<String>, b: Option<String>) -> anyhow::Result<P
     let pb = project.profile(&nb)?;
     let ra = ctx.render(&project, &pa)?;
     let rb = ctx.render(&project, &pb)?;
-    Ok(crate::diff::diff(&pa, &ra, &pb, &rb))
+    Ok(crate::compare::diff(&pa, &ra, &pb, &rb))
 }

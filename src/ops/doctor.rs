@@ -473,7 +473,7 @@ fn cert_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks) 
     let env = trust::Env {
         sys: ctx.sys.as_ref(),
         platform: ctx.sys.platform(),
-        home: u.home.clone(),
+        home: crate::platform::OsPath::new(ctx.sys.platform().os, u.home.to_string_lossy()),
         run_as: None,
         is_root: ctx.sys.is_admin(),
         ca: CaRef::from_ca(&ca),

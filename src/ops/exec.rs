@@ -207,14 +207,14 @@ impl<'a> Executor<'a> {
         &mut self,
         dir: &Path,
         files: &[(PathBuf, String)],
-        owned: bool,
+        kind: crate::fsutil::OutputDir,
     ) -> anyhow::Result<Vec<PathBuf>> {
         crate::ui::debug(&format!(
             "apply: write {} files into {}",
             files.len(),
             dir.display()
         ));
-        self.sys.write_output(dir, files, owned)
+        self.sys.write_output(dir, files, kind)
     }
 
     /// The hosts file, through its careful writer.

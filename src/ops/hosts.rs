@@ -378,7 +378,7 @@ impl RestorePlan {
             "would restore {} from {}:\n{}",
             self.file.display(),
             self.backup.display(),
-            crate::diff::unified(
+            crate::compare::unified(
                 &show(&self.current),
                 &show(&self.content),
                 "now",

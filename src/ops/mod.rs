@@ -106,6 +106,24 @@ impl Ctx {
         )
     }
 
+    /// The project's lock, held while an operation plans and applies, so two devenv runs in one
+    /// project never interleave (`None` for a dry run, which changes nothing). It lives in the
+    /// user's data directory: taking it creates nothing in the project.
+    pub fn lock_project(&self) -> anyhow::Result<Option<crate::sys::FileLock>> {
+        if self.g.dry_run {
+            return Ok(None);
+        }
+        let project = self.project()?;
+        let root = crate::fsutil::resolve(&project.root)?;
+        let dir = crate::paths::data_dir(self.sys.as_ref()).join("locks");
+        self.sys.create_dir_all(&dir)?;
+        let name = format!(
+            "project-{}.lock",
+            crate::hash::short(root.to_string_lossy().as_bytes(), 12)
+        );
+        Ok(Some(self.sys.lock(&dir.join(name))?))
+    }
+
     /// The docker CLI for the profile's context.
     pub fn docker(&self, profile: &Profile) -> anyhow::Result<Docker<'_>> {
         Docker::new(self.sys.as_ref(), &profile.file.docker.context)

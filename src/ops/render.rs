@@ -44,7 +44,7 @@ pub struct Written {
 
 /// Writes the render into `dir`.
 pub fn write(x: &mut Executor<'_>, r: &Rendered, dir: &Path) -> anyhow::Result<Written> {
-    x.write_output(dir, &r.files(), false).map_err(|e| {
+    x.write_output(dir, &r.files(), crate::fsutil::OutputDir::Shared).map_err(|e| {
         match e.downcast_ref::<crate::fsutil::OutputError>() {
             Some(o) => crate::error::UserError::usage(o.to_string())
                 .hint("write into an empty directory (or one devenv wrote before), or move the file away; nothing was written")

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use super::exec::Executor;
-use crate::diff::ProfileDiff;
+use crate::compare::ProfileDiff;
 use crate::error::UserError;
 use crate::hosts::sync::{SyncPlan, Want};
 use crate::profile::{Profile, Project};
@@ -69,7 +69,7 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<SwitchPlan> 
         Some(prev) if prev != profile.name => project.profile(prev).ok().and_then(|pp| {
             ctx.render(&project, &pp)
                 .ok()
-                .map(|pr| crate::diff::diff(&pp, &pr, &profile, &rendered))
+                .map(|pr| crate::compare::diff(&pp, &pr, &profile, &rendered))
         }),
         _ => None,
     };
@@ -100,7 +100,11 @@ pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: SwitchPlan) -> anyhow::Resul
         crate::ui::warn(w);
     }
     super::write_minted(x, &plan.project, &plan.new_files)?;
-    x.write_output(&plan.rendered_dir, &plan.rendered.files(), true)?;
+    x.write_output(
+        &plan.rendered_dir,
+        &plan.rendered.files(),
+        crate::fsutil::OutputDir::Own,
+    )?;
     let hosts = super::hosts::apply(ctx, x, &plan.project, &plan.profile, plan.hosts)?;
     let mut state = State::load(&plan.project.root)?;
     state.active_profile = Some(plan.profile.name.clone());

@@ -1,5 +1,5 @@
-//! `devenv up [PROFILE]`: make this machine and the profile's swarm run the stack, in SPEC §4's
-//! order. [`plan`] checks everything before anything changes — the render, the secrets, docker
+//! `devenv up [PROFILE]`: make this machine and the profile's swarm run the stack. [`plan`]
+//! checks everything before anything changes — the render, the secrets, docker
 //! through the profile's context, the target guard, the swarm's nodes, ports, images, build
 //! contexts — and mints in memory what `up` creates (the CA and leaf, `generate:` secrets, the
 //! secret-name salt), so the plan names every object the deploy will use. [`apply`] then builds,
@@ -717,7 +717,7 @@ fn apply_steps(
             x.write_output(
                 &crate::state::rendered_dir(&project.root, &profile.name),
                 &plan.rendered.files(),
-                true,
+                crate::fsutil::OutputDir::Own,
             )?;
             let since = SystemTime::now();
             deploy::stack_deploy(

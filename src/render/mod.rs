@@ -534,22 +534,6 @@ pub fn generated_secret_path(root: &Path, profile: &str, key: &str) -> PathBuf {
         .join(key)
 }
 
-/// Creates the `generate:` secrets of a profile that do not exist yet. Returns whether any was made.
-pub fn ensure_generated_secrets(project: &Project, profile: &Profile) -> anyhow::Result<bool> {
-    let mut made = false;
-    for (k, s) in &profile.file.secrets {
-        let Some(n) = s.generate else { continue };
-        let p = generated_secret_path(&project.root, &profile.name, k);
-        if !p.exists() {
-            crate::state::ensure_dir(&project.root)?;
-            let v = crate::hash::hex(&crate::hash::random_bytes(n as usize));
-            crate::fsutil::write_atomic(&p, v.as_bytes(), Some(0o600))?;
-            made = true;
-        }
-    }
-    Ok(made)
-}
-
 fn display_rel(root: &Path, p: &Path) -> String {
     p.strip_prefix(root)
         .map(|r| r.display().to_string())

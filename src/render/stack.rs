@@ -140,11 +140,12 @@ fn key(s: &str) -> Value {
     Value::String(s.to_string())
 }
 
-struct Ctx<'a> {
+/// Shapes one rendered stack, knowing where its template's lines are (for errors).
+struct Shaper<'a> {
     input: &'a ShapeInput<'a>,
 }
 
-impl Ctx<'_> {
+impl Shaper<'_> {
     /// An error located in the stack template at `needle` (searched after the service's name).
     fn err(&self, service: Option<&str>, needle: &str, message: String) -> ConfigError {
         let src = self.input.template_src;
@@ -167,7 +168,7 @@ impl Ctx<'_> {
 }
 
 pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
-    let cx = Ctx { input: &input };
+    let cx = Shaper { input: &input };
     let doc: Value = serde_yaml_ng::from_str(input.text).map_err(|e| {
         let mut ce = ConfigError::new(
             input.template_path,
@@ -355,7 +356,7 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
 }
 
 fn check_refs(
-    cx: &Ctx<'_>,
+    cx: &Shaper<'_>,
     service: &str,
     svc: &Mapping,
     kind: &str,
@@ -410,7 +411,7 @@ fn check_refs(
 }
 
 fn build_spec(
-    cx: &Ctx<'_>,
+    cx: &Shaper<'_>,
     name: &str,
     svc: &Mapping,
     b: &Value,
@@ -518,7 +519,7 @@ fn deploy_mut(svc: &mut Mapping) -> &mut Mapping {
 }
 
 /// Long-syntax ports in host mode and `endpoint_mode: dnsrr`: what works without IPVS.
-fn to_host_mode(cx: &Ctx<'_>, name: &str, svc: &mut Mapping) -> Result<(), ConfigError> {
+fn to_host_mode(cx: &Shaper<'_>, name: &str, svc: &mut Mapping) -> Result<(), ConfigError> {
     if let Some(ports) = svc.get("ports").cloned() {
         let Value::Sequence(list) = ports else {
             return Err(cx.err(

@@ -1,25 +1,27 @@
 //! The Java keystore of `$JAVA_HOME` (`lib/security/cacerts`, or `jre/lib/security/cacerts` for
 //! Java 8), through `keytool`.
 
-use std::path::PathBuf;
-
 use super::{Env, Store, Trust, TrustError, privileged, run};
+use crate::platform::OsPath;
 use crate::sys::Cmd;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keystore {
-    pub path: PathBuf,
+    pub path: OsPath,
 }
 
 const STOREPASS: &str = "changeit";
 
 impl Keystore {
     pub fn detect(env: &Env<'_>) -> Option<Keystore> {
-        let home = PathBuf::from(env.sys.var("JAVA_HOME").filter(|s| !s.is_empty())?);
+        let home = OsPath::new(
+            env.platform.os,
+            env.sys.var("JAVA_HOME").filter(|s| !s.is_empty())?,
+        );
         ["lib/security/cacerts", "jre/lib/security/cacerts"]
             .iter()
             .map(|rel| home.join(rel))
-            .find(|p| env.sys.exists(p))
+            .find(|p| env.sys.exists(&p.path()))
             .map(|path| Keystore { path })
     }
 
@@ -27,11 +29,12 @@ impl Keystore {
         env.sys
             .var("JAVA_HOME")
             .map(|h| {
-                PathBuf::from(h)
-                    .join("bin")
-                    .join("keytool")
-                    .to_string_lossy()
-                    .into_owned()
+                let exe = if env.platform.os == crate::platform::Os::Windows {
+                    "bin/keytool.exe"
+                } else {
+                    "bin/keytool"
+                };
+                OsPath::new(env.platform.os, h).join(exe).to_string()
             })
             .filter(|p| env.sys.exists(std::path::Path::new(p)))
             .unwrap_or_else(|| "keytool".into())
@@ -47,10 +50,10 @@ impl Store for Keystore {
         "java"
     }
     fn location(&self) -> String {
-        self.path.display().to_string()
+        self.path.to_string()
     }
     fn describe(&self) -> String {
-        format!("Java keystore ({})", self.path.display())
+        format!("Java keystore ({})", self.path)
     }
     fn install(&self, env: &Env<'_>) -> Result<(), TrustError> {
         let c = Cmd::new(self.keytool(env))
@@ -115,8 +118,8 @@ mod tests {
             .file("/opt/jdk8/jre/lib/security/cacerts", "");
         let e = env(&s, Platform::macos(), false);
         assert_eq!(
-            Keystore::detect(&e).unwrap().path,
-            PathBuf::from("/opt/jdk8/jre/lib/security/cacerts")
+            Keystore::detect(&e).unwrap().path.as_str(),
+            "/opt/jdk8/jre/lib/security/cacerts"
         );
         // no JAVA_HOME: no Java store
         let s = FakeSys::new();

@@ -1,9 +1,8 @@
 //! Linux system trust stores: Debian/Ubuntu (`update-ca-certificates`), Fedora/RHEL
 //! (`update-ca-trust`), Arch (`trust extract-compat`), openSUSE — detected by their directories.
 
-use std::path::{Path, PathBuf};
-
 use super::{Env, Store, Trust, TrustError, privileged, remove_privileged, run, write_privileged};
+use crate::platform::{Os, OsPath};
 use crate::sys::Cmd;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,9 +16,9 @@ pub enum Distro {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SystemStore {
     pub distro: Distro,
-    pub anchors: PathBuf,
+    pub anchors: OsPath,
     pub update: Vec<String>,
-    pub bundle: PathBuf,
+    pub bundle: OsPath,
 }
 
 impl SystemStore {
@@ -48,9 +47,9 @@ impl SystemStore {
         };
         SystemStore {
             distro: d,
-            anchors: PathBuf::from(anchors),
+            anchors: OsPath::new(Os::Linux, anchors),
             update: update.iter().map(|s| s.to_string()).collect(),
-            bundle: PathBuf::from(bundle),
+            bundle: OsPath::new(Os::Linux, bundle),
         }
     }
 
@@ -59,18 +58,18 @@ impl SystemStore {
         [Distro::Fedora, Distro::Debian, Distro::Arch, Distro::Suse]
             .into_iter()
             .map(SystemStore::for_distro)
-            .find(|s| env.sys.exists(&s.anchors) && env.sys.which(&s.update[0]).is_some())
+            .find(|s| env.sys.exists(&s.anchors.path()) && env.sys.which(&s.update[0]).is_some())
     }
 
     pub fn from_location(_env: &Env<'_>, location: &str) -> Option<SystemStore> {
         [Distro::Fedora, Distro::Debian, Distro::Arch, Distro::Suse]
             .into_iter()
             .map(SystemStore::for_distro)
-            .find(|s| s.anchors == Path::new(location))
+            .find(|s| s.anchors.as_str() == location)
     }
 
-    fn file(&self, env: &Env<'_>) -> PathBuf {
-        self.anchors.join(env.ca.anchor_name())
+    fn file(&self, env: &Env<'_>) -> OsPath {
+        self.anchors.join(&env.ca.anchor_name())
     }
 
     fn update_cmd(&self, env: &Env<'_>) -> Cmd {
@@ -96,7 +95,7 @@ impl Store for SystemStore {
         "system"
     }
     fn location(&self) -> String {
-        self.anchors.display().to_string()
+        self.anchors.to_string()
     }
     fn describe(&self) -> String {
         let name = match self.distro {
@@ -105,25 +104,25 @@ impl Store for SystemStore {
             Distro::Arch => "Arch",
             Distro::Suse => "openSUSE",
         };
-        format!("system store, {name} ({})", self.anchors.display())
+        format!("system store, {name} ({})", self.anchors)
     }
     fn install(&self, env: &Env<'_>) -> Result<(), TrustError> {
-        write_privileged(env, &self.file(env), env.ca.pem.as_bytes())?;
+        write_privileged(env, &self.file(env).path(), env.ca.pem.as_bytes())?;
         run(env, &self.update_cmd(env)).map(|_| ())
     }
     fn uninstall(&self, env: &Env<'_>) -> Result<(), TrustError> {
-        remove_privileged(env, &self.file(env))?;
+        remove_privileged(env, &self.file(env).path())?;
         run(env, &self.update_after_remove_cmd(env)).map(|_| ())
     }
     fn check(&self, env: &Env<'_>) -> Trust {
         if env.sys.which("openssl").is_some() {
             let c = Cmd::new("openssl")
                 .args(["verify", "-CAfile"])
-                .arg(self.bundle.to_string_lossy())
+                .arg(self.bundle.as_str())
                 .arg(env.ca.pem_path.to_string_lossy());
             return super::check_by_exit(env, &c);
         }
-        match env.sys.read_file(&self.bundle) {
+        match env.sys.read_file(&self.bundle.path()) {
             Ok(b) => {
                 let body: String = env
                     .ca
@@ -141,7 +140,7 @@ impl Store for SystemStore {
                     Trust::NotTrusted
                 }
             }
-            Err(e) => Trust::Unknown(format!("cannot read {}: {e}", self.bundle.display())),
+            Err(e) => Trust::Unknown(format!("cannot read {}: {e}", self.bundle)),
         }
     }
 }

@@ -1,9 +1,8 @@
 //! The macOS keychain: the System keychain by default (administrator), the login keychain with
 //! `--user`.
 
-use std::path::PathBuf;
-
 use super::{Env, Store, Trust, TrustError, privileged, run};
+use crate::platform::{Os, OsPath};
 use crate::sys::Cmd;
 
 pub const SYSTEM_KEYCHAIN: &str = "/Library/Keychains/System.keychain";
@@ -11,7 +10,7 @@ pub const SYSTEM_KEYCHAIN: &str = "/Library/Keychains/System.keychain";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keychain {
     pub system: bool,
-    pub path: PathBuf,
+    pub path: OsPath,
 }
 
 impl Keychain {
@@ -24,7 +23,7 @@ impl Keychain {
         } else {
             Keychain {
                 system: true,
-                path: PathBuf::from(SYSTEM_KEYCHAIN),
+                path: OsPath::new(Os::MacOs, SYSTEM_KEYCHAIN),
             }
         }
     }
@@ -32,7 +31,7 @@ impl Keychain {
     pub fn from_location(_env: &Env<'_>, location: &str) -> Keychain {
         Keychain {
             system: location == SYSTEM_KEYCHAIN,
-            path: PathBuf::from(location),
+            path: OsPath::new(Os::MacOs, location),
         }
     }
 
@@ -46,7 +45,7 @@ impl Store for Keychain {
         "keychain"
     }
     fn location(&self) -> String {
-        self.path.display().to_string()
+        self.path.to_string()
     }
     fn describe(&self) -> String {
         if self.system {
@@ -125,9 +124,9 @@ mod tests {
         assert_eq!(
             s.commands(),
             vec![
-                "security add-trusted-cert -r trustRoot -k /home/me/Library/Keychains/login.keychain-db /home/me/.local/share/devenv/ca/rootCA.pem",
+                "security add-trusted-cert -r trustRoot -k /Users/me/Library/Keychains/login.keychain-db /home/me/.local/share/devenv/ca/rootCA.pem",
                 "security remove-trusted-cert /home/me/.local/share/devenv/ca/rootCA.pem",
-                "security delete-certificate -Z AABBCCDDEEFF00112233445566778899AABBCCDD /home/me/Library/Keychains/login.keychain-db",
+                "security delete-certificate -Z AABBCCDDEEFF00112233445566778899AABBCCDD /Users/me/Library/Keychains/login.keychain-db",
             ]
         );
     }

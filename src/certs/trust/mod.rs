@@ -13,15 +13,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::platform::{Os, Platform};
+use crate::platform::{Os, OsPath, Platform};
 use crate::sys::{Cmd, Sys};
 
 /// What a backend needs to know.
 pub struct Env<'a> {
     pub sys: &'a dyn Sys,
     pub platform: Platform,
-    /// The home of the user devenv works for (the invoking user under sudo).
-    pub home: PathBuf,
+    /// The home of the user devenv works for (the invoking user under sudo), as a path of
+    /// `platform`'s OS.
+    pub home: OsPath,
     /// Set when running as root on behalf of this user: per-user stores are written as them.
     pub run_as: Option<String>,
     pub is_root: bool,
@@ -167,11 +168,11 @@ pub fn from_record(env: &Env<'_>, r: &Record) -> Option<Box<dyn Store>> {
     match r.kind.as_str() {
         "system" => linux::SystemStore::from_location(env, &r.location)
             .map(|s| Box::new(s) as Box<dyn Store>),
-        "nss" => Some(Box::new(nss::NssDb::from_location(&r.location))),
+        "nss" => Some(Box::new(nss::NssDb::from_location(env, &r.location))),
         "keychain" => Some(Box::new(macos::Keychain::from_location(env, &r.location))),
         "windows" => Some(Box::new(windows::CertStore::from_location(&r.location))),
         "java" => Some(Box::new(java::Keystore {
-            path: PathBuf::from(&r.location),
+            path: OsPath::new(env.platform.os, r.location.as_str()),
         })),
         _ => None,
     }
@@ -286,11 +287,20 @@ pub(crate) mod testing {
         }
     }
 
+    /// The user's home on each OS.
+    pub fn home(os: Os) -> OsPath {
+        match os {
+            Os::Linux => OsPath::new(os, "/home/me"),
+            Os::MacOs => OsPath::new(os, "/Users/me"),
+            Os::Windows => OsPath::new(os, r"C:\Users\me"),
+        }
+    }
+
     pub fn env<'a>(sys: &'a FakeSys, platform: Platform, root: bool) -> Env<'a> {
         Env {
             sys,
             platform,
-            home: PathBuf::from("/home/me"),
+            home: home(platform.os),
             run_as: None,
             is_root: root,
             ca: ca(),

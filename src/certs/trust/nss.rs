@@ -2,24 +2,22 @@
 //! Chromium's `~/.pki/nssdb` and `~/.local/share/pki/nssdb`, snap and flatpak paths, and every
 //! Firefox profile of every `profiles.ini` (classic, XDG, snap, flatpak; macOS and Windows too).
 
-use std::path::{Path, PathBuf};
-
 use super::{Env, Store, Trust, TrustError, as_user, run};
-use crate::platform::Os;
+use crate::platform::{Os, OsPath};
 use crate::sys::Cmd;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NssDb {
     /// `sql:` (cert9.db) or `dbm:` (cert8.db).
     pub prefix: &'static str,
-    pub dir: PathBuf,
+    pub dir: OsPath,
     pub what: String,
     /// Create the database first (the default Chromium one, when no browser made it yet).
     pub create: bool,
 }
 
 impl NssDb {
-    pub fn from_location(location: &str) -> NssDb {
+    pub fn from_location(env: &Env<'_>, location: &str) -> NssDb {
         let (prefix, dir) = match location.split_once(':') {
             Some(("dbm", d)) => ("dbm:", d),
             Some(("sql", d)) => ("sql:", d),
@@ -27,14 +25,14 @@ impl NssDb {
         };
         NssDb {
             prefix,
-            dir: PathBuf::from(dir),
+            dir: OsPath::new(env.platform.os, dir),
             what: "NSS database".into(),
             create: false,
         }
     }
 
     fn db(&self) -> String {
-        format!("{}{}", self.prefix, self.dir.display())
+        format!("{}{}", self.prefix, self.dir)
     }
 }
 
@@ -61,19 +59,18 @@ fn certutil(env: &Env<'_>) -> Result<String, TrustError> {
     Ok(name.into())
 }
 
-/// Firefox profile directories listed in a `profiles.ini`.
-pub fn firefox_profiles(ini: &str, base: &Path) -> Vec<PathBuf> {
+/// Firefox profile directories listed in a `profiles.ini` under `base`.
+pub fn firefox_profiles(ini: &str, base: &OsPath) -> Vec<OsPath> {
     let mut out = Vec::new();
     let mut path: Option<String> = None;
     let mut relative = true;
     let mut in_profile = false;
     let mut flush = |path: &mut Option<String>, relative: bool, in_profile: bool| {
         if in_profile && let Some(p) = path.take() {
-            let p = p.replace('\\', "/");
             out.push(if relative {
-                base.join(p)
+                base.join(&p)
             } else {
-                PathBuf::from(p)
+                OsPath::new(base.os(), p)
             });
         }
         *path = None;
@@ -108,10 +105,10 @@ pub fn firefox_profiles(ini: &str, base: &Path) -> Vec<PathBuf> {
 pub fn databases(env: &Env<'_>) -> Vec<NssDb> {
     let h = &env.home;
     let mut out: Vec<NssDb> = Vec::new();
-    let push = |out: &mut Vec<NssDb>, dir: PathBuf, what: String| {
-        let prefix = if env.sys.exists(&dir.join("cert9.db")) {
+    let push = |out: &mut Vec<NssDb>, dir: OsPath, what: String| {
+        let prefix = if env.sys.exists(&dir.join("cert9.db").path()) {
             "sql:"
-        } else if env.sys.exists(&dir.join("cert8.db")) {
+        } else if env.sys.exists(&dir.join("cert8.db").path()) {
             "dbm:"
         } else {
             return;
@@ -139,7 +136,7 @@ pub fn databases(env: &Env<'_>) -> Vec<NssDb> {
             push(&mut out, h.join(rel), what.to_string());
         }
     }
-    let ff_roots: Vec<(PathBuf, &str)> = match env.platform.os {
+    let ff_roots: Vec<(OsPath, &str)> = match env.platform.os {
         Os::Linux => vec![
             (h.join(".mozilla/firefox"), "Firefox"),
             (h.join(".config/mozilla/firefox"), "Firefox (XDG)"),
@@ -153,17 +150,21 @@ pub fn databases(env: &Env<'_>) -> Vec<NssDb> {
             ),
         ],
         Os::MacOs => vec![(h.join("Library/Application Support/Firefox"), "Firefox")],
-        Os::Windows => vec![(h.join("AppData/Roaming/Mozilla/Firefox"), "Firefox")],
+        Os::Windows => {
+            let appdata = env
+                .sys
+                .var("APPDATA")
+                .map(|a| OsPath::new(Os::Windows, a))
+                .unwrap_or_else(|| h.join("AppData/Roaming"));
+            vec![(appdata.join("Mozilla/Firefox"), "Firefox")]
+        }
     };
     for (root, what) in ff_roots {
-        let Ok(ini) = env.sys.read_file(&root.join("profiles.ini")) else {
+        let Ok(ini) = env.sys.read_file(&root.join("profiles.ini").path()) else {
             continue;
         };
         for p in firefox_profiles(&String::from_utf8_lossy(&ini), &root) {
-            let name = p
-                .file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = p.file_name().to_string();
             push(&mut out, p, format!("{what} profile {name}"));
         }
     }
@@ -190,16 +191,16 @@ impl Store for NssDb {
         self.db()
     }
     fn describe(&self) -> String {
-        format!("{} ({})", self.what, self.dir.display())
+        format!("{} ({})", self.what, self.dir)
     }
     fn install(&self, env: &Env<'_>) -> Result<(), TrustError> {
         let certutil = certutil(env)?;
-        if self.create && !env.sys.exists(&self.dir.join("cert9.db")) {
+        if self.create && !env.sys.exists(&self.dir.join("cert9.db").path()) {
             let mkdir = as_user(
                 env,
                 Cmd::new("mkdir")
                     .args(["-p", "-m", "700"])
-                    .arg(self.dir.to_string_lossy()),
+                    .arg(self.dir.as_str()),
             );
             run(env, &mkdir)?;
             let init = as_user(
@@ -235,7 +236,7 @@ impl Store for NssDb {
                 certutil_package(env)
             ));
         };
-        if !env.sys.exists(&self.dir) {
+        if !env.sys.exists(&self.dir.path()) {
             return Trust::NotTrusted;
         }
         // -V -u L: is it valid as an SSL CA in this database (trust flags included)?
@@ -259,13 +260,14 @@ mod tests {
 
     #[test]
     fn profiles_ini_is_read() {
-        let v = firefox_profiles(INI, Path::new("/home/me/.mozilla/firefox"));
+        let v = firefox_profiles(INI, &OsPath::new(Os::Linux, "/home/me/.mozilla/firefox"));
+        let v: Vec<&str> = v.iter().map(OsPath::as_str).collect();
         assert_eq!(
             v,
             vec![
-                PathBuf::from("/data/ff/work"),
-                PathBuf::from("/home/me/.mozilla/firefox/abcd.default-release"),
-                PathBuf::from("/home/me/.mozilla/firefox/xyz.default"),
+                "/data/ff/work",
+                "/home/me/.mozilla/firefox/abcd.default-release",
+                "/home/me/.mozilla/firefox/xyz.default",
             ]
         );
     }
@@ -330,7 +332,7 @@ mod tests {
         let s = FakeSys::new().program("certutil", "/usr/bin/certutil");
         let mut e = env(&s, Platform::linux(), true);
         e.run_as = Some("me".into());
-        let db = NssDb::from_location("sql:/home/me/.pki/nssdb");
+        let db = NssDb::from_location(&e, "sql:/home/me/.pki/nssdb");
         db.uninstall(&e).unwrap();
         assert_eq!(
             s.commands(),
@@ -344,11 +346,11 @@ mod tests {
     fn missing_certutil_names_the_package() {
         let s = FakeSys::new();
         let e = env(&s, Platform::linux(), false);
-        let err = NssDb::from_location("sql:/x").install(&e).unwrap_err();
+        let err = NssDb::from_location(&e, "sql:/x").install(&e).unwrap_err();
         assert!(err.to_string().contains("libnss3-tools"), "{err}");
         let e = env(&s, Platform::macos(), false);
         assert!(
-            NssDb::from_location("sql:/x")
+            NssDb::from_location(&e, "sql:/x")
                 .install(&e)
                 .unwrap_err()
                 .to_string()
@@ -360,33 +362,35 @@ mod tests {
     fn macos_and_windows_firefox_profiles() {
         let s = FakeSys::new()
             .file(
-                "/home/me/Library/Application Support/Firefox/profiles.ini",
+                "/Users/me/Library/Application Support/Firefox/profiles.ini",
                 "[Profile0]\nPath=Profiles/a.default\nIsRelative=1\n",
             )
             .file(
-                "/home/me/Library/Application Support/Firefox/Profiles/a.default/cert9.db",
+                "/Users/me/Library/Application Support/Firefox/Profiles/a.default/cert9.db",
                 "",
             );
         let e = env(&s, Platform::macos(), false);
         let dbs: Vec<String> = databases(&e).iter().map(|d| d.location()).collect();
         assert_eq!(
             dbs,
-            vec!["sql:/home/me/Library/Application Support/Firefox/Profiles/a.default"]
+            vec!["sql:/Users/me/Library/Application Support/Firefox/Profiles/a.default"]
         );
+        // Windows: %APPDATA%'s profiles, with Windows paths (whatever OS runs the test)
         let s = FakeSys::new()
+            .env("APPDATA", r"C:\Users\me\AppData\Roaming")
             .file(
-                "/home/me/AppData/Roaming/Mozilla/Firefox/profiles.ini",
+                r"C:\Users\me\AppData\Roaming\Mozilla\Firefox\profiles.ini",
                 "[Profile0]\nPath=Profiles\\w.default\nIsRelative=1\n",
             )
             .file(
-                "/home/me/AppData/Roaming/Mozilla/Firefox/Profiles/w.default/cert9.db",
+                r"C:\Users\me\AppData\Roaming\Mozilla\Firefox\Profiles\w.default\cert9.db",
                 "",
             );
         let e = env(&s, Platform::windows(), false);
         let dbs: Vec<String> = databases(&e).iter().map(|d| d.location()).collect();
         assert_eq!(
             dbs,
-            vec!["sql:/home/me/AppData/Roaming/Mozilla/Firefox/Profiles/w.default"]
+            vec![r"sql:C:\Users\me\AppData\Roaming\Mozilla\Firefox\Profiles\w.default"]
         );
     }
 }
