@@ -82,7 +82,13 @@ impl Store for Keystore {
             .arg("-keystore")
             .arg(self.location())
             .args(["-storepass", STOREPASS]);
-        super::check_by_exit(env, &c)
+        super::check_by_output(
+            env,
+            &c,
+            &env.ca.fingerprint,
+            |o| o.contains("trustedCertEntry"),
+            |o| o.contains("does not exist"),
+        )
     }
 }
 

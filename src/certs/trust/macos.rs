@@ -80,10 +80,33 @@ impl Store for Keychain {
         run(env, &self.wrap(env, del)).map(|_| ())
     }
     fn check(&self, env: &Env<'_>) -> Trust {
-        let c = Cmd::new("security")
+        // in this keychain (its SHA-1 listed) ...
+        let find = Cmd::new("security")
+            .args(["find-certificate", "-a", "-Z", "-c", "devenv"])
+            .arg(self.location());
+        match super::check_by_output(
+            env,
+            &find,
+            &env.ca.sha1,
+            |_| true,
+            |o| o.contains("could not be found"),
+        ) {
+            Trust::Trusted => {}
+            other => return other,
+        }
+        // ... and trusted for SSL by the system's evaluation
+        let verify = Cmd::new("security")
             .args(["verify-cert", "-p", "ssl", "-c"])
             .arg(env.ca.pem_path.to_string_lossy());
-        super::check_by_exit(env, &c)
+        match env.sys.run(&verify) {
+            Ok(o) if o.ok() && o.stdout_str().contains("successful") => Trust::Trusted,
+            Ok(o) if o.ok() => Trust::Unknown(format!(
+                "`{}` exited 0 without saying the verification was successful",
+                verify.display()
+            )),
+            Ok(_) => Trust::NotTrusted,
+            Err(e) => Trust::Unknown(e.to_string()),
+        }
     }
 }
 
@@ -106,7 +129,7 @@ mod tests {
             s.commands(),
             vec![
                 "sudo -- security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain /home/me/.local/share/devenv/ca/rootCA.pem",
-                "security verify-cert -p ssl -c /home/me/.local/share/devenv/ca/rootCA.pem",
+                "security find-certificate -a -Z -c devenv /Library/Keychains/System.keychain",
                 "sudo -- security remove-trusted-cert -d /home/me/.local/share/devenv/ca/rootCA.pem",
                 "sudo -- security delete-certificate -Z AABBCCDDEEFF00112233445566778899AABBCCDD /Library/Keychains/System.keychain",
             ]
@@ -129,5 +152,39 @@ mod tests {
                 "security delete-certificate -Z AABBCCDDEEFF00112233445566778899AABBCCDD /Users/me/Library/Keychains/login.keychain-db",
             ]
         );
+    }
+
+    /// `security find-certificate -a -Z -c devenv KEYCHAIN` (macOS 14) and `verify-cert` output.
+    const FOUND: &str = "SHA-256 hash: 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\nSHA-1 hash: AABBCCDDEEFF00112233445566778899AABBCCDD\nkeychain: \"/Library/Keychains/System.keychain\"\nversion: 512\nclass: 0x80001000\nattributes:\n    \"labl\"<blob>=\"devenv me@mac\"\n";
+
+    #[test]
+    fn trust_needs_the_keychain_listing_and_a_successful_verification() {
+        let check = |find: (i32, &str), verify: (i32, &str)| {
+            let s = FakeSys::new()
+                .respond("security find-certificate", find.0, find.1)
+                .respond("security verify-cert", verify.0, verify.1);
+            let e = env(&s, Platform::macos(), false);
+            Keychain::new(&e).check(&e)
+        };
+        let ok = "...certificate verification successful.\n";
+        assert_eq!(check((0, FOUND), (0, ok)), Trust::Trusted);
+        assert_eq!(
+            check(
+                (0, FOUND),
+                (1, "Cert Verify Result: CSSMERR_TP_NOT_TRUSTED\n")
+            ),
+            Trust::NotTrusted
+        );
+        assert_eq!(
+            check(
+                (
+                    44,
+                    "security: SecKeychainSearchCopyNext: The specified item could not be found in the keychain.\n"
+                ),
+                (0, ok)
+            ),
+            Trust::NotTrusted
+        );
+        assert!(matches!(check((0, ""), (0, "")), Trust::Unknown(_)));
     }
 }

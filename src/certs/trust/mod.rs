@@ -199,11 +199,57 @@ pub fn run(env: &Env<'_>, cmd: &Cmd) -> Result<crate::sys::Output, TrustError> {
     }
 }
 
-/// A store's check command: exit 0 = trusted, another exit = not trusted.
-pub fn check_by_exit(env: &Env<'_>, cmd: &Cmd) -> Trust {
+/// Whether a tool's output shows the certificate with this fingerprint (hex, any case, with or
+/// without `:` or spaces between the bytes). An exit code of 0 is never taken as proof by itself:
+/// a stub (Wine's `certutil`) answers 0 to anything.
+pub fn shows_fingerprint(output: &str, fingerprint_hex: &str) -> bool {
+    let want = fingerprint_hex.to_ascii_lowercase();
+    output.lines().any(|l| {
+        let hex: String = l
+            .chars()
+            .filter(|c| c.is_ascii_hexdigit())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        hex.contains(&want)
+    })
+}
+
+/// A store's check: the tool is run, its output must show the CA's fingerprint (`fingerprint`,
+/// hex) and `trusted` must hold of it; `absent` says the tool reported no such certificate.
+pub fn check_by_output(
+    env: &Env<'_>,
+    cmd: &Cmd,
+    fingerprint: &str,
+    trusted: impl Fn(&str) -> bool,
+    absent: impl Fn(&str) -> bool,
+) -> Trust {
     match env.sys.run(cmd) {
-        Ok(o) if o.ok() => Trust::Trusted,
-        Ok(_) => Trust::NotTrusted,
+        Ok(o) => {
+            let text = format!("{}\n{}", o.stdout_str(), o.stderr_str());
+            if shows_fingerprint(&text, fingerprint) {
+                if trusted(&text) {
+                    Trust::Trusted
+                } else {
+                    Trust::NotTrusted
+                }
+            } else if absent(&text) || (!o.ok() && text.trim().is_empty()) {
+                Trust::NotTrusted
+            } else if o.ok() {
+                Trust::Unknown(format!(
+                    "`{}` answered without showing the CA ({}…)",
+                    cmd.display(),
+                    &fingerprint[..16.min(fingerprint.len())]
+                ))
+            } else {
+                Trust::Unknown(
+                    text.lines()
+                        .map(str::trim)
+                        .find(|l| !l.is_empty())
+                        .unwrap_or("no output")
+                        .to_string(),
+                )
+            }
+        }
         Err(e) => Trust::Unknown(e.to_string()),
     }
 }

@@ -239,14 +239,29 @@ impl Store for NssDb {
         if !env.sys.exists(&self.dir.path()) {
             return Trust::NotTrusted;
         }
-        // -V -u L: is it valid as an SSL CA in this database (trust flags included)?
-        let verify = Cmd::new(certutil)
-            .args(["-V", "-u", "L", "-d"])
+        // the listing shows the certificate's SHA-256 and its trust flags for SSL
+        let list = Cmd::new(certutil)
+            .args(["-L", "-d"])
             .arg(self.db())
             .arg("-n")
             .arg(env.ca.nickname.clone());
-        super::check_by_exit(env, &verify)
+        super::check_by_output(env, &list, &env.ca.fingerprint, ssl_trusted_ca, |o| {
+            o.contains("Could not find cert") || o.contains("PR_FILE_NOT_FOUND_ERROR")
+        })
     }
+}
+
+/// `certutil -L -n` lists "Trusted CA" under "SSL Flags" when browsers trust the CA for TLS.
+fn ssl_trusted_ca(listing: &str) -> bool {
+    let mut in_ssl = false;
+    for l in listing.lines().map(str::trim) {
+        if l.ends_with("Flags:") {
+            in_ssl = l == "SSL Flags:";
+        } else if in_ssl && l == "Trusted CA" {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -392,5 +407,29 @@ mod tests {
             dbs,
             vec![r"sql:C:\Users\me\AppData\Roaming\Mozilla\Firefox\Profiles\w.default"]
         );
+    }
+
+    /// `certutil -L -d DB -n NICK` (NSS 3.87) of the CA added with `-t C,,`, and of a missing one.
+    const LISTED: &str = "Certificate:\n    Data:\n        Version: 3 (0x2)\n        Serial Number:\n            1f:2e:3d:4c:5b:6a:79:88:01:23:45:67:89:ab:cd:ef\n    Fingerprint (SHA-256):\n        01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF\n    Fingerprint (SHA1):\n        AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD\n\n    Certificate Trust Flags:\n        SSL Flags:\n            Valid CA\n            Trusted CA\n        Email Flags:\n        Object Signing Flags:\n";
+    const MISSING: &str = "certutil: Could not find cert: devenv CA 0123456789abcdef\n: PR_FILE_NOT_FOUND_ERROR: File not found\n";
+
+    #[test]
+    fn trust_is_read_from_the_listing() {
+        let check = |status: i32, out: &str| {
+            let s = FakeSys::new()
+                .program("certutil", "/usr/bin/certutil")
+                .dir("/home/me/.pki/nssdb")
+                .respond("certutil -L", status, out);
+            let e = env(&s, Platform::linux(), false);
+            NssDb::from_location(&e, "sql:/home/me/.pki/nssdb").check(&e)
+        };
+        assert_eq!(check(0, LISTED), Trust::Trusted);
+        // listed, but without the SSL trust flag: not trusted for HTTPS
+        assert_eq!(
+            check(0, &LISTED.replace("            Trusted CA\n", "")),
+            Trust::NotTrusted
+        );
+        assert_eq!(check(255, MISSING), Trust::NotTrusted);
+        assert!(matches!(check(0, ""), Trust::Unknown(_)));
     }
 }

@@ -89,12 +89,20 @@ impl Store for CertStore {
         .map(|_| ())
     }
     fn check(&self, env: &Env<'_>) -> Trust {
+        // the SHA-1 hash is a certificate id certutil takes; its listing shows it back
         let verify = self
             .base(env)
             .args(["-verifystore", "Root"])
-            .arg(env.ca.serial.clone());
-        super::check_by_exit(env, &verify)
+            .arg(env.ca.sha1.to_ascii_lowercase());
+        super::check_by_output(env, &verify, &env.ca.sha1, |_| true, verifystore_not_found)
     }
+}
+
+/// certutil's words for "no such certificate in this store".
+fn verifystore_not_found(out: &str) -> bool {
+    out.contains("NOT_FOUND")
+        || out.contains("Object was not found")
+        || out.contains("Cannot find object")
 }
 
 #[cfg(test)]
@@ -119,7 +127,7 @@ mod tests {
             s.commands(),
             vec![
                 r"'C:\Windows\System32\certutil.exe' -user -addstore -f Root /home/me/.local/share/devenv/ca/rootCA.pem",
-                r"'C:\Windows\System32\certutil.exe' -user -verifystore Root 1f2e3d4c5b6a79880123456789abcdef",
+                r"'C:\Windows\System32\certutil.exe' -user -verifystore Root aabbccddeeff00112233445566778899aabbccdd",
                 r"'C:\Windows\System32\certutil.exe' -user -delstore Root 1f2e3d4c5b6a79880123456789abcdef",
             ]
         );
@@ -165,5 +173,40 @@ mod tests {
             ]
         );
         assert_eq!(CertStore::from_location(&st.location()), st);
+    }
+
+    /// What Windows' certutil prints for `-user -verifystore Root HASH` when the CA is there
+    /// (Windows 10 22H2), and when it is not.
+    const VERIFYSTORE_FOUND: &str = "Root \"Trusted Root Certification Authorities\"\r\n================ Certificate 0 ================\r\nSerial Number: 1f2e3d4c5b6a79880123456789abcdef\r\nIssuer: CN=devenv me@laptop, OU=me@laptop, O=devenv development CA\r\n NotBefore: 12/1/2026 5:46 AM\r\n NotAfter: 11/29/2036 5:46 AM\r\nSubject: CN=devenv me@laptop, OU=me@laptop, O=devenv development CA\r\nSignature matches Public Key\r\nRoot Certificate: Subject matches Issuer\r\nCert Hash(sha256): 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\nCert Hash(sha1): aabbccddeeff00112233445566778899aabbccdd\r\n  No key provider information\r\nCannot find the certificate and private key for decryption.\r\nCertificate is valid\r\nCertUtil: -verifystore command completed successfully.\r\n";
+    const VERIFYSTORE_MISSING: &str = "Root \"Trusted Root Certification Authorities\"\r\nCertUtil: -verifystore command FAILED: 0x80090011 (-2146893807 NTE_NOT_FOUND)\r\nCertUtil: Object was not found.\r\n";
+
+    #[test]
+    fn trust_is_read_from_certutils_listing_not_its_exit_code() {
+        let cmd = r"'C:\Windows\System32\certutil.exe' -user -verifystore Root";
+        let st = CertStore {
+            machine: false,
+            wsl: false,
+        };
+        let check = |status: i32, out: &str| {
+            let s = FakeSys::new()
+                .env("SystemRoot", r"C:\Windows")
+                .respond(cmd, status, out);
+            st.check(&env(&s, Platform::windows(), false))
+        };
+        assert_eq!(check(0, VERIFYSTORE_FOUND), Trust::Trusted);
+        assert_eq!(check(-2146893807, VERIFYSTORE_MISSING), Trust::NotTrusted);
+        // the same listing of another certificate is no proof
+        assert_eq!(
+            check(
+                0,
+                &VERIFYSTORE_FOUND.replace("aabbccddeeff", "000000000000")
+            ),
+            Trust::Unknown(format!(
+                "`{} aabbccddeeff00112233445566778899aabbccdd` answered without showing the CA (AABBCCDDEEFF0011…)",
+                cmd
+            ))
+        );
+        // Wine's certutil stub: exit 0, no output
+        assert!(matches!(check(0, ""), Trust::Unknown(_)));
     }
 }
