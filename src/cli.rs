@@ -50,6 +50,9 @@ pub struct Global {
     /// Answer yes to confirmations
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
+    /// Never elevate a step (sudo, UAC): print the command to run as administrator instead
+    #[arg(long, global = true)]
+    pub no_elevate: bool,
     /// Colour output
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,

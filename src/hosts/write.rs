@@ -531,8 +531,14 @@ pub fn writable(path: &Path) -> bool {
     }
     #[cfg(not(unix))]
     {
-        // the read-only attribute is cleared and restored by the writer; ACLs show up on write
-        std::fs::metadata(path).is_ok()
+        match std::fs::metadata(path) {
+            // the read-only attribute is cleared and restored by the writer
+            Ok(m) if m.permissions().readonly() => true,
+            // the ACL decides: open for writing (nothing is written) is the honest test; a
+            // non-elevated process is refused on the system hosts file
+            Ok(_) => OpenOptions::new().write(true).open(path).is_ok(),
+            Err(_) => false,
+        }
     }
 }
 

@@ -185,6 +185,17 @@ fn elevate(
         "apply"
     };
     let manual = manual_command(platform, project, profile, &hosts_file_flag(ctx), action);
+    if ctx.g.no_elevate {
+        return Err(UserError::new(format!(
+            "cannot write {}: it needs administrator rights, and --no-elevate was given",
+            path.display()
+        ))
+        .hint(format!(
+            "run this step yourself, {}: `{manual}`",
+            admin_shell(platform)
+        ))
+        .into());
+    }
     if ctx.sys.is_admin() && !path.starts_with("/mnt/") {
         return Err(UserError::new(format!(
             "cannot write {}: permission denied, even as administrator",
@@ -201,7 +212,8 @@ fn elevate(
                 path.display()
             ))
             .hint(format!(
-                "run this step as administrator: `{manual}` (or pass --yes to let devenv elevate it)"
+                "run this step {}: `{manual}` (or pass --yes to let devenv elevate it)",
+                admin_shell(platform)
             ))
             .into());
         }
@@ -269,6 +281,14 @@ fn elevate(
     }
 }
 
+/// Where the manual command runs.
+fn admin_shell(p: Platform) -> &'static str {
+    match p.os {
+        crate::platform::Os::Windows => "in a PowerShell opened with \"Run as administrator\"",
+        _ => "as administrator",
+    }
+}
+
 /// The command a user runs in an administrator shell for the hosts step.
 pub fn manual_command(
     platform: Platform,
@@ -277,14 +297,15 @@ pub fn manual_command(
     hosts_file: &str,
     action: &str,
 ) -> String {
-    let dir = crate::sys::shell_quote(&project.root.to_string_lossy());
     match platform.os {
         crate::platform::Os::Windows => format!(
-            "devenv -C {dir} --profile {}{hosts_file} hosts {action}",
+            "devenv -C {} --profile {}{hosts_file} hosts {action}",
+            crate::hosts::elevate::ps_quote(&project.root.to_string_lossy()),
             profile.name
         ),
         _ => format!(
-            "sudo devenv -C {dir} --profile {}{hosts_file} hosts {action}",
+            "sudo devenv -C {} --profile {}{hosts_file} hosts {action}",
+            crate::sys::shell_quote(&project.root.to_string_lossy()),
             profile.name
         ),
     }

@@ -368,3 +368,78 @@ fn switch_moves_the_hosts_block_both_ways() {
         "the block is gone, every other byte as it was"
     );
 }
+
+#[test]
+fn windows_elevates_only_the_hosts_step_or_prints_the_command() {
+    use crate::hosts::sync::Want;
+    use crate::platform::Platform;
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    std::fs::write(
+        d.path().join("profiles/local.yaml"),
+        "domain: fake.test\nhosts: [fake.test]\ndocker: {swarm: true}\n",
+    )
+    .unwrap();
+    std::fs::write(d.path().join("hosts"), "127.0.0.1 localhost\r\n").unwrap();
+    let run = |yes: bool, no_elevate: bool| {
+        let sys = Arc::new(
+            FakeSys::new()
+                .platform(Platform::windows())
+                .admin(false)
+                .env("DEVENV_DATA_DIR", &d.path().join("data").to_string_lossy()),
+        );
+        let g = Global {
+            dir: Some(d.path().to_path_buf()),
+            hosts_file: Some(d.path().join("hosts")),
+            yes,
+            no_elevate,
+            quiet: true,
+            ..Default::default()
+        };
+        let ctx = Ctx::new(g, sys.clone());
+        let project = ctx.project().unwrap();
+        let profile = ctx.profile(&project, Some("local")).unwrap();
+        let mut plan = super::hosts::plan(&ctx, &project, &profile, Want::Apply).unwrap();
+        // a non-elevated process may not write the Windows hosts file
+        plan.files[0].writable = false;
+        let mut x = Executor::new(sys.as_ref());
+        let r = super::hosts::apply(&ctx, &mut x, &project, &profile, plan);
+        (r, sys)
+    };
+    // --yes: only this step runs again, through a UAC prompt, and devenv waits for it
+    let (r, sys) = run(true, false);
+    r.unwrap();
+    let cmds = sys.commands();
+    assert_eq!(cmds.len(), 1, "{cmds:?}");
+    assert!(
+        cmds[0].starts_with("powershell -NoProfile -NonInteractive -Command")
+            && cmds[0].contains("-Verb RunAs -Wait -PassThru; exit $p.ExitCode")
+            && cmds[0].contains("hosts apply --yes"),
+        "{cmds:?}"
+    );
+    assert!(
+        !sys.effects()
+            .iter()
+            .any(|e| matches!(e, Effect::Hosts { .. })),
+        "the unelevated process writes nothing itself"
+    );
+    // --no-elevate: the exact command to run in an administrator PowerShell
+    let (r, sys) = run(true, true);
+    let e = r.unwrap_err().to_string();
+    assert!(
+        e.contains("--no-elevate") && e.contains("Run as administrator"),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "devenv -C '{}' --profile local --hosts-file",
+            d.path().display()
+        )) && e.contains("hosts apply"),
+        "{e}"
+    );
+    assert!(sys.commands().is_empty());
+    // no terminal and no --yes: said, not attempted
+    let (r, sys) = run(false, false);
+    assert!(r.unwrap_err().to_string().contains("permission denied"));
+    assert!(sys.commands().is_empty());
+}
