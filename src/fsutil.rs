@@ -176,6 +176,25 @@ pub fn write_output(
     Ok(written)
 }
 
+/// `std::fs::canonicalize` without Windows' verbatim prefix where a plain path means the same
+/// (`\\?\C:\x` → `C:\x`, `\\?\UNC\srv\share` → `\\srv\share`): what users read in messages and
+/// paste into commands.
+pub fn canonicalize(path: &Path) -> std::io::Result<PathBuf> {
+    let c = std::fs::canonicalize(path)?;
+    Ok(PathBuf::from(strip_verbatim(&c.to_string_lossy())))
+}
+
+/// A Windows verbatim path as its plain form, when it has one.
+pub fn strip_verbatim(s: &str) -> String {
+    if let Some(rest) = s.strip_prefix(r"\\?\UNC\") {
+        return format!(r"\\{rest}");
+    }
+    match s.strip_prefix(r"\\?\") {
+        Some(rest) if rest.as_bytes().get(1) == Some(&b':') => rest.to_string(),
+        _ => s.to_string(),
+    }
+}
+
 /// `path` made absolute with every symlink on the way resolved, also when its last components do
 /// not exist yet (the longest existing prefix is canonicalized, the rest appended): what a path
 /// really points at, for "is this inside that" checks a symlink must not fool.
@@ -188,7 +207,7 @@ pub fn resolve(path: &Path) -> std::io::Result<PathBuf> {
     let mut rest = Vec::new();
     let mut cur = abs.as_path();
     loop {
-        match cur.canonicalize() {
+        match canonicalize(cur) {
             Ok(c) => {
                 let mut out = c;
                 for part in rest.iter().rev() {
@@ -252,6 +271,14 @@ mod tests {
         let canon = real.canonicalize().unwrap();
         assert_eq!(resolve(&link.join("ca/new")).unwrap(), canon.join("ca/new"));
         assert_eq!(resolve(&link).unwrap(), canon);
+    }
+
+    #[test]
+    fn verbatim_windows_paths_lose_their_prefix() {
+        assert_eq!(strip_verbatim(r"\\?\C:\Users\me"), r"C:\Users\me");
+        assert_eq!(strip_verbatim(r"\\?\UNC\srv\share\x"), r"\\srv\share\x");
+        assert_eq!(strip_verbatim(r"\\?\Volume{abc}\x"), r"\\?\Volume{abc}\x");
+        assert_eq!(strip_verbatim("/home/me"), "/home/me");
     }
 
     #[test]

@@ -395,7 +395,7 @@ impl Project {
                         UserError::usage(format!("-C {}: no such directory", d.display())).into(),
                     );
                 }
-                d.canonicalize()?
+                crate::fsutil::canonicalize(d)?
             }
             None => std::env::current_dir()?,
         };

@@ -266,8 +266,8 @@ pub fn read_project_file(root: &Path, rel: &str, limit: u64) -> Result<String, P
         }
         Err(e) => return Err(ProjectFileError::Io(rel.into(), e.to_string())),
     };
-    let real = full.canonicalize().unwrap_or_else(|_| full.clone());
-    let real_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let real = crate::fsutil::canonicalize(&full).unwrap_or_else(|_| full.clone());
+    let real_root = crate::fsutil::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     if !real.starts_with(&real_root) {
         return Err(ProjectFileError::Outside(rel.into(), real));
     }
