@@ -208,6 +208,7 @@ fn retry<T>(mut op: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
 /// An exclusive lock that serialises devenv runs on one hosts file.
 pub struct HostsLock {
     /// Unix: the locked hosts file itself (the inode an atomic write replaces).
+    #[cfg_attr(not(unix), allow(dead_code))]
     file: File,
 }
 
@@ -447,6 +448,7 @@ fn carry_over_appends(
     Ok(())
 }
 
+#[cfg(unix)]
 /// Linux: waits (up to 2 s) until no other process has `f`'s inode open, by looking through
 /// `/proc/*/fd`. Elsewhere (or where /proc tells nothing) it returns at once.
 fn wait_until_unused(f: &File) {
