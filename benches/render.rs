@@ -55,13 +55,17 @@ fn main() {
     generate(d.path());
     let project = devenv::profile::Project::load(d.path()).unwrap();
     let profile = project.profile("local").unwrap();
-    let facts = devenv::render::Facts { ipvs: Some(false) };
+    let facts = devenv::render::Facts {
+        ipvs: Some(false),
+        env: Default::default(),
+    };
 
     let mut inproc = Vec::new();
     for _ in 0..60 {
         let t = Instant::now();
         let secrets = devenv::render::collect_secrets(&project, &profile, &devenv::sys::RealSys);
-        let r = devenv::render::render(&project, &profile, facts, &secrets, b"salt").unwrap();
+        let r =
+            devenv::render::render(&project, &profile, facts.clone(), &secrets, b"salt").unwrap();
         inproc.push(t.elapsed());
         assert_eq!(r.configs.len(), 20);
         assert_eq!(r.service_names().len(), 50);

@@ -179,6 +179,24 @@ pub fn write_output(
 /// `std::fs::canonicalize` without Windows' verbatim prefix where a plain path means the same
 /// (`\\?\C:\x` → `C:\x`, `\\?\UNC\srv\share` → `\\srv\share`): what users read in messages and
 /// paste into commands.
+/// `a/./b/../c` → `a/c`, without touching the file system (a path that need not exist yet).
+pub fn normalize_lexically(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 pub fn canonicalize(path: &Path) -> std::io::Result<PathBuf> {
     let c = std::fs::canonicalize(path)?;
     Ok(PathBuf::from(strip_verbatim(&c.to_string_lossy())))

@@ -36,6 +36,132 @@ pub struct ProjectFile {
     /// Readiness probes run by `up` after the services converge.
     #[serde(default)]
     pub probes: Vec<Probe>,
+    /// Named one-shot commands run in a service's task: `migrate`, `createsuperuser`, seeding.
+    #[serde(default)]
+    pub tasks: BTreeMap<String, Task>,
+}
+
+/// A task: a command run in a running task of `service` (or a one-off swarm job from the
+/// service's spec) after a deploy, or on demand with `devenv run`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Task {
+    /// The service whose task (image, networks, secrets, environment) the command runs in.
+    pub service: String,
+    /// An argv list, or a string run with `sh -c`.
+    pub command: Command,
+    /// When `up` runs it: `first-deploy` (once per profile and swarm), `image-changed` (after a
+    /// deploy that changed the service's image), `manual` (only `devenv run`); one or a list.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub when: Vec<When>,
+    /// Profiles the task belongs to (default: all).
+    #[serde(default)]
+    pub profiles: Vec<String>,
+    /// `exec`: in a running task of the service (default); `job`: a one-off swarm job with the
+    /// service's image, networks, mounts, secrets and environment (any node, the service's own
+    /// tasks untouched).
+    #[serde(default, rename = "in")]
+    pub runs_in: RunsIn,
+    /// A user to run as (`docker exec --user`).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// How long it may run (default 10m).
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Command {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+impl Command {
+    /// The argv to run: a string goes through `sh -c`.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            Command::Shell(s) => vec!["sh".into(), "-c".into(), s.clone()],
+            Command::Argv(v) => v.clone(),
+        }
+    }
+
+    pub fn display(&self) -> String {
+        match self {
+            Command::Shell(s) => s.clone(),
+            Command::Argv(v) => v
+                .iter()
+                .map(|a| crate::sys::shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum When {
+    FirstDeploy,
+    ImageChanged,
+    Manual,
+}
+
+impl When {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            When::FirstDeploy => "first-deploy",
+            When::ImageChanged => "image-changed",
+            When::Manual => "manual",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunsIn {
+    #[default]
+    Exec,
+    Job,
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<When>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(When),
+        Many(Vec<When>),
+    }
+    Ok(match OneOrMany::deserialize(d) {
+        Ok(OneOrMany::One(w)) => vec![w],
+        Ok(OneOrMany::Many(v)) => v,
+        Err(_) => {
+            return Err(de::Error::custom(
+                "`when` is `first-deploy`, `image-changed` or `manual`, or a list of them",
+            ));
+        }
+    })
+}
+
+impl Task {
+    /// Whether the task belongs to `profile`.
+    pub fn for_profile(&self, profile: &str) -> bool {
+        self.profiles.is_empty() || self.profiles.iter().any(|p| p == profile)
+    }
+
+    /// Whether `up` runs it by itself (not only `devenv run`).
+    pub fn automatic(&self) -> bool {
+        self.when
+            .iter()
+            .any(|w| matches!(w, When::FirstDeploy | When::ImageChanged))
+    }
+
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
+            .as_deref()
+            .and_then(crate::stack::parse_duration)
+            .map(std::time::Duration::from_secs_f64)
+            .unwrap_or(std::time::Duration::from_secs(600))
+    }
 }
 
 /// A readiness probe: a URL fetched (https with the profile's CA) until it answers.
@@ -88,6 +214,14 @@ pub struct ProfileFile {
     /// Template variables (deep-merged over devenv.yaml's `vars`).
     #[serde(default)]
     pub vars: Mapping,
+    /// Compose override files merged over the stack for this profile, in order (compose's merge
+    /// rules), e.g. `[docker-compose.prod.yml]`: the files `docker stack deploy -c … -c …` takes.
+    #[serde(default)]
+    pub overrides: Vec<PathBuf>,
+    /// Per-service overrides merged over the stack (and the override files) like one more
+    /// compose override file: `services: {web: {deploy: {replicas: 1}}}`.
+    #[serde(default)]
+    pub services: Mapping,
 }
 
 fn yes() -> bool {
@@ -450,6 +584,42 @@ impl Project {
                     .hint("use letters, digits, `.`, `-` and `_`"));
             }
         }
+        for (name, t) in &self.file.tasks {
+            if !valid_object_key(name) {
+                return Err(self
+                    .err_at(&format!("{name}:"), format!("invalid task name `{name}`"))
+                    .hint("use letters, digits, `.`, `-` and `_`"));
+            }
+            if t.command.argv().is_empty()
+                || matches!(&t.command, Command::Shell(s) if s.trim().is_empty())
+            {
+                return Err(self.err_at(
+                    &format!("{name}:"),
+                    format!("task `{name}` has an empty command"),
+                ));
+            }
+            if let Some(to) = &t.timeout
+                && crate::stack::parse_duration(to).is_none()
+            {
+                return Err(self
+                    .err_at(
+                        to,
+                        format!("task `{name}`: timeout `{to}` is not a duration"),
+                    )
+                    .hint("e.g. `90s`, `10m`, `1h30m`"));
+            }
+            if t.when.is_empty() {
+                continue;
+            }
+            if t.when.contains(&When::Manual) && t.automatic() {
+                return Err(self
+                    .err_at(
+                        &format!("{name}:"),
+                        format!("task `{name}` is `manual` and also runs by itself"),
+                    )
+                    .hint("use `when: manual` alone, or `first-deploy` / `image-changed`"));
+            }
+        }
         let paths = std::iter::once(&self.file.stack).chain(self.file.configs.values());
         for p in paths {
             let s = p.to_string_lossy();
@@ -602,6 +772,29 @@ fn validate_profile(p: &Profile) -> Result<(), ConfigError> {
             .hint(
                 "use ssh://user@server, tcp://host:2376, unix:///path or npipe:////./pipe/name",
             ));
+    }
+    for o in &f.overrides {
+        let s = o.to_string_lossy();
+        if let Some(why) = outside_project(&s) {
+            return Err(p.error_at(&s, format!("overrides: `{s}` {why}")).hint(
+                "override files are compose files inside the project, named relative to its root",
+            ));
+        }
+    }
+    for (k, v) in &f.services {
+        let Some(name) = k.as_str() else {
+            return Err(p.error_at("services:", "services: a service name must be a string"));
+        };
+        if !(v.is_mapping() || v.is_null() || matches!(v, Value::Tagged(_))) {
+            return Err(p
+                .error_at(
+                    &format!("{name}:"),
+                    format!("services.{name} must be a mapping (what to change in the service)"),
+                )
+                .hint(format!(
+                    "e.g. `services: {{{name}: {{deploy: {{replicas: 1}}}}}}`"
+                )));
+        }
     }
     if let Some(u) = &f.update
         && let Some(o) = &u.order

@@ -140,6 +140,8 @@ pub trait Sys: Send + Sync {
     /// Full path of a program on PATH.
     fn which(&self, program: &str) -> Option<PathBuf>;
     fn var(&self, key: &str) -> Option<String>;
+    /// Every environment variable (UTF-8 ones), for `${VAR}` in a stack.
+    fn vars(&self) -> BTreeMap<String, String>;
     /// Writes one of devenv's files for the user (atomically; under sudo owned by the invoking
     /// user, not root).
     fn write_user_file(&self, path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()>;
@@ -265,6 +267,12 @@ impl Sys for RealSys {
 
     fn var(&self, key: &str) -> Option<String> {
         std::env::var(key).ok()
+    }
+
+    fn vars(&self) -> BTreeMap<String, String> {
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect()
     }
 
     fn write_user_file(&self, path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
@@ -579,6 +587,9 @@ impl Sys for FakeSys {
     fn var(&self, key: &str) -> Option<String> {
         self.inner.lock().unwrap().env.get(key).cloned()
     }
+    fn vars(&self) -> BTreeMap<String, String> {
+        self.inner.lock().unwrap().env.clone()
+    }
     fn write_user_file(&self, path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
         self.write_file(path, data, mode)
     }
@@ -733,6 +744,9 @@ impl Sys for RecordingSys {
     }
     fn var(&self, key: &str) -> Option<String> {
         RealSys.var(key)
+    }
+    fn vars(&self) -> BTreeMap<String, String> {
+        RealSys.vars()
     }
     fn write_user_file(&self, path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
         self.write_file(path, data, mode)

@@ -104,6 +104,13 @@ pub fn info(msg: &str) {
     }
 }
 
+/// Something devenv did or decided that the user should know (not a problem).
+pub fn note(msg: &str) {
+    if get().verbosity >= 0 {
+        emit(Some((Style::Cyan, "note:")), msg);
+    }
+}
+
 /// Success.
 pub fn ok(msg: &str) {
     if get().verbosity >= 0 {

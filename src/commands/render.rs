@@ -15,6 +15,9 @@ pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<i32> {
     for w in &r.warnings {
         crate::ui::warn(w);
     }
+    for n in &r.notes {
+        crate::ui::note(n);
+    }
     if let Some(out) = &a.out {
         if ctx.g.dry_run {
             let lines: Vec<String> = r
@@ -45,6 +48,7 @@ pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<i32> {
             "builds": r.builds.iter().map(|b| json!({"service": b.service, "context": b.context, "repository": b.repository})).collect::<Vec<_>>(),
             "host_mode": r.host_mode,
             "warnings": r.warnings,
+            "notes": r.notes,
         }))?;
         return Ok(0);
     }

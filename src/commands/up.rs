@@ -21,7 +21,7 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
         return ops::print_plan(ctx, &up::describe(&plan));
     }
     for n in &plan.notes {
-        crate::ui::info(n);
+        crate::ui::note(n);
     }
     if plan.remote() && !ctx.g.yes {
         eprint!("{}", up::remote_summary(&plan));

@@ -93,6 +93,7 @@ impl Ctx {
             } else {
                 None
             },
+            env: self.sys.vars(),
         }
     }
 

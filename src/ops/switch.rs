@@ -99,6 +99,9 @@ pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: SwitchPlan) -> anyhow::Resul
     for w in &plan.rendered.warnings {
         crate::ui::warn(w);
     }
+    for n in &plan.rendered.notes {
+        crate::ui::note(n);
+    }
     super::write_minted(x, &plan.project, &plan.new_files)?;
     x.write_output(
         &plan.rendered_dir,

@@ -121,6 +121,8 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
         .cloned()
         .collect();
     check_secrets(&profile, &rendered)?;
+    notes.extend(rendered.notes.iter().cloned());
+    secrets.extend(rendered.file_secrets.iter().cloned());
 
     // the target, read only: docker, the context, the guard, nodes
     let docker = ctx.docker(&profile)?;

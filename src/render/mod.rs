@@ -1,6 +1,9 @@
 //! Rendering: the stack template and config templates of a profile, through minijinja with strict
 //! undefined variables, then checked and shaped for `docker stack deploy` (see [`stack`]).
 
+pub mod interpolate;
+pub mod local;
+pub mod merge;
 pub mod stack;
 
 use std::collections::BTreeMap;
@@ -13,10 +16,13 @@ use crate::error::{ConfigError, display_path, line_col};
 use crate::profile::{Profile, Project, Tls, merge_vars};
 
 /// Facts about the machine that shape the output (so rendering itself stays pure).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Facts {
     /// Whether the kernel that runs the swarm has IPVS; `None` when unknown (assume yes).
     pub ipvs: Option<bool>,
+    /// The environment devenv runs in: what `${VAR}` in the stack reads after the profile's
+    /// `env:` (as docker would read it).
+    pub env: BTreeMap<String, String>,
 }
 
 /// One secret's value as collected from its source (a file or an environment variable).
@@ -69,6 +75,12 @@ pub struct Rendered {
     pub secrets: Vec<SecretRef>,
     pub builds: Vec<BuildSpec>,
     pub warnings: Vec<String>,
+    /// What devenv changed in the stack for this machine (one replica on a single node, ...),
+    /// one line each, for the user to read.
+    pub notes: Vec<String>,
+    /// Values of the secrets the stack file defines with `file:` (devenv creates them
+    /// content-hash named, like the profile's).
+    pub file_secrets: Vec<SecretInput>,
     /// Ports were switched to host mode and VIPs to dnsrr (no IPVS, or `publish: host`).
     pub host_mode: bool,
     /// The typed view of `stack`.
@@ -547,7 +559,176 @@ pub fn object_name(stack: &str, key: &str, hash: &str) -> String {
     format!("{stack}_{key}_{hash}")
 }
 
-/// Renders `profile` of `project`.
+/// Whether a stack, override or config file is a minijinja template: by its name (`.j2`,
+/// `.jinja`). Any other file is used as it is — a compose file adopted unchanged keeps working
+/// with plain docker, and docker's own `{{.Task.Slot}}` placeholders stay docker's.
+pub fn is_template(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("j2" | "jinja" | "jinja2")
+    )
+}
+
+/// A file devenv.yaml or a profile names that cannot be read.
+fn file_error(root: &Path, rel: &Path, e: ProjectFileError) -> ConfigError {
+    match e {
+        ProjectFileError::NotFound(_) => ConfigError::new(root.join(rel), "file not found")
+            .hint("check the path (it is relative to the project root)"),
+        e => ConfigError::new(root.join(rel), e.to_string()),
+    }
+}
+
+/// One stack-like file (the stack or an override file) read, rendered when it is a template, and
+/// parsed: its mapping, and its source for error locations.
+fn load_stack_file(
+    env: &Environment<'_>,
+    root: &Path,
+    rel: &Path,
+    ctx: &JValue,
+) -> Result<(Mapping, String), ConfigError> {
+    let full = root.join(rel);
+    let template = is_template(rel);
+    let source = read_project_file(root, &rel.to_string_lossy(), MAX_TEMPLATE_BYTES)
+        .map_err(|e| file_error(root, rel, e))?;
+    let text = if template {
+        render_template(env, root, rel, ctx)?
+    } else {
+        source.clone()
+    };
+    let doc: Value = serde_yaml_ng::from_str(&text).map_err(|e| {
+        let what = if template {
+            "the rendered stack"
+        } else {
+            "the file"
+        };
+        let mut ce = ConfigError::new(
+            &full,
+            format!(
+                "{what} is not valid YAML: {}",
+                e.to_string().split(" at line ").next().unwrap_or_default()
+            ),
+        );
+        if let Some(l) = e.location() {
+            ce = ce.at(&text, l.line(), l.column());
+            if template {
+                ce.message
+                    .push_str(" (line and column of the rendered output: see `devenv render`)");
+            }
+        }
+        if !template && text.contains("{{") {
+            ce.hint(format!(
+                "this file is not a template (its name does not end in `.j2`), so `{{{{ … }}}}` is read as YAML; \
+                 rename it to {}.j2 to render it with minijinja",
+                rel.display()
+            ))
+        } else {
+            ce.hint("check the indentation around template tags; `{%- ... %}` trims whitespace")
+        }
+    })?;
+    if !template && let Some(at) = complex_key(&doc) {
+        // `image: {{ image("web") }}` is valid YAML: a mapping whose key is a mapping
+        return Err(ConfigError::new(&full, format!("`{at}` is template syntax, read as YAML"))
+            .at_text(&text, "{{")
+            .hint(format!(
+                "this file is not a template (its name does not end in `.j2`); rename it to {}.j2 to render it with minijinja",
+                rel.display()
+            )));
+    }
+    let mut doc = doc;
+    doc.apply_merge().map_err(|e| {
+        ConfigError::new(
+            &full,
+            format!("a YAML merge key (`<<:`) does not merge: {e}"),
+        )
+    })?;
+    match doc {
+        Value::Mapping(m) => Ok((m, source)),
+        Value::Null if !template => Err(ConfigError::new(&full, "the file is empty")),
+        _ => Err(ConfigError::new(
+            &full,
+            if template {
+                "the rendered stack is not a YAML mapping"
+            } else {
+                "the stack is not a YAML mapping"
+            },
+        )
+        .hint("a stack starts with `services:`")),
+    }
+}
+
+/// The first mapping used as a mapping key (never valid in a compose file; what `{{ x }}` in a
+/// file that is not a template parses as), shown as `{{ x }}`.
+fn complex_key(v: &Value) -> Option<String> {
+    match v {
+        Value::Mapping(m) => m.iter().find_map(|(k, v)| match k {
+            Value::Mapping(inner) => {
+                let name = inner
+                    .keys()
+                    .next()
+                    .map(|k| {
+                        serde_yaml_ng::to_string(k)
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+                Some(format!("{{{{ {name} }}}}"))
+            }
+            _ => complex_key(v),
+        }),
+        Value::Sequence(s) => s.iter().find_map(complex_key),
+        _ => None,
+    }
+}
+
+/// `${VAR}` in one document, with errors and unset variables that name the file and line.
+fn interpolate_doc(
+    doc: &mut Mapping,
+    file: &Path,
+    source: &str,
+    lookup: &dyn interpolate::Lookup,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    let mut v = Value::Mapping(std::mem::take(doc));
+    let mut unset = Vec::new();
+    let r = interpolate::interpolate_value(&mut v, lookup, "", &mut unset);
+    let Value::Mapping(m) = v else {
+        unreachable!("a mapping stays a mapping")
+    };
+    *doc = m;
+    if let Err(f) = r {
+        let message = match &f.problem {
+            interpolate::Problem::Required { var, message } => format!(
+                "{}: `{var}` is not set{}",
+                f.path,
+                if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {message}")
+                }
+            ),
+            interpolate::Problem::Syntax(m) => format!("{}: {m}", f.path),
+        };
+        return Err(ConfigError::new(file, message)
+            .at_text(source, &f.text)
+            .hint("set it under `env:` in the profile, or in the environment devenv runs in; `$$` is a literal `$`"));
+    }
+    for u in unset {
+        let mut e = ConfigError::new(file, String::new()).at_text(source, &u);
+        e.message = format!(
+            "`{u}` is not set, so it reads as an empty string (as docker reads it); set it under `env:` in the profile, \
+             or give a default: `${{{u}:-value}}`"
+        );
+        warnings.push(format!("{}: {}", e.location(), e.message));
+    }
+    Ok(())
+}
+
+/// Renders `profile` of `project`: the stack (a template, or a compose file as it is), the
+/// profile's override files and `services:` merged over it the way compose merges override files,
+/// the profile's `replicas:`, `${VAR}` interpolated, the stack file's own `file:` configs and
+/// secrets content-hash named, then shaped for `docker stack deploy` and, for a profile on this
+/// machine, for a single node.
 pub fn render(
     project: &Project,
     profile: &Profile,
@@ -562,14 +743,47 @@ pub fn render(
         .as_ref()
         .map(|r| r.prefix.clone())
         .unwrap_or_else(|| project.file.project.clone());
-    let env = environment(&project.root, prefix);
+    let env = environment(&project.root, prefix.clone());
     let ctx = JValue::from(minijinja::value::Serde(&context(project, profile)?));
+    let lookup = |name: &str| -> Option<String> {
+        profile
+            .file
+            .env
+            .get(name)
+            .map(|v| v.0.clone())
+            .or_else(|| facts.env.get(name).cloned())
+    };
+    let mut warnings = Vec::new();
 
-    let stack_text = render_template(&env, &project.root, &project.file.stack, &ctx)?;
+    let (mut doc, template_src) = load_stack_file(&env, &project.root, &project.file.stack, &ctx)?;
+    let template_path = project.root.join(&project.file.stack);
+    interpolate_doc(
+        &mut doc,
+        &template_path,
+        &template_src,
+        &lookup,
+        &mut warnings,
+    )?;
+    for o in &profile.file.overrides {
+        let (mut over, src) = load_stack_file(&env, &project.root, o, &ctx)?;
+        let file = project.root.join(o);
+        interpolate_doc(&mut over, &file, &src, &lookup, &mut warnings)?;
+        merge::merge_stack(&mut doc, &over).map_err(|e| {
+            let last = e.path.rsplit('.').next().unwrap_or_default().to_string();
+            ConfigError::new(&file, format!("cannot merge it over the stack: {e}"))
+                .at_text(&src, &format!("{last}:"))
+        })?;
+    }
+    apply_profile(&mut doc, profile, &lookup, &mut warnings)?;
 
     let mut configs = Vec::new();
     for (key, tpl) in &project.file.configs {
-        let content = render_template(&env, &project.root, tpl, &ctx)?;
+        let content = if is_template(tpl) {
+            render_template(&env, &project.root, tpl, &ctx)?
+        } else {
+            read_project_file(&project.root, &tpl.to_string_lossy(), MAX_TEMPLATE_BYTES)
+                .map_err(|e| file_error(&project.root, tpl, e))?
+        };
         let object_name = object_name(
             &stack_name,
             key,
@@ -583,36 +797,31 @@ pub fn render(
         });
     }
 
-    let secret_refs: Vec<SecretRef> = secrets
+    let mut secret_refs: Vec<SecretRef> = secrets
         .iter()
-        .map(|s| {
-            let hash = match &s.value {
-                Ok(v) => crate::hash::keyed_short(salt, &[s.key.as_bytes(), b"\0", v].concat(), 10),
-                Err(_) => "unavailable".to_string(),
-            };
-            SecretRef {
-                key: s.key.clone(),
-                object_name: object_name(&stack_name, &s.key, &hash),
-                origin: s.origin.clone(),
-                unavailable: s.value.as_ref().err().cloned(),
-            }
-        })
+        .map(|s| secret_ref(&stack_name, salt, s))
         .collect();
+    let file_secrets = file_objects(
+        &mut doc,
+        project,
+        &template_path,
+        &template_src,
+        &stack_name,
+        &mut configs,
+    )?;
+    secret_refs.extend(
+        file_secrets
+            .iter()
+            .map(|s| secret_ref(&stack_name, salt, s)),
+    );
 
-    let template_path = project.root.join(&project.file.stack);
-    let template_src = read_project_file(
-        &project.root,
-        &project.file.stack.to_string_lossy(),
-        MAX_TEMPLATE_BYTES,
-    )
-    .unwrap_or_default();
     let host_mode = match profile.file.docker.publish {
         crate::profile::Publish::Host => true,
         crate::profile::Publish::Ingress => false,
         crate::profile::Publish::Auto => profile.file.docker.swarm && facts.ipvs == Some(false),
     };
     let shaped = stack::shape(stack::ShapeInput {
-        text: &stack_text,
+        doc,
         template_path: &template_path,
         template_src: &template_src,
         project,
@@ -620,9 +829,18 @@ pub fn render(
         configs: &configs,
         secrets: &secret_refs,
         host_mode,
+        image_prefix: &prefix,
     })?;
+    let mut stack_map = shaped.stack;
+    let mut notes = shaped.notes;
+    if profile.on_this_machine() {
+        notes.extend(local::single_node(
+            &mut stack_map,
+            &crate::error::display_path(&profile.path),
+        ));
+    }
 
-    let mut warnings = shaped.warnings;
+    warnings.extend(shaped.warnings);
     for s in &secret_refs {
         if let Some(why) = &s.unavailable {
             warnings.push(format!("secret `{}`: {why}", s.key));
@@ -631,15 +849,187 @@ pub fn render(
     Ok(Rendered {
         profile: profile.name.clone(),
         stack_name,
-        stack_yaml: stack::to_yaml(&shaped.stack),
-        view: crate::stack::Stack::from_mapping(&shaped.stack),
-        stack: shaped.stack,
+        stack_yaml: stack::to_yaml(&stack_map),
+        view: crate::stack::Stack::from_mapping(&stack_map),
+        stack: stack_map,
         configs,
         secrets: secret_refs,
         builds: shaped.builds,
         warnings,
+        notes,
+        file_secrets,
         host_mode,
     })
+}
+
+fn secret_ref(stack_name: &str, salt: &[u8], s: &SecretInput) -> SecretRef {
+    let hash = match &s.value {
+        Ok(v) => crate::hash::keyed_short(salt, &[s.key.as_bytes(), b"\0", v].concat(), 10),
+        Err(_) => "unavailable".to_string(),
+    };
+    SecretRef {
+        key: s.key.clone(),
+        object_name: object_name(stack_name, &s.key, &hash),
+        origin: s.origin.clone(),
+        unavailable: s.value.as_ref().err().cloned(),
+    }
+}
+
+/// The profile's own changes to the stack: `replicas:` (a literal `replicas: 2` in an adopted file
+/// included), then `services:`, merged like a compose override file. A name that is no service is
+/// an error with a suggestion.
+fn apply_profile(
+    doc: &mut Mapping,
+    profile: &Profile,
+    lookup: &dyn interpolate::Lookup,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    let names: Vec<String> = doc
+        .get("services")
+        .and_then(Value::as_mapping)
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| k.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let unknown = |what: &str, name: &str| {
+        let mut e = profile.error_at(
+            &format!("{name}:"),
+            format!("{what}.{name}: the stack has no service `{name}`"),
+        );
+        e = match did_you_mean_service(name, &names) {
+            Some(s) => e.hint(format!("did you mean `{s}`?")),
+            None => e.hint(format!("the services are: {}", names.join(", "))),
+        };
+        e
+    };
+    if let Some(Value::Mapping(svcs)) = doc.get_mut("services") {
+        for (name, n) in &profile.file.replicas {
+            let Some(Value::Mapping(svc)) = svcs.get_mut(name.as_str()) else {
+                return Err(unknown("replicas", name));
+            };
+            let deploy = svc
+                .entry(Value::String("deploy".into()))
+                .or_insert_with(|| Value::Mapping(Mapping::new()));
+            if let Value::Mapping(d) = deploy {
+                let global = d
+                    .get("mode")
+                    .and_then(Value::as_str)
+                    .is_some_and(|m| m != "replicated");
+                if !global {
+                    d.insert(Value::String("replicas".into()), Value::Number((*n).into()));
+                }
+            }
+        }
+    }
+    if profile.file.services.is_empty() {
+        return Ok(());
+    }
+    let mut over = Mapping::new();
+    over.insert(
+        Value::String("services".into()),
+        Value::Mapping(profile.file.services.clone()),
+    );
+    for k in profile.file.services.keys() {
+        let name = k.as_str().unwrap_or_default();
+        if !names.iter().any(|n| n == name) {
+            return Err(unknown("services", name));
+        }
+    }
+    interpolate_doc(&mut over, &profile.path, &profile.source, lookup, warnings)?;
+    merge::merge_stack(doc, &over).map_err(|e| {
+        let last = e.path.rsplit('.').next().unwrap_or_default().to_string();
+        profile
+            .error_at(&format!("{last}:"), format!("{e}"))
+            .hint("a profile's `services:` merges like a compose override file; `!override` replaces a value whole, `!reset` removes it")
+    })?;
+    Ok(())
+}
+
+fn did_you_mean_service(name: &str, names: &[String]) -> Option<String> {
+    crate::error::did_you_mean(name, names.iter().map(String::as_str)).map(String::from)
+}
+
+/// The stack file's own top-level configs and secrets with `file:` become devenv's, named by
+/// content hash like the profile's, so a changed file is a new object instead of docker's
+/// "only updates to Labels are allowed". Configs join `configs`; the secrets' values are
+/// returned. Paths are relative to the project root (absolute ones are read as they are).
+fn file_objects(
+    doc: &mut Mapping,
+    project: &Project,
+    template_path: &Path,
+    template_src: &str,
+    stack_name: &str,
+    configs: &mut Vec<RenderedConfig>,
+) -> Result<Vec<SecretInput>, ConfigError> {
+    let mut secrets = Vec::new();
+    for kind in ["configs", "secrets"] {
+        let Some(Value::Mapping(top)) = doc.get_mut(kind) else {
+            continue;
+        };
+        let keys: Vec<Value> = top
+            .iter()
+            .filter(|(_, v)| v.get("file").is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            let key = k.as_str().unwrap_or_default().to_string();
+            let def = top.get(&k).cloned().unwrap_or_default();
+            let Some(file) = def.get("file").and_then(Value::as_str) else {
+                return Err(ConfigError::new(
+                    template_path,
+                    format!("{kind}.{key}.file must be a path"),
+                )
+                .at_text(template_src, &format!("{key}:")));
+            };
+            let path = project.root.join(file);
+            let origin = display_rel(&project.root, &path);
+            let value = read_secret_file(&path, &origin);
+            if kind == "configs" {
+                let bytes = value.map_err(|why| {
+                    ConfigError::new(template_path, format!("config `{key}`: {why}"))
+                        .at_text(template_src, file)
+                        .hint("a config's `file:` is relative to the project root")
+                })?;
+                let content = String::from_utf8(bytes).map_err(|_| {
+                    ConfigError::new(
+                        template_path,
+                        format!("config `{key}`: {origin} is not UTF-8 text"),
+                    )
+                    .at_text(template_src, file)
+                    .hint("binary data belongs in a secret (or an image)")
+                })?;
+                configs.push(RenderedConfig {
+                    object_name: object_name(
+                        stack_name,
+                        &key,
+                        &crate::hash::short(content.as_bytes(), 10),
+                    ),
+                    key: key.clone(),
+                    template: PathBuf::from(file),
+                    content,
+                });
+            } else {
+                secrets.push(SecretInput {
+                    key: key.clone(),
+                    origin,
+                    value,
+                });
+            }
+            top.remove(&k);
+        }
+    }
+    for kind in ["configs", "secrets"] {
+        if doc
+            .get(kind)
+            .and_then(Value::as_mapping)
+            .is_some_and(Mapping::is_empty)
+        {
+            doc.remove(kind);
+        }
+    }
+    Ok(secrets)
 }
 
 #[cfg(test)]
@@ -721,6 +1111,285 @@ mod tests {
         assert_eq!(
             object_name("myblog", "nginx.conf", "abc"),
             "myblog_nginx.conf_abc"
+        );
+    }
+}
+
+#[cfg(test)]
+mod pipeline_tests {
+    //! The whole render of a project on disk: adopted files as they are, override files and a
+    //! profile's `services:`, `${VAR}`, `file:` objects, relative paths, a single node's demands.
+    use super::*;
+
+    struct P {
+        dir: tempfile::TempDir,
+    }
+
+    impl P {
+        fn new(files: &[(&str, &str)]) -> P {
+            let dir = tempfile::tempdir().unwrap();
+            for (rel, content) in files {
+                let p = dir.path().join(rel);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, content).unwrap();
+            }
+            P { dir }
+        }
+        fn render(&self, profile: &str, env: &[(&str, &str)]) -> anyhow::Result<Rendered> {
+            let project = Project::load(self.dir.path())?;
+            let profile = project.profile(profile)?;
+            let facts = Facts {
+                ipvs: Some(false),
+                env: env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            };
+            render(&project, &profile, facts, &[], b"0123456789abcdef")
+        }
+        fn root(&self) -> String {
+            self.dir.path().to_string_lossy().into_owned()
+        }
+    }
+
+    const STACK: &str = r#"x-logging: &logging
+  logging: {driver: json-file, options: {max-size: 10m}}
+services:
+  vote:
+    image: ${REGISTRY:-docker.io}/vote:${TAG:?set TAG}
+    hostname: "{{.Node.Hostname}}-{{.Task.Slot}}"
+    ports: ["5000:80"]
+    volumes: ["./vote:/app", "data:/data"]
+    env_file: .env.vote
+    command: sh -c 'echo $$HOME'
+    deploy:
+      replicas: 2
+      update_config: {parallelism: 2, order: start-first}
+    <<: *logging
+  redis:
+    image: redis:7
+    ports: ["6379"]
+    configs: [{source: redis_conf, target: /etc/redis.conf}]
+    secrets: [db_password]
+  worker:
+    build: ./worker
+    depends_on: [redis]
+volumes: {data: {}}
+configs:
+  redis_conf: {file: ./redis.conf}
+secrets:
+  db_password: {file: db_password.txt}
+"#;
+
+    fn project() -> P {
+        P::new(&[
+            ("devenv.yaml", "project: voting\nstack: docker-stack.yml\n"),
+            ("docker-stack.yml", STACK),
+            ("redis.conf", "maxmemory 64mb\n"),
+            ("db_password.txt", "hunter2"),
+            (
+                "profiles/local.yaml",
+                "domain: voting.test\ndocker: {swarm: true}\nenv: {TAG: dev}\n",
+            ),
+            (
+                "profiles/server.yaml",
+                "domain: voting.com\ndocker: {context: prod}\noverrides: [docker-compose.prod.yml]\nservices:\n  worker: {deploy: {replicas: 4}}\n",
+            ),
+            (
+                "docker-compose.prod.yml",
+                "services:\n  vote:\n    environment: [MODE=prod]\n    ports: !reset []\n    deploy: {replicas: 3}\n",
+            ),
+        ])
+    }
+
+    #[test]
+    fn an_adopted_file_renders_as_docker_reads_it() {
+        let p = project();
+        let r = p.render("local", &[("TAG", "from-shell")]).unwrap();
+        let vote = &r.stack["services"]["vote"];
+        // the profile's env wins over the shell's; defaults apply
+        assert_eq!(vote["image"], Value::String("docker.io/vote:dev".into()));
+        // docker's own placeholders are not minijinja's
+        assert_eq!(
+            vote["hostname"],
+            Value::String("{{.Node.Hostname}}-{{.Task.Slot}}".into())
+        );
+        // YAML anchors and merge keys are resolved
+        assert_eq!(vote["logging"]["driver"], Value::String("json-file".into()));
+        // relative paths are the project's, not .devenv/deploy's
+        assert_eq!(
+            vote["volumes"][0],
+            Value::String(format!("{}/vote:/app", p.root()))
+        );
+        assert_eq!(vote["volumes"][1], Value::String("data:/data".into()));
+        assert_eq!(
+            vote["env_file"],
+            Value::String(format!("{}/.env.vote", p.root()))
+        );
+        // a literal `$` stays literal for docker: written `$$`
+        assert_eq!(vote["command"], Value::String("sh -c 'echo $HOME'".into()));
+        assert!(r.stack_yaml.contains("echo $$HOME"), "{}", r.stack_yaml);
+        // one node: one replica behind a host-mode port, stop-first, and it says so
+        assert_eq!(vote["deploy"]["replicas"], Value::Number(1.into()));
+        assert_eq!(
+            vote["deploy"]["update_config"]["order"],
+            Value::String("stop-first".into())
+        );
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.starts_with("vote runs 1 replica here, not 2")),
+            "{:#?}",
+            r.notes
+        );
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("redis:6379 has no published port"))
+        );
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.starts_with("depends_on (worker) is ignored by swarm"))
+        );
+        // a build without an image gets devenv's tag
+        assert_eq!(r.builds[0].repository, "voting/worker");
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("worker has `build:` and no `image:`"))
+        );
+        // the file's own config and secret are devenv's, named by content
+        let conf = r.configs.iter().find(|c| c.key == "redis_conf").unwrap();
+        assert_eq!(conf.content, "maxmemory 64mb\n");
+        assert!(conf.object_name.starts_with("voting_redis_conf_"));
+        assert_eq!(
+            r.stack["configs"]["redis_conf"]["name"],
+            Value::String(conf.object_name.clone())
+        );
+        assert_eq!(r.file_secrets[0].value.as_deref().unwrap(), b"hunter2");
+        let s = r.secrets.iter().find(|s| s.key == "db_password").unwrap();
+        assert_eq!(
+            r.stack["secrets"]["db_password"]["name"],
+            Value::String(s.object_name.clone())
+        );
+        assert!(!r.stack_yaml.contains("hunter2"));
+    }
+
+    #[test]
+    fn a_server_profile_merges_its_override_file_and_services() {
+        let p = project();
+        let r = p.render("server", &[("TAG", "1.4")]).unwrap();
+        let vote = &r.stack["services"]["vote"];
+        assert_eq!(vote["image"], Value::String("docker.io/vote:1.4".into()));
+        assert!(vote.get("ports").is_none(), "!reset removes the ports");
+        assert_eq!(
+            vote["deploy"]["replicas"],
+            Value::Number(3.into()),
+            "a server is not adjusted"
+        );
+        assert_eq!(
+            vote["deploy"]["update_config"]["order"],
+            Value::String("start-first".into())
+        );
+        assert_eq!(vote["environment"][0], Value::String("MODE=prod".into()));
+        assert_eq!(
+            r.stack["services"]["worker"]["deploy"]["replicas"],
+            Value::Number(4.into())
+        );
+        assert!(!r.notes.iter().any(|n| n.contains("replica here")));
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_value() {
+        let p = project();
+        // a required variable
+        let e = p.render("server", &[]).unwrap_err().to_string();
+        assert!(e.contains("docker-stack.yml:5:"), "{e}");
+        assert!(e.contains("`TAG` is not set: set TAG"), "{e}");
+        // an unknown service in a profile, with a suggestion
+        std::fs::write(
+            p.dir.path().join("profiles/local.yaml"),
+            "domain: voting.test\ndocker: {swarm: true}\nenv: {TAG: dev}\nservices:\n  wroker: {deploy: {replicas: 2}}\n",
+        )
+        .unwrap();
+        let e = p.render("local", &[]).unwrap_err();
+        let ce = e.downcast_ref::<ConfigError>().unwrap();
+        assert!(
+            ce.message
+                .contains("services.wroker: the stack has no service `wroker`"),
+            "{}",
+            ce.message
+        );
+        assert_eq!(ce.line, 5);
+        assert!(
+            ce.hint.as_deref().unwrap_or_default().contains("`worker`"),
+            "{ce:?}"
+        );
+        // replicas for a service that is not there
+        std::fs::write(
+            p.dir.path().join("profiles/local.yaml"),
+            "domain: voting.test\ndocker: {swarm: true}\nenv: {TAG: dev}\nreplicas: {vot: 1}\n",
+        )
+        .unwrap();
+        let e = p.render("local", &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("replicas.vot: the stack has no service `vot`"),
+            "{e}"
+        );
+        // a value that does not merge, located in the override file
+        std::fs::write(
+            p.dir.path().join("docker-compose.prod.yml"),
+            "services:\n  vote:\n    deploy: 3\n",
+        )
+        .unwrap();
+        let e = p.render("server", &[("TAG", "1")]).unwrap_err();
+        let ce = e.downcast_ref::<ConfigError>().unwrap();
+        assert!(ce.file.ends_with("docker-compose.prod.yml"), "{ce:?}");
+        assert!(
+            ce.message.contains("services.vote.deploy"),
+            "{}",
+            ce.message
+        );
+        assert_eq!(ce.line, 3);
+        // template syntax in a file that is not a template
+        std::fs::write(
+            p.dir.path().join("profiles/local.yaml"),
+            "domain: voting.test\ndocker: {swarm: true}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            p.dir.path().join("docker-stack.yml"),
+            "services:\n  web:\n    image: {{ image('web') }}\n",
+        )
+        .unwrap();
+        let e = p.render("local", &[]).unwrap_err();
+        let ce = e.downcast_ref::<ConfigError>().unwrap();
+        assert!(
+            ce.hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("docker-stack.yml.j2"),
+            "{ce:?}"
+        );
+    }
+
+    #[test]
+    fn a_profile_replicas_override_a_literal_replicas() {
+        let p = project();
+        std::fs::write(
+            p.dir.path().join("profiles/server.yaml"),
+            "domain: voting.com\ndocker: {context: prod}\nreplicas: {vote: 5}\nservices:\n  redis: {environment: {A: '${TAG}'}}\n",
+        )
+        .unwrap();
+        let r = p.render("server", &[("TAG", "9")]).unwrap();
+        assert_eq!(
+            r.stack["services"]["vote"]["deploy"]["replicas"],
+            Value::Number(5.into())
+        );
+        assert_eq!(
+            r.stack["services"]["redis"]["environment"]["A"],
+            Value::Number(9.into())
         );
     }
 }

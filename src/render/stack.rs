@@ -112,7 +112,8 @@ const IGNORED_SERVICE: &[(&str, &str)] = &[
 ];
 
 pub struct ShapeInput<'a> {
-    pub text: &'a str,
+    /// The stack as rendered, merged and interpolated.
+    pub doc: Mapping,
     pub template_path: &'a Path,
     pub template_src: &'a str,
     pub project: &'a Project,
@@ -120,20 +121,27 @@ pub struct ShapeInput<'a> {
     pub configs: &'a [RenderedConfig],
     pub secrets: &'a [SecretRef],
     pub host_mode: bool,
+    /// What a built service without `image:` is tagged as: `PREFIX/SERVICE`.
+    pub image_prefix: &'a str,
 }
 
 pub struct Shaped {
     pub stack: Mapping,
     pub builds: Vec<BuildSpec>,
     pub warnings: Vec<String>,
+    /// What devenv did to the stack that the user should know (one line each).
+    pub notes: Vec<String>,
 }
 
 pub fn services(stack: &Mapping) -> Option<&Mapping> {
     stack.get("services").and_then(Value::as_mapping)
 }
 
+/// The stack as docker reads it: every `$` devenv's interpolation left is written `$$`, so docker
+/// does not interpolate a second time.
 pub fn to_yaml(stack: &Mapping) -> String {
-    serde_yaml_ng::to_string(stack).expect("a YAML mapping serialises")
+    serde_yaml_ng::to_string(&super::interpolate::escape(&Value::Mapping(stack.clone())))
+        .expect("a YAML mapping serialises")
 }
 
 fn key(s: &str) -> Value {
@@ -169,29 +177,11 @@ impl Shaper<'_> {
 
 pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
     let cx = Shaper { input: &input };
-    let doc: Value = serde_yaml_ng::from_str(input.text).map_err(|e| {
-        let mut ce = ConfigError::new(
-            input.template_path,
-            format!(
-                "the rendered stack is not valid YAML: {}",
-                e.to_string().split(" at line ").next().unwrap_or_default()
-            ),
-        );
-        if let Some(l) = e.location() {
-            ce = ce.at(input.text, l.line(), l.column());
-            ce.message
-                .push_str(" (line and column of the rendered output: see `devenv render`)");
-        }
-        ce.hint("check the indentation around template tags; `{%- ... %}` trims whitespace")
-    })?;
-    let Value::Mapping(mut stack) = doc else {
-        return Err(ConfigError::new(
-            input.template_path,
-            "the rendered stack is not a YAML mapping",
-        )
-        .hint("a stack starts with `version:` and `services:`"));
-    };
+    let mut stack = input.doc.clone();
     let mut warnings = Vec::new();
+    let mut notes = Vec::new();
+    // keys swarm ignores: one line per key, naming the services that have it
+    let mut ignored: Vec<(&str, Vec<String>, &str)> = Vec::new();
 
     // top level
     for (k, _) in &stack {
@@ -233,25 +223,6 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
     };
     if svcs.is_empty() {
         return Err(cx.err(None, "services", "the stack defines no services".into()));
-    }
-    let service_names: Vec<String> = svcs
-        .keys()
-        .filter_map(|k| k.as_str().map(String::from))
-        .collect();
-
-    // replicas in the profile must name services (a typo there is a silently forgotten setting)
-    for name in input.profile.file.replicas.keys() {
-        if !service_names.contains(name) {
-            let mut e = input.profile.error_at(
-                &format!("{name}:"),
-                format!("replicas.{name}: the stack has no service `{name}`"),
-            );
-            e = match did_you_mean(name, service_names.iter().map(String::as_str)) {
-                Some(s) => e.hint(format!("did you mean `{s}`?")),
-                None => e.hint(format!("services: {}", service_names.join(", "))),
-            };
-            return Err(e);
-        }
     }
 
     // configs and secrets: devenv owns the ones it renders/collects
@@ -318,14 +289,20 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
                     )
                     .hint(*hint));
             }
-            if let Some((_, hint)) = IGNORED_SERVICE.iter().find(|(r, _)| *r == k) {
-                let loc = cx
-                    .err(Some(&name), &format!("{k}:"), String::new())
-                    .location();
-                warnings.push(format!(
-                    "{loc}: services.{name}.{k} is ignored by docker stack deploy; {hint}"
-                ));
+            if let Some((key, hint)) = IGNORED_SERVICE.iter().find(|(r, _)| *r == k) {
+                match ignored.iter_mut().find(|(k2, _, _)| k2 == key) {
+                    Some((_, names, _)) => names.push(name.clone()),
+                    None => ignored.push((key, vec![name.clone()], hint)),
+                }
             }
+        }
+        absolutize_paths(&cx, &name, &mut svc, &input.project.root)?;
+        if svc.get("build").is_some() && svc.get("image").is_none() {
+            let image = format!("{}/{name}", input.image_prefix);
+            notes.push(format!(
+                "{name} has `build:` and no `image:`: devenv tags its build as {image}:<content hash>"
+            ));
+            svc.insert(key("image"), key(&image));
         }
         check_refs(&cx, &name, &svc, "configs", &top_configs, input.profile)?;
         check_refs(&cx, &name, &svc, "secrets", &top_secrets, input.profile)?;
@@ -347,12 +324,90 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
     if !top_secrets.is_empty() {
         stack.insert(key("secrets"), Value::Mapping(top_secrets));
     }
-    let _ = input.project;
+    for (k, names, hint) in ignored {
+        let services = names.join(", ");
+        if k == "depends_on" {
+            notes.push(format!(
+                "depends_on ({services}) is ignored by swarm, which starts services in any order: devenv waits for \
+                 every service to run (and runs the tasks after that), so let each service retry what it depends on"
+            ));
+        } else {
+            warnings.push(format!(
+                "{k} ({services}) is ignored by docker stack deploy; {hint}"
+            ));
+        }
+    }
     Ok(Shaped {
         stack,
         builds,
         warnings,
+        notes,
     })
+}
+
+/// Relative paths in a service — bind-mount sources and `env_file` — made absolute against the
+/// project root. docker reads them relative to the stack file it is given, and the file devenv
+/// gives it lives in `.devenv/deploy/`; relative to the project root is what
+/// `docker stack deploy -c FILE` from the project directory reads.
+fn absolutize_paths(
+    cx: &Shaper<'_>,
+    name: &str,
+    svc: &mut Mapping,
+    root: &Path,
+) -> Result<(), ConfigError> {
+    let abs = |p: &str| -> String {
+        let joined = root.join(p.trim_start_matches("./"));
+        crate::fsutil::normalize_lexically(&joined)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let relative = |p: &str| p == "." || p.starts_with("./") || p.starts_with("../") || p == "..";
+    if let Some(Value::Sequence(vols)) = svc.get_mut("volumes") {
+        for v in vols.iter_mut() {
+            match v {
+                Value::String(s) => {
+                    if let Some((src, rest)) = s.split_once(':')
+                        && relative(src)
+                    {
+                        *s = format!("{}:{rest}", abs(src));
+                    }
+                }
+                Value::Mapping(m) => {
+                    if let Some(Value::String(src)) = m.get_mut("source")
+                        && relative(src)
+                    {
+                        *src = abs(src);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    match svc.get_mut("env_file") {
+        Some(Value::String(f)) => *f = abs(f),
+        Some(Value::Sequence(files)) => {
+            for f in files.iter_mut() {
+                match f {
+                    Value::String(s) => *s = abs(s),
+                    Value::Mapping(m) => {
+                        if let Some(Value::String(p)) = m.get_mut("path") {
+                            *p = abs(p);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Some(_) => {
+            return Err(cx.err(
+                Some(name),
+                "env_file:",
+                format!("services.{name}.env_file must be a path or a list of paths"),
+            ));
+        }
+        None => {}
+    }
+    Ok(())
 }
 
 fn check_refs(
