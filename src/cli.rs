@@ -85,6 +85,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Run a command (default: a shell) in a running task of SERVICE
     Exec(ExecArgs),
+    /// Run a task of devenv.yaml (e.g. `migrate`) in its service, whatever its `when:`
+    Run(RunArgs),
     /// Pull and force-restart services, rolling, and watch them
     Update(UpdateArgs),
     /// Build the images of services that have a build context
@@ -171,6 +173,15 @@ pub struct ExecArgs {
     /// Run as this user
     #[arg(long, short = 'u')]
     pub user: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The task (as named under `tasks:` in devenv.yaml)
+    pub task: String,
+    /// Arguments appended to the task's command
+    #[arg(last = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]

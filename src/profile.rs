@@ -37,8 +37,31 @@ pub struct ProjectFile {
     #[serde(default)]
     pub probes: Vec<Probe>,
     /// Named one-shot commands run in a service's task: `migrate`, `createsuperuser`, seeding.
-    #[serde(default)]
-    pub tasks: BTreeMap<String, Task>,
+    /// In the file's order (the order `up` runs them in).
+    #[serde(default, deserialize_with = "ordered_tasks")]
+    pub tasks: Vec<(String, Task)>,
+}
+
+fn ordered_tasks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, Task)>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<(String, Task)>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a mapping of task names to tasks")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out: Vec<(String, Task)> = Vec::new();
+            while let Some(k) = map.next_key::<String>()? {
+                let t: Task = map.next_value()?;
+                out.push((k, t));
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// A task: a command run in a running task of `service` (or a one-off swarm job from the
@@ -140,6 +163,12 @@ fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<When>, D::Error> {
             ));
         }
     })
+}
+
+impl ProjectFile {
+    pub fn task(&self, name: &str) -> Option<&Task> {
+        self.tasks.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
 }
 
 impl Task {

@@ -21,6 +21,24 @@ pub struct State {
     /// The last successful deploy per profile.
     #[serde(default)]
     pub deployed: BTreeMap<String, DeployRecord>,
+    /// Task runs per profile, then task name.
+    #[serde(default)]
+    pub tasks: BTreeMap<String, BTreeMap<String, TaskRecord>>,
+}
+
+/// What devenv remembers of a task: its last run and its last success.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TaskRecord {
+    /// RFC 3339 time of the last run, and its exit code (`None`: it timed out).
+    pub last_run: String,
+    pub last_exit: Option<i32>,
+    /// The last successful run: when, on which swarm, with which image of the service.
+    #[serde(default)]
+    pub ok_at: Option<String>,
+    #[serde(default)]
+    pub ok_cluster_id: Option<String>,
+    #[serde(default)]
+    pub ok_image: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -130,6 +130,14 @@ pub trait Sys: Send + Sync {
     fn run(&self, cmd: &Cmd) -> std::io::Result<Output>;
     /// Runs a program attached to this terminal; returns its exit code.
     fn run_attached(&self, cmd: &Cmd) -> std::io::Result<i32>;
+    /// Runs a program and hands each line of its output (stdout and stderr) to `line` as it
+    /// comes; kills it after `timeout`. `Ok(None)`: killed at the timeout.
+    fn run_streamed(
+        &self,
+        cmd: &Cmd,
+        timeout: std::time::Duration,
+        line: &mut dyn FnMut(&str),
+    ) -> std::io::Result<Option<i32>>;
     /// Writes a file atomically (temp file + rename), creating parent directories.
     fn write_file(&self, path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()>;
     fn remove_file(&self, path: &Path) -> std::io::Result<()>;
@@ -228,6 +236,77 @@ impl Sys for RealSys {
         crate::ui::debug(&format!("$ {}", cmd.display()));
         let status = Self::command(cmd).status()?;
         Ok(status.code().unwrap_or(-1))
+    }
+
+    fn run_streamed(
+        &self,
+        cmd: &Cmd,
+        timeout: std::time::Duration,
+        line: &mut dyn FnMut(&str),
+    ) -> std::io::Result<Option<i32>> {
+        use std::io::BufRead;
+        crate::ui::debug(&format!("$ {}", cmd.display()));
+        let mut c = Self::command(cmd);
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(if cmd.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = c.spawn()?;
+        if let Some(data) = &cmd.stdin {
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            let data = data.clone();
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&data);
+            });
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let mut readers = Vec::new();
+        let out: Box<dyn std::io::Read + Send> = Box::new(child.stdout.take().expect("piped"));
+        let err: Box<dyn std::io::Read + Send> = Box::new(child.stderr.take().expect("piped"));
+        for pipe in [out, err] {
+            let tx = tx.clone();
+            readers.push(std::thread::spawn(move || {
+                let mut r = std::io::BufReader::new(pipe);
+                let mut buf = Vec::new();
+                while matches!(r.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
+                    let s = String::from_utf8_lossy(&buf);
+                    let _ = tx.send(s.trim_end_matches(['\n', '\r']).to_string());
+                    buf.clear();
+                }
+            }));
+        }
+        drop(tx);
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(None);
+            }
+            match rx.recv_timeout(left) {
+                Ok(l) => line(&l),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        for r in readers {
+            let _ = r.join();
+        }
+        // both pipes closed: the program is ending; wait for it, still within the timeout
+        loop {
+            if let Some(st) = child.try_wait()? {
+                return Ok(Some(st.code().unwrap_or(-1)));
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(None);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     fn write_file(&self, path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
@@ -522,6 +601,19 @@ impl Sys for FakeSys {
     fn run_attached(&self, cmd: &Cmd) -> std::io::Result<i32> {
         self.run(cmd).map(|o| o.status)
     }
+    fn run_streamed(
+        &self,
+        cmd: &Cmd,
+        _timeout: std::time::Duration,
+        line: &mut dyn FnMut(&str),
+    ) -> std::io::Result<Option<i32>> {
+        let o = self.run(cmd)?;
+        for l in o.stdout_str().lines().chain(o.stderr_str().lines()) {
+            line(l);
+        }
+        // a status of 124 is scripted as a timeout
+        Ok((o.status != 124).then_some(o.status))
+    }
     fn write_file(&self, path: &Path, data: &[u8], _mode: Option<u32>) -> std::io::Result<()> {
         let mut i = self.inner.lock().unwrap();
         i.effects.push(Effect::Write {
@@ -708,6 +800,14 @@ impl Sys for RecordingSys {
     }
     fn run_attached(&self, cmd: &Cmd) -> std::io::Result<i32> {
         self.run(cmd).map(|_| 0)
+    }
+    fn run_streamed(
+        &self,
+        cmd: &Cmd,
+        _timeout: std::time::Duration,
+        _line: &mut dyn FnMut(&str),
+    ) -> std::io::Result<Option<i32>> {
+        self.run(cmd).map(|_| Some(0))
     }
     fn write_file(&self, path: &Path, data: &[u8], _mode: Option<u32>) -> std::io::Result<()> {
         self.effects.lock().unwrap().push(Effect::Write {

@@ -97,6 +97,13 @@ pub fn step(msg: &str) {
     }
 }
 
+/// A line of a task's output, its name in front (`[migrate] Applying auth.0001_initial... OK`).
+pub fn task_line(prefix: &str, line: &str) {
+    if get().verbosity >= 0 {
+        emit(Some((Style::Dim, prefix)), line);
+    }
+}
+
 /// A normal message.
 pub fn info(msg: &str) {
     if get().verbosity >= 0 {

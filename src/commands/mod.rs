@@ -13,6 +13,7 @@ pub mod hosts;
 pub mod init;
 pub mod logs;
 pub mod render;
+pub mod run;
 pub mod status;
 pub mod switch;
 pub mod up;
@@ -36,6 +37,7 @@ pub fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Status(a) => status::run(ctx, a),
         Command::Logs(a) => logs::run(ctx, a),
         Command::Exec(a) => exec::run(ctx, a),
+        Command::Run(a) => run::run(ctx, a),
         Command::Update(a) => update::run(ctx, a),
         Command::Build(a) => build::run(ctx, a, false),
         Command::Push(a) => build::run(ctx, a, true),

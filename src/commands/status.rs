@@ -46,6 +46,7 @@ pub fn run(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<i32> {
             "stack    {}: not deployed (`devenv up {}`)",
             r.stack, r.profile
         );
+        print_tasks(&r.tasks);
         return Ok(0);
     }
     println!(
@@ -70,8 +71,36 @@ pub fn run(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<i32> {
             println!("  {} {} ({}): {}", f.task, f.state, f.node, f.error);
         }
     }
+    print_tasks(&r.tasks);
     for u in &r.urls {
         println!("{u}");
     }
     Ok(0)
+}
+
+fn print_tasks(tasks: &[crate::ops::tasks::TaskStatus]) {
+    if tasks.is_empty() {
+        return;
+    }
+    println!("tasks");
+    for t in tasks {
+        let last = match (&t.last_run, t.last_exit) {
+            (None, _) => "never ran".to_string(),
+            (Some(at), Some(0)) => format!("ok {at}"),
+            (Some(at), Some(c)) => format!(
+                "failed {at} (exit {c}){}",
+                t.last_ok
+                    .as_ref()
+                    .map(|ok| format!(", last ok {ok}"))
+                    .unwrap_or_default()
+            ),
+            (Some(at), None) => format!("timed out {at}"),
+        };
+        println!(
+            "  {:<16} {:<26} in {:<12} {last}",
+            t.name,
+            t.when.join(", "),
+            t.service
+        );
+    }
 }

@@ -169,6 +169,17 @@ impl<'a> Executor<'a> {
         self.sys.run_attached(c)
     }
 
+    /// A program whose output is streamed line by line (a task's); `None`: killed at `timeout`.
+    pub fn run_streamed(
+        &mut self,
+        c: &Cmd,
+        timeout: std::time::Duration,
+        line: &mut dyn FnMut(&str),
+    ) -> std::io::Result<Option<i32>> {
+        crate::ui::debug(&format!("apply: {}", c.display()));
+        self.sys.run_streamed(c, timeout, line)
+    }
+
     /// One of devenv's own files (state, certificates, secrets), atomically, owned by the user.
     pub fn write(&mut self, path: &Path, data: &[u8], mode: Option<u32>) -> anyhow::Result<()> {
         crate::ui::debug(&format!(

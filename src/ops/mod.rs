@@ -15,6 +15,7 @@ pub mod render;
 pub mod service;
 pub mod status;
 pub mod switch;
+pub mod tasks;
 pub mod up;
 pub mod update;
 
@@ -279,3 +280,20 @@ pub fn now_rfc3339(sys: &dyn Sys) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// Writes `.devenv/state.json` (and `.devenv/.gitignore` the first time) through the executor.
+pub fn save_state(
+    x: &mut exec::Executor<'_>,
+    project: &crate::profile::Project,
+    state: &crate::state::State,
+) -> anyhow::Result<()> {
+    let dir = crate::state::dir(&project.root);
+    x.create_dir_all(&dir)?;
+    let gi = dir.join(".gitignore");
+    if !gi.exists() {
+        x.write(&gi, b"*\n", None)?;
+    }
+    let mut s = serde_json::to_string_pretty(state)?;
+    s.push('\n');
+    x.write(&crate::state::path(&project.root), s.as_bytes(), None)
+}

@@ -2,12 +2,8 @@
 
 use std::io::IsTerminal;
 
-use serde::Deserialize;
-
 use super::Ctx;
 use super::exec::Executor;
-use crate::error::UserError;
-use crate::swarm::docker::TaskLine;
 
 /// The stack's full name of a service the user named, with a suggestion for a typo.
 fn full_name(ctx: &Ctx, name: &str) -> anyhow::Result<(crate::profile::Profile, String)> {
@@ -54,13 +50,6 @@ pub fn logs(
     Ok(x.run_attached(&docker.cmd(args))?)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ContainerLine {
-    #[serde(rename = "ID", default)]
-    id: String,
-}
-
 /// Runs `command` (default: a shell) in a running task of `service` on this node; its exit code.
 pub fn exec(
     ctx: &Ctx,
@@ -71,7 +60,7 @@ pub fn exec(
 ) -> anyhow::Result<i32> {
     let (profile, full) = full_name(ctx, service)?;
     let docker = ctx.docker(&profile)?;
-    let id = running_container(&docker, service, &full)?;
+    let id = crate::swarm::run::running_container(&docker, service, &full)?;
     let mut args = vec!["exec".to_string(), "-i".into()];
     if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
         args.push("-t".into());
@@ -91,52 +80,4 @@ pub fn exec(
         args.extend(command.iter().cloned());
     }
     Ok(x.run_attached(&docker.cmd(args))?)
-}
-
-/// A running container of service `full` on the engine of this context, or why there is none.
-pub fn running_container(
-    docker: &crate::swarm::docker::Docker<'_>,
-    service: &str,
-    full: &str,
-) -> anyhow::Result<String> {
-    let containers: Vec<ContainerLine> = docker.json_lines([
-        "ps",
-        "--filter",
-        &format!("label=com.docker.swarm.service.name={full}"),
-        "--filter",
-        "status=running",
-        "--format",
-        crate::swarm::docker::JSON,
-    ])?;
-    if let Some(c) = containers.first() {
-        return Ok(c.id.clone());
-    }
-    let tasks = crate::swarm::watch::task_lines(
-        docker,
-        &[
-            "service",
-            "ps",
-            full,
-            "--filter",
-            "desired-state=running",
-            "--no-trunc",
-            "--format",
-            crate::swarm::docker::JSON,
-        ],
-    )?;
-    let running: Vec<&TaskLine> = tasks.iter().filter(|t| t.state() == "running").collect();
-    if let Some(t) = running.first() {
-        return Err(UserError::new(format!(
-            "the running task of {service} is on node {}, and `exec` reaches containers of this node only",
-            t.node
-        ))
-        .hint(format!(
-            "run devenv with a docker context for node {} (or constrain the service to this node)",
-            t.node
-        ))
-        .into());
-    }
-    Err(UserError::new(format!("{service} has no running task"))
-        .hint("`devenv status` shows why")
-        .into())
 }

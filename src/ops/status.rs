@@ -63,6 +63,8 @@ pub struct StatusReport {
     pub last_deploy: Option<LastDeploy>,
     pub services: Vec<watch::ServiceState>,
     pub failing_tasks: Vec<FailingTask>,
+    /// The project's tasks for this profile and when each last ran.
+    pub tasks: Vec<super::tasks::TaskStatus>,
     pub urls: Vec<String>,
 }
 
@@ -139,5 +141,6 @@ pub fn status(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<StatusRepo
         }),
         services,
         failing_tasks: failing,
+        tasks: super::tasks::status(&project, &profile.name, &state),
     })
 }

@@ -443,3 +443,187 @@ fn windows_elevates_only_the_hosts_step_or_prints_the_command() {
     assert!(r.unwrap_err().to_string().contains("permission denied"));
     assert!(sys.commands().is_empty());
 }
+
+/// Writes what a FakeSys run wrote to the real disk (where the next plan reads it).
+fn persist(sys: &FakeSys) {
+    for p in sys.written() {
+        if let Some(data) = sys.file_content(&p) {
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, data).unwrap();
+        }
+    }
+}
+
+fn with_tasks(dir: &Path) {
+    project(dir);
+    std::fs::write(
+        dir.join("devenv.yaml"),
+        "project: fake\nstack: templates/stack.yml\nconfigs:\n  page: templates/page.j2\ntasks:\n  migrate:\n    service: web\n    command: ./migrate --noinput\n    when: [first-deploy, image-changed]\n  seed:\n    service: worker\n    command: [seed, --small]\n    when: first-deploy\n    profiles: [local]\n  shell:\n    service: web\n    command: sh\n    when: manual\n",
+    )
+    .unwrap();
+}
+
+fn task_engine() -> FakeSys {
+    engine(true)
+        .respond(
+            &format!("{DOCKER} ps --filter label=com.docker.swarm.service.name=fake_web"),
+            0,
+            r#"{"ID":"c-web"}"#,
+        )
+        .respond(
+            &format!("{DOCKER} ps --filter label=com.docker.swarm.service.name=fake_worker"),
+            0,
+            r#"{"ID":"c-worker"}"#,
+        )
+        .respond(
+            &format!("{DOCKER} exec c-web sh -c './migrate --noinput'"),
+            0,
+            "Applying 0001_initial... OK\n",
+        )
+        .respond(
+            &format!("{DOCKER} exec c-worker seed --small"),
+            0,
+            "seeded\n",
+        )
+}
+
+#[test]
+fn up_runs_the_due_tasks_once_in_order_and_records_them() {
+    let d = tempfile::tempdir().unwrap();
+    with_tasks(d.path());
+    let (ctx, sys) = ctx(task_engine(), d.path());
+    let plan = up::plan(&ctx, Some("local"), options()).unwrap();
+    let due: Vec<&str> = plan.tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(due, ["migrate", "seed"], "file order; `shell` is manual");
+    let text = up::describe(&plan);
+    assert!(
+        text.contains(
+            "would run task migrate (first deploy on this swarm) in web: ./migrate --noinput"
+        ),
+        "{text}"
+    );
+    let mut x = Executor::new(sys.as_ref());
+    let r = up::apply(&ctx, &mut x, plan).unwrap();
+    assert_eq!(r.tasks.len(), 2);
+    let cmds = sys.commands();
+    let deploy = cmds
+        .iter()
+        .position(|c| c.contains("stack deploy"))
+        .unwrap();
+    let migrate = cmds
+        .iter()
+        .position(|c| c.contains("exec c-web sh -c './migrate --noinput'"))
+        .unwrap_or_else(|| panic!("{cmds:#?}"));
+    let seed = cmds
+        .iter()
+        .position(|c| c.contains("exec c-worker seed --small"))
+        .unwrap();
+    assert!(deploy < migrate && migrate < seed, "{cmds:#?}");
+    persist(&sys);
+    let state = crate::state::State::load(d.path()).unwrap();
+    let rec = &state.tasks["local"]["migrate"];
+    assert_eq!(rec.last_exit, Some(0));
+    assert_eq!(rec.ok_cluster_id.as_deref(), Some("c1"));
+
+    // the next up with nothing changed runs no task
+    let (ctx, sys) = self::ctx(task_engine(), d.path());
+    let plan = up::plan(&ctx, Some("local"), options()).unwrap();
+    assert!(plan.tasks.is_empty(), "{:?}", plan.tasks);
+    let mut x = Executor::new(sys.as_ref());
+    let r = up::apply(&ctx, &mut x, plan).unwrap();
+    assert!(r.tasks.is_empty());
+    assert!(!sys.commands().iter().any(|c| c.contains(" exec ")));
+
+    // the image of web changes: migrate (image-changed) runs again, seed (first-deploy) does not
+    std::fs::write(
+        d.path().join("templates/stack.yml"),
+        "services:\n  web:\n    image: busybox:2\n    configs: [{source: page, target: /www/index.html}]\n  worker:\n    image: busybox:1\n",
+    )
+    .unwrap();
+    let (ctx, _) = self::ctx(
+        task_engine().respond(
+            &format!("{DOCKER} image inspect"),
+            0,
+            r#"[{"Id":"sha256:b1","RepoTags":["busybox:1"],"RepoDigests":[]},{"Id":"sha256:b2","RepoTags":["busybox:2"],"RepoDigests":[]}]"#,
+        ),
+        d.path(),
+    );
+    let plan = up::plan(&ctx, Some("local"), options()).unwrap();
+    let due: Vec<(&str, &str)> = plan
+        .tasks
+        .iter()
+        .map(|t| (t.name.as_str(), t.why.as_str()))
+        .collect();
+    assert_eq!(due, [("migrate", "the image of web changed")]);
+}
+
+#[test]
+fn a_failing_task_fails_up_with_its_exit_code_and_last_lines() {
+    let d = tempfile::tempdir().unwrap();
+    with_tasks(d.path());
+    let sys = task_engine().respond_full(
+        &format!("{DOCKER} exec c-web sh -c './migrate --noinput'"),
+        3,
+        "Applying 0001_initial...\n",
+        "django.db.utils.OperationalError: could not connect to server\n",
+    );
+    let (ctx, sys) = ctx(sys, d.path());
+    let plan = up::plan(&ctx, Some("local"), options()).unwrap();
+    let mut x = Executor::new(sys.as_ref());
+    let e = up::apply(&ctx, &mut x, plan).err().unwrap();
+    let msg = format!("{e:#}");
+    assert!(
+        msg.contains("task `migrate` (./migrate --noinput) in web exited with code 3"),
+        "{msg}"
+    );
+    assert!(msg.contains("could not connect to server"), "{msg}");
+    assert!(msg.contains("devenv run migrate"), "{msg}");
+    // seed (after it) did not run; the failure is recorded, so the next up runs migrate again
+    assert!(!sys.commands().iter().any(|c| c.contains("seed --small")));
+    persist(&sys);
+    let state = crate::state::State::load(d.path()).unwrap();
+    let rec = &state.tasks["local"]["migrate"];
+    assert_eq!(rec.last_exit, Some(3));
+    assert!(rec.ok_at.is_none());
+    let (ctx, _) = self::ctx(task_engine(), d.path());
+    let plan = up::plan(&ctx, Some("local"), options()).unwrap();
+    assert_eq!(plan.tasks[0].name, "migrate");
+}
+
+#[test]
+fn tasks_that_name_no_service_or_profile_are_refused_at_their_line() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    std::fs::write(
+        d.path().join("devenv.yaml"),
+        "project: fake\nstack: templates/stack.yml\nconfigs:\n  page: templates/page.j2\ntasks:\n  migrate:\n    service: wbe\n    command: migrate\n    when: first-deploy\n",
+    )
+    .unwrap();
+    let (ctx, sys) = ctx(engine(false), d.path());
+    let e = up::plan(&ctx, Some("local"), options()).err().unwrap();
+    let ce = e.downcast_ref::<crate::error::ConfigError>().unwrap();
+    assert_eq!(ce.line, 7);
+    assert!(ce.message.contains("service `wbe`"), "{}", ce.message);
+    assert_eq!(ce.hint.as_deref(), Some("did you mean `web`?"));
+    assert!(mutations(&sys).is_empty());
+    // `devenv run` of a task that is not there names the ones that are
+    std::fs::write(
+        d.path().join("devenv.yaml"),
+        "project: fake\nstack: templates/stack.yml\nconfigs:\n  page: templates/page.j2\ntasks:\n  migrate: {service: web, command: migrate}\n",
+    )
+    .unwrap();
+    let (ctx, _) = self::ctx(engine(false), d.path());
+    let e = super::tasks::plan_run(&ctx, "migrat", &[]).err().unwrap();
+    assert!(
+        e.to_string()
+            .contains("no task `migrat`; the tasks are: migrate"),
+        "{e}"
+    );
+    // extra arguments: appended to an argv, passed as "$@" to a shell string
+    let (ctx, _) = self::ctx(engine(false), d.path());
+    let p = super::tasks::plan_run(&ctx, "migrate", &["--fake".into()]).unwrap();
+    assert_eq!(
+        super::tasks::argv(&p.task, &p.extra),
+        ["sh", "-c", "migrate \"$@\"", "devenv-task", "--fake"]
+    );
+}

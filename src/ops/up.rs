@@ -81,6 +81,9 @@ pub struct UpPlan {
     pub deploy: Deploy,
     /// For a remote target: what changes there, service by service (secret values masked).
     pub remote_changes: Vec<String>,
+    /// The tasks due after this deploy (as far as the plan can tell: images not built yet count
+    /// as changed).
+    pub tasks: Vec<super::tasks::Due>,
     pub state: State,
 }
 
@@ -121,6 +124,7 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
         .cloned()
         .collect();
     check_secrets(&profile, &rendered)?;
+    super::tasks::check(&project, &rendered)?;
     notes.extend(rendered.notes.iter().cloned());
     secrets.extend(rendered.file_secrets.iter().cloned());
 
@@ -272,6 +276,13 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
         Some(h) => h.clone(),
         None => crate::swarm::target::endpoint(&docker, &profile.file.docker.context),
     };
+    let tasks = super::tasks::due(
+        &project,
+        &profile.name,
+        &state,
+        &target.cluster_id,
+        &task_images(&stack, &tags, &ids),
+    );
     Ok(UpPlan {
         project,
         profile,
@@ -293,8 +304,23 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
         push,
         deploy,
         remote_changes,
+        tasks,
         state,
     })
+}
+
+/// What a task's "image changed" compares, per service: a built image's content-hash tag (exact
+/// and stable), else the image's id on the engine where known, else its reference.
+fn task_images(
+    stack: &serde_yaml_ng::Mapping,
+    tags: &BTreeMap<String, String>,
+    ids: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut v = super::tasks::service_images(stack, ids);
+    for (svc, tag) in tags {
+        v.insert(svc.clone(), tag.clone());
+    }
+    v
 }
 
 /// Every config and secret of `r` (an engine in no swarm yet has none).
@@ -545,11 +571,18 @@ pub fn describe(p: &UpPlan) -> String {
                     .join(" ")
             ));
             line(format!(
-                "then wait until {} are ready, probe, remove unused configs and secrets",
+                "then wait until {} are ready",
                 p.services().join(", ")
             ));
         }
     }
+    for t in &p.tasks {
+        line(format!(
+            "would run task {} ({}) in {}: {}",
+            t.name, t.why, t.service, t.command
+        ));
+    }
+    line("then probe, remove unused configs and secrets, record the deploy".into());
     out
 }
 
@@ -587,8 +620,18 @@ pub struct UpReport {
     pub services: Vec<watch::ServiceState>,
     pub ready_after_ms: Option<u64>,
     pub probes: Vec<ProbeResult>,
+    /// The tasks this run ran (all succeeded: a failed one fails `up`).
+    pub tasks: Vec<TaskRun>,
     pub urls: Vec<String>,
     pub applied: Vec<Applied>,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskRun {
+    pub name: String,
+    pub why: String,
+    pub exit: i32,
     pub elapsed_ms: u64,
 }
 
@@ -609,7 +652,7 @@ pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: UpPlan) -> anyhow::Result<Up
     if result.is_err() && !x.applied().is_empty() {
         // what was applied is recorded whatever failed after it
         state.active_profile = Some(plan.profile.name.clone());
-        let _ = save_state(x, &plan.project, &state);
+        let _ = super::save_state(x, &plan.project, &state);
     }
     result.map_err(|e| left_in_place(e, x.applied()))
 }
@@ -626,18 +669,6 @@ fn left_in_place(e: anyhow::Error, applied: &[Applied]) -> anyhow::Error {
         });
     }
     e.context(lines.join("\n"))
-}
-
-fn save_state(x: &mut Executor<'_>, project: &Project, state: &State) -> anyhow::Result<()> {
-    let dir = crate::state::dir(&project.root);
-    x.create_dir_all(&dir)?;
-    let gi = dir.join(".gitignore");
-    if !gi.exists() {
-        x.write(&gi, b"*\n", None)?;
-    }
-    let mut s = serde_json::to_string_pretty(state)?;
-    s.push('\n');
-    x.write(&crate::state::path(&project.root), s.as_bytes(), None)
 }
 
 fn apply_steps(
@@ -759,6 +790,76 @@ fn apply_steps(
         }
     };
 
+    // the tasks due after this deploy, in the file's order
+    let ids = deploy::image_ids(
+        &docker,
+        &deploy::images(&plan.stack)
+            .into_values()
+            .collect::<Vec<_>>(),
+    )?;
+    let tags: BTreeMap<String, String> = plan
+        .builds
+        .iter()
+        .map(|b| (b.service.clone(), b.tag.clone()))
+        .collect();
+    let due = super::tasks::due(
+        project,
+        &profile.name,
+        state,
+        &cluster_id,
+        &task_images(&plan.stack, &tags, &ids),
+    );
+    let mut task_runs = Vec::new();
+    for d in &due {
+        crate::ui::step(&format!(
+            "task {} ({}) in {}: {}",
+            d.name, d.why, d.service, d.command
+        ));
+        let t0 = std::time::Instant::now();
+        let o = super::tasks::run_one(
+            x,
+            &docker,
+            &stack_name,
+            &d.name,
+            &d.task,
+            &[],
+            profile.file.registry.is_some(),
+            ctx.g.quiet || ctx.g.json,
+        )?;
+        let now = super::now_rfc3339(ctx.sys.as_ref());
+        super::tasks::record(
+            state,
+            &profile.name,
+            &d.name,
+            &o,
+            &cluster_id,
+            &d.image,
+            &now,
+        );
+        if o.exit != Some(0) {
+            state
+                .cluster_ids
+                .entry(profile.name.clone())
+                .or_insert(cluster_id.clone());
+            x.record(
+                format!("task {} ran and failed", d.name),
+                Some(format!("devenv run {}", d.name)),
+            );
+            return Err(super::tasks::failure(&d.name, &d.task, &o));
+        }
+        crate::ui::ok(&format!(
+            "task {} done ({:.1}s)",
+            d.name,
+            t0.elapsed().as_secs_f64()
+        ));
+        task_runs.push(TaskRun {
+            name: d.name.clone(),
+            why: d.why.clone(),
+            exit: 0,
+            elapsed_ms: t0.elapsed().as_millis() as u64,
+        });
+    }
+
     // readiness through the proxy, as a browser would reach it
     let probes = run_probes(ctx, project, profile, &plan.rendered)?;
 
@@ -780,12 +881,6 @@ fn apply_steps(
     }
 
     // record
-    let ids = deploy::image_ids(
-        &docker,
-        &deploy::images(&plan.stack)
-            .into_values()
-            .collect::<Vec<_>>(),
-    )?;
     let yaml = crate::render::stack::to_yaml(&plan.stack);
     state.active_profile = Some(profile.name.clone());
     if profile.file.docker.cluster_id.is_none() {
@@ -818,7 +913,7 @@ fn apply_steps(
             },
         );
     }
-    save_state(x, project, state)?;
+    super::save_state(x, project, state)?;
     let failed: Vec<&ProbeResult> = probes.iter().filter(|p| !p.ok).collect();
     if !failed.is_empty() {
         return Err(UserError::new(format!(
@@ -849,6 +944,7 @@ fn apply_steps(
             .unwrap_or_default(),
         ready_after_ms: report.as_ref().map(|r| r.elapsed.as_millis() as u64),
         probes,
+        tasks: task_runs,
         urls: crate::render::urls(profile, &Stack::from_mapping(&plan.stack)),
         applied: x.applied().to_vec(),
         elapsed_ms: started.elapsed().as_millis() as u64,

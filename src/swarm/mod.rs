@@ -6,6 +6,7 @@ pub mod docker;
 pub mod guard;
 pub mod objects;
 pub mod ports;
+pub mod run;
 pub mod target;
 pub mod teardown;
 pub mod watch;
