@@ -2,6 +2,7 @@
 package main
 
 import (
+	"log"
 	"net/http"
 	"os"
 
@@ -9,10 +10,10 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-var upgrader = websocket.Upgrader{
-	// nginx terminates TLS and forwards the browser's Origin; same-site only.
-	CheckOrigin: func(r *http.Request) bool { return true },
-}
+// The default origin check: the browser's Origin must name the host it asked for. nginx
+// terminates TLS and passes the Host header and Origin on, so a page of the site itself passes
+// and a page of another site gets 403.
+var upgrader = websocket.Upgrader{}
 
 func main() {
 	r := gin.Default()
@@ -36,5 +37,8 @@ func main() {
 			}
 		}
 	})
-	_ = r.Run(":8080")
+	// a failed listen exits non-zero, so swarm's `restart_policy: on-failure` restarts it
+	if err := r.Run(":8080"); err != nil {
+		log.Fatalf("api: %v", err)
+	}
 }

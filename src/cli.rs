@@ -93,7 +93,7 @@ pub enum Command {
     Build(BuildArgs),
     /// Build and push the images to the profile's registry
     Push(BuildArgs),
-    /// Scaffold devenv.yaml, profiles/ and templates in the current directory
+    /// Scaffold devenv.yaml, profiles/ and templates here, or adopt a compose file (--from)
     Init(InitArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
@@ -311,6 +311,10 @@ pub struct InitArgs {
     /// Project name (default: the directory's name)
     #[arg(long)]
     pub name: Option<String>,
+    /// Adopt an existing compose/stack file as it is (the base first, then override files such
+    /// as docker-compose.prod.yml; repeat the flag)
+    #[arg(long = "from", value_name = "FILE")]
+    pub from: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

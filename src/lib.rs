@@ -1,6 +1,7 @@
 //! devenv: run the same Docker Swarm stack on a laptop and a server, switching profiles without
 //! editing config, with real HTTPS and WSS on local host names.
 
+pub mod adopt;
 pub mod certs;
 pub mod cli;
 pub mod commands;

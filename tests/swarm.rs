@@ -486,9 +486,10 @@ fn guards_refuse_before_anything_changes() {
         assert!(!exists());
     };
 
-    // single-node lint: a host-mode port cannot have 2 replicas on one node
+    // single-node lint: a server's stack is deployed as written, so 2 replicas behind a
+    // host-mode port on a one-node swarm are refused (a local profile gets 1, see the end)
     refused(
-        "domain: five.test\ndocker: {context: devenv-test-engine, swarm: true}\nreplicas: {web: 2}\n",
+        "domain: five.test\ndocker: {context: devenv-test-engine, publish: host}\nreplicas: {web: 2}\n",
         2,
         &[
             "service `web` publishes host-mode port",
@@ -516,4 +517,26 @@ fn guards_refuse_before_anything_changes() {
     let o = f.run(&["up", "--new-cluster"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(exists());
+
+    // a local profile asking 2 replicas behind a host-mode port gets 1 here, and is told so
+    std::fs::write(
+        &prof,
+        "domain: five.test\ndocker: {context: devenv-test-engine, swarm: true}\nreplicas: {web: 2}\n",
+    )
+    .unwrap();
+    let o = f.run(&["up"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("note: web runs 1 replica here, not 2: it publishes host-mode port"),
+        "{}",
+        stderr(&o)
+    );
+    let replicas = f.docker(&[
+        "service",
+        "inspect",
+        "devenvt-guard_web",
+        "--format",
+        "{{.Spec.Mode.Replicated.Replicas}}",
+    ]);
+    assert_eq!(stdout(&replicas).trim(), "1");
 }

@@ -30,6 +30,35 @@ const FILES: &[(&str, &str)] = &[
 
 const GITIGNORE: &[&str] = &["/certs/", "/.devenv/"];
 
+/// `FILE` of `--from` (relative to the project directory) checked to be a regular file inside it,
+/// as a path relative to it.
+fn relative_to(dir: &Path, file: &Path) -> anyhow::Result<String> {
+    // relative to the project directory: `-C DIR` runs as if started in DIR (as git -C does)
+    let full = if file.is_absolute() {
+        file.to_path_buf()
+    } else {
+        dir.join(file)
+    };
+    let meta = std::fs::metadata(&full)
+        .map_err(|_| UserError::usage(format!("--from {}: no such file", file.display())))?;
+    if !meta.is_file() {
+        return Err(
+            UserError::usage(format!("--from {}: not a regular file", file.display())).into(),
+        );
+    }
+    let real = crate::fsutil::canonicalize(&full)?;
+    let root = crate::fsutil::canonicalize(dir)?;
+    let rel = real.strip_prefix(&root).map_err(|_| {
+        UserError::usage(format!(
+            "--from {}: the file is outside the project directory {}",
+            file.display(),
+            root.display()
+        ))
+        .hint("run init in the directory that holds the compose file (or pass -C DIR)")
+    })?;
+    Ok(rel.to_string_lossy().replace('\\', "/"))
+}
+
 /// A project name from a directory name: lowercase, `-` for anything else.
 pub fn name_from_dir(dir: &Path) -> String {
     let raw = dir
@@ -51,10 +80,22 @@ pub fn name_from_dir(dir: &Path) -> String {
     if s.is_empty() { "app".to_string() } else { s }
 }
 
+/// Files that say "this directory has a stack already".
+pub const COMPOSE_FILES: &[&str] = &[
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yml",
+    "docker-compose.yaml",
+    "docker-stack.yml",
+    "docker-stack.yaml",
+];
+
 #[derive(Debug, Clone, Serialize)]
 pub struct InitPlan {
     pub dir: PathBuf,
     pub name: String,
+    /// For `--from`: what devenv read in the files and what to check.
+    pub inferred: Vec<String>,
     /// Files to create: path relative to `dir` → content.
     #[serde(skip)]
     pub files: Vec<(String, String)>,
@@ -67,6 +108,9 @@ pub struct InitPlan {
 impl InitPlan {
     pub fn describe(&self) -> String {
         let mut out = String::new();
+        for i in &self.inferred {
+            out.push_str(&format!("inferred: {i}\n"));
+        }
         for c in &self.create {
             out.push_str(&format!("would create {c}\n"));
         }
@@ -83,7 +127,7 @@ impl InitPlan {
     }
 }
 
-pub fn plan(ctx: &Ctx, name: Option<&str>) -> anyhow::Result<InitPlan> {
+pub fn plan(ctx: &Ctx, name: Option<&str>, from: &[PathBuf]) -> anyhow::Result<InitPlan> {
     let dir: PathBuf = match &ctx.g.dir {
         Some(d) => d.clone(),
         None => std::env::current_dir()?,
@@ -99,22 +143,52 @@ pub fn plan(ctx: &Ctx, name: Option<&str>) -> anyhow::Result<InitPlan> {
             .hint("use lowercase letters, digits, `-` and `_` (pass --name NAME)")
             .into());
     }
-    // a project name may hold `_`, a host name may not
-    let domain = name.replace('_', "-");
+    let (wanted, inferred): (Vec<(String, String)>, Vec<String>) = if from.is_empty() {
+        if let Some(found) = COMPOSE_FILES.iter().find(|f| dir.join(f).is_file()) {
+            return Err(UserError::usage(format!(
+                "{found} is here: a plain init would scaffold a new stack next to it"
+            ))
+            .hint(format!(
+                "`devenv init --from {found}` adopts it as it is (add `--from docker-compose.prod.yml` for an override file)"
+            ))
+            .into());
+        }
+        // a project name may hold `_`, a host name may not
+        let domain = name.replace('_', "-");
+        let files = FILES
+            .iter()
+            .map(|(rel, content)| {
+                (
+                    rel.to_string(),
+                    content
+                        .replace("{{DOMAIN}}", &domain)
+                        .replace("{{PROJECT}}", &name),
+                )
+            })
+            .collect();
+        (files, Vec::new())
+    } else {
+        let rels = from
+            .iter()
+            .map(|f| relative_to(&dir, f))
+            .collect::<anyhow::Result<Vec<String>>>()?;
+        let a = crate::adopt::infer(&dir, &name, &rels)?;
+        let files = vec![
+            ("devenv.yaml".to_string(), a.devenv_yaml()),
+            ("profiles/local.yaml".to_string(), a.local_yaml()),
+            ("profiles/server.yaml".to_string(), a.server_yaml()),
+        ];
+        (files, a.report())
+    };
     let mut files = Vec::new();
     let (mut create, mut keep) = (Vec::new(), Vec::new());
-    for (rel, content) in FILES {
-        if dir.join(rel).exists() {
-            keep.push(rel.to_string());
+    for (rel, content) in wanted {
+        if dir.join(&rel).exists() {
+            keep.push(rel);
             continue;
         }
-        create.push(rel.to_string());
-        files.push((
-            rel.to_string(),
-            content
-                .replace("{{DOMAIN}}", &domain)
-                .replace("{{PROJECT}}", &name),
-        ));
+        create.push(rel.clone());
+        files.push((rel, content));
     }
     let existing = std::fs::read_to_string(dir.join(".gitignore")).unwrap_or_default();
     let gitignore = GITIGNORE
@@ -129,6 +203,7 @@ pub fn plan(ctx: &Ctx, name: Option<&str>) -> anyhow::Result<InitPlan> {
     Ok(InitPlan {
         dir,
         name,
+        inferred,
         files,
         create,
         keep,

@@ -78,6 +78,8 @@ pub struct UpPlan {
     pub pulls: Vec<String>,
     /// Built tags to push (registry profiles): service → tag.
     pub push: BTreeMap<String, String>,
+    /// The stack's external networks this machine's swarm lacks (created before the deploy).
+    pub networks: Vec<String>,
     pub deploy: Deploy,
     /// For a remote target: what changes there, service by service (secret values masked).
     pub remote_changes: Vec<String>,
@@ -229,6 +231,45 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
         BTreeMap::new()
     };
 
+    // external networks: made on this machine's swarm, expected on a server's
+    let networks = if target.needs_init {
+        rendered
+            .view
+            .networks
+            .iter()
+            .filter(|(_, d)| {
+                d.get("external")
+                    .is_some_and(|e| e.as_bool() != Some(false))
+            })
+            .map(|(k, d)| {
+                d.get("name")
+                    .and_then(serde_yaml_ng::Value::as_str)
+                    .unwrap_or(k)
+                    .to_string()
+            })
+            .collect()
+    } else {
+        objects::missing_networks(&docker, &rendered.view)?
+    };
+    if !networks.is_empty() && !profile.on_this_machine() {
+        return Err(UserError::usage(format!(
+            "the stack expects the external network{} {}, which the swarm of context `{}` does not have",
+            if networks.len() > 1 { "s" } else { "" },
+            networks.join(", "),
+            profile.file.docker.context
+        ))
+        .hint(format!(
+            "create it there (`docker --context {} network create --driver overlay --attachable {}`); nothing was changed",
+            profile.file.docker.context, networks[0]
+        ))
+        .into());
+    }
+    for n in &networks {
+        notes.push(format!(
+            "the stack's external network {n} does not exist on this machine: devenv creates it (overlay, attachable)"
+        ));
+    }
+
     // the machine: hosts entries follow the profile (or an explicit --hosts-file)
     let hosts = if !profile.file.hosts.is_empty()
         || ctx.g.hosts_file.is_some()
@@ -302,6 +343,7 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
         builds,
         pulls,
         push,
+        networks,
         deploy,
         remote_changes,
         tasks,
@@ -554,6 +596,11 @@ pub fn describe(p: &UpPlan) -> String {
             file,
             ..
         } => {
+            for n in &p.networks {
+                line(format!(
+                    "would run: docker --context {ctx} network create --driver overlay --attachable {n}"
+                ));
+            }
             for o in objects {
                 line(format!(
                     "would run: docker --context {ctx} {} create --label devenv.project={} {} - (value on stdin)",
@@ -740,6 +787,13 @@ fn apply_steps(
                 "deploying stack {stack_name} to context `{}`",
                 profile.file.docker.context
             ));
+            for n in &plan.networks {
+                objects::create_network(x, &docker, project.name(), n)?;
+                x.record(
+                    format!("network {n}"),
+                    Some(format!("docker network rm {n}")),
+                );
+            }
             for o in objs {
                 objects::create(x, &docker, project.name(), o)?;
             }

@@ -248,7 +248,18 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
         .cloned()
         .unwrap_or_default();
     for s in input.secrets {
-        if top_secrets.contains_key(s.key.as_str()) {
+        let external = top_secrets
+            .get(s.key.as_str())
+            .and_then(|d| d.get("external"))
+            .and_then(Value::as_bool)
+            == Some(true);
+        if external {
+            // the profile gives the stack's external secret its value (a local machine has none)
+            notes.push(format!(
+                "secret {}: the stack's external secret comes from {} for this profile",
+                s.key, s.origin
+            ));
+        } else if top_secrets.contains_key(s.key.as_str()) {
             return Err(cx
                 .err(
                     None,
@@ -295,6 +306,11 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
                     None => ignored.push((key, vec![name.clone()], hint)),
                 }
             }
+        }
+        // what swarm ignores is reported (above) and left out: older docker CLIs refuse some of
+        // its newer forms (`depends_on: {db: {condition: ...}}`)
+        for (k, _) in IGNORED_SERVICE {
+            svc.remove(*k);
         }
         absolutize_paths(&cx, &name, &mut svc, &input.project.root)?;
         if svc.get("build").is_some() && svc.get("image").is_none() {

@@ -156,3 +156,56 @@ pub fn remove(
     }
     Ok(removed)
 }
+
+/// The stack's external networks (their swarm names) that do not exist on the target.
+pub fn missing_networks(
+    docker: &Docker<'_>,
+    stack: &crate::stack::Stack,
+) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (key, def) in &stack.networks {
+        let external = match def.get("external") {
+            Some(serde_yaml_ng::Value::Bool(b)) => *b,
+            Some(serde_yaml_ng::Value::Mapping(_)) => true,
+            _ => false,
+        };
+        if !external {
+            continue;
+        }
+        let name = def
+            .get("name")
+            .and_then(serde_yaml_ng::Value::as_str)
+            .unwrap_or(key)
+            .to_string();
+        if !docker
+            .try_query(["network", "inspect", name.as_str()])?
+            .ok()
+        {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+/// Creates an external network the stack expects: overlay, attachable, labelled as devenv's.
+pub fn create_network(
+    x: &mut Executor<'_>,
+    docker: &Docker<'_>,
+    project: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    x.docker(
+        docker,
+        [
+            "network",
+            "create",
+            "--driver",
+            "overlay",
+            "--attachable",
+            "--label",
+            &label(project),
+            name,
+        ],
+    )?;
+    Ok(())
+}

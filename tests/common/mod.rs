@@ -260,6 +260,9 @@ pub fn devenv_bin() -> PathBuf {
 pub struct Sandbox {
     /// The network namespace (and docker config) of a test engine commands run in, if any.
     pub engine: Option<(String, PathBuf)>,
+    /// The test engine's socket, bind-mounted over /var/run/docker.sock: docker's `default`
+    /// context (what a fresh Docker install uses) then reaches the test's engine.
+    pub docker_sock: Option<PathBuf>,
     pub dir: tempfile::TempDir,
     pub home: PathBuf,
     pub caroot: PathBuf,
@@ -275,6 +278,7 @@ impl Sandbox {
         let p = dir.path();
         let s = Sandbox {
             engine: None,
+            docker_sock: None,
             home: p.join("home"),
             caroot: p.join("caroot"),
             hosts: p.join("hosts"),
@@ -305,9 +309,15 @@ impl Sandbox {
         self
     }
 
+    /// Like [`Sandbox::with_engine`], and the engine is docker's `default` context in here.
+    pub fn with_default_engine(mut self, engine: &Engine) -> Sandbox {
+        self.docker_sock = Some(engine.sock.clone());
+        self.with_engine(engine)
+    }
+
     /// `program args` inside the sandbox.
     pub fn command(&self, program: &Path, args: &[&str]) -> Command {
-        let binds = [
+        let mut binds = vec![
             (self.hosts.as_path(), Path::new("/etc/hosts")),
             (
                 self.local_cas.as_path(),
@@ -315,6 +325,9 @@ impl Sandbox {
             ),
             (self.etc_certs.as_path(), Path::new("/etc/ssl/certs")),
         ];
+        if let Some(sock) = &self.docker_sock {
+            binds.push((sock.as_path(), Path::new("/var/run/docker.sock")));
+        }
         let mut c = in_namespaces(
             self.engine.as_ref().map(|(ns, _)| ns.as_str()),
             &binds,

@@ -1,0 +1,624 @@
+//! Adoption end to end: `devenv init --from FILE` on stack files written in the shape of widely used
+//! public samples (Docker's voting app, a proxy + built backend + database shop, an app with a
+//! build context, a healthcheck and file secrets), then `devenv up local` without editing any file,
+//! on a private engine that is docker's `default` context inside the test's namespaces (as on a
+//! fresh Docker install); and tasks: one that writes a marker into a volume and does not run again
+//! on a no-op `up`, one that fails and fails `up`, one run on demand as a swarm job.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn ready() -> bool {
+    require(
+        "root, docker with a running daemon, dockerd, nsenter, unshare and busybox-static",
+        docker_ready() && engine_ready() && can_use_mount_namespaces(),
+    )
+}
+
+fn write(dir: &Path, files: &[(&str, String)]) {
+    for (rel, content) in files {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+}
+
+/// A project directory inside the sandbox's temp dir holding `files`, a sandbox whose `default`
+/// docker context is a fresh private engine (its swarm not initialised: `up` does it).
+struct Adopted {
+    s: Sandbox,
+    dir: std::path::PathBuf,
+    engine: Engine,
+}
+
+impl Adopted {
+    fn new(name: &str, files: &[(&str, String)]) -> Adopted {
+        let engine = Engine::start_with(&[busybox_image()], false);
+        let s = Sandbox::new("127.0.0.1 localhost\n").with_default_engine(&engine);
+        let dir = s.dir.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        write(&dir, files);
+        Adopted { s, dir, engine }
+    }
+    fn devenv(&self, args: &[&str]) -> std::process::Output {
+        let mut a = vec!["-C", self.dir.to_str().unwrap()];
+        a.extend(args);
+        self.s.devenv(&a)
+    }
+    fn ok(&self, args: &[&str]) -> (String, String) {
+        let o = self.devenv(args);
+        assert!(
+            o.status.success(),
+            "devenv {args:?} exited {:?}\nstdout:\n{}\nstderr:\n{}\n{}",
+            o.status.code(),
+            stdout(&o),
+            stderr(&o),
+            self.diagnose()
+        );
+        (stdout(&o), stderr(&o))
+    }
+    fn diagnose(&self) -> String {
+        let ps = self.engine.docker(&["service", "ls"]);
+        let tasks = self
+            .engine
+            .docker(&["stack", "ps", "--no-trunc", &self.stack()]);
+        format!("services:\n{}\ntasks:\n{}", stdout(&ps), stdout(&tasks))
+    }
+    fn stack(&self) -> String {
+        self.dir.file_name().unwrap().to_string_lossy().into_owned()
+    }
+}
+
+/// Docker's example voting app as its docker-stack.yml has it: replicas 2 on a published port, a
+/// port without a published side, placement on the manager, a named volume, the docker socket
+/// bind-mounted, `stop_grace_period`, `depends_on`, `restart_policy` with `max_attempts`, two
+/// networks.
+fn voting_app() -> String {
+    let img = busybox_image();
+    format!(
+        r#"version: "3.9"
+services:
+  redis:
+    image: {img}
+    command: ["httpd", "-f", "-p", "6379", "-h", "/www"]
+    ports:
+      - "6379"
+    networks:
+      - frontend
+    deploy:
+      replicas: 1
+      update_config:
+        parallelism: 2
+        delay: 10s
+      restart_policy:
+        condition: on-failure
+  db:
+    image: {img}
+    command: ["sh", "-c", "echo 16 > /var/lib/postgresql/data/PG_VERSION; exec httpd -f -p 5432 -h /www"]
+    volumes:
+      - db-data:/var/lib/postgresql/data
+    networks:
+      - backend
+    deploy:
+      placement:
+        constraints: [node.role == manager]
+  vote:
+    image: {img}
+    command: ["httpd", "-f", "-p", "80", "-h", "/www"]
+    ports:
+      - 5000:80
+    networks:
+      - frontend
+    depends_on:
+      - redis
+    deploy:
+      replicas: 2
+      update_config:
+        parallelism: 2
+      restart_policy:
+        condition: on-failure
+  result:
+    image: {img}
+    command: ["httpd", "-f", "-p", "80", "-h", "/www"]
+    ports:
+      - 5001:80
+    networks:
+      - backend
+    depends_on:
+      - db
+    deploy:
+      replicas: 1
+      update_config:
+        parallelism: 2
+        delay: 10s
+      restart_policy:
+        condition: on-failure
+  worker:
+    image: {img}
+    command: ["sleep", "3600"]
+    networks:
+      - frontend
+      - backend
+    depends_on:
+      - db
+      - redis
+    deploy:
+      mode: replicated
+      replicas: 1
+      labels: [APP=VOTING]
+      restart_policy:
+        condition: on-failure
+        delay: 10s
+        max_attempts: 3
+        window: 120s
+      placement:
+        constraints: [node.role == manager]
+  visualizer:
+    image: {img}
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    ports:
+      - "8080:8080"
+    stop_grace_period: 1m30s
+    volumes:
+      - "/var/run/docker.sock:/var/run/docker.sock"
+    deploy:
+      placement:
+        constraints: [node.role == manager]
+
+networks:
+  frontend:
+  backend:
+
+volumes:
+  db-data:
+"#
+    )
+}
+
+#[test]
+fn the_voting_app_is_adopted_and_runs_as_it_is() {
+    if !ready() {
+        return;
+    }
+    let a = Adopted::new("voting", &[("docker-stack.yml", voting_app())]);
+    let before = std::fs::read(a.dir.join("docker-stack.yml")).unwrap();
+
+    let (_, err) = a.ok(&["init", "--from", "docker-stack.yml"]);
+    for want in [
+        "inferred: stack: docker-stack.yml as it is (6 services: redis, db, vote, result, worker, visualizer)",
+        "inferred: domain: none found in the files; locally voting.test",
+        "inferred: probe: http://voting.test:5000/ (vote publishes 5000→80)",
+        "inferred: redis publishes a port on a port docker picks",
+        "created devenv.yaml",
+        "created profiles/local.yaml",
+    ] {
+        assert!(err.contains(want), "{want:?} in:\n{err}");
+    }
+    let project = std::fs::read_to_string(a.dir.join("devenv.yaml")).unwrap();
+    assert!(project.contains("stack: docker-stack.yml\n"), "{project}");
+
+    let (out, err) = a.ok(&["up", "local"]);
+    for want in [
+        "note: vote runs 1 replica here, not 2: it publishes host-mode port 5000",
+        "note: depends_on (vote, result, worker) is ignored by swarm",
+        "note: redis:6379 has no published port: docker picks a free one",
+        "ok: http://voting.test:5000/ answers 200",
+        "ok: http://voting.test:8080/ answers 200",
+        "ok: 6 services ready",
+    ] {
+        assert!(err.contains(want), "{want:?} in:\n{err}\n{out}");
+    }
+    // what a user checks: the site answers, the tasks run, the volume is there, the file is as it was
+    assert!(
+        a.engine
+            .http_get(5000, "/")
+            .is_some_and(|b| b.contains("busybox default page"))
+    );
+    assert!(a.engine.http_get(5001, "/").is_some());
+    let vote = a.engine.docker(&[
+        "service",
+        "inspect",
+        "voting_vote",
+        "--format",
+        "{{.Spec.Mode.Replicated.Replicas}} {{.Spec.TaskTemplate.RestartPolicy.Condition}}",
+    ]);
+    assert_eq!(stdout(&vote).trim(), "1 on-failure");
+    let worker = a.engine.docker(&["service", "inspect", "voting_worker", "--format", "{{.Spec.TaskTemplate.RestartPolicy.MaxAttempts}} {{index .Spec.TaskTemplate.Placement.Constraints 0}}"]);
+    assert_eq!(stdout(&worker).trim(), "3 node.role == manager");
+    let grace = a.engine.docker(&[
+        "service",
+        "inspect",
+        "voting_visualizer",
+        "--format",
+        "{{.Spec.TaskTemplate.ContainerSpec.StopGracePeriod}}",
+    ]);
+    assert_eq!(stdout(&grace).trim(), "1m30s");
+    assert!(
+        a.engine
+            .docker(&["volume", "inspect", "voting_db-data"])
+            .status
+            .success()
+    );
+    let pg = a.engine.docker(&[
+        "volume",
+        "inspect",
+        "voting_db-data",
+        "--format",
+        "{{.Mountpoint}}",
+    ]);
+    let pg = Path::new(stdout(&pg).trim()).join("PG_VERSION");
+    assert_eq!(std::fs::read_to_string(pg).unwrap_or_default(), "16\n");
+    assert_eq!(
+        std::fs::read(a.dir.join("docker-stack.yml")).unwrap(),
+        before,
+        "the file is untouched"
+    );
+
+    // nothing changed: nothing redeployed
+    let tasks = a.engine.task_ids("voting");
+    let (_, err) = a.ok(&["up", "local"]);
+    assert!(
+        err.contains("nothing changed since the last deploy"),
+        "{err}"
+    );
+    assert_eq!(a.engine.task_ids("voting"), tasks);
+}
+
+/// A shop as awesome-compose's proxy/backend/database samples look: `x-` extension fields and YAML
+/// anchors, a bind-mounted static directory, a build context, `env_file`, a config and a secret
+/// with `file:`, two networks, and a production override file.
+fn shop() -> Vec<(&'static str, String)> {
+    let img = busybox_image();
+    vec![
+        (
+            "docker-compose.yml",
+            format!(
+                r#"x-common: &common
+  restart: unless-stopped
+  logging:
+    driver: json-file
+    options:
+      max-size: "1m"
+x-env: &env
+  TZ: UTC
+
+services:
+  proxy:
+    <<: *common
+    image: {img}
+    command: ["httpd", "-f", "-p", "80", "-h", "/www"]
+    ports:
+      - "80:80"
+    configs:
+      - source: proxy_conf
+        target: /etc/nginx/conf.d/default.conf
+    volumes:
+      - ./static:/www:ro
+    networks: [front]
+  backend:
+    <<: *common
+    build: ./backend
+    image: shop/backend:${{TAG:-dev}}
+    env_file: backend.env
+    environment:
+      <<: *env
+      DB_HOST: db
+    secrets: [db_password]
+    networks: [front, back]
+  db:
+    <<: *common
+    image: {img}
+    command: ["sh", "-c", "exec httpd -f -p 3306 -h /www"]
+    environment:
+      <<: *env
+      MYSQL_PASSWORD_FILE: /run/secrets/db_password
+    secrets: [db_password]
+    volumes: [dbdata:/var/lib/mysql]
+    networks: [back]
+
+configs:
+  proxy_conf:
+    file: ./proxy/default.conf
+secrets:
+  db_password:
+    file: ./db/password.txt
+volumes:
+  dbdata: {{}}
+networks:
+  front: {{}}
+  back: {{}}
+"#
+            ),
+        ),
+        (
+            "docker-compose.prod.yml",
+            "services:\n  backend:\n    deploy:\n      replicas: 3\n    environment:\n      MODE: production\n".into(),
+        ),
+        (
+            "proxy/default.conf",
+            "server {\n    listen 80;\n    server_name shop.example.com www.shop.example.com;\n    location / { proxy_pass http://backend:8000; }\n}\n".into(),
+        ),
+        ("static/index.html", "the shop's static page\n".into()),
+        ("backend.env", "GREETING=hello from env_file\n".into()),
+        ("db/password.txt", "s3cret-db-pw".into()),
+        (
+            "backend/Dockerfile",
+            format!("FROM {img}\nCOPY hello.txt /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8000\", \"-h\", \"/www\"]\n"),
+        ),
+        ("backend/hello.txt", "backend v1\n".into()),
+    ]
+}
+
+#[test]
+fn the_shop_is_adopted_with_its_override_file_and_its_file_objects() {
+    if !ready() {
+        return;
+    }
+    let a = Adopted::new("shop", &shop());
+    let (_, err) = a.ok(&[
+        "init",
+        "--from",
+        "docker-compose.yml",
+        "--from",
+        "docker-compose.prod.yml",
+    ]);
+    for want in [
+        "inferred: docker-compose.prod.yml: merged over the stack for profile server",
+        "inferred: domain: shop.example.com (from proxy/default.conf); locally shop.example.test",
+        "inferred: probe: http://shop.example.test/ (proxy publishes 80→80)",
+        "inferred: backend is built from its context",
+    ] {
+        assert!(err.contains(want), "{want:?} in:\n{err}");
+    }
+    let server = std::fs::read_to_string(a.dir.join("profiles/server.yaml")).unwrap();
+    assert!(server.contains("domain: shop.example.com"), "{server}");
+    assert!(
+        server.contains("overrides: [docker-compose.prod.yml]"),
+        "{server}"
+    );
+
+    // the server's stack has the override file merged; the local one does not
+    let (server_stack, _) = a.ok(&["render", "server", "--stack-only"]);
+    assert!(
+        server_stack.contains("replicas: 3") && server_stack.contains("MODE: production"),
+        "{server_stack}"
+    );
+    let (diff, _) = a.ok(&["diff", "local", "server"]);
+    assert!(
+        diff.contains("shop.example.test  →  shop.example.com"),
+        "{diff}"
+    );
+
+    let (out, err) = a.ok(&["up", "local"]);
+    assert!(
+        err.contains("ok: http://shop.example.test/ answers 200"),
+        "{err}\n{out}"
+    );
+    assert!(
+        err.contains("restart (proxy, backend, db) is ignored by docker stack deploy"),
+        "{err}"
+    );
+    // the bind-mounted directory, the built backend, env_file, the file secret
+    assert_eq!(
+        a.engine.http_get(80, "/").as_deref(),
+        Some("the shop's static page\n")
+    );
+    let env = a.engine.docker(&[
+        "service",
+        "inspect",
+        "shop_backend",
+        "--format",
+        "{{json .Spec.TaskTemplate.ContainerSpec.Env}}",
+    ]);
+    let env = stdout(&env);
+    for want in ["GREETING=hello from env_file", "TZ=UTC", "DB_HOST=db"] {
+        assert!(env.contains(want), "{want} in {env}");
+    }
+    let (pw, _) = a.ok(&["exec", "backend", "--", "cat", "/run/secrets/db_password"]);
+    assert_eq!(pw, "s3cret-db-pw");
+    let (page, _) = a.ok(&["exec", "backend", "--", "cat", "/www/index.html"]);
+    assert_eq!(page, "backend v1\n");
+
+    // a changed config file is a new config (docker's own `file:` would refuse the update)
+    write(
+        &a.dir,
+        &[(
+            "proxy/default.conf",
+            "server { listen 80; server_name shop.example.com; }\n".into(),
+        )],
+    );
+    let (_, err) = a.ok(&["up", "local"]);
+    assert!(err.contains("deploying stack shop"), "{err}");
+    let (conf, _) = a.ok(&[
+        "exec",
+        "proxy",
+        "--",
+        "cat",
+        "/etc/nginx/conf.d/default.conf",
+    ]);
+    assert_eq!(
+        conf,
+        "server { listen 80; server_name shop.example.com; }\n"
+    );
+    let configs = a.engine.docker(&["config", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(
+        stdout(&configs)
+            .lines()
+            .filter(|l| l.starts_with("shop_proxy_conf_"))
+            .count(),
+        1,
+        "the old config is removed: {}",
+        stdout(&configs)
+    );
+}
+
+/// An app whose backend has a build context and no image, a database with a healthcheck, a
+/// `depends_on` with a condition, a file secret and `restart_policy.max_attempts` — then tasks.
+fn app() -> Vec<(&'static str, String)> {
+    let img = busybox_image();
+    vec![
+        (
+            "compose.yaml",
+            format!(
+                r#"services:
+  backend:
+    build:
+      context: backend
+      args:
+        GREETING: hi
+    ports:
+      - 8000:8000
+    secrets:
+      - db-password
+    depends_on:
+      db:
+        condition: service_healthy
+    networks: [app]
+  db:
+    image: {img}
+    command: ["httpd", "-f", "-p", "5432", "-h", "/www"]
+    volumes:
+      - db-data:/data
+    secrets:
+      - db-password
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 2s
+    networks: [app]
+    deploy:
+      restart_policy:
+        condition: on-failure
+        max_attempts: 3
+volumes:
+  db-data: {{}}
+secrets:
+  db-password:
+    file: db/password.txt
+networks:
+  app: {{}}
+"#
+            ),
+        ),
+        ("db/password.txt", "pw".into()),
+        (
+            "backend/Dockerfile",
+            format!(
+                "FROM {img}\nARG GREETING\nRUN echo \"$GREETING from the backend\" > /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8000\", \"-h\", \"/www\"]\n"
+            ),
+        ),
+    ]
+}
+
+#[test]
+fn an_app_is_adopted_and_its_tasks_run_once_fail_loudly_and_run_on_demand() {
+    if !ready() {
+        return;
+    }
+    let a = Adopted::new("app", &app());
+    // a plain init next to the compose file suggests --from and writes nothing
+    let o = a.devenv(&["init"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("devenv init --from compose.yaml"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!a.dir.join("devenv.yaml").exists());
+
+    a.ok(&["init", "--from", "compose.yaml"]);
+    let (_, err) = a.ok(&["up", "local"]);
+    assert!(
+        err.contains(
+            "note: backend has `build:` and no `image:`: devenv tags its build as app/backend"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("ok: http://app.test:8000/ answers 200"),
+        "{err}"
+    );
+    assert_eq!(
+        a.engine.http_get(8000, "/").as_deref(),
+        Some("hi from the backend\n")
+    );
+
+    // tasks: a seed that appends to a marker in the database's volume
+    let yaml = std::fs::read_to_string(a.dir.join("devenv.yaml")).unwrap();
+    std::fs::write(
+        a.dir.join("devenv.yaml"),
+        format!(
+            "{yaml}tasks:\n  seed:\n    service: db\n    command: echo seeding; echo seeded >> /data/marker; echo done\n    when: first-deploy\n  count:\n    service: db\n    command: [sh, -c, 'busybox wc -l < /data/marker']\n    in: job\n"
+        ),
+    )
+    .unwrap();
+    let (_, err) = a.ok(&["up", "local"]);
+    assert!(
+        err.contains("task seed (first deploy on this swarm) in db"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[seed] seeding") && err.contains("[seed] done"),
+        "{err}"
+    );
+    assert!(err.contains("ok: task seed done"), "{err}");
+    let (marker, _) = a.ok(&["exec", "db", "--", "cat", "/data/marker"]);
+    assert_eq!(marker, "seeded\n");
+
+    // a no-op up runs no task
+    let (_, err) = a.ok(&["up", "local"]);
+    assert!(
+        err.contains("nothing changed since the last deploy"),
+        "{err}"
+    );
+    assert!(!err.contains("[seed]"), "{err}");
+    let (marker, _) = a.ok(&["exec", "db", "--", "cat", "/data/marker"]);
+    assert_eq!(marker, "seeded\n", "the task ran once");
+
+    // on demand, as a one-off swarm job with the service's volume
+    a.ok(&["run", "seed"]);
+    let (out, err) = a.ok(&["run", "count"]);
+    assert!(
+        out.contains("[count] 2") || err.contains("[count] 2"),
+        "{out}\n{err}"
+    );
+    assert!(
+        !stdout(&a.engine.docker(&["service", "ls", "--format", "{{.Name}}"]))
+            .contains("task-count"),
+        "the job is removed after it ran"
+    );
+    let (status, _) = a.ok(&["status"]);
+    assert!(status.contains("tasks\n  seed"), "{status}");
+    assert!(
+        status.contains("count") && status.contains("manual"),
+        "{status}"
+    );
+
+    // a task that fails fails `up`, with its exit code and last lines
+    let yaml = std::fs::read_to_string(a.dir.join("devenv.yaml")).unwrap();
+    std::fs::write(
+        a.dir.join("devenv.yaml"),
+        format!("{yaml}  check:\n    service: backend\n    command: echo checking the schema; exit 3\n    when: first-deploy\n"),
+    )
+    .unwrap();
+    let o = a.devenv(&["up", "local"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "task `check` (echo checking the schema; exit 3) in backend exited with code 3"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("--- its last lines ---\nchecking the schema"),
+        "{err}"
+    );
+    let (status, _) = a.ok(&["status"]);
+    assert!(
+        status.contains("check") && status.contains("(exit 3)"),
+        "{status}"
+    );
+}
