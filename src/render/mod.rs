@@ -1219,12 +1219,20 @@ secrets:
         // relative paths are the project's, not .devenv/deploy's
         assert_eq!(
             vote["volumes"][0],
-            Value::String(format!("{}/vote:/app", p.root()))
+            Value::String(format!(
+                "{}:/app",
+                std::path::Path::new(&p.root()).join("vote").display()
+            ))
         );
         assert_eq!(vote["volumes"][1], Value::String("data:/data".into()));
         assert_eq!(
             vote["env_file"],
-            Value::String(format!("{}/.env.vote", p.root()))
+            Value::String(
+                std::path::Path::new(&p.root())
+                    .join(".env.vote")
+                    .display()
+                    .to_string()
+            )
         );
         // a literal `$` stays literal for docker: written `$$`
         assert_eq!(vote["command"], Value::String("sh -c 'echo $HOME'".into()));
