@@ -54,13 +54,29 @@ pub fn flush(p: Platform, sys: &dyn Sys) -> Vec<String> {
 }
 
 /// How a name resolves, seen by hickory (reading the hosts file afresh) and by the OS.
-#[derive(Debug, Clone, serde::Serialize)]
+/// In JSON: `{"name", "hickory": [addresses] | null, "hickory_error": null | "why",
+/// "os": [...] | null, "os_error": ..., "loopback"}`.
+#[derive(Debug, Clone)]
 pub struct Resolution {
     pub name: String,
     pub hickory: Result<Vec<IpAddr>, String>,
     pub os: Result<Vec<IpAddr>, String>,
     /// Both resolvers answer, and only with loopback addresses.
     pub loopback: bool,
+}
+
+impl serde::Serialize for Resolution {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Resolution", 6)?;
+        st.serialize_field("name", &self.name)?;
+        st.serialize_field("hickory", &self.hickory.as_ref().ok())?;
+        st.serialize_field("hickory_error", &self.hickory.as_ref().err())?;
+        st.serialize_field("os", &self.os.as_ref().ok())?;
+        st.serialize_field("os_error", &self.os.as_ref().err())?;
+        st.serialize_field("loopback", &self.loopback)?;
+        st.end()
+    }
 }
 
 impl Resolution {

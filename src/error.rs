@@ -166,8 +166,11 @@ pub fn to_json(err: &anyhow::Error, code: i32) -> serde_json::Value {
     let mut column = None;
     let mut hint = None;
     let mut message = err.to_string();
-    for cause in err.chain() {
+    // what the error was wrapped in (`while doing X`), when the cause is not the top
+    let mut wrapped = false;
+    for (i, cause) in err.chain().enumerate() {
         if let Some(c) = cause.downcast_ref::<ConfigError>() {
+            wrapped = i > 0;
             file = Some(c.file.display().to_string());
             line = (c.line > 0).then_some(c.line);
             column = (c.column > 0).then_some(c.column);
@@ -176,6 +179,7 @@ pub fn to_json(err: &anyhow::Error, code: i32) -> serde_json::Value {
             break;
         }
         if let Some(u) = cause.downcast_ref::<UserError>() {
+            wrapped = i > 0;
             hint = u.hint.clone();
             message = u.message.clone();
             break;
@@ -190,11 +194,7 @@ pub fn to_json(err: &anyhow::Error, code: i32) -> serde_json::Value {
             "file": file,
             "line": line,
             "column": column,
-            "context": if err.chain().next().map(|c| c.to_string()) != Some(message.clone()) {
-                Some(err.to_string())
-            } else {
-                None
-            },
+            "context": wrapped.then(|| err.to_string()),
             "causes": causes,
         }
     })

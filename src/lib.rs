@@ -37,7 +37,7 @@ where
         Ok(c) => c,
         Err((text, code)) => {
             if code == 0 {
-                print!("{text}");
+                crate::out!("{text}");
             } else {
                 eprint!("{text}");
                 if json {

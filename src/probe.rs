@@ -193,6 +193,132 @@ pub fn base64(data: &[u8]) -> String {
     out
 }
 
+/// What a published port serves, found by talking to it: a TLS handshake, else an HTTP request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Served {
+    Https,
+    Http,
+    /// It accepts connections but speaks neither (a database, a cache).
+    Tcp,
+    /// Nothing accepts connections there.
+    Closed,
+    /// The name does not resolve on this machine (nothing was asked).
+    Unresolved,
+}
+
+impl Served {
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Served::Https => "https",
+            Served::Http => "http",
+            Served::Tcp => "tcp",
+            Served::Closed => "closed",
+            Served::Unresolved => "unresolved",
+        }
+    }
+}
+
+/// A verifier that accepts any certificate: only to learn whether a port speaks TLS at all,
+/// never to trust what it says.
+#[derive(Debug)]
+struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// What `addr` serves (`name` for SNI and the Host header).
+pub fn serves(name: &str, addr: std::net::SocketAddr, timeout: Duration) -> Served {
+    let connect = || {
+        let s = TcpStream::connect_timeout(&addr, timeout).ok()?;
+        s.set_read_timeout(Some(timeout)).ok();
+        s.set_write_timeout(Some(timeout)).ok();
+        Some(s)
+    };
+    let Some(mut tcp) = connect() else {
+        return Served::Closed;
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = (|| -> Option<bool> {
+        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .ok()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCert(provider.clone())))
+            .with_no_client_auth();
+        let sni = ServerName::try_from(name.to_string())
+            .unwrap_or_else(|_| ServerName::try_from("localhost").expect("a name"));
+        let mut conn = rustls::ClientConnection::new(Arc::new(config), sni).ok()?;
+        while conn.is_handshaking() {
+            match conn.complete_io(&mut tcp) {
+                Ok(_) => {}
+                Err(e) => {
+                    // an alert is TLS speaking; garbage or a closed connection is not
+                    let tls_alert = e
+                        .get_ref()
+                        .and_then(|i| i.downcast_ref::<rustls::Error>())
+                        .is_some_and(|r| matches!(r, rustls::Error::AlertReceived(_)));
+                    return Some(tls_alert);
+                }
+            }
+        }
+        Some(true)
+    })()
+    .unwrap_or(false);
+    if tls {
+        return Served::Https;
+    }
+    let Some(mut tcp) = connect() else {
+        return Served::Closed;
+    };
+    let req = format!("HEAD / HTTP/1.0\r\nHost: {name}\r\nUser-Agent: devenv-probe\r\n\r\n");
+    if tcp.write_all(req.as_bytes()).is_err() {
+        return Served::Tcp;
+    }
+    let mut buf = [0u8; 8];
+    let mut got = 0;
+    while got < 5 {
+        match tcp.read(&mut buf[got..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    if buf[..got].starts_with(b"HTTP/") {
+        Served::Http
+    } else {
+        Served::Tcp
+    }
+}
+
 /// Whether `code` is what the probe expects.
 pub fn accepted(t: &Target, expect: Option<u16>, code: u16) -> bool {
     match expect {
@@ -217,6 +343,11 @@ pub fn wait(
             Ok(code) => format!("answered {code}"),
             Err(e) => e,
         };
+        // a name that does not resolve will not start resolving by itself: a moment for a
+        // resolver cache that lags behind a hosts edit, then the reason
+        if last.contains(" does not resolve") && start.elapsed() >= Duration::from_secs(2) {
+            return Err(last);
+        }
         if start.elapsed() >= patience {
             return Err(last);
         }

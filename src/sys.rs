@@ -26,6 +26,9 @@ pub struct Cmd {
     pub env: Vec<(String, Option<String>)>,
     pub stdin: Option<Vec<u8>>,
     pub cwd: Option<PathBuf>,
+    /// An attached program's stdout goes to devenv's stderr (a build's progress: devenv's
+    /// stdout is for its own output, one JSON document with `--json`).
+    pub stdout_to_stderr: bool,
 }
 
 impl Cmd {
@@ -182,6 +185,11 @@ pub trait Sys: Send + Sync {
     fn now(&self) -> i64;
     /// Whether a TCP port is free on this machine (`Err`: cannot tell).
     fn port_free(&self, port: u16) -> std::io::Result<bool>;
+    /// What `name:port` serves (a TLS handshake, else an HTTP request); `Closed` when the name
+    /// does not resolve or nothing accepts connections.
+    fn serves(&self, name: &str, port: u16) -> crate::probe::Served;
+    /// The addresses `name` resolves to on this machine (`Err`: why it does not).
+    fn resolve(&self, name: &str) -> Result<Vec<std::net::IpAddr>, String>;
 }
 
 /// The real machine.
@@ -234,7 +242,11 @@ impl Sys for RealSys {
 
     fn run_attached(&self, cmd: &Cmd) -> std::io::Result<i32> {
         crate::ui::debug(&format!("$ {}", cmd.display()));
-        let status = Self::command(cmd).status()?;
+        let mut c = Self::command(cmd);
+        if cmd.stdout_to_stderr {
+            c.stdout(std::io::stderr());
+        }
+        let status = c.status()?;
         Ok(status.code().unwrap_or(-1))
     }
 
@@ -440,6 +452,32 @@ impl Sys for RealSys {
             Err(e) => Err(e),
         }
     }
+
+    fn serves(&self, name: &str, port: u16) -> crate::probe::Served {
+        use std::net::ToSocketAddrs;
+        match (name, port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+        {
+            Some(addr) => crate::probe::serves(name, addr, std::time::Duration::from_secs(2)),
+            None => crate::probe::Served::Unresolved,
+        }
+    }
+
+    fn resolve(&self, name: &str) -> Result<Vec<std::net::IpAddr>, String> {
+        use std::net::ToSocketAddrs;
+        let v: Vec<std::net::IpAddr> = (name, 0)
+            .to_socket_addrs()
+            .map_err(|e| e.to_string())?
+            .map(|a| a.ip())
+            .collect();
+        if v.is_empty() {
+            Err("no address".into())
+        } else {
+            Ok(v)
+        }
+    }
 }
 
 /// A scripted machine for unit tests: a virtual file system, environment and PATH, canned
@@ -463,6 +501,8 @@ struct FakeInner {
     admin: bool,
     now: Option<i64>,
     busy_ports: Vec<u16>,
+    serving: BTreeMap<u16, crate::probe::Served>,
+    unresolvable: Vec<String>,
 }
 
 /// The time a [`FakeSys`] answers unless told otherwise: 2026-06-01T00:00:00Z.
@@ -547,6 +587,20 @@ impl FakeSys {
         self
     }
     /// A port another program holds.
+    /// What port `p` serves (default: HTTP).
+    pub fn serving(self, p: u16, what: crate::probe::Served) -> Self {
+        self.inner.lock().unwrap().serving.insert(p, what);
+        self
+    }
+    /// A name that does not resolve (every other name resolves to 127.0.0.1).
+    pub fn unresolvable(self, name: &str) -> Self {
+        self.inner
+            .lock()
+            .unwrap()
+            .unresolvable
+            .push(name.to_string());
+        self
+    }
     pub fn busy_port(self, p: u16) -> Self {
         self.inner.lock().unwrap().busy_ports.push(p);
         self
@@ -757,6 +811,30 @@ impl Sys for FakeSys {
     fn port_free(&self, port: u16) -> std::io::Result<bool> {
         Ok(!self.inner.lock().unwrap().busy_ports.contains(&port))
     }
+    fn serves(&self, name: &str, port: u16) -> crate::probe::Served {
+        let i = self.inner.lock().unwrap();
+        if i.unresolvable.iter().any(|u| u == name) {
+            return crate::probe::Served::Unresolved;
+        }
+        i.serving
+            .get(&port)
+            .copied()
+            .unwrap_or(crate::probe::Served::Http)
+    }
+    fn resolve(&self, name: &str) -> Result<Vec<std::net::IpAddr>, String> {
+        if self
+            .inner
+            .lock()
+            .unwrap()
+            .unresolvable
+            .iter()
+            .any(|u| u == name)
+        {
+            Err("Name or service not known".into())
+        } else {
+            Ok(vec![std::net::IpAddr::from([127, 0, 0, 1])])
+        }
+    }
 }
 
 /// Reads the real machine and records every effect instead of performing it: what a trust
@@ -902,6 +980,12 @@ impl Sys for RecordingSys {
     }
     fn port_free(&self, port: u16) -> std::io::Result<bool> {
         RealSys.port_free(port)
+    }
+    fn serves(&self, name: &str, port: u16) -> crate::probe::Served {
+        RealSys.serves(name, port)
+    }
+    fn resolve(&self, name: &str) -> Result<Vec<std::net::IpAddr>, String> {
+        RealSys.resolve(name)
     }
 }
 

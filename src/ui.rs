@@ -140,3 +140,25 @@ pub fn debug(msg: &str) {
         emit(Some((Style::Dim, "debug:")), msg);
     }
 }
+
+/// Writes to stdout, ignoring a closed pipe (`devenv status | head -1` must not panic, and must not
+/// stop an operation half-way either).
+pub fn out_str(s: &str) {
+    use std::io::Write as _;
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(s.as_bytes());
+    let _ = o.flush();
+}
+
+/// `print!` to stdout through [`out_str`].
+#[macro_export]
+macro_rules! out {
+    ($($t:tt)*) => { $crate::ui::out_str(&format!($($t)*)) };
+}
+
+/// `println!` to stdout through [`out_str`].
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::ui::out_str("\n") };
+    ($($t:tt)*) => { $crate::ui::out_str(&(format!($($t)*) + "\n")) };
+}

@@ -211,6 +211,23 @@ fn the_voting_app_is_adopted_and_runs_as_it_is() {
     ] {
         assert!(err.contains(want), "{want:?} in:\n{err}\n{out}");
     }
+    // every published port, with the scheme it really serves
+    for url in [
+        "http://voting.test:5000/",
+        "http://voting.test:5001/",
+        "http://voting.test:8080/",
+    ] {
+        assert!(out.contains(url), "{url} in:\n{out}");
+    }
+    assert!(!out.contains("https://"), "{out}");
+    let (status, _) = a.ok(&["status"]);
+    for url in [
+        "http://voting.test:5000/",
+        "http://voting.test:5001/",
+        "http://voting.test:8080/",
+    ] {
+        assert!(status.contains(url), "{url} in status:\n{status}");
+    }
     // what a user checks: the site answers, the tasks run, the volume is there, the file is as it was
     assert!(
         a.engine

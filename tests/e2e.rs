@@ -81,7 +81,20 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
         "{err}"
     );
     assert!(err.contains("wss://myblog.test/ws answers 101"), "{err}");
-    assert!(stdout(&o).contains("https://myblog.test/"));
+    // every published port with what it really serves: 443 speaks TLS; 80 only redirects there
+    assert!(
+        stdout(&o).contains("https://myblog.test/"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!stdout(&o).contains("http://myblog.test"), "{}", stdout(&o));
+    let st = run(&sb, dir, &["status"]);
+    ok(&st, "status");
+    assert!(
+        stdout(&st).contains("https://myblog.test/"),
+        "{}",
+        stdout(&st)
+    );
     // ...but the browser does not trust the certificate yet (negative control)
     let (dom, log) = sb.chromium("https://myblog.test/");
     assert!(
@@ -112,6 +125,12 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
     let local_tasks = engine.task_ids("myblog");
     let o = run(&sb, dir, &["switch", "server"]);
     ok(&o, "switch server");
+    // what changes, as the README shows it
+    assert!(
+        stdout(&o).contains("myblog.test  →  myblog.com"),
+        "switch server shows no diff:\n{}",
+        stdout(&o)
+    );
     assert_eq!(
         std::fs::read_to_string(&sb.hosts).unwrap(),
         initial_hosts,

@@ -400,15 +400,18 @@ fn missing_image_and_crash_loop_fail_fast() {
         t.elapsed()
     );
 
+    // swarm's default restart delay (5 s): reported once two attempts fail the same way
     f.extra_services(&format!(
-        "  crasher:\n    image: {}\n    command: [\"sh\", \"-c\", \"echo dying; exit 3\"]\n    deploy:\n      restart_policy: {{delay: 1s}}\n",
+        "  crasher:\n    image: {}\n    command: [\"sh\", \"-c\", \"echo dying; exit 3\"]\n",
         busybox_image()
     ));
     let o = f.run(&["up", "--timeout", "120"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("crasher: crash loop") && err.contains("non-zero exit (3)"),
+        err.contains(
+            "crasher: crash loop: 2 attempts failed the same way: task: non-zero exit (3)"
+        ),
         "{err}"
     );
     assert!(
@@ -539,4 +542,96 @@ fn guards_refuse_before_anything_changes() {
         "{{.Spec.Mode.Replicated.Replicas}}",
     ]);
     assert_eq!(stdout(&replicas).trim(), "1");
+}
+
+#[test]
+fn probes_registries_and_down_say_what_is_wrong() {
+    let Some(f) = Fixture::new("devenvt-say") else {
+        return;
+    };
+    let project = f.dir().join("devenv.yaml");
+    let base = std::fs::read_to_string(&project).unwrap();
+    // a probe of a name that resolves nowhere and that the profile does not map: refused first
+    std::fs::write(
+        &project,
+        format!("{base}probes:\n  - url: \"http://nowhere.invalid/\"\n"),
+    )
+    .unwrap();
+    let o = f.run(&["up"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("names nowhere.invalid, which does not resolve on this machine"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(f.task_ids("devenvt-say").is_empty(), "nothing was deployed");
+
+    // a name the profile maps (here into DEVENV_HOSTS_FILE, which this machine's resolver does
+    // not read): the stack runs, the probe fails at once with the reason, and says it last
+    std::fs::write(
+        &project,
+        format!("{base}probes:\n  - url: \"http://five.test:{}/\"\n", f.port),
+    )
+    .unwrap();
+    std::fs::write(
+        f.dir().join("profiles/local.yaml"),
+        "domain: five.test\nhosts: [five.test]\ndocker: {context: devenv-test-engine, swarm: true}\nreplicas: {web: 1}\n",
+    )
+    .unwrap();
+    let t = Instant::now();
+    let o = f.run(&["up"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("five.test does not resolve on this machine") && err.contains("is in"),
+        "{err}"
+    );
+    let error_at = err.find("error:").unwrap();
+    assert!(
+        !err[error_at..].contains("ok:"),
+        "nothing ok after the error:\n{err}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(30),
+        "not the probe's 60 s patience: {:?}",
+        t.elapsed()
+    );
+    std::fs::write(&project, &base).unwrap();
+
+    // a registry that refuses connections is named, with every image that needs it
+    f.extra_services(
+        "  remote1:\n    image: 127.0.0.1:5999/shop/web:1\n  remote2:\n    image: 127.0.0.1:5999/shop/api:1\n",
+    );
+    let o = f.run(&["up"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "the registry 127.0.0.1:5999 cannot be reached (images 127.0.0.1:5999/shop/api:1, 127.0.0.1:5999/shop/web:1)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let o = f.run(&["doctor"]);
+    assert!(
+        stdout(&o).contains(
+            "FAIL image 127.0.0.1:5999/shop/api:1 the registry 127.0.0.1:5999 cannot be reached"
+        ),
+        "{}",
+        stdout(&o)
+    );
+
+    // down says what it waits for: a task that ignores SIGTERM, with its grace period
+    f.extra_services(&format!(
+        "  slow:\n    image: {}\n    command: [\"sleep\", \"3600\"]\n    stop_grace_period: 8s\n",
+        busybox_image()
+    ));
+    let o = f.run(&["up"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = f.run(&["down"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("waiting for slow (stop grace period 8s: up to"),
+        "{}",
+        stderr(&o)
+    );
 }

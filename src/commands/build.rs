@@ -19,7 +19,7 @@ pub fn run(ctx: &Ctx, a: BuildArgs, push: bool) -> anyhow::Result<i32> {
         ops::print_json(&r)?;
     } else {
         for (svc, tag) in &r.images {
-            println!("{svc:<14} {tag}");
+            crate::outln!("{svc:<14} {tag}");
         }
     }
     Ok(0)

@@ -94,7 +94,7 @@ pub fn run(ctx: &Ctx, a: CertsArgs) -> anyhow::Result<i32> {
                 ops::print_json(&plan)?;
             } else {
                 for l in plan.lines() {
-                    println!("{l}");
+                    crate::outln!("{l}");
                 }
             }
             Ok(0)
@@ -107,7 +107,7 @@ fn status(ctx: &Ctx, p: Option<&crate::profile::Project>) -> anyhow::Result<i32>
     if ctx.g.json {
         ops::print_json(&r)?;
     } else {
-        print!("{}", r.text());
+        crate::out!("{}", r.text());
     }
     Ok(0)
 }

@@ -9,7 +9,7 @@ pub fn run(ctx: &Ctx, a: DiffArgs) -> anyhow::Result<i32> {
     if ctx.g.json {
         ops::print_json(&d)?;
     } else {
-        print!("{}", crate::compare::format(&d));
+        crate::out!("{}", crate::compare::format(&d));
     }
     Ok(if a.exit_code && !d.is_empty() { 1 } else { 0 })
 }

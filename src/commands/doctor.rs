@@ -8,7 +8,7 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> anyhow::Result<i32> {
     if ctx.g.json {
         ops::print_json(&r)?;
     } else {
-        print!("{}", r.text());
+        crate::out!("{}", r.text());
     }
     Ok(if r.ok { 0 } else { 1 })
 }

@@ -61,7 +61,7 @@ fn list(ctx: &Ctx, project: &crate::profile::Project) -> anyhow::Result<i32> {
         }
         match &f.block {
             Some(b) => {
-                println!(
+                crate::outln!(
                     "{}: devenv block of {} (lines {}-{})",
                     f.file.display(),
                     project.name(),
@@ -69,10 +69,10 @@ fn list(ctx: &Ctx, project: &crate::profile::Project) -> anyhow::Result<i32> {
                     b.last_line
                 );
                 for (addr, names) in &b.entries {
-                    println!("  {addr:<10} {}", names.join(" "));
+                    crate::outln!("  {addr:<10} {}", names.join(" "));
                 }
             }
-            None => println!(
+            None => crate::outln!(
                 "{}: no devenv block of {}",
                 f.file.display(),
                 project.name()
@@ -80,10 +80,10 @@ fn list(ctx: &Ctx, project: &crate::profile::Project) -> anyhow::Result<i32> {
         }
         for r in &f.resolution {
             let mark = if r.loopback() { "ok" } else { "NOT LOOPBACK" };
-            println!("  {mark:>4}  {}", r.describe());
+            crate::outln!("  {mark:>4}  {}", r.describe());
         }
         for c in &f.conflicts {
-            println!(
+            crate::outln!(
                 "  conflict: line {} maps {} to {}{}",
                 c.line,
                 c.name,
@@ -96,7 +96,7 @@ fn list(ctx: &Ctx, project: &crate::profile::Project) -> anyhow::Result<i32> {
             );
         }
         if !f.other_projects.is_empty() {
-            println!(
+            crate::outln!(
                 "  other devenv projects in this file: {}",
                 f.other_projects.join(", ")
             );

@@ -41,6 +41,6 @@ pub fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Update(a) => update::run(ctx, a),
         Command::Build(a) => build::run(ctx, a, false),
         Command::Push(a) => build::run(ctx, a, true),
-        Command::Completions(a) => completions::run(a),
+        Command::Completions(a) => completions::run(ctx, a),
     }
 }

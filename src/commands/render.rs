@@ -53,17 +53,17 @@ pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     if a.stack_only || r.configs.is_empty() {
-        print!("{}", r.stack_yaml);
+        crate::out!("{}", r.stack_yaml);
         return Ok(0);
     }
     for (i, (rel, content)) in r.files().iter().enumerate() {
         if i > 0 {
-            println!();
+            crate::outln!();
         }
-        println!("# ==> {} <==", rel.display());
-        print!("{content}");
+        crate::outln!("# ==> {} <==", rel.display());
+        crate::out!("{content}");
         if !content.ends_with('\n') {
-            println!();
+            crate::outln!();
         }
     }
     Ok(0)

@@ -12,7 +12,11 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> anyhow::Result<i32> {
     let mut x = Executor::new(ctx.sys.as_ref());
     let code = tasks::apply_run(ctx, &mut x, &plan)?;
     if ctx.g.json {
-        ops::print_json(&serde_json::json!({"task": plan.name, "exit": code}))?;
+        ops::print_json(&serde_json::json!({
+            "task": plan.name,
+            "service": plan.task.service,
+            "exit_code": code,
+        }))?;
     }
     Ok(code)
 }

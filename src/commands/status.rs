@@ -8,7 +8,7 @@ pub fn run(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<i32> {
     if ctx.g.json {
         return ops::print_json(&r).map(|_| 0);
     }
-    println!(
+    crate::outln!(
         "profile  {}{}",
         r.profile,
         if r.active_profile.as_deref() == Some(&r.profile) {
@@ -17,8 +17,8 @@ pub fn run(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<i32> {
             ""
         }
     );
-    println!("context  {} (engine {})", r.context, r.engine);
-    println!(
+    crate::outln!("context  {} (engine {})", r.context, r.engine);
+    crate::outln!(
         "swarm    {}{}",
         r.swarm.state,
         r.swarm
@@ -28,28 +28,31 @@ pub fn run(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<i32> {
             .unwrap_or_default()
     );
     if r.nodes.len() > 1 {
-        println!("nodes");
+        crate::outln!("nodes");
         for n in &r.nodes {
             let role = if n.manager_status.is_empty() {
                 "worker"
             } else {
                 &n.manager_status
             };
-            println!(
+            crate::outln!(
                 "  {:<20} {:<6} {:<8} {role}",
-                n.hostname, n.status, n.availability
+                n.hostname,
+                n.status,
+                n.availability
             );
         }
     }
     if !r.deployed {
-        println!(
+        crate::outln!(
             "stack    {}: not deployed (`devenv up {}`)",
-            r.stack, r.profile
+            r.stack,
+            r.profile
         );
         print_tasks(&r.tasks);
         return Ok(0);
     }
-    println!(
+    crate::outln!(
         "stack    {}{}",
         r.stack,
         r.last_deploy
@@ -63,18 +66,16 @@ pub fn run(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<i32> {
         } else {
             format!(" on {}", s.nodes.join(", "))
         };
-        println!("  {}{nodes}", s.line());
+        crate::outln!("  {}{nodes}", s.line());
     }
     if !r.failing_tasks.is_empty() {
-        println!("failing tasks");
+        crate::outln!("failing tasks");
         for f in &r.failing_tasks {
-            println!("  {} {} ({}): {}", f.task, f.state, f.node, f.error);
+            crate::outln!("  {} {} ({}): {}", f.task, f.state, f.node, f.error);
         }
     }
     print_tasks(&r.tasks);
-    for u in &r.urls {
-        println!("{u}");
-    }
+    ops::print_endpoints(&r.urls, &r.endpoints);
     Ok(0)
 }
 
@@ -82,7 +83,7 @@ fn print_tasks(tasks: &[crate::ops::tasks::TaskStatus]) {
     if tasks.is_empty() {
         return;
     }
-    println!("tasks");
+    crate::outln!("tasks");
     for t in tasks {
         let last = match (&t.last_run, t.last_exit) {
             (None, _) => "never ran".to_string(),
@@ -96,7 +97,7 @@ fn print_tasks(tasks: &[crate::ops::tasks::TaskStatus]) {
             ),
             (Some(at), None) => format!("timed out {at}"),
         };
-        println!(
+        crate::outln!(
             "  {:<16} {:<26} in {:<12} {last}",
             t.name,
             t.when.join(", "),

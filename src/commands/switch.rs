@@ -23,7 +23,7 @@ pub fn run(ctx: &Ctx, a: SwitchArgs) -> anyhow::Result<i32> {
             ));
         }
         (_, Some(d)) => {
-            print!("{}", crate::compare::format(d));
+            crate::out!("{}", crate::compare::format(d));
             crate::ui::ok(&format!(
                 "active profile: {} → {}",
                 r.previous.as_deref().unwrap_or("(none)"),

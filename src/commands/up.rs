@@ -57,9 +57,7 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
                 r.elapsed_ms as f64 / 1000.0
             ));
         }
-        for u in &r.urls {
-            println!("{u}");
-        }
+        ops::print_endpoints(&r.urls, &r.endpoints);
     }
     Ok(0)
 }

@@ -27,7 +27,7 @@ pub struct Check {
     pub check: String,
     pub status: Status,
     pub detail: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// What to do about a `warn` or `fail` (always present in JSON, `null` when none).
     pub fix: Option<String>,
 }
 
@@ -320,6 +320,10 @@ fn docker_checks(
             }
         }
     }
+    // build contexts, and every other image: on the engine, or resolvable in its registry
+    if let Some(r) = rendered {
+        image_checks(&docker, project, profile, r, c);
+    }
     // clock
     let now = time::OffsetDateTime::from_unix_timestamp(ctx.sys.now())
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
@@ -520,5 +524,91 @@ fn cert_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks) 
             e.to_string().lines().next().unwrap_or_default().to_string(),
             "use .test names, or `devenv certs rotate --permit SUFFIX`",
         );
+    }
+}
+
+fn image_checks(
+    docker: &crate::swarm::docker::Docker<'_>,
+    project: &Project,
+    profile: &Profile,
+    r: &crate::render::Rendered,
+    c: &mut Checks,
+) {
+    for b in &r.builds {
+        let check = format!("build {}", b.service);
+        let dir = project.root.join(&b.context);
+        let file = dir.join(b.dockerfile.as_deref().unwrap_or("Dockerfile"));
+        if !dir.is_dir() {
+            c.fail(
+                &check,
+                format!("the build context {} does not exist", dir.display()),
+                "fix `build:` in the stack (paths are relative to the project root)",
+            );
+        } else if !file.is_file() {
+            c.fail(
+                &check,
+                format!("{} does not exist", file.display()),
+                "add the Dockerfile, or name it with `build: {dockerfile: ...}`",
+            );
+        } else {
+            c.ok(&check, format!("{} and {}", dir.display(), file.display()));
+        }
+    }
+    let built: Vec<&str> = r.builds.iter().map(|b| b.service.as_str()).collect();
+    let images = crate::swarm::deploy::images(&r.stack);
+    let mut seen = Vec::new();
+    let mut unreachable: Vec<(String, String, String)> = Vec::new();
+    for (svc, image) in &images {
+        if built.contains(&svc.as_str()) || seen.contains(image) {
+            continue;
+        }
+        seen.push(image.clone());
+        let check = format!("image {image}");
+        let local = docker
+            .try_query(["image", "inspect", "--format", "{{.Id}}", image.as_str()])
+            .is_ok_and(|o| o.ok());
+        if local {
+            c.ok(&check, "on the engine");
+            continue;
+        }
+        let registry = crate::swarm::docker::registry_of(image);
+        if let Some((detail, fix)) = unreachable
+            .iter()
+            .find(|(r, _, _)| *r == registry)
+            .map(|(_, d, f)| (d.clone(), f.clone()))
+        {
+            c.fail(&check, detail, fix);
+            continue;
+        }
+        match docker.try_query(["manifest", "inspect", image.as_str()]) {
+            Ok(o) if o.ok() => c.ok(&check, format!("not on the engine; {registry} has it")),
+            Ok(o) => {
+                let err = crate::swarm::docker::pull_error(image, &o.stderr_str());
+                let hint = err
+                    .downcast_ref::<crate::error::UserError>()
+                    .and_then(|u| u.hint.clone())
+                    .unwrap_or_default();
+                let first = err
+                    .to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                if first.contains("cannot be reached") {
+                    // one answer per registry: the next images of it are not asked again
+                    unreachable.push((
+                        registry.clone(),
+                        format!("the registry {registry} cannot be reached (see image {image})"),
+                        hint.clone(),
+                    ));
+                }
+                if profile.on_this_machine() || o.stderr_str().contains("no such manifest") {
+                    c.fail(&check, first, hint);
+                } else {
+                    c.warn(&check, first, Some(hint));
+                }
+            }
+            Err(e) => c.add(&check, Status::Skip, format!("cannot check: {e}"), None),
+        }
     }
 }

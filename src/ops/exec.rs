@@ -126,7 +126,8 @@ impl<'a> Executor<'a> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let c = d.cmd(args);
+        let mut c = d.cmd(args);
+        c.stdout_to_stderr = true;
         crate::ui::debug(&format!(
             "apply: {}",
             crate::swarm::docker::display_docker(&c)

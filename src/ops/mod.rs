@@ -259,14 +259,14 @@ pub fn print_plan(ctx: &Ctx, text: &str) -> anyhow::Result<i32> {
             "plan": text.lines().collect::<Vec<_>>(),
         }))?;
     } else {
-        print!("{text}");
+        crate::out!("{text}");
     }
     Ok(0)
 }
 
 /// Prints one JSON document on stdout.
 pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    crate::outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
@@ -296,4 +296,136 @@ pub fn save_state(
     let mut s = serde_json::to_string_pretty(state)?;
     s.push('\n');
     x.write(&crate::state::path(&project.root), s.as_bytes(), None)
+}
+
+/// A port the stack publishes, and what it really serves there.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Endpoint {
+    pub service: String,
+    /// The published port (`None`: one docker picks).
+    pub port: Option<u64>,
+    pub target: u64,
+    pub serves: crate::probe::Served,
+    /// `https://name:port/`, `http://…`, `tcp://name:port`; `None` when nothing answers.
+    pub url: Option<String>,
+}
+
+/// Every TCP port the stack publishes, with what answers there (asked of the profile's first
+/// name, as a browser would reach it).
+pub fn endpoints(
+    sys: &dyn crate::sys::Sys,
+    profile: &crate::profile::Profile,
+    stack: &crate::stack::Stack,
+) -> Vec<Endpoint> {
+    let name = profile
+        .file
+        .hosts
+        .first()
+        .cloned()
+        .unwrap_or_else(|| profile.file.domain.clone());
+    let mut out: Vec<Endpoint> = Vec::new();
+    for s in &stack.services {
+        for p in s.ports.iter().filter(|p| p.protocol == "tcp") {
+            let Some(port) = p.published else {
+                out.push(Endpoint {
+                    service: s.name.clone(),
+                    port: None,
+                    target: p.target,
+                    serves: crate::probe::Served::Closed,
+                    url: None,
+                });
+                continue;
+            };
+            if out.iter().any(|e| e.port == Some(port)) {
+                continue;
+            }
+            let serves = u16::try_from(port)
+                .map(|p| sys.serves(&name, p))
+                .unwrap_or(crate::probe::Served::Closed);
+            let url = match serves {
+                crate::probe::Served::Closed | crate::probe::Served::Unresolved => None,
+                crate::probe::Served::Tcp => Some(format!("tcp://{name}:{port}")),
+                s => Some(web_url(s.scheme(), &name, port)),
+            };
+            out.push(Endpoint {
+                service: s.name.clone(),
+                port: Some(port),
+                target: p.target,
+                serves,
+                url,
+            });
+        }
+    }
+    out
+}
+
+fn web_url(scheme: &str, name: &str, port: u64) -> String {
+    match (scheme, port) {
+        ("https", 443) | ("http", 80) => format!("{scheme}://{name}/"),
+        _ => format!("{scheme}://{name}:{port}/"),
+    }
+}
+
+/// The site's web addresses: every HTTP(S) endpoint, each of the profile's names on 443 and 80
+/// (plain 80 left out when 443 serves HTTPS: it redirects there).
+pub fn web_urls(profile: &crate::profile::Profile, endpoints: &[Endpoint]) -> Vec<String> {
+    use crate::probe::Served;
+    let mut names = profile.file.hosts.clone();
+    if names.is_empty() {
+        names.push(profile.file.domain.clone());
+    }
+    let https_443 = endpoints
+        .iter()
+        .any(|e| e.port == Some(443) && e.serves == Served::Https);
+    let mut out: Vec<String> = Vec::new();
+    for e in endpoints {
+        let (Some(port), Served::Https | Served::Http) = (e.port, e.serves) else {
+            continue;
+        };
+        if port == 80 && https_443 {
+            continue;
+        }
+        let each: &[String] = if port == 80 || port == 443 {
+            &names
+        } else {
+            &names[..1]
+        };
+        for n in each {
+            let u = web_url(e.serves.scheme(), n, port);
+            if !out.contains(&u) {
+                out.push(u);
+            }
+        }
+    }
+    out
+}
+
+/// The endpoints as a user reads them: the web URLs, then what is not HTTP, then what does not
+/// answer (the last on stderr, as warnings).
+pub fn print_endpoints(urls: &[String], endpoints: &[Endpoint]) {
+    for u in urls {
+        crate::outln!("{u}");
+    }
+    for e in endpoints {
+        match (e.port, e.serves) {
+            (Some(_), crate::probe::Served::Tcp) => crate::outln!(
+                "{} ({}: not HTTP)",
+                e.url.clone().unwrap_or_default(),
+                e.service
+            ),
+            (Some(p), crate::probe::Served::Closed) => crate::ui::warn(&format!(
+                "port {p} ({} → {}) does not answer",
+                e.service, e.target
+            )),
+            (Some(p), crate::probe::Served::Unresolved) => crate::ui::warn(&format!(
+                "port {p} ({}) not checked: the profile's name does not resolve on this machine (`devenv hosts apply`, `devenv doctor`)",
+                e.service
+            )),
+            (None, _) => crate::ui::info(&format!(
+                "{} publishes {} on a port docker picks (`docker ps` shows it)",
+                e.service, e.target
+            )),
+            _ => {}
+        }
+    }
 }

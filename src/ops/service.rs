@@ -47,6 +47,29 @@ pub fn logs(
         args.push("--no-task-ids".into());
     }
     args.push(full);
+    if ctx.g.json {
+        // one document: the lines docker printed (stdout and stderr) and its exit code
+        if o.follow {
+            return Err(crate::error::UserError::usage(
+                "--follow streams without end, and --json prints one document",
+            )
+            .hint("drop --follow (or --json)")
+            .into());
+        }
+        let out = x.sys.run(&docker.cmd(args))?;
+        let lines: Vec<String> = out
+            .stdout_str()
+            .lines()
+            .chain(out.stderr_str().lines())
+            .map(String::from)
+            .collect();
+        super::print_json(&serde_json::json!({
+            "service": service,
+            "exit_code": out.status,
+            "lines": lines,
+        }))?;
+        return Ok(out.status);
+    }
     Ok(x.run_attached(&docker.cmd(args))?)
 }
 
@@ -61,9 +84,12 @@ pub fn exec(
     let (profile, full) = full_name(ctx, service)?;
     let docker = ctx.docker(&profile)?;
     let id = crate::swarm::run::running_container(&docker, service, &full)?;
-    let mut args = vec!["exec".to_string(), "-i".into()];
-    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
-        args.push("-t".into());
+    let mut args = vec!["exec".to_string()];
+    if !ctx.g.json {
+        args.push("-i".into());
+        if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+            args.push("-t".into());
+        }
     }
     if let Some(u) = user {
         args.push("--user".into());
@@ -78,6 +104,23 @@ pub fn exec(
         ]);
     } else {
         args.extend(command.iter().cloned());
+    }
+    if ctx.g.json {
+        if command.is_empty() {
+            return Err(crate::error::UserError::usage(
+                "an interactive shell prints no JSON document: give the command (`devenv exec SERVICE --json -- CMD`)",
+            )
+            .into());
+        }
+        let out = x.sys.run(&docker.cmd(args))?;
+        super::print_json(&serde_json::json!({
+            "service": service,
+            "command": command,
+            "exit_code": out.status,
+            "stdout": out.stdout_str(),
+            "stderr": out.stderr_str(),
+        }))?;
+        return Ok(out.status);
     }
     Ok(x.run_attached(&docker.cmd(args))?)
 }

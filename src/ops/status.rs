@@ -10,10 +10,11 @@ use crate::state::State;
 use crate::swarm::docker::TaskLine;
 use crate::swarm::watch;
 
+/// Read from `docker node ls` (PascalCase), printed as devenv's own JSON (snake_case).
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all(deserialize = "PascalCase", serialize = "snake_case"))]
 pub struct NodeLine {
-    #[serde(rename = "ID", default)]
+    #[serde(rename(deserialize = "ID", serialize = "id"), default)]
     pub id: String,
     #[serde(default)]
     pub hostname: String,
@@ -66,6 +67,8 @@ pub struct StatusReport {
     /// The project's tasks for this profile and when each last ran.
     pub tasks: Vec<super::tasks::TaskStatus>,
     pub urls: Vec<String>,
+    /// Every published port and what it serves.
+    pub endpoints: Vec<super::Endpoint>,
 }
 
 pub fn status(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<StatusReport> {
@@ -116,12 +119,14 @@ pub fn status(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<StatusRepo
         }
     }
     let deployed = services.iter().any(|s| s.phase != watch::Phase::Missing);
+    let endpoints = if deployed {
+        super::endpoints(ctx.sys.as_ref(), &profile, &rendered.view)
+    } else {
+        Vec::new()
+    };
     Ok(StatusReport {
-        urls: if deployed {
-            crate::render::urls(&profile, &rendered.view)
-        } else {
-            Vec::new()
-        },
+        urls: super::web_urls(&profile, &endpoints),
+        endpoints,
         profile: profile.name.clone(),
         active_profile: state.active_profile.clone(),
         context: profile.file.docker.context.clone(),

@@ -214,11 +214,17 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
     let built: Vec<&String> = tags.values().collect();
     let ids = deploy::image_ids(&docker, &images)?;
     let pulls: Vec<String> = if profile.on_this_machine() && profile.file.registry.is_none() {
-        let mut v: Vec<String> = images
+        // base images of the builds first: an unreachable registry is named before a build fails
+        let mut v: Vec<String> = builds
             .iter()
-            .filter(|i| !built.contains(i) && !ids.contains_key(*i))
-            .cloned()
+            .flat_map(|b| b.missing_bases.iter().cloned())
             .collect();
+        v.extend(
+            images
+                .iter()
+                .filter(|i| !built.contains(i) && !ids.contains_key(*i))
+                .cloned(),
+        );
         v.sort();
         v.dedup();
         v
@@ -279,6 +285,31 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
     } else {
         None
     };
+
+    // every probe's name resolves here, or is one the hosts step maps
+    if !matches!(profile.file.tls, Tls::Files(_)) {
+        let mapped: Vec<String> = crate::hosts::names_for(&profile).unwrap_or_default();
+        for (url, _) in probe_urls(&project, &profile, &rendered)? {
+            let Ok(t) = crate::probe::parse_url(&url) else {
+                continue;
+            };
+            let host = t.host.to_lowercase();
+            if mapped.contains(&host) || host.parse::<std::net::IpAddr>().is_ok() {
+                continue;
+            }
+            if let Err(why) = ctx.sys.resolve(&host) {
+                return Err(UserError::usage(format!(
+                    "the probe {url} names {host}, which does not resolve on this machine ({why}) and is not one of the names profile {} maps to this machine",
+                    profile.name
+                ))
+                .hint(format!(
+                    "add {host} to `hosts:` in {} (devenv maps it to 127.0.0.1), or fix the probe's URL in devenv.yaml; nothing was changed",
+                    crate::error::display_path(&profile.path)
+                ))
+                .into());
+            }
+        }
+    }
 
     // the deploy: unchanged, or the objects to create and the stack file
     let file = deploy_file(&project, &profile);
@@ -669,7 +700,10 @@ pub struct UpReport {
     pub probes: Vec<ProbeResult>,
     /// The tasks this run ran (all succeeded: a failed one fails `up`).
     pub tasks: Vec<TaskRun>,
+    /// The site's web addresses (what answers HTTP or HTTPS, checked).
     pub urls: Vec<String>,
+    /// Every published port and what it serves.
+    pub endpoints: Vec<super::Endpoint>,
     pub applied: Vec<Applied>,
     pub elapsed_ms: u64,
 }
@@ -678,7 +712,7 @@ pub struct UpReport {
 pub struct TaskRun {
     pub name: String,
     pub why: String,
-    pub exit: i32,
+    pub exit_code: i32,
     pub elapsed_ms: u64,
 }
 
@@ -734,11 +768,12 @@ fn apply_steps(
     for w in &plan.warnings {
         crate::ui::warn(w);
     }
-    // images first: the likeliest failure, before any machine change
-    build::build(x, &docker, &plan.builds, ctx.g.quiet)?;
+    // images first: the likeliest failure, before any machine change (base images and the
+    // stack's images pulled, then the builds)
     for i in &plan.pulls {
-        pull(x, &docker, i)?;
+        pull(x, &docker, i, &plan.pulls)?;
     }
+    build::build(x, &docker, &plan.builds, ctx.g.quiet)?;
     if !plan.push.is_empty() {
         build::push(x, &docker, &plan.push)?;
     }
@@ -909,7 +944,7 @@ fn apply_steps(
         task_runs.push(TaskRun {
             name: d.name.clone(),
             why: d.why.clone(),
-            exit: 0,
+            exit_code: 0,
             elapsed_ms: t0.elapsed().as_millis() as u64,
         });
     }
@@ -969,6 +1004,39 @@ fn apply_steps(
     }
     super::save_state(x, project, state)?;
     let failed: Vec<&ProbeResult> = probes.iter().filter(|p| !p.ok).collect();
+    if let Some(p) = failed.iter().find(|p| {
+        p.error
+            .as_deref()
+            .is_some_and(|e| e.contains(" does not resolve"))
+    }) {
+        let host = crate::probe::parse_url(&p.url)
+            .map(|t| t.host)
+            .unwrap_or_default();
+        let files: Vec<String> = ctx
+            .hosts_targets()
+            .iter()
+            .map(|f| crate::error::display_path(f))
+            .collect();
+        let listed = files
+            .iter()
+            .any(|f| std::fs::read_to_string(f).is_ok_and(|c| c.contains(&host)));
+        return Err(UserError::new(format!(
+            "the stack runs, but {}: {host} does not resolve on this machine",
+            p.url
+        ))
+        .hint(if listed {
+            format!(
+                "{host} is in {}, yet the resolver does not answer it: check /etc/nsswitch.conf (`hosts: files dns`) or a DNS cache (`devenv doctor`)",
+                files.join(", ")
+            )
+        } else {
+            format!(
+                "{host} is not in {}: `devenv hosts apply` adds the profile's names",
+                files.join(", ")
+            )
+        })
+        .into());
+    }
     if !failed.is_empty() {
         return Err(UserError::new(format!(
             "the stack runs, but {} not ready:\n{}",
@@ -986,6 +1054,7 @@ fn apply_steps(
         .hint("`devenv status` shows every service; `devenv logs SERVICE` their logs")
         .into());
     }
+    let endpoints = super::endpoints(ctx.sys.as_ref(), profile, &Stack::from_mapping(&plan.stack));
     Ok(UpReport {
         profile: profile.name.clone(),
         stack: stack_name,
@@ -999,20 +1068,37 @@ fn apply_steps(
         ready_after_ms: report.as_ref().map(|r| r.elapsed.as_millis() as u64),
         probes,
         tasks: task_runs,
-        urls: crate::render::urls(profile, &Stack::from_mapping(&plan.stack)),
+        urls: super::web_urls(profile, &endpoints),
+        endpoints,
         applied: x.applied().to_vec(),
         elapsed_ms: started.elapsed().as_millis() as u64,
     })
 }
 
-/// `docker pull` of an image the deploy needs, naming the registry when it cannot be reached.
-fn pull(x: &mut Executor<'_>, docker: &Docker<'_>, image: &str) -> anyhow::Result<()> {
+/// `docker pull` of an image the deploy needs, naming the registry when it cannot be reached
+/// and every image of `all` that needs it.
+fn pull(
+    x: &mut Executor<'_>,
+    docker: &Docker<'_>,
+    image: &str,
+    all: &[String],
+) -> anyhow::Result<()> {
     crate::ui::step(&format!("pulling {image}"));
     let o = x.docker_raw(docker, ["pull", "-q", image])?;
     if o.ok() {
         return Ok(());
     }
-    Err(crate::swarm::docker::pull_error(image, &o.stderr_str()))
+    let registry = crate::swarm::docker::registry_of(image);
+    let same: Vec<&str> = all
+        .iter()
+        .filter(|i| crate::swarm::docker::registry_of(i) == registry)
+        .map(String::as_str)
+        .collect();
+    Err(crate::swarm::docker::pull_error_for(
+        image,
+        &same,
+        &o.stderr_str(),
+    ))
 }
 
 fn failure(r: &Report, stack: &str) -> anyhow::Error {

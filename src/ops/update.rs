@@ -37,6 +37,8 @@ pub struct UpdatePlan {
     /// Service (short name) → image it runs (without digest).
     pub services: Vec<(String, String)>,
     pub registry: bool,
+    /// The swarm's nodes (one: an old task still stopping holds a host-mode port for a moment).
+    pub nodes: u32,
     pub timeout: Duration,
     pub rollback: bool,
 }
@@ -103,7 +105,7 @@ pub fn plan(
             .collect::<anyhow::Result<_>>()?
     };
     let docker = ctx.docker(&profile)?;
-    guard::check(&docker, &profile, &state, Purpose::Existing, false)?;
+    let target = guard::check(&docker, &profile, &state, Purpose::Existing, false)?;
     let mut out = Vec::new();
     for n in names {
         let full = format!("{}_{n}", r.stack_name);
@@ -120,6 +122,7 @@ pub fn plan(
         out.push((n, plain));
     }
     Ok(UpdatePlan {
+        nodes: target.info.swarm.nodes,
         registry: profile.file.registry.is_some(),
         stack: r.stack_name.clone(),
         project,
@@ -152,6 +155,7 @@ pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: UpdatePlan) -> anyhow::Resul
     let opts = watch::Options {
         timeout: plan.timeout,
         progress: !ctx.g.quiet && !ctx.g.json,
+        single_node: plan.nodes <= 1,
         ..Default::default()
     };
     let report = watch::watch(&docker, x, &plan.stack, &names, since, &opts)?;

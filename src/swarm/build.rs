@@ -160,6 +160,47 @@ pub struct BuildStep {
     pub target: Option<String>,
     /// The tag exists on the engine already (the same sources were built before).
     pub built: bool,
+    /// Base images of its Dockerfile that the engine does not have (pulled before the build,
+    /// so an unreachable registry is named as such).
+    pub missing_bases: Vec<String>,
+}
+
+/// The images a Dockerfile builds `FROM` (not its own stages, not `scratch`, not ones that
+/// depend on a build argument).
+pub fn base_images(dockerfile: &str) -> Vec<String> {
+    let mut stages: Vec<String> = Vec::new();
+    let mut out: Vec<String> = Vec::new();
+    // continuation lines joined
+    let text = dockerfile.replace("\\\n", " ");
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if !words
+            .first()
+            .is_some_and(|w| w.eq_ignore_ascii_case("FROM"))
+        {
+            continue;
+        }
+        let rest: Vec<&str> = words[1..]
+            .iter()
+            .copied()
+            .filter(|w| !w.starts_with("--"))
+            .collect();
+        let Some(image) = rest.first() else { continue };
+        let lower = image.to_lowercase();
+        let own_stage = stages.contains(&lower);
+        if let Some(i) = rest.iter().position(|w| w.eq_ignore_ascii_case("AS"))
+            && let Some(name) = rest.get(i + 1)
+        {
+            stages.push(name.to_lowercase());
+        }
+        if lower == "scratch" || image.contains('$') || own_stage {
+            continue;
+        }
+        if !out.iter().any(|o| o == image) {
+            out.push(image.to_string());
+        }
+    }
+    out
 }
 
 impl BuildStep {
@@ -199,7 +240,24 @@ pub fn plan(
         let built = docker
             .try_query(["image", "inspect", "--format", "{{.Id}}", tag.as_str()])?
             .ok();
+        let mut missing_bases = Vec::new();
+        if !built {
+            let file = project
+                .root
+                .join(&b.context)
+                .join(b.dockerfile.as_deref().unwrap_or("Dockerfile"));
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            for base in base_images(&text) {
+                if !docker
+                    .try_query(["image", "inspect", "--format", "{{.Id}}", base.as_str()])?
+                    .ok()
+                {
+                    missing_bases.push(base);
+                }
+            }
+        }
         out.push(BuildStep {
+            missing_bases,
             service: b.service.clone(),
             context: project.root.join(&b.context),
             dockerfile: b.dockerfile.clone(),
@@ -279,6 +337,12 @@ pub fn push(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base_images_of_a_dockerfile() {
+        let d = "# syntax=docker/dockerfile:1\nFROM --platform=$BUILDPLATFORM golang:1.23-alpine AS build\nRUN go build\nFROM build AS test\nFROM ${BASE}\nfrom alpine:3.20\nFROM scratch\nCOPY --from=build /api /api\n";
+        assert_eq!(base_images(d), ["golang:1.23-alpine", "alpine:3.20"]);
+    }
 
     fn spec() -> BuildSpec {
         BuildSpec {

@@ -218,7 +218,17 @@ pub fn registry_of(image: &str) -> String {
 /// A failed pull as the user needs it: which registry could not be reached (or refused), for
 /// which image, and what to do.
 pub fn pull_error(image: &str, stderr: &str) -> anyhow::Error {
+    pull_error_for(image, &[image], stderr)
+}
+
+/// [`pull_error`] naming every image of the same registry the deploy needs (`images`).
+pub fn pull_error_for(image: &str, images: &[&str], stderr: &str) -> anyhow::Error {
     let registry = registry_of(image);
+    let image_list = if images.len() > 1 {
+        format!("images {}", images.join(", "))
+    } else {
+        format!("image {image}")
+    };
     let s = stderr.to_ascii_lowercase();
     let (what, hint) = if s.contains("no such host")
         || s.contains("connection refused")
@@ -252,7 +262,12 @@ pub fn pull_error(image: &str, stderr: &str) -> anyhow::Error {
             format!("`docker pull {image}` shows the same error"),
         )
     };
-    UserError::new(format!("{what} (image {image}): {}", stderr.trim()))
+    let (what, list) = if what.ends_with("cannot be reached") {
+        (what, image_list)
+    } else {
+        (what, format!("image {image}"))
+    };
+    UserError::new(format!("{what} ({list}): {}", stderr.trim()))
         .hint(hint)
         .into()
 }

@@ -138,6 +138,18 @@ fn started_at(s: &ServiceInspect) -> Option<SystemTime> {
     Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(parsed.unix_timestamp_nanos().max(0) as u64))
 }
 
+/// Whether the two newest failed attempts failed with the same error (`stack ps` lists the
+/// newest first).
+fn same_twice(failed: &[&&TaskLine]) -> bool {
+    match failed {
+        [a, b, ..] => {
+            let e = a.error_text();
+            !e.is_empty() && e == b.error_text()
+        }
+        _ => false,
+    }
+}
+
 fn task_error(e: &Option<String>) -> String {
     e.as_ref()
         .map(|e| format!(" (last task error: {e})"))
@@ -248,6 +260,16 @@ pub fn evaluate(
         && !st.done
     {
         st.fatal = Some(e.clone());
+    } else if same_twice(&failed) && !st.done {
+        // two attempts that fail the same way will fail that way again: say so now, not after
+        // swarm's restart delay has passed twice more
+        st.fatal = Some(format!(
+            "crash loop: {} attempts failed the same way: {}",
+            st.failures,
+            newest_error
+                .clone()
+                .unwrap_or_else(|| "no error message".into())
+        ));
     } else if st.failures >= opts.max_failures && !st.done {
         st.fatal = Some(format!(
             "crash loop: {} attempts failed, the last with: {}",
@@ -689,19 +711,40 @@ mod tests {
     }
 
     #[test]
-    fn crash_loop_after_max_failures() {
+    fn crash_loop_after_two_same_failures_or_max_failures() {
         let s = svc(REPL2);
-        let f: Vec<TaskLine> = (0..4)
+        let same: Vec<TaskLine> = (0..2)
             .map(|_| task("s_web.1", "Shutdown", "Failed", "task: non-zero exit (1)"))
             .collect();
-        let refs: Vec<&TaskLine> = f.iter().collect();
-        let st = evaluate_now(&s, &refs[..3]);
-        assert!(st.fatal.is_none() && st.failures == 3 && st.error.is_some());
-        let st = evaluate_now(&s, &refs);
+        let refs: Vec<&TaskLine> = same.iter().collect();
+        let st = evaluate_now(&s, &refs[..1]);
         assert!(
-            st.fatal
+            st.fatal.is_none() && st.failures == 1,
+            "one failure is not a loop"
+        );
+        let st = evaluate_now(&s, &refs);
+        assert_eq!(
+            st.fatal.as_deref(),
+            Some("crash loop: 2 attempts failed the same way: task: non-zero exit (1)")
+        );
+        // different failures: up to max_failures
+        let mixed: Vec<TaskLine> = (0..4)
+            .map(|i| {
+                task(
+                    "s_web.1",
+                    "Shutdown",
+                    "Failed",
+                    &format!("task: non-zero exit ({i})"),
+                )
+            })
+            .collect();
+        let refs: Vec<&TaskLine> = mixed.iter().collect();
+        assert!(evaluate_now(&s, &refs[..3]).fatal.is_none());
+        assert!(
+            evaluate_now(&s, &refs)
+                .fatal
                 .unwrap()
-                .contains("crash loop: 4 attempts failed, the last with: task: non-zero exit (1)")
+                .contains("crash loop: 4 attempts failed, the last with: task: non-zero exit (0)")
         );
     }
 

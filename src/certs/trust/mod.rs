@@ -62,12 +62,28 @@ impl CaRef {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", content = "detail", rename_all = "kebab-case")]
+/// In JSON `{"state": "trusted" | "not-trusted" | "unknown", "detail": null | "why unknown"}`:
+/// the same keys whatever the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trust {
     Trusted,
     NotTrusted,
     Unknown(String),
+}
+
+impl Serialize for Trust {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (state, detail) = match self {
+            Trust::Trusted => ("trusted", None),
+            Trust::NotTrusted => ("not-trusted", None),
+            Trust::Unknown(why) => ("unknown", Some(why.as_str())),
+        };
+        let mut st = s.serialize_struct("Trust", 2)?;
+        st.serialize_field("state", state)?;
+        st.serialize_field("detail", &detail)?;
+        st.end()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
