@@ -158,6 +158,19 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
     EXIT_FAILURE
 }
 
+/// What a failed run leaves on the machine (each change with its undo): the context of the
+/// failure, said after it.
+#[derive(Debug)]
+pub struct LeftInPlace(pub String);
+
+impl std::fmt::Display for LeftInPlace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LeftInPlace {}
+
 /// An error as the one JSON document `--json` prints: `{"error": {"message", "hint",
 /// "exit_code", "file", "line", "column", "causes"}}`.
 pub fn to_json(err: &anyhow::Error, code: i32) -> serde_json::Value {

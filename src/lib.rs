@@ -77,12 +77,19 @@ where
 }
 
 /// Prints an error and its causes on stderr.
+/// What a failed run left in place ([`error::LeftInPlace`]) comes after the failure itself.
 pub fn report(e: &anyhow::Error) {
-    let mut chain = e.chain();
+    let left = e.downcast_ref::<error::LeftInPlace>().map(|l| l.0.clone());
+    let mut chain = e
+        .chain()
+        .filter(|c| left.as_deref() != Some(c.to_string().as_str()));
     if let Some(first) = chain.next() {
         ui::error(&first.to_string());
     }
     for cause in chain {
         eprintln!("  caused by: {cause}");
+    }
+    if let Some(l) = left {
+        eprintln!("{l}");
     }
 }

@@ -39,6 +39,125 @@ fn ok(o: &std::process::Output, what: &str) {
     );
 }
 
+/// `devenv ARGS` in the sandbox with stderr and stdout in one stream, as a terminal shows them.
+fn run_merged(sb: &Sandbox, dir: &Path, args: &[&str]) -> (std::process::Output, String) {
+    let bin = devenv_bin();
+    let mut full = vec![
+        "-c",
+        "exec \"$0\" \"$@\" 2>&1",
+        bin.to_str().unwrap(),
+        "-C",
+        dir.to_str().unwrap(),
+    ];
+    full.extend_from_slice(args);
+    let o = sb.command(Path::new("sh"), &full).output().unwrap();
+    let text = stdout(&o);
+    (o, text)
+}
+
+/// The README's quote of `$ CMD`: the lines after it up to the next `$ ` line or the block's end.
+fn readme_quote(cmd: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let mut lines = readme.lines().skip_while(|l| *l != format!("$ {cmd}"));
+    assert!(lines.next().is_some(), "README quotes no `$ {cmd}`");
+    let mut quote: Vec<String> = lines
+        .take_while(|l| !l.starts_with("$ ") && !l.starts_with("```"))
+        .map(String::from)
+        .collect();
+    // a blank line before the next `$ ` of the same block is the README's, not devenv's
+    while quote.last().is_some_and(|l| l.is_empty()) {
+        quote.pop();
+    }
+    quote
+}
+
+/// A line as the README may spell it: the test's paths and names replaced by the README's,
+/// numbers as 0, ids (long tokens with digits) as <id>, trailing blanks dropped.
+fn normalized(line: &str, subst: &[(&str, &str)]) -> String {
+    let mut l = line.trim_end().to_string();
+    for (from, to) in subst {
+        l = l.replace(from, to);
+    }
+    let mut out = String::new();
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String| {
+        if token.len() >= 12 && token.chars().any(|c| c.is_ascii_digit()) {
+            out.push_str("<id>");
+        } else {
+            let mut digits = false;
+            for c in token.chars() {
+                if c.is_ascii_digit() {
+                    if !digits {
+                        out.push('0');
+                    }
+                    digits = true;
+                } else {
+                    digits = false;
+                    out.push(c);
+                }
+            }
+        }
+        token.clear();
+    };
+    for c in l.chars() {
+        if c.is_ascii_alphanumeric() {
+            token.push(c);
+        } else {
+            flush(&mut token, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut token, &mut out);
+    out
+}
+
+/// The README's quote of `$ CMD` is what devenv printed: each quoted line is the next line of the
+/// real output (after [`normalized`]); a `...` line stands for any number of lines.
+///
+/// `DEVENV_README_DUMP=1` prints each output (as the README spells it) instead of checking:
+/// how the quotes are regenerated after a change (`cargo test --test e2e -- --nocapture`).
+fn assert_readme_quote(cmd: &str, output: &str, subst: &[(&str, &str)]) {
+    if std::env::var_os("DEVENV_README_DUMP").is_some() {
+        let mut text = output.to_string();
+        for (from, to) in subst {
+            text = text.replace(from, to);
+        }
+        eprintln!("----- $ {cmd}\n{text}-----");
+        return;
+    }
+    let quote = readme_quote(cmd);
+    let raw: Vec<&str> = output.lines().collect();
+    let real: Vec<String> = raw.iter().map(|l| normalized(l, subst)).collect();
+    let mut at = 0;
+    let mut skipping = false;
+    for q in &quote {
+        if q == "..." {
+            skipping = true;
+            continue;
+        }
+        let want = normalized(q, &[]);
+        let found = if skipping {
+            real[at..].iter().position(|r| *r == want).map(|i| at + i)
+        } else {
+            (real.get(at) == Some(&want)).then_some(at)
+        };
+        match found {
+            Some(i) => at = i + 1,
+            None => panic!(
+                "README's `$ {cmd}` says\n  {q}\nwhere devenv printed (from line {}):\n{}",
+                at + 1,
+                raw[at.min(raw.len())..].join("\n")
+            ),
+        }
+        skipping = false;
+    }
+    assert!(
+        skipping || at == real.len(),
+        "README's `$ {cmd}` leaves out lines devenv prints (end the quote with `...`):\n{}",
+        raw[at..].join("\n")
+    );
+}
+
 const MARKER: &str = "WSS-ECHO-OK:ping-through-wss";
 
 /// Loads the site once in headless Chromium and returns the DOM and log, with the proxy's and the
@@ -72,29 +191,35 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
     let engine = Engine::start_with(&[nginx_image(), app_image()], false);
     let sb = Sandbox::new(initial_hosts).with_engine(&engine);
 
+    // how the README spells this test's paths and names
+    let home = sb.home.display().to_string();
+    let caroot = sb.caroot.display().to_string();
+    let project = format!("{}/", dir.display());
+    let subst = [
+        (caroot.as_str(), "/home/me/.local/share/devenv/ca"),
+        (home.as_str(), "/home/me"),
+        (project.as_str(), ""),
+        (CONTEXT, "default"),
+        // the sandbox's /etc/hosts is a bind mount, written in place (as in a container)
+        ("/etc/hosts (in place)", "/etc/hosts"),
+    ];
+
     // up, before any trust: the stack runs and devenv's own probes (with the CA) pass...
-    let o = run(&sb, dir, &["up", "local"]);
+    let (o, up) = run_merged(&sb, dir, &["up", "local"]);
     ok(&o, "up local");
-    let err = stderr(&o);
     assert!(
-        err.contains("https://myblog.test/healthz answers 200"),
-        "{err}"
+        up.contains("https://myblog.test/healthz answers 200"),
+        "{up}"
     );
-    assert!(err.contains("wss://myblog.test/ws answers 101"), "{err}");
+    assert!(up.contains("wss://myblog.test/ws answers 101"), "{up}");
     // every published port with what it really serves: 443 speaks TLS; 80 only redirects there
-    assert!(
-        stdout(&o).contains("https://myblog.test/"),
-        "{}",
-        stdout(&o)
-    );
-    assert!(!stdout(&o).contains("http://myblog.test"), "{}", stdout(&o));
-    let st = run(&sb, dir, &["status"]);
+    assert!(up.contains("https://myblog.test/"), "{up}");
+    assert!(!up.contains("http://myblog.test"), "{up}");
+    assert_readme_quote("devenv up local", &up, &subst);
+    let (st, merged) = run_merged(&sb, dir, &["status"]);
     ok(&st, "status");
-    assert!(
-        stdout(&st).contains("https://myblog.test/"),
-        "{}",
-        stdout(&st)
-    );
+    assert!(merged.contains("https://myblog.test/"), "{merged}");
+    assert_readme_quote("devenv status", &merged, &subst);
     // ...but the browser does not trust the certificate yet (negative control)
     let (dom, log) = sb.chromium("https://myblog.test/");
     assert!(
@@ -103,8 +228,11 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
     );
     assert!(!dom.contains(MARKER));
 
-    // trust once: HTTPS page loads and its script's WSS round trip works, no certificate flags
-    ok(&run(&sb, dir, &["certs", "trust"]), "certs trust");
+    // trust once (as the README has it: after `up` said to): HTTPS page loads and its script's
+    // WSS round trip works, no certificate flags
+    let (o, merged) = run_merged(&sb, dir, &["certs", "trust"]);
+    ok(&o, "certs trust");
+    assert_readme_quote("devenv certs trust", &merged, &subst);
     let (dom, log) = browse(&sb, &engine);
     assert!(
         dom.contains(MARKER),
@@ -123,14 +251,14 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
 
     // switch server: the hosts block goes, the file is byte-identical to before `up`
     let local_tasks = engine.task_ids("myblog");
-    let o = run(&sb, dir, &["switch", "server"]);
+    let (o, merged) = run_merged(&sb, dir, &["switch", "server"]);
     ok(&o, "switch server");
     // what changes, as the README shows it
     assert!(
-        stdout(&o).contains("myblog.test  →  myblog.com"),
-        "switch server shows no diff:\n{}",
-        stdout(&o)
+        merged.contains("myblog.test  →  myblog.com"),
+        "switch server shows no diff:\n{merged}"
     );
+    assert_readme_quote("devenv switch server", &merged, &subst);
     assert_eq!(
         std::fs::read_to_string(&sb.hosts).unwrap(),
         initial_hosts,
@@ -190,6 +318,9 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
     assert!(dom.contains(MARKER), "after down + up:\n{dom}\n{log}");
 
     // doctor: all green now
+    let (o, merged) = run_merged(&sb, dir, &["doctor"]);
+    ok(&o, "doctor");
+    assert_readme_quote("devenv doctor", &merged, &subst);
     let o = run(&sb, dir, &["doctor", "--json"]);
     let v: serde_json::Value =
         serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", stderr(&o)));

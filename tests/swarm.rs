@@ -418,6 +418,27 @@ fn missing_image_and_crash_loop_fail_fast() {
         err.contains("last log lines of crasher") && err.contains("dying"),
         "{err}"
     );
+    // after the failure: what the run left on the machine, each with its undo, and the profile
+    // recorded as the active one (a later `switch` shows what it changes)
+    let left = err
+        .find("what this run changed stays in place:")
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        err.find("error: the stack devenvt-bad failed to start")
+            .is_some_and(|e| e < left),
+        "the failure comes first: {err}"
+    );
+    assert!(
+        err[left..]
+            .contains("stack devenvt-bad on context `devenv-test-engine` (undo: `devenv down`)"),
+        "{err}"
+    );
+    let st = f.run(&["status"]);
+    assert!(
+        stdout(&st).contains("profile  local (active)"),
+        "{}",
+        stdout(&st)
+    );
 }
 
 #[test]

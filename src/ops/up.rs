@@ -749,7 +749,7 @@ fn left_in_place(e: anyhow::Error, applied: &[Applied]) -> anyhow::Error {
             None => format!("  {}", a.what),
         });
     }
-    e.context(lines.join("\n"))
+    e.context(crate::error::LeftInPlace(lines.join("\n")))
 }
 
 fn apply_steps(
