@@ -147,15 +147,11 @@ impl<'a> Executor<'a> {
         if o.ok() {
             return Ok(o);
         }
-        Err(crate::swarm::docker::explain_on(
-            self.sys.platform().os,
-            &d.context,
-            DockerError {
-                command: crate::swarm::docker::display_docker(&c),
-                status: o.status,
-                stderr: o.stderr_str(),
-            },
-        ))
+        Err(d.explain(DockerError {
+            command: crate::swarm::docker::display_docker(&c),
+            status: o.status,
+            stderr: o.stderr_str(),
+        }))
     }
 
     /// Any other program that changes something (a trust store's tool, a DNS flush).

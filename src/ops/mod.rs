@@ -128,7 +128,10 @@ impl Ctx {
 
     /// The docker CLI for the profile's context.
     pub fn docker(&self, profile: &Profile) -> anyhow::Result<Docker<'_>> {
-        Docker::new(self.sys.as_ref(), &profile.file.docker.context)
+        Ok(
+            Docker::new(self.sys.as_ref(), &profile.file.docker.context)?
+                .declaring_host(profile.file.docker.host.as_deref()),
+        )
     }
 }
 

@@ -178,15 +178,11 @@ pub fn stack_deploy(
             std::thread::sleep(Duration::from_millis(400));
             continue;
         }
-        return Err(super::docker::explain_on(
-            docker.sys.platform().os,
-            &docker.context,
-            super::docker::DockerError {
-                command: super::docker::display_docker(&docker.cmd(args)),
-                status: o.status,
-                stderr: err,
-            },
-        ));
+        return Err(docker.explain(super::docker::DockerError {
+            command: super::docker::display_docker(&docker.cmd(args)),
+            status: o.status,
+            stderr: err,
+        }));
     }
 }
 

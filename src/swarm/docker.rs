@@ -23,6 +23,9 @@ pub struct Docker<'a> {
     /// `docker.host`): calls go to this endpoint directly (`-H`), so the target can be checked
     /// before anything is created.
     pub host: Option<String>,
+    /// The profile's `docker.host`, if it has one (named in advice: `devenv up` creates the
+    /// context from it).
+    pub declared_host: Option<String>,
 }
 
 /// A docker call that failed, with its output.
@@ -61,7 +64,24 @@ impl<'a> Docker<'a> {
             context: context.to_string(),
             program: program.to_string_lossy().into_owned(),
             host: None,
+            declared_host: None,
         })
+    }
+
+    /// The same CLI, knowing the profile's `docker.host` (for advice).
+    pub fn declaring_host(mut self, host: Option<&str>) -> Docker<'a> {
+        self.declared_host = host.map(String::from);
+        self
+    }
+
+    /// A failed call as an error that says what to do about it.
+    pub fn explain(&self, e: DockerError) -> anyhow::Error {
+        explain_with(
+            self.sys.platform().os,
+            &self.context,
+            self.declared_host.as_deref().or(self.host.as_deref()),
+            e,
+        )
     }
 
     /// The same CLI, reaching `host` directly until the context exists.
@@ -103,15 +123,11 @@ impl<'a> Docker<'a> {
         if o.ok() {
             return Ok(o);
         }
-        Err(explain_on(
-            self.sys.platform().os,
-            &self.context,
-            DockerError {
-                command: display_docker(&c),
-                status: o.status,
-                stderr: o.stderr_str(),
-            },
-        ))
+        Err(self.explain(DockerError {
+            command: display_docker(&c),
+            status: o.status,
+            stderr: o.stderr_str(),
+        }))
     }
 
     /// A read-only call's raw result, success or not (for calls whose failure is an answer).
@@ -174,8 +190,126 @@ pub fn display_docker(c: &Cmd) -> String {
 
 /// Turns docker's error messages into what to do about them, with the advice for `os`.
 pub fn explain_on(os: Os, context: &str, e: DockerError) -> anyhow::Error {
+    explain_with(os, context, None, e)
+}
+
+/// What ssh said (`… stderr=ssh: connect to host …`) when docker reached an engine over SSH and
+/// the connection failed, turned into what to do; `None` when it is not an SSH failure.
+pub fn ssh_advice(stderr: &str) -> Option<String> {
+    let lower = stderr.to_ascii_lowercase();
+    if !lower.contains("ssh") || !(lower.contains("dial-stdio") || lower.contains("ssh:")) {
+        return None;
+    }
+    // docker quotes the command: `command [ssh -o ConnectTimeout=30 -T -l USER -p PORT -- HOST docker system dial-stdio]`
+    let words: Vec<&str> = stderr
+        .split_once("command [ssh")
+        .map(|(_, rest)| rest.split(']').next().unwrap_or_default())
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let after = |flag: &str| {
+        words
+            .iter()
+            .position(|w| *w == flag)
+            .and_then(|i| words.get(i + 1).copied())
+    };
+    let host = after("--").unwrap_or("the server");
+    let port = after("-p")
+        .map(|p| format!(" port {p}"))
+        .unwrap_or_default();
+    let user = after("-l").map(|u| format!("{u}@")).unwrap_or_default();
+    let target = format!("{user}{host}");
+    let login = user.trim_end_matches('@').to_string();
+    // the command that makes the same connection by hand
+    let ssh = match after("-p") {
+        Some(p) => format!("ssh -p {p} {target}"),
+        None => format!("ssh {target}"),
+    };
+    Some(
+        if lower.contains("host key verification failed")
+            || lower.contains("no ed25519 host key is known")
+            || lower.contains("host key for")
+        {
+            format!(
+                "ssh does not know the host key of {host}: connect once with `{ssh}` and accept it after checking its fingerprint (it is then in ~/.ssh/known_hosts); devenv never accepts a host key for you"
+            )
+        } else if lower.contains("permission denied (publickey")
+            || lower.contains("permission denied, please try again")
+            || lower.contains("too many authentication failures")
+        {
+            format!(
+                "{host} refused the login{}: install your public key there (`ssh-copy-id {target}`) or load the key into your agent (`ssh-add`); `{ssh}` must work without a password",
+                if login.is_empty() {
+                    String::new()
+                } else {
+                    format!(" of {login}")
+                }
+            )
+        } else if lower.contains("connection refused") {
+            format!(
+                "nothing accepts SSH connections on {host}{port}: check the host and port in docker.host, and that sshd runs there"
+            )
+        } else if lower.contains("could not resolve hostname")
+            || lower.contains("name or service not known")
+        {
+            format!(
+                "{host} does not resolve: check the host name in docker.host (and your DNS or ~/.ssh/config)"
+            )
+        } else if lower.contains("timed out")
+            || lower.contains("no route to host")
+            || lower.contains("network is unreachable")
+        {
+            format!(
+                "{host}{port} does not answer: check the address in docker.host, your network, VPN and firewall"
+            )
+        } else if lower.contains("docker: command not found")
+            || lower.contains("docker: not found")
+            || (lower.contains("command not found") && lower.contains("docker"))
+        {
+            format!(
+                "docker is not installed on {host} (or not on the PATH of {target}'s non-interactive shell): install Docker Engine there"
+            )
+        } else if lower.contains("permission denied") && lower.contains("docker.sock") {
+            format!(
+                "{target} may not use docker on {host}: add the user to the docker group there (`sudo usermod -aG docker {}`, then log in again)",
+                if login.is_empty() {
+                    "USER"
+                } else {
+                    login.as_str()
+                }
+            )
+        } else {
+            format!("the SSH connection to {target}{port} failed: `{ssh}` shows why")
+        },
+    )
+}
+
+/// [`explain_on`], knowing the profile's `docker.host` when it has one.
+pub fn explain_with(
+    os: Os,
+    context: &str,
+    declared_host: Option<&str>,
+    e: DockerError,
+) -> anyhow::Error {
     let s = e.stderr.to_ascii_lowercase();
-    let hint = if s.contains("cannot connect to the docker daemon")
+    let hint = if let Some(h) = ssh_advice(&e.stderr) {
+        Some(h)
+    } else if s.contains("context") && (s.contains("not found") || s.contains("does not exist")) {
+        Some(match declared_host {
+            Some(h) => format!(
+                "the context does not exist yet: `devenv up` creates it from the profile's docker.host ({h})"
+            ),
+            None => format!(
+                "create it: `docker context create {context} --docker host=ssh://USER@SERVER`, or set docker.host in the profile and devenv creates it"
+            ),
+        })
+    } else if s.contains("http://docker.example.com") {
+        // docker over SSH: the connection worked, the remote `docker system dial-stdio` did not
+        let at = declared_host.unwrap_or(context);
+        Some(format!(
+            "the SSH login to {at} works, but docker there does not answer for that user: add the user to the docker group on the server (`sudo usermod -aG docker USER`, then log in again), check that docker is installed and running there (`ssh … docker version` shows which)"
+        ))
+    } else if s.contains("cannot connect to the docker daemon")
         || s.contains("error during connect")
         || s.contains("the system cannot find the file specified")
     {
@@ -189,10 +323,6 @@ pub fn explain_on(os: Os, context: &str, e: DockerError) -> anyhow::Error {
         })
     } else if s.contains("permission denied") && s.contains("docker") && s.contains("sock") {
         Some("add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in again), or run devenv with sudo".to_string())
-    } else if s.contains("context") && (s.contains("not found") || s.contains("does not exist")) {
-        Some(format!(
-            "create it: `docker context create {context} --docker host=ssh://USER@SERVER`, or set docker.host in the profile and devenv creates it"
-        ))
     } else if s.contains("this node is not a swarm manager") {
         Some("run devenv against a manager node of the swarm (a worker cannot deploy)".to_string())
     } else {
@@ -518,6 +648,68 @@ mod tests {
         let e = d.info().unwrap_err();
         let u = e.downcast_ref::<UserError>().unwrap();
         assert!(u.hint.as_ref().unwrap().contains("start"), "{u}");
+    }
+
+    /// What docker 28's CLI printed over `ssh://deploy@127.0.0.1:2299` (Debian's OpenSSH 9.2,
+    /// this machine's sshd), each failure in turn.
+    #[test]
+    fn ssh_failures_are_named_with_their_fix() {
+        const PRE: &str = "error during connect: Get \"http://docker.example.com/v1.50/info\": command [ssh -o ConnectTimeout=30 -T -l deploy -p 2299 -- 127.0.0.1 docker system dial-stdio] has exited with exit status 255, make sure the URL is valid, and Docker 18.09 or later is installed on the remote host: stderr=";
+        let advice = |stderr: &str| {
+            let s = FakeSys::new()
+                .program("docker", "/usr/bin/docker")
+                .respond_full("/usr/bin/docker", 1, "", stderr);
+            let d = Docker::new(&s, "prod")
+                .unwrap()
+                .declaring_host(Some("ssh://deploy@127.0.0.1:2299"));
+            let e = d.info().unwrap_err();
+            e.downcast_ref::<UserError>()
+                .unwrap()
+                .hint
+                .clone()
+                .unwrap_or_default()
+        };
+        let h = advice(&format!("{PRE}Host key verification failed.\n"));
+        assert!(
+            h.contains("host key of 127.0.0.1") && h.contains("`ssh -p 2299 deploy@127.0.0.1`"),
+            "{h}"
+        );
+        let h = advice(&format!(
+            "{PRE}deploy@127.0.0.1: Permission denied (publickey).\n"
+        ));
+        assert!(
+            h.contains("refused the login of deploy") && h.contains("ssh-copy-id deploy@127.0.0.1"),
+            "{h}"
+        );
+        let h = advice(&format!(
+            "{PRE}ssh: connect to host 127.0.0.1 port 2299: Connection refused\n"
+        ));
+        assert!(
+            h.contains("nothing accepts SSH connections on 127.0.0.1 port 2299"),
+            "{h}"
+        );
+        let h = advice(
+            &(PRE.replace("-p 2299 -- 127.0.0.1", "-- no-such-host.invalid")
+                + "ssh: Could not resolve hostname no-such-host.invalid: Name or service not known\n"),
+        );
+        assert!(h.contains("no-such-host.invalid does not resolve"), "{h}");
+        let h = advice(&format!(
+            "{PRE}ssh: connect to host 127.0.0.1 port 2299: Connection timed out\n"
+        ));
+        assert!(h.contains("does not answer"), "{h}");
+        // logged in, but the user may not use docker there
+        let h = advice(
+            "Cannot connect to the Docker daemon at http://docker.example.com. Is the docker daemon running?",
+        );
+        assert!(
+            h.contains("docker group") && h.contains("ssh://deploy@127.0.0.1:2299"),
+            "{h}"
+        );
+        // a context that devenv up will create from docker.host
+        let h = advice(
+            "Failed to initialize: unable to resolve docker endpoint: context \"prod\": context not found: open /root/.docker/contexts/meta/x/meta.json: no such file or directory",
+        );
+        assert!(h.contains("`devenv up` creates it"), "{h}");
     }
 
     #[test]

@@ -200,6 +200,7 @@ mod tests {
             context: "default".into(),
             program: "docker".into(),
             host: None,
+            declared_host: None,
         }
     }
 

@@ -51,15 +51,11 @@ pub fn network_still_in_use(stderr: &str) -> bool {
 pub fn stack_rm(x: &mut Executor<'_>, docker: &Docker<'_>, stack: &str) -> anyhow::Result<()> {
     let o = x.docker_raw(docker, ["stack", "rm", stack])?;
     if !o.ok() && !network_still_in_use(&o.stderr_str()) {
-        return Err(crate::swarm::docker::explain_on(
-            docker.sys.platform().os,
-            &docker.context,
-            crate::swarm::docker::DockerError {
-                command: format!("docker --context {} stack rm {stack}", docker.context),
-                status: o.status,
-                stderr: o.stderr_str(),
-            },
-        ));
+        return Err(docker.explain(crate::swarm::docker::DockerError {
+            command: format!("docker --context {} stack rm {stack}", docker.context),
+            status: o.status,
+            stderr: o.stderr_str(),
+        }));
     }
     Ok(())
 }
