@@ -34,11 +34,54 @@ use crate::sys::Sys;
 pub struct Ctx {
     pub g: Global,
     pub sys: Arc<dyn Sys>,
+    /// The run's shared SSH connection, once a profile's engine is reached over SSH (dropped
+    /// with the context: the master stops).
+    ssh: std::sync::OnceLock<Option<crate::swarm::ssh::Shared>>,
 }
 
 impl Ctx {
     pub fn new(g: Global, sys: Arc<dyn Sys>) -> Self {
-        Ctx { g, sys }
+        Ctx {
+            g,
+            sys,
+            ssh: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The shared SSH connection for `profile`'s engine, when it is reached over SSH (from its
+    /// `docker.host`, else its context's endpoint) and this OS's ssh can share connections.
+    fn shared_ssh(
+        &self,
+        docker: &Docker<'_>,
+        profile: &Profile,
+    ) -> Option<&crate::swarm::ssh::Shared> {
+        self.ssh
+            .get_or_init(|| {
+                if self.sys.var("DEVENV_SSH_SHARE").as_deref() == Some("0") {
+                    return None;
+                }
+                let endpoint = match &profile.file.docker.host {
+                    Some(h) => h.clone(),
+                    None if profile.file.docker.context == "default" => return None,
+                    None => docker
+                        .sys
+                        .run(&crate::sys::Cmd::new(docker.program.clone()).args([
+                            "context",
+                            "inspect",
+                            "--format",
+                            "{{.Endpoints.docker.Host}}",
+                            profile.file.docker.context.as_str(),
+                        ]))
+                        .ok()
+                        .filter(|o| o.ok())
+                        .map(|o| o.stdout_str().trim().to_string())?,
+                };
+                if !crate::swarm::ssh::shares(self.sys.platform().os, &endpoint) {
+                    return None;
+                }
+                crate::swarm::ssh::Shared::start(self.sys.which("ssh")?)
+            })
+            .as_ref()
     }
 
     pub fn project(&self) -> anyhow::Result<Project> {
@@ -128,10 +171,10 @@ impl Ctx {
 
     /// The docker CLI for the profile's context.
     pub fn docker(&self, profile: &Profile) -> anyhow::Result<Docker<'_>> {
-        Ok(
-            Docker::new(self.sys.as_ref(), &profile.file.docker.context)?
-                .declaring_host(profile.file.docker.host.as_deref()),
-        )
+        let d = Docker::new(self.sys.as_ref(), &profile.file.docker.context)?
+            .declaring_host(profile.file.docker.host.as_deref());
+        let shared = self.shared_ssh(&d, profile);
+        Ok(d.sharing(shared))
     }
 }
 

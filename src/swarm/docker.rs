@@ -26,6 +26,8 @@ pub struct Docker<'a> {
     /// The profile's `docker.host`, if it has one (named in advice: `devenv up` creates the
     /// context from it).
     pub declared_host: Option<String>,
+    /// Extra environment of every call (the run's shared SSH connection).
+    pub env: Vec<(String, Option<String>)>,
 }
 
 /// A docker call that failed, with its output.
@@ -65,7 +67,17 @@ impl<'a> Docker<'a> {
             program: program.to_string_lossy().into_owned(),
             host: None,
             declared_host: None,
+            env: Vec::new(),
         })
+    }
+
+    /// Every call of this CLI shares the run's SSH connection.
+    pub fn sharing(mut self, shared: Option<&super::ssh::Shared>) -> Docker<'a> {
+        if let Some(s) = shared {
+            let path = self.sys.var("PATH").map(std::ffi::OsString::from);
+            self.env = s.env(path.as_deref());
+        }
+        self
     }
 
     /// The same CLI, knowing the profile's `docker.host` (for advice).
@@ -99,11 +111,13 @@ impl<'a> Docker<'a> {
             Some(h) => ["-H".to_string(), h.clone()],
             None => ["--context".to_string(), self.context.clone()],
         };
-        Cmd::new(self.program.clone())
+        let mut c = Cmd::new(self.program.clone())
             .args(target)
             .args(args)
             // the context flag decides; a DOCKER_CONTEXT in the environment must not
-            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_CONTEXT");
+        c.env.extend(self.env.iter().cloned());
+        c
     }
 
     /// Runs a read-only call; a failure becomes an error with advice.

@@ -201,6 +201,7 @@ mod tests {
             program: "docker".into(),
             host: None,
             declared_host: None,
+            env: Vec::new(),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod guard;
 pub mod objects;
 pub mod ports;
 pub mod run;
+pub mod ssh;
 pub mod target;
 pub mod teardown;
 pub mod watch;

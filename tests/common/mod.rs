@@ -263,6 +263,8 @@ pub struct Sandbox {
     /// The test engine's socket, bind-mounted over /var/run/docker.sock: docker's `default`
     /// context (what a fresh Docker install uses) then reaches the test's engine.
     pub docker_sock: Option<PathBuf>,
+    /// More `(file_or_dir, target)` bind mounts for every command.
+    pub binds: Vec<(PathBuf, PathBuf)>,
     pub dir: tempfile::TempDir,
     pub home: PathBuf,
     pub caroot: PathBuf,
@@ -279,6 +281,7 @@ impl Sandbox {
         let s = Sandbox {
             engine: None,
             docker_sock: None,
+            binds: Vec::new(),
             home: p.join("home"),
             caroot: p.join("caroot"),
             hosts: p.join("hosts"),
@@ -315,6 +318,12 @@ impl Sandbox {
         self.with_engine(engine)
     }
 
+    /// `src` is bind-mounted over `target` for every command too.
+    pub fn binding(mut self, src: &Path, target: &Path) -> Sandbox {
+        self.binds.push((src.to_path_buf(), target.to_path_buf()));
+        self
+    }
+
     /// `program args` inside the sandbox.
     pub fn command(&self, program: &Path, args: &[&str]) -> Command {
         let mut binds = vec![
@@ -327,6 +336,9 @@ impl Sandbox {
         ];
         if let Some(sock) = &self.docker_sock {
             binds.push((sock.as_path(), Path::new("/var/run/docker.sock")));
+        }
+        for (src, dst) in &self.binds {
+            binds.push((src.as_path(), dst.as_path()));
         }
         let mut c = in_namespaces(
             self.engine.as_ref().map(|(ns, _)| ns.as_str()),

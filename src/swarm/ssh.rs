@@ -1,0 +1,243 @@
+//! One SSH connection per devenv run, for an engine reached over SSH (`ssh://USER@HOST`).
+//!
+//! The docker CLI opens a new SSH connection for every call (`ssh … HOST docker system
+//! dial-stdio`): 0.3 s each to a host next door, far more to a cloud server. devenv keeps docker's
+//! own way of connecting — the user's ssh config, agent, keys, known hosts, the remote user's
+//! `DOCKER_HOST` or rootless socket — and only makes the calls of one run share one connection:
+//! the docker calls find, first on their PATH, an `ssh` that is devenv itself (a link in a private
+//! directory), which runs the real `ssh` with OpenSSH's connection sharing (`ControlMaster=auto`,
+//! a control socket in that directory). When the run ends the master is told to exit and the
+//! directory goes; if devenv is killed, the master exits on its own after `PERSIST_SECS` idle.
+//!
+//! Windows' OpenSSH has no connection sharing: there each call keeps its own connection.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::platform::Os;
+
+/// How long an idle master outlives its last client (devenv killed before it could stop it).
+pub const PERSIST_SECS: u32 = 30;
+/// How long a connection attempt may take.
+pub const CONNECT_TIMEOUT_SECS: u32 = 10;
+/// Set for the docker calls of a run: the real ssh, and the control socket to share.
+pub const REAL_ENV: &str = "DEVENV_SSH_REAL";
+pub const CONTROL_ENV: &str = "DEVENV_SSH_CONTROL";
+
+/// Whether devenv shares one connection for `endpoint` on `os`.
+pub fn shares(os: Os, endpoint: &str) -> bool {
+    endpoint.starts_with("ssh://") && os != Os::Windows
+}
+
+/// The real ssh's arguments for one docker call: connection sharing first (the command line
+/// wins over the user's config, and ssh keeps the first value it reads), then docker's own.
+pub fn shared_args(control: &Path, args: &[OsString]) -> Vec<OsString> {
+    let mut v: Vec<OsString> = vec![
+        "-o".into(),
+        "ControlMaster=auto".into(),
+        "-o".into(),
+        format!("ControlPath={}", control.display()).into(),
+        "-o".into(),
+        format!("ControlPersist={PERSIST_SECS}").into(),
+        // no prompt can hang a run: an unknown host key or a password fails at once
+        "-o".into(),
+        "BatchMode=yes".into(),
+        // an unreachable host fails in 10 s, not docker's 30 s
+        "-o".into(),
+        format!("ConnectTimeout={CONNECT_TIMEOUT_SECS}").into(),
+    ];
+    v.extend(args.iter().cloned());
+    v
+}
+
+/// The arguments that stop the master of `control`.
+pub fn exit_args(control: &Path) -> Vec<String> {
+    vec![
+        "-o".into(),
+        format!("ControlPath={}", control.display()),
+        "-O".into(),
+        "exit".into(),
+        // required by the syntax; the control path names the connection
+        "devenv-shared".into(),
+    ]
+}
+
+/// devenv started as `ssh` by a docker call of a run: runs the real ssh with the shared
+/// connection. `None` when this process is not that.
+pub fn run_as_shim(argv0: &OsString, args: &[OsString]) -> Option<i32> {
+    let name = Path::new(argv0).file_stem()?.to_str()?;
+    if name != "ssh" {
+        return None;
+    }
+    let real = std::env::var_os(REAL_ENV)?;
+    let control = PathBuf::from(std::env::var_os(CONTROL_ENV)?);
+    let mut c = std::process::Command::new(real);
+    c.args(shared_args(&control, args))
+        .env_remove(REAL_ENV)
+        .env_remove(CONTROL_ENV);
+    Some(exec(c))
+}
+
+#[cfg(unix)]
+fn exec(mut c: std::process::Command) -> i32 {
+    use std::os::unix::process::CommandExt;
+    let e = c.exec();
+    eprintln!("devenv: cannot run ssh: {e}");
+    255
+}
+
+#[cfg(not(unix))]
+fn exec(mut c: std::process::Command) -> i32 {
+    match c.status() {
+        Ok(s) => s.code().unwrap_or(255),
+        Err(e) => {
+            eprintln!("devenv: cannot run ssh: {e}");
+            255
+        }
+    }
+}
+
+/// The shared connection of a run: its private directory (the `ssh` link and the control
+/// socket) and the real ssh. Dropping it stops the master and removes the directory.
+#[derive(Debug)]
+pub struct Shared {
+    dir: tempfile::TempDir,
+    real: PathBuf,
+}
+
+impl Shared {
+    /// Prepares sharing (no connection is made until docker's first call). `None` when it
+    /// cannot be set up (no ssh, no links here): docker then connects per call, as without devenv.
+    pub fn start(real_ssh: PathBuf) -> Option<Shared> {
+        let exe = std::env::current_exe().ok()?;
+        let dir = tempfile::Builder::new()
+            .prefix("devenv-ssh-")
+            .tempdir()
+            .ok()?;
+        link(&exe, &dir.path().join("ssh")).ok()?;
+        crate::ui::debug(&format!(
+            "docker calls share one SSH connection (control socket in {})",
+            dir.path().display()
+        ));
+        Some(Shared {
+            dir,
+            real: real_ssh,
+        })
+    }
+
+    pub fn control(&self) -> PathBuf {
+        self.dir.path().join("cm")
+    }
+
+    /// The environment of a docker call: the link first on PATH, where the real ssh is.
+    pub fn env(&self, path: Option<&std::ffi::OsStr>) -> Vec<(String, Option<String>)> {
+        let mut dirs = vec![self.dir.path().to_path_buf()];
+        if let Some(p) = path {
+            dirs.extend(std::env::split_paths(p));
+        }
+        let path = std::env::join_paths(dirs)
+            .map(|p| p.to_string_lossy().into_owned())
+            .ok();
+        vec![
+            ("PATH".into(), path),
+            (REAL_ENV.into(), Some(self.real.display().to_string())),
+            (
+                CONTROL_ENV.into(),
+                Some(self.control().display().to_string()),
+            ),
+        ]
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if self.control().exists() {
+            let _ = std::process::Command::new(&self.real)
+                .args(exit_args(&self.control()))
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
+#[cfg(unix)]
+fn link(exe: &Path, at: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(exe, at)
+}
+
+#[cfg(not(unix))]
+fn link(_exe: &Path, _at: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::other(
+        "Windows' OpenSSH does not share connections",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sharing_comes_first_and_never_prompts() {
+        let docker_args: Vec<OsString> = [
+            "-o",
+            "ConnectTimeout=30",
+            "-T",
+            "-l",
+            "deploy",
+            "-p",
+            "2299",
+            "--",
+            "127.0.0.1",
+            "docker",
+            "system",
+            "dial-stdio",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        let a = shared_args(Path::new("/tmp/devenv-ssh-x/cm"), &docker_args);
+        let a: Vec<String> = a.iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        assert_eq!(
+            &a[..10],
+            [
+                "-o",
+                "ControlMaster=auto",
+                "-o",
+                "ControlPath=/tmp/devenv-ssh-x/cm",
+                "-o",
+                "ControlPersist=30",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=10"
+            ]
+        );
+        assert_eq!(
+            &a[10..],
+            &docker_args
+                .iter()
+                .map(|s| s.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()[..]
+        );
+        assert_eq!(
+            exit_args(Path::new("/c")),
+            ["-o", "ControlPath=/c", "-O", "exit", "devenv-shared"]
+        );
+    }
+
+    #[test]
+    fn only_ssh_endpoints_off_windows_share() {
+        assert!(shares(Os::Linux, "ssh://deploy@myblog.com"));
+        assert!(shares(Os::MacOs, "ssh://deploy@myblog.com:2222"));
+        assert!(!shares(Os::Windows, "ssh://deploy@myblog.com"));
+        assert!(!shares(Os::Linux, "unix:///var/run/docker.sock"));
+        assert!(!shares(Os::Linux, "tcp://10.0.0.5:2376"));
+    }
+
+    #[test]
+    fn the_shim_is_only_ssh() {
+        assert_eq!(run_as_shim(&OsString::from("/usr/bin/devenv"), &[]), None);
+    }
+}
