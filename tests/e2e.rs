@@ -195,7 +195,14 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
     let home = sb.home.display().to_string();
     let caroot = sb.caroot.display().to_string();
     let project = format!("{}/", dir.display());
+    // the README was captured with docker CLI 28.2.2; CI runs this test with Debian's 20.10 too
+    let client = std::process::Command::new("docker")
+        .args(["version", "--format", "{{.Client.Version}}"])
+        .output()
+        .map(|o| format!("client {},", stdout(&o).trim()))
+        .unwrap_or_default();
     let subst = [
+        (client.as_str(), "client 28.2.2,"),
         (caroot.as_str(), "/home/me/.local/share/devenv/ca"),
         (home.as_str(), "/home/me"),
         (project.as_str(), ""),
