@@ -324,6 +324,7 @@ fn docker_checks(
     if let Some(r) = rendered {
         image_checks(&docker, project, profile, r, c);
     }
+    login_check(ctx.sys.as_ref(), profile, c);
     // clock
     let now = time::OffsetDateTime::from_unix_timestamp(ctx.sys.now())
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
@@ -524,6 +525,33 @@ fn cert_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks) 
             e.to_string().lines().next().unwrap_or_default().to_string(),
             "use .test names, or `devenv certs rotate --permit SUFFIX`",
         );
+    }
+}
+
+/// A registry profile: is the docker CLI logged in to its registry (pushes need it)?
+fn login_check(sys: &dyn crate::sys::Sys, profile: &Profile, c: &mut Checks) {
+    let Some(reg) = &profile.file.registry else {
+        return;
+    };
+    let registry = crate::swarm::docker::registry_of(&format!("{}/x", reg.prefix));
+    let dir = sys
+        .var("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| crate::paths::invoking_user(sys).home.join(".docker"));
+    let check = format!("login {registry}");
+    let login = sys
+        .read_file(&dir.join("config.json"))
+        .ok()
+        .and_then(|b| crate::swarm::docker::login_of(&String::from_utf8_lossy(&b), &registry));
+    match login {
+        Some(how) => c.ok(&check, format!("logged in ({how})")),
+        None => c.warn(
+            &check,
+            format!(
+                "not logged in to {registry}: pushing the profile's images (and pulling private ones) will be refused"
+            ),
+            Some(format!("`docker login {registry}`")),
+        ),
     }
 }
 

@@ -627,3 +627,37 @@ fn tasks_that_name_no_service_or_profile_are_refused_at_their_line() {
         ["sh", "-c", "migrate \"$@\"", "devenv-task", "--fake"]
     );
 }
+
+#[test]
+fn doctor_checks_the_login_of_a_registry_profile() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    std::fs::write(
+        d.path().join("profiles/local.yaml"),
+        "domain: fake.test\ndocker: {swarm: true}\nregistry: {prefix: 127.0.0.1:5055/shop}\n",
+    )
+    .unwrap();
+    let config = d.path().join("docker-config");
+    let login = |sys: FakeSys| {
+        let (ctx, _) = ctx(
+            sys.env("DOCKER_CONFIG", &config.to_string_lossy()),
+            d.path(),
+        );
+        let r = super::doctor::doctor(&ctx, Some("local")).unwrap();
+        r.checks
+            .into_iter()
+            .find(|c| c.check == "login 127.0.0.1:5055")
+            .expect("a login check")
+    };
+    // no login yet: a warning with the command
+    let c = login(engine(true));
+    assert_eq!(serde_json::to_value(&c.status).unwrap(), "warn");
+    assert_eq!(c.fix.as_deref(), Some("`docker login 127.0.0.1:5055`"));
+    // what `docker login 127.0.0.1:5055` wrote
+    let c = login(engine(true).file(
+        config.join("config.json"),
+        r#"{"auths": {"127.0.0.1:5055": {"auth": "ZGV2dXNlcjpkZXZwYXNz"}}}"#,
+    ));
+    assert_eq!(serde_json::to_value(&c.status).unwrap(), "ok");
+    assert!(c.detail.contains("logged in"), "{}", c.detail);
+}

@@ -312,7 +312,7 @@ pub fn push(
         let o = x.docker_raw(docker, ["push", "-q", tag.as_str()])?;
         if !o.ok() {
             let err = o.stderr_str();
-            let registry = tag.split('/').next().unwrap_or("");
+            let registry = super::docker::registry_of(tag);
             let hint = if err.contains("denied")
                 || err.contains("unauthorized")
                 || err.contains("authentication required")
@@ -337,6 +337,29 @@ pub fn push(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docker-registry with htpasswd auth answered `docker push` without a login this way.
+    #[test]
+    fn a_push_without_a_login_names_the_registry_to_log_in_to() {
+        let s = crate::sys::FakeSys::new()
+            .program("docker", "/usr/bin/docker")
+            .respond_full(
+                "/usr/bin/docker --context default push",
+                1,
+                "",
+                "The push refers to repository [127.0.0.1:5055/shop/web]\nfa78430a2e84: Preparing\nno basic auth credentials\n",
+            );
+        let d = Docker::new(&s, "default").unwrap();
+        let mut x = Executor::new(&s);
+        let tags = BTreeMap::from([("web".to_string(), "127.0.0.1:5055/shop/web:1".to_string())]);
+        let e = push(&mut x, &d, &tags).unwrap_err();
+        let u = e.downcast_ref::<UserError>().unwrap();
+        assert_eq!(
+            u.hint.as_deref(),
+            Some("log in first: `docker --context default login 127.0.0.1:5055`")
+        );
+        assert!(x.applied().is_empty(), "nothing pushed is recorded");
+    }
 
     #[test]
     fn base_images_of_a_dockerfile() {

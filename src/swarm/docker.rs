@@ -349,6 +349,38 @@ pub fn explain_with(
     u.into()
 }
 
+/// Where the docker CLI keeps its login for `registry`, read from its `config.json`
+/// (`DOCKER_CONFIG`, else `~/.docker`): `auths` (written by `docker login`, also when a
+/// credential store holds the secret) or a `credHelpers` entry. `None`: not logged in.
+pub fn login_of(config_json: &str, registry: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(config_json).ok()?;
+    let keys: Vec<String> = if registry == "docker.io" {
+        vec![
+            "https://index.docker.io/v1/".into(),
+            "index.docker.io".into(),
+            "docker.io".into(),
+        ]
+    } else {
+        vec![
+            registry.to_string(),
+            format!("https://{registry}"),
+            format!("http://{registry}"),
+        ]
+    };
+    if let Some(h) = keys
+        .iter()
+        .find_map(|k| v["credHelpers"][k.as_str()].as_str())
+    {
+        return Some(format!("credential helper docker-credential-{h}"));
+    }
+    let auths = v["auths"].as_object()?;
+    keys.iter().find(|k| auths.contains_key(k.as_str()))?;
+    Some(match v["credsStore"].as_str() {
+        Some(store) => format!("docker login, credentials in docker-credential-{store}"),
+        None => "docker login, credentials in config.json".to_string(),
+    })
+}
+
 /// The registry an image reference is pulled from (`docker.io` for Docker Hub names).
 pub fn registry_of(image: &str) -> String {
     match image.split_once('/') {
@@ -390,6 +422,7 @@ pub fn pull_error_for(image: &str, images: &[&str], stderr: &str) -> anyhow::Err
     } else if s.contains("unauthorized")
         || s.contains("denied")
         || s.contains("authentication required")
+        || s.contains("no basic auth credentials")
     {
         (
             format!("the registry {registry} refused the pull"),
@@ -724,6 +757,45 @@ mod tests {
             "Failed to initialize: unable to resolve docker endpoint: context \"prod\": context not found: open /root/.docker/contexts/meta/x/meta.json: no such file or directory",
         );
         assert!(h.contains("`devenv up` creates it"), "{h}");
+    }
+
+    #[test]
+    fn logins_as_docker_login_writes_them() {
+        // what `docker login -u devuser 127.0.0.1:5055` wrote (docker 28, no credential store)
+        let plain = "{\n\t\"auths\": {\n\t\t\"127.0.0.1:5055\": {\n\t\t\t\"auth\": \"ZGV2dXNlcjpkZXZwYXNz\"\n\t\t}\n\t}\n}";
+        assert_eq!(
+            login_of(plain, "127.0.0.1:5055").as_deref(),
+            Some("docker login, credentials in config.json")
+        );
+        assert_eq!(login_of(plain, "ccr.ccs.tencentyun.com"), None);
+        // Docker Desktop: a credential store, auths keeps an empty entry; Docker Hub's key
+        let desktop = r#"{"auths": {"https://index.docker.io/v1/": {}}, "credsStore": "desktop"}"#;
+        assert_eq!(
+            login_of(desktop, "docker.io").as_deref(),
+            Some("docker login, credentials in docker-credential-desktop")
+        );
+        let helper = r#"{"credHelpers": {"123.dkr.ecr.eu-west-1.amazonaws.com": "ecr-login"}}"#;
+        assert_eq!(
+            login_of(helper, "123.dkr.ecr.eu-west-1.amazonaws.com").as_deref(),
+            Some("credential helper docker-credential-ecr-login")
+        );
+        assert_eq!(login_of("{}", "docker.io"), None);
+        assert_eq!(login_of("not json", "docker.io"), None);
+        // the daemon's answer to a pull without a login (docker-registry with htpasswd)
+        let e = pull_error_for(
+            "127.0.0.1:5055/shop/web:2",
+            &["127.0.0.1:5055/shop/web:2"],
+            "Error response from daemon: Head \"http://127.0.0.1:5055/v2/shop/web/manifests/2\": no basic auth credentials",
+        );
+        let u = e.downcast_ref::<UserError>().unwrap();
+        assert!(u.message.contains("refused the pull"), "{u}");
+        assert!(
+            u.hint
+                .as_deref()
+                .unwrap()
+                .contains("docker login 127.0.0.1:5055"),
+            "{u}"
+        );
     }
 
     #[test]
