@@ -36,21 +36,18 @@ pub fn flush_plan(p: Platform, sys: &dyn Sys) -> Vec<Cmd> {
     v
 }
 
-/// Runs the flush; returns warnings for the commands that failed.
-pub fn flush(p: Platform, sys: &dyn Sys) -> Vec<String> {
-    flush_plan(p, sys)
-        .into_iter()
-        .filter_map(|c| match sys.run(&c) {
-            Ok(o) if o.ok() => None,
-            Ok(o) => Some(format!(
-                "`{}` failed (exit {}): {}",
-                c.display(),
-                o.status,
-                o.stderr_str()
-            )),
-            Err(e) => Some(format!("`{}` could not run: {e}", c.display())),
-        })
-        .collect()
+/// What to warn about after running one of the flush commands; `None` when it worked.
+pub fn flush_failure(c: &Cmd, ran: std::io::Result<crate::sys::Output>) -> Option<String> {
+    match ran {
+        Ok(o) if o.ok() => None,
+        Ok(o) => Some(format!(
+            "`{}` failed (exit {}): {}",
+            c.display(),
+            o.status,
+            o.stderr_str()
+        )),
+        Err(e) => Some(format!("`{}` could not run: {e}", c.display())),
+    }
 }
 
 /// How a name resolves, seen by hickory (reading the hosts file afresh) and by the OS.
@@ -233,9 +230,12 @@ mod tests {
     #[test]
     fn failed_flush_is_a_warning() {
         let s = FakeSys::new().respond_full("ipconfig", 1, "", "access denied");
-        let w = flush(Platform::windows(), &s);
+        let w: Vec<String> = flush_plan(Platform::windows(), &s)
+            .into_iter()
+            .filter_map(|c| flush_failure(&c, s.run(&c)))
+            .collect();
         assert_eq!(w.len(), 1);
-        assert!(w[0].contains("access denied"));
+        assert!(w[0].contains("access denied"), "{w:?}");
     }
 
     #[test]

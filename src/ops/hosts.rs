@@ -98,17 +98,7 @@ pub fn apply(
     }
     if !report.changed.is_empty() && !elevated {
         for c in &plan.flush {
-            let failed = match x.run(c) {
-                Ok(o) if o.ok() => None,
-                Ok(o) => Some(format!(
-                    "`{}` failed (exit {}): {}",
-                    c.display(),
-                    o.status,
-                    o.stderr_str()
-                )),
-                Err(e) => Some(format!("`{}` could not run: {e}", c.display())),
-            };
-            if let Some(w) = failed {
+            if let Some(w) = crate::dns::flush_failure(c, x.run(c)) {
                 crate::ui::warn(&format!("DNS cache flush: {w}"));
                 report.warnings.push(w);
             }
