@@ -426,7 +426,8 @@ pub fn parse_duration(s: &str) -> Option<f64> {
     any.then_some(total)
 }
 
-fn key(s: &str) -> Value {
+/// A YAML string value (a mapping key, mostly).
+pub fn key(s: &str) -> Value {
     Value::String(s.to_string())
 }
 

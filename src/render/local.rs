@@ -7,11 +7,8 @@
 
 use serde_yaml_ng::{Mapping, Value};
 
-use crate::stack::{Mode, PortMode, Service};
-
-fn key(s: &str) -> Value {
-    Value::String(s.to_string())
-}
+use super::stack::deploy_mut;
+use crate::stack::{Mode, PortMode, Service, key};
 
 /// Adjusts `stack` (shaped, ports in their final mode) for one node; returns one note per change.
 /// `profile_file` names the profile in the notes (where an override would go).
@@ -70,16 +67,6 @@ pub fn single_node(stack: &mut Mapping, profile_file: &str) -> Vec<String> {
         ));
     }
     notes
-}
-
-fn deploy_mut(svc: &mut Mapping) -> &mut Mapping {
-    let d = svc
-        .entry(key("deploy"))
-        .or_insert_with(|| Value::Mapping(Mapping::new()));
-    if !d.is_mapping() {
-        *d = Value::Mapping(Mapping::new());
-    }
-    d.as_mapping_mut().expect("just made a mapping")
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use serde_yaml_ng::{Mapping, Value};
 use super::{BuildSpec, RenderedConfig, SecretRef};
 use crate::error::{ConfigError, did_you_mean, locate};
 use crate::profile::{Profile, Project};
+use crate::stack::key;
 
 /// Top-level keys `docker stack deploy` accepts (plus `x-*` extensions).
 const TOP_LEVEL: &[&str] = &[
@@ -142,10 +143,6 @@ pub fn services(stack: &Mapping) -> Option<&Mapping> {
 pub fn to_yaml(stack: &Mapping) -> String {
     serde_yaml_ng::to_string(&super::interpolate::escape(&Value::Mapping(stack.clone())))
         .expect("a YAML mapping serialises")
-}
-
-fn key(s: &str) -> Value {
-    Value::String(s.to_string())
 }
 
 /// Shapes one rendered stack, knowing where its template's lines are (for errors).
@@ -579,7 +576,8 @@ pub fn strip_tag(image: &str) -> &str {
     }
 }
 
-fn deploy_mut(svc: &mut Mapping) -> &mut Mapping {
+/// The service's `deploy:` mapping, made (or replacing a non-mapping) when missing.
+pub(super) fn deploy_mut(svc: &mut Mapping) -> &mut Mapping {
     let d = svc
         .entry(key("deploy"))
         .or_insert_with(|| Value::Mapping(Mapping::new()));
