@@ -1,13 +1,10 @@
 //! `devenv status`: the profile, its target, the nodes, every service with its replicas, failing
 //! tasks with their errors, and the URLs. Reads only.
 
-use std::time::SystemTime;
-
 use serde::{Deserialize, Serialize};
 
 use super::Ctx;
 use crate::state::State;
-use crate::swarm::docker::TaskLine;
 use crate::swarm::watch;
 
 /// Read from `docker node ls` (PascalCase), printed as devenv's own JSON (snake_case).
@@ -90,25 +87,13 @@ pub fn status(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<StatusRepo
     let mut services = Vec::new();
     let mut failing = Vec::new();
     if manager {
-        let full: Vec<String> = wanted.iter().map(|s| format!("{stack}_{s}")).collect();
-        let (inspects, tasks) = watch::snapshot(&docker, &stack, &full)?;
-        let opts = watch::Options::default();
-        for (short, f) in wanted.iter().zip(&full) {
-            let mine: Vec<&TaskLine> = tasks.iter().filter(|t| t.service() == f).collect();
-            services.push(watch::evaluate(
-                short,
-                inspects.iter().find(|i| i.name() == *f),
-                &mine,
-                SystemTime::UNIX_EPOCH,
-                None,
-                &opts,
-            ));
+        for (state, mine) in watch::look_now(&docker, &stack, &wanted)? {
             for t in &mine {
                 if !t.error_text().is_empty()
                     && matches!(t.state().as_str(), "failed" | "rejected" | "pending")
                 {
                     failing.push(FailingTask {
-                        service: short.clone(),
+                        service: state.name.clone(),
                         task: t.name.clone(),
                         node: t.node.clone(),
                         state: t.current_state.clone(),
@@ -116,6 +101,7 @@ pub fn status(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<StatusRepo
                     });
                 }
             }
+            services.push(state);
         }
     }
     let deployed = services.iter().any(|s| s.phase != watch::Phase::Missing);

@@ -530,22 +530,9 @@ fn summarize_changes(file: &std::path::Path, now: &Stack, r: &Rendered) -> Optio
 
 /// One look: are all services converged right now?
 fn converged_now(docker: &Docker<'_>, stack: &str, services: &[String]) -> anyhow::Result<bool> {
-    let full: Vec<String> = services.iter().map(|s| format!("{stack}_{s}")).collect();
-    let (inspects, tasks) = watch::snapshot(docker, stack, &full)?;
-    let opts = watch::Options::default();
-    Ok(services.iter().zip(&full).all(|(short, f)| {
-        let mine: Vec<&crate::swarm::docker::TaskLine> =
-            tasks.iter().filter(|t| t.service() == f).collect();
-        watch::evaluate(
-            short,
-            inspects.iter().find(|i| i.name() == *f),
-            &mine,
-            SystemTime::UNIX_EPOCH,
-            None,
-            &opts,
-        )
-        .done
-    }))
+    Ok(watch::look_now(docker, stack, services)?
+        .iter()
+        .all(|(state, _)| state.done))
 }
 
 /// The plan as `--dry-run` prints it: every step of SPEC §4 that would happen, in order.

@@ -394,6 +394,33 @@ pub fn task_lines(docker: &Docker<'_>, args: &[&str]) -> anyhow::Result<Vec<Task
     }
 }
 
+/// One look at `services` of `stack` as they are now: each one's state and its tasks.
+pub fn look_now(
+    docker: &Docker<'_>,
+    stack: &str,
+    services: &[String],
+) -> anyhow::Result<Vec<(ServiceState, Vec<TaskLine>)>> {
+    let full: Vec<String> = services.iter().map(|s| format!("{stack}_{s}")).collect();
+    let (inspects, tasks) = snapshot(docker, stack, &full)?;
+    let opts = Options::default();
+    Ok(services
+        .iter()
+        .zip(&full)
+        .map(|(short, f)| {
+            let mine: Vec<&TaskLine> = tasks.iter().filter(|t| t.service() == f).collect();
+            let state = evaluate(
+                short,
+                inspects.iter().find(|i| i.name() == *f),
+                &mine,
+                SystemTime::UNIX_EPOCH,
+                None,
+                &opts,
+            );
+            (state, mine.into_iter().cloned().collect())
+        })
+        .collect())
+}
+
 /// The services (full names) of a stack as `docker service inspect` shows them, and the tasks of
 /// their current versions (`docker stack ps --filter _up-to-date=true`): two docker calls.
 pub fn snapshot(
