@@ -754,13 +754,7 @@ impl Sys for FakeSys {
         files: &[(PathBuf, String)],
         _kind: crate::fsutil::OutputDir,
     ) -> anyhow::Result<Vec<PathBuf>> {
-        let mut out = Vec::new();
-        for (rel, content) in files {
-            let p = dir.join(rel);
-            self.write_file(&p, content.as_bytes(), None)?;
-            out.push(p);
-        }
-        Ok(out)
+        write_each(self, dir, files)
     }
     fn write_hosts(
         &self,
@@ -938,13 +932,7 @@ impl Sys for RecordingSys {
         files: &[(PathBuf, String)],
         _kind: crate::fsutil::OutputDir,
     ) -> anyhow::Result<Vec<PathBuf>> {
-        let mut out = Vec::new();
-        for (rel, content) in files {
-            let p = dir.join(rel);
-            self.write_file(&p, content.as_bytes(), None)?;
-            out.push(p);
-        }
-        Ok(out)
+        write_each(self, dir, files)
     }
     fn write_hosts(
         &self,
@@ -992,6 +980,21 @@ impl Sys for RecordingSys {
 /// Converts OS strings for display.
 pub fn lossy(s: &OsString) -> String {
     s.to_string_lossy().into_owned()
+}
+
+/// A test seam's `write_output`: each file written (and recorded) on its own, no directory swap.
+fn write_each(
+    sys: &dyn Sys,
+    dir: &Path,
+    files: &[(PathBuf, String)],
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for (rel, content) in files {
+        let p = dir.join(rel);
+        sys.write_file(&p, content.as_bytes(), None)?;
+        out.push(p);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
