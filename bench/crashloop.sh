@@ -18,12 +18,8 @@ git worktree add -q --detach "$work/before-src" "$before_rev"
 CARGO_TARGET_DIR=${BEFORE_TARGET_DIR:-$work/before-target} cargo build -q --manifest-path "$work/before-src/Cargo.toml"
 before=${BEFORE_TARGET_DIR:-$work/before-target}/debug/devenv
 
-if ! docker image inspect devenv-test/busybox:1 >/dev/null 2>&1; then
-  root="$work/rootfs"; mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/etc"
-  cp "$(command -v busybox)" "$root/bin/busybox"
-  for a in sh httpd echo cat sleep ls wget true false; do ln -s busybox "$root/bin/$a"; done
-  tar -C "$root" -c . | docker import -c 'ENV PATH=/bin' - devenv-test/busybox:1 >/dev/null
-fi
+. bench/lib.sh
+ensure_busybox_image
 
 proj=$work/proj
 mkdir -p "$proj/profiles"

@@ -16,12 +16,8 @@ export DOCKER_CONFIG="$work/docker-config" DEVENV_DATA_DIR="$work/data" DEVENV_H
 mkdir -p "$DOCKER_CONFIG"
 trap '"$bin" -q -C "$work/p" down server --yes >/dev/null 2>&1 || true; "$bin" -q -C "$work/p" down local >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
-if ! docker image inspect devenv-test/busybox:1 >/dev/null 2>&1; then
-  root="$work/rootfs"; mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/etc"
-  cp "$(command -v busybox)" "$root/bin/busybox"
-  for a in sh httpd echo cat sleep ls wget true false; do ln -s busybox "$root/bin/$a"; done
-  tar -C "$root" -c . | docker import -c 'ENV PATH=/bin' - devenv-test/busybox:1 >/dev/null
-fi
+. bench/lib.sh
+ensure_busybox_image
 
 p=$work/p
 mkdir -p "$p/profiles"

@@ -13,13 +13,8 @@ trap 'rm -rf "$work"; "$bin" -q -C "$proj" down >/dev/null 2>&1 || true; docker 
 export DEVENV_DATA_DIR="$work/data" DEVENV_HOSTS_FILE="$work/hosts" NO_COLOR=1
 rm -rf "$proj/.devenv"   # start from no recorded deploy (the swarm may have been re-created)
 
-if ! docker image inspect devenv-test/busybox:1 >/dev/null 2>&1; then
-  root="$work/rootfs"; mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/etc"
-  cp "$(command -v busybox)" "$root/bin/busybox"
-  for a in sh httpd echo cat sleep ls wget true false; do ln -s busybox "$root/bin/$a"; done
-  echo "busybox default page" >"$root/www/index.html"
-  tar -C "$root" -c . | docker import -c 'CMD ["/bin/httpd","-f","-p","80","-h","/www"]' -c 'ENV PATH=/bin' - devenv-test/busybox:1 >/dev/null
-fi
+. bench/lib.sh
+ensure_busybox_image
 
 # docker gets the same stack: devenv's rendered output, with its configs as plain files
 # (devenv creates its content-hash configs itself; `docker stack deploy` creates these)
