@@ -281,6 +281,18 @@ fn the_server_over_ssh_one_connection_per_run() {
     assert!(stdout(&o).contains("web"), "{}", stdout(&o));
     ok(o);
     assert_eq!(sshd.logins() - before, 1);
+    // two devenv runs at once: each its own shared connection (its own control socket)
+    let before = sshd.logins();
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| run(&["status", "--profile", "server"], &[]));
+        let b = s.spawn(|| run(&["status", "--profile", "server"], &[]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    for o in [a, b] {
+        assert!(stdout(&o).contains("web"), "{}", stdout(&o));
+        ok(o);
+    }
+    assert_eq!(sshd.logins() - before, 2, "{}", sshd.log());
     let before = sshd.logins();
     ok(run(
         &["up", "server", "--yes"],
