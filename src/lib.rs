@@ -13,6 +13,7 @@ pub mod hash;
 pub mod hosts;
 pub mod ops;
 pub mod paths;
+pub mod patterns;
 pub mod platform;
 pub mod probe;
 pub mod profile;

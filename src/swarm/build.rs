@@ -11,76 +11,10 @@ use crate::ops::exec::Executor;
 use crate::profile::Project;
 use crate::render::{BuildSpec, Rendered};
 
-/// One `.dockerignore` pattern.
-#[derive(Debug, Clone)]
-struct Rule {
-    negate: bool,
-    parts: Vec<String>,
-}
-
-fn rules(context: &Path) -> Vec<Rule> {
-    std::fs::read_to_string(context.join(".dockerignore"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (negate, p) = match l.strip_prefix('!') {
-                Some(p) => (true, p.trim()),
-                None => (false, l),
-            };
-            Rule {
-                negate,
-                parts: p
-                    .trim_start_matches("./")
-                    .trim_matches('/')
-                    .split('/')
-                    .filter(|s| !s.is_empty() && *s != ".")
-                    .map(String::from)
-                    .collect(),
-            }
-        })
-        .collect()
-}
-
-fn seg_match(pat: &[u8], s: &[u8]) -> bool {
-    match (pat.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => seg_match(&pat[1..], s) || (!s.is_empty() && seg_match(pat, &s[1..])),
-        (Some(b'?'), Some(_)) => seg_match(&pat[1..], &s[1..]),
-        (Some(p), Some(c)) if p == c => seg_match(&pat[1..], &s[1..]),
-        _ => false,
-    }
-}
-
-/// Whether `parts` (a path's components) match the pattern, or lie below a match.
-fn path_match(pat: &[String], parts: &[&str]) -> bool {
-    match pat.first() {
-        None => true, // the pattern matched a parent directory
-        Some(p) if p == "**" => (0..=parts.len()).any(|i| path_match(&pat[1..], &parts[i..])),
-        Some(p) => {
-            !parts.is_empty()
-                && seg_match(p.as_bytes(), parts[0].as_bytes())
-                && path_match(&pat[1..], &parts[1..])
-        }
-    }
-}
-
-fn ignored(rules: &[Rule], rel: &str) -> bool {
-    let parts: Vec<&str> = rel.split('/').collect();
-    let mut out = false;
-    for r in rules {
-        if path_match(&r.parts, &parts) {
-            out = !r.negate;
-        }
-    }
-    out
-}
-
 /// A hash of everything a build reads: the context's files (minus `.dockerignore`d ones), the
 /// Dockerfile, build args and target.
 pub fn context_hash(context: &Path, spec: &BuildSpec) -> anyhow::Result<String> {
-    let rules = rules(context);
+    let rules = crate::patterns::Patterns::dockerignore(context);
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     let mut links: Vec<(String, String)> = Vec::new();
     let mut stack = vec![context.to_path_buf()];
@@ -93,7 +27,7 @@ pub fn context_hash(context: &Path, spec: &BuildSpec) -> anyhow::Result<String> 
                 .unwrap_or(&p)
                 .to_string_lossy()
                 .replace('\\', "/");
-            if rel == ".git" || ignored(&rules, &rel) {
+            if rel == ".git" || rules.matches(&rel) {
                 continue;
             }
             // a symlink counts by where it points; a FIFO, socket or device is never read
@@ -403,18 +337,5 @@ mod tests {
         let mut s = spec();
         s.args.insert("V".into(), "1".into());
         assert_ne!(context_hash(d.path(), &s).unwrap(), b, "build args count");
-    }
-
-    #[test]
-    fn glob_matching() {
-        let r = |p: &str| Rule {
-            negate: false,
-            parts: p.split('/').map(String::from).collect(),
-        };
-        assert!(ignored(&[r("**"),], "a/b"));
-        assert!(ignored(&[r("**/*.pyc")], "a/b/c.pyc"));
-        assert!(ignored(&[r("build")], "build/x/y"));
-        assert!(!ignored(&[r("build")], "src/build.rs"));
-        assert!(ignored(&[r("src/*.tmp")], "src/a.tmp"));
     }
 }
