@@ -28,7 +28,7 @@ printf 'domain: crash.test\ndocker: {swarm: true}\n' >"$proj/profiles/local.yaml
 cat >"$proj/stack.yml" <<'YAML'
 services:
   crasher:
-    image: devenv-test/busybox:1
+    image: devenv-test/busybox:2
     command: ["sh", "-c", "echo cannot open /etc/app.conf; exit 1"]
 YAML
 export DEVENV_DATA_DIR="$work/data" DEVENV_HOSTS_FILE="$work/hosts" NO_COLOR=1

@@ -27,7 +27,7 @@ printf 'domain: benchssh.com\ndocker: {context: benchssh-server, host: "%s"}\n' 
 cat >"$p/stack.yml" <<'YAML'
 services:
   web:
-    image: devenv-test/busybox:1
+    image: devenv-test/busybox:2
     command: [httpd, -f, -p, '8080', -h, /www]
     ports: [{target: 8080, published: 18099, mode: host}]
     deploy: {endpoint_mode: dnsrr}

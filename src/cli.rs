@@ -89,6 +89,9 @@ pub enum Command {
     Run(RunArgs),
     /// Pull and force-restart services, rolling, and watch them
     Update(UpdateArgs),
+    /// Bring the stack up, then apply each file change by the services' `develop.watch` rules
+    /// (sync into running tasks, signal, rebuild and roll) until Ctrl-C
+    Watch(WatchArgs),
     /// Build the images of services that have a build context
     Build(BuildArgs),
     /// Build and push the images to the profile's registry
@@ -182,6 +185,19 @@ pub struct RunArgs {
     /// Arguments appended to the task's command
     #[arg(last = true)]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Only these services' rules (default: every service with `develop.watch`)
+    pub services: Vec<String>,
+    /// Seconds the first `up` and each rebuild's roll-out may take
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Poll the disk for changes instead of waiting for the OS's events (network drives;
+    /// on WSL a Windows drive is polled anyway)
+    #[arg(long)]
+    pub poll: bool,
 }
 
 #[derive(Debug, Args)]

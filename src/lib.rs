@@ -11,6 +11,7 @@ pub mod error;
 pub mod fsutil;
 pub mod hash;
 pub mod hosts;
+pub mod live;
 pub mod ops;
 pub mod paths;
 pub mod patterns;

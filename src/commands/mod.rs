@@ -18,6 +18,7 @@ pub mod status;
 pub mod switch;
 pub mod up;
 pub mod update;
+pub mod watch;
 
 use crate::cli::Command;
 use crate::ops::Ctx;
@@ -39,6 +40,7 @@ pub fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<i32> {
         Command::Exec(a) => exec::run(ctx, a),
         Command::Run(a) => run::run(ctx, a),
         Command::Update(a) => update::run(ctx, a),
+        Command::Watch(a) => watch::run(ctx, a),
         Command::Build(a) => build::run(ctx, a, false),
         Command::Push(a) => build::run(ctx, a, true),
         Command::Completions(a) => completions::run(ctx, a),

@@ -11,6 +11,7 @@ pub mod down;
 pub mod exec;
 pub mod hosts;
 pub mod init;
+pub mod live;
 pub mod render;
 pub mod service;
 pub mod status;

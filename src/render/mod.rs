@@ -74,6 +74,8 @@ pub struct Rendered {
     pub configs: Vec<RenderedConfig>,
     pub secrets: Vec<SecretRef>,
     pub builds: Vec<BuildSpec>,
+    /// The services' `develop.watch` rules (`devenv watch`).
+    pub watch: Vec<crate::live::Rule>,
     pub warnings: Vec<String>,
     /// What devenv changed in the stack for this machine (one replica on a single node, ...),
     /// one line each, for the user to read.
@@ -855,6 +857,7 @@ pub fn render(
         configs,
         secrets: secret_refs,
         builds: shaped.builds,
+        watch: shaped.watch,
         warnings,
         notes,
         file_secrets,

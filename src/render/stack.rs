@@ -65,7 +65,6 @@ const REFUSED_SERVICE: &[(&str, &str)] = &[
         "platform",
         "use `deploy.placement.constraints: [node.platform.arch == x86_64]`",
     ),
-    ("develop", "compose watch does not exist in swarm"),
     (
         "post_start",
         "swarm has no lifecycle hooks; run it in the entrypoint",
@@ -132,6 +131,8 @@ pub struct Shaped {
     pub warnings: Vec<String>,
     /// What devenv did to the stack that the user should know (one line each).
     pub notes: Vec<String>,
+    /// The services' `develop.watch` rules (left out of the stack: swarm refuses `develop:`).
+    pub watch: Vec<crate::live::Rule>,
 }
 
 pub fn services(stack: &Mapping) -> Option<&Mapping> {
@@ -275,6 +276,7 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
     }
 
     let mut builds = Vec::new();
+    let mut watch = Vec::new();
     let mut new_services = Mapping::new();
     for (name_v, svc) in svcs {
         let name = name_v.as_str().unwrap_or_default().to_string();
@@ -310,6 +312,23 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
             svc.remove(*k);
         }
         absolutize_paths(&cx, &name, &mut svc, &input.project.root)?;
+        if let Some(develop) = svc.remove("develop") {
+            let rules = crate::live::rules::parse(
+                &name,
+                &develop,
+                &input.project.root,
+                svc.get("build").is_some(),
+            )
+            .map_err(|e| {
+                let err = cx.err(Some(&name), &e.needle, e.message);
+                if e.hint.is_empty() {
+                    err
+                } else {
+                    err.hint(e.hint)
+                }
+            })?;
+            watch.extend(rules);
+        }
         if svc.get("build").is_some() && svc.get("image").is_none() {
             let image = format!("{}/{name}", input.image_prefix);
             notes.push(format!(
@@ -355,6 +374,7 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
         builds,
         warnings,
         notes,
+        watch,
     })
 }
 

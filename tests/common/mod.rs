@@ -436,7 +436,7 @@ impl Drop for TlsServer {
 /// A busybox image built offline (`docker import` of a rootfs made from this machine's
 /// busybox-static), serving /www with httpd. Built once per machine.
 pub fn busybox_image() -> &'static str {
-    const IMAGE: &str = "devenv-test/busybox:1";
+    const IMAGE: &str = "devenv-test/busybox:2";
     static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
         if image_exists(IMAGE) {
@@ -454,7 +454,7 @@ pub fn busybox_image() -> &'static str {
         std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
         for app in [
             "sh", "httpd", "echo", "cat", "sleep", "ls", "wget", "true", "false", "kill", "ps",
-            "env", "nc", "date", "hostname",
+            "env", "nc", "date", "hostname", "rm", "mkdir",
         ] {
             std::os::unix::fs::symlink("busybox", root.join("bin").join(app)).unwrap();
         }

@@ -1,0 +1,273 @@
+//! Watching the disk: `notify` (inotify, FSEvents, ReadDirectoryChangesW; polling where those do
+//! not see edits — a Windows drive under WSL), and the coalescing of its events into batches. A
+//! batch starts with the first event and ends after a quiet spell; what arrives while a batch is
+//! applied waits in the channel for the next one, so no change is lost.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use notify::{RecursiveMode, Watcher};
+
+use super::plan::{Change, Kind};
+
+/// How long the disk must be quiet before a batch is applied (an editor's save is several
+/// events; a `git checkout` many).
+pub const QUIET: Duration = Duration::from_millis(60);
+/// The longest a batch waits for quiet.
+pub const MAX_WAIT: Duration = Duration::from_millis(600);
+/// The polling interval where the OS sends no events.
+pub const POLL: Duration = Duration::from_millis(500);
+
+pub struct FsWatch {
+    rx: Receiver<notify::Result<notify::Event>>,
+    _watcher: Box<dyn Watcher + Send>,
+    roots: Vec<PathBuf>,
+    pub polling: bool,
+}
+
+/// One thing to watch: a directory (with everything below it) or a single file (its directory is
+/// watched, since editors replace files by renaming).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Root {
+    Tree(PathBuf),
+    File(PathBuf),
+}
+
+/// What [`FsWatch::next`] gives.
+pub enum Next {
+    Changes(Vec<PathBuf>),
+    /// The OS dropped events (its queue overflowed): everything below the roots is looked at.
+    Rescan,
+    Idle,
+}
+
+/// Whether a path's changes reach this process as events. Under WSL, a Windows drive
+/// (`/mnt/c/...`) is a 9p/drvfs mount whose edits from Windows inotify never sees.
+pub fn needs_polling(wsl: bool, path: &Path) -> bool {
+    wsl && path.starts_with("/mnt/")
+}
+
+impl FsWatch {
+    /// Watches `roots`; a root that does not exist is skipped and named in the warnings.
+    pub fn new(roots: &[Root], poll: bool) -> anyhow::Result<(FsWatch, Vec<String>)> {
+        let (tx, rx) = channel();
+        let mut watcher: Box<dyn Watcher + Send> = if poll {
+            Box::new(notify::PollWatcher::new(
+                tx,
+                notify::Config::default().with_poll_interval(POLL),
+            )?)
+        } else {
+            Box::new(notify::recommended_watcher(tx)?)
+        };
+        let mut warnings = Vec::new();
+        let mut watched = BTreeSet::new();
+        let mut trees = Vec::new();
+        for r in roots {
+            let (dir, mode) = match r {
+                Root::Tree(d) => (d.clone(), RecursiveMode::Recursive),
+                Root::File(f) => (
+                    f.parent().map(Path::to_path_buf).unwrap_or_default(),
+                    RecursiveMode::NonRecursive,
+                ),
+            };
+            if !dir.is_dir() {
+                warnings.push(format!(
+                    "{} does not exist (or is not a directory): not watched",
+                    dir.display()
+                ));
+                continue;
+            }
+            // a tree covers the directories below it
+            if trees.iter().any(|t: &PathBuf| dir.starts_with(t))
+                && mode == RecursiveMode::NonRecursive
+                || !watched.insert((dir.clone(), mode == RecursiveMode::Recursive))
+            {
+                continue;
+            }
+            if mode == RecursiveMode::Recursive {
+                trees.push(dir.clone());
+            }
+            watcher
+                .watch(&dir, mode)
+                .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", dir.display()))?;
+        }
+        Ok((
+            FsWatch {
+                rx,
+                _watcher: watcher,
+                roots: trees,
+                polling: poll,
+            },
+            warnings,
+        ))
+    }
+
+    /// The directories watched with everything below them.
+    pub fn trees(&self) -> &[PathBuf] {
+        &self.roots
+    }
+
+    /// Waits up to `idle` for a change, then collects until the disk is quiet.
+    pub fn next(&self, idle: Duration) -> anyhow::Result<Next> {
+        let first = match self.rx.recv_timeout(idle) {
+            Ok(e) => e,
+            Err(RecvTimeoutError::Timeout) => return Ok(Next::Idle),
+            Err(RecvTimeoutError::Disconnected) => {
+                anyhow::bail!("the file watcher stopped")
+            }
+        };
+        let mut paths: Vec<PathBuf> = Vec::new();
+        let mut rescan = false;
+        let mut take = |e: notify::Result<notify::Event>, paths: &mut Vec<PathBuf>| match e {
+            Ok(ev) => {
+                if ev.need_rescan() {
+                    rescan = true;
+                }
+                if matches!(ev.kind, notify::EventKind::Access(_)) {
+                    return;
+                }
+                for p in ev.paths {
+                    if !paths.contains(&p) {
+                        paths.push(p);
+                    }
+                }
+            }
+            Err(e) => {
+                crate::ui::warn(&format!("file watcher: {e}"));
+                rescan = true;
+            }
+        };
+        take(first, &mut paths);
+        let start = Instant::now();
+        loop {
+            let left = MAX_WAIT.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            match self.rx.recv_timeout(QUIET.min(left)) {
+                Ok(e) => take(e, &mut paths),
+                Err(_) => break,
+            }
+        }
+        Ok(if rescan {
+            Next::Rescan
+        } else if paths.is_empty() {
+            Next::Idle
+        } else {
+            Next::Changes(paths)
+        })
+    }
+}
+
+/// What `path` is now (a symlink is not followed).
+pub fn kind_of(path: &Path) -> Kind {
+    match std::fs::symlink_metadata(path) {
+        Err(_) => Kind::Gone,
+        Ok(m) if m.is_file() => Kind::File,
+        Ok(m) if m.is_dir() => Kind::Dir,
+        Ok(m) if m.file_type().is_symlink() => Kind::Symlink,
+        Ok(_) => Kind::Other,
+    }
+}
+
+/// The changes for `paths`: each as it is now, and a directory with everything below it (a
+/// directory moved in arrives as one event). `skip` says which directories not to enter.
+pub fn expand(paths: &[PathBuf], skip: &dyn Fn(&Path) -> bool) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for p in paths {
+        walk(p, skip, &mut out, &mut seen);
+    }
+    out
+}
+
+fn walk(
+    p: &Path,
+    skip: &dyn Fn(&Path) -> bool,
+    out: &mut Vec<Change>,
+    seen: &mut BTreeSet<PathBuf>,
+) {
+    if !seen.insert(p.to_path_buf()) {
+        return;
+    }
+    let kind = kind_of(p);
+    out.push(Change {
+        path: p.to_path_buf(),
+        kind,
+    });
+    if kind == Kind::Dir && !skip(p) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        entries.sort();
+        for e in entries {
+            walk(&e, skip, out, seen);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_comes_with_its_files() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("a/b")).unwrap();
+        std::fs::write(d.path().join("a/b/x"), "1").unwrap();
+        std::fs::create_dir_all(d.path().join("a/.git")).unwrap();
+        std::fs::write(d.path().join("a/.git/HEAD"), "1").unwrap();
+        let c = expand(&[d.path().join("a"), d.path().join("gone")], &|p: &Path| {
+            p.ends_with(".git")
+        });
+        let got: Vec<(String, Kind)> = c
+            .iter()
+            .map(|c| {
+                (
+                    c.path.strip_prefix(d.path()).unwrap().display().to_string(),
+                    c.kind,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a".to_string(), Kind::Dir),
+                ("a/.git".into(), Kind::Dir),
+                ("a/b".into(), Kind::Dir),
+                ("a/b/x".into(), Kind::File),
+                ("gone".into(), Kind::Gone)
+            ]
+        );
+    }
+
+    #[test]
+    fn wsl_windows_drives_are_polled() {
+        assert!(needs_polling(true, Path::new("/mnt/c/Users/me/blog")));
+        assert!(!needs_polling(true, Path::new("/home/me/blog")));
+        assert!(!needs_polling(false, Path::new("/mnt/c/x")));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn events_are_batched_and_none_lost() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        let (w, warnings) = FsWatch::new(&[Root::Tree(root.clone())], false).unwrap();
+        assert!(warnings.is_empty());
+        for i in 0..20 {
+            std::fs::write(root.join(format!("f{i}")), "x").unwrap();
+        }
+        let mut got = BTreeSet::new();
+        while got.len() < 20 {
+            match w.next(Duration::from_secs(5)).unwrap() {
+                Next::Changes(p) => got.extend(p),
+                Next::Rescan => panic!("no overflow expected"),
+                Next::Idle => panic!("events lost: {got:?}"),
+            }
+        }
+        assert!(got.contains(&root.join("f19")));
+    }
+}

@@ -1,0 +1,795 @@
+//! `devenv watch`: the stack up (as `up` brings it), then each batch of changed files planned
+//! (`live::plan`) and carried out on the local node: files copied into the service's running
+//! containers (`docker cp -`, one tar stream per container), removed ones deleted
+//! (`docker exec rm`), a signal (`docker kill --signal`) or a command after that; a rebuild is a
+//! content-hash tag built and rolled to (`docker service update --image`), the old tasks kept
+//! when the build fails and rolled back when the new image does not come up. devenv's own
+//! inputs (devenv.yaml, profiles, templates) re-render and redeploy, which rotates a changed
+//! config under its new content-hash name.
+//!
+//! A container that appears while watching (swarm replaced a crashed task, a rebuild's new
+//! task) gets every file of its service's sync rules: what was synced before lives only in the
+//! container it was synced into.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+
+use super::Ctx;
+use super::exec::Executor;
+use crate::error::UserError;
+use crate::live::fswatch::{self, FsWatch, Next, Root};
+use crate::live::plan::{Batch, Change, Watched, Work};
+use crate::profile::{Profile, Project};
+use crate::swarm::build;
+use crate::swarm::docker::Docker;
+use crate::swarm::watch::{self, Outcome};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Only these services' rules (short names; empty: all).
+    pub services: Vec<String>,
+    /// How long a rebuild's roll-out (and the first `up`) may take.
+    pub timeout: Duration,
+    /// Poll the disk instead of waiting for the OS's events.
+    pub poll: bool,
+}
+
+/// One line of a watch session: what changed, what was done, how long it took.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// The service (none for a redeploy of devenv's own inputs).
+    pub service: Option<String>,
+    /// `sync`, `sync+restart`, `sync+exec`, `restart`, `rebuild`, `redeploy`, `initial-sync`,
+    /// `new-task-sync`, `ignored`.
+    pub action: String,
+    /// The changed paths, relative to the project root.
+    pub changed: Vec<String>,
+    /// Files copied and deleted.
+    pub files: usize,
+    /// The containers it was applied in.
+    pub containers: usize,
+    /// A rebuild's new image.
+    pub image: Option<String>,
+    pub ok: bool,
+    pub error: Option<String>,
+    /// What a reader should know besides (the signal sent, the image kept).
+    pub detail: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+impl Event {
+    fn new(service: Option<&str>, action: &str, changed: Vec<String>) -> Event {
+        Event {
+            service: service.map(String::from),
+            action: action.into(),
+            changed,
+            files: 0,
+            containers: 0,
+            image: None,
+            ok: true,
+            error: None,
+            detail: None,
+            elapsed_ms: 0,
+        }
+    }
+}
+
+pub struct Session<'c> {
+    ctx: &'c Ctx,
+    project: Project,
+    profile: Profile,
+    stack: String,
+    watched: Watched,
+    /// Per syncing service: the containers that have its sync rules' files.
+    seen: BTreeMap<String, BTreeSet<String>>,
+    only: Vec<String>,
+    timeout: Duration,
+    single_node: bool,
+    wsl: bool,
+    poll: bool,
+}
+
+fn rel_display(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root)
+        .map(|r| r.to_string_lossy().replace('\\', "/"))
+        .unwrap_or_else(|_| p.display().to_string())
+}
+
+fn no_rules_hint() -> String {
+    "add compose's `develop.watch` to a service in the stack, e.g.\n  \
+     develop:\n    watch:\n      - {path: ./web, action: sync, target: /app}\n      \
+     - {path: ./api, action: rebuild}"
+        .to_string()
+}
+
+/// `--dry-run`: `up`'s plan, then the rules and what each would do.
+pub fn describe(ctx: &Ctx, opts: &Options) -> anyhow::Result<String> {
+    let up_opts = super::up::Options {
+        timeout: opts.timeout,
+        max_failures: 4,
+        new_cluster: false,
+        rollback: false,
+    };
+    let plan = super::up::plan(ctx, None, up_opts)?;
+    let mut out = super::up::describe(&plan);
+    let root = plan.project.root.clone();
+    let r = &plan.rendered;
+    let known = r.service_names();
+    let mut only = Vec::new();
+    for s in &opts.services {
+        only.push(super::update::resolve(&r.stack_name, &known, s)?);
+    }
+    let mut any = false;
+    for rule in r
+        .watch
+        .iter()
+        .filter(|x| only.is_empty() || only.contains(&x.service))
+    {
+        any = true;
+        let path = rel_display(&root, &rule.path);
+        let does = match rule.action {
+            crate::live::Action::Rebuild => format!(
+                "build {}'s image at the hash of its sources and roll the service to it",
+                rule.service
+            ),
+            crate::live::Action::Restart => {
+                format!("send SIG{} to {}'s tasks", rule.signal, rule.service)
+            }
+            a => format!(
+                "copy into {}'s running tasks at {}{}",
+                rule.service,
+                rule.target.as_deref().unwrap_or("/"),
+                match a {
+                    crate::live::Action::SyncRestart => format!(", then send SIG{}", rule.signal),
+                    crate::live::Action::SyncExec =>
+                        format!(", then run `{}`", rule.exec.join(" ")),
+                    _ => String::new(),
+                }
+            ),
+        };
+        let mut filters = String::new();
+        if !rule.ignore.is_empty() {
+            filters.push_str(&format!(" (ignoring {})", rule.ignore.join(", ")));
+        }
+        if !rule.include.is_empty() {
+            filters.push_str(&format!(" (only {})", rule.include.join(", ")));
+        }
+        out.push_str(&format!(
+            "would watch {path}{filters}: on a change, {does}\n"
+        ));
+    }
+    if !any {
+        return Err(
+            UserError::usage("no service of the stack has `develop.watch` rules")
+                .hint(no_rules_hint())
+                .into(),
+        );
+    }
+    out.push_str("would watch devenv.yaml, the profile and the templates: on a change, render and deploy again\n");
+    Ok(out)
+}
+
+/// Brings the stack up (a no-op when it runs as rendered) and reads the watch rules.
+pub fn start<'c>(ctx: &'c Ctx, opts: &Options) -> anyhow::Result<Session<'c>> {
+    let up_opts = super::up::Options {
+        timeout: opts.timeout,
+        max_failures: 4,
+        new_cluster: false,
+        rollback: false,
+    };
+    let lock = ctx.lock_project()?;
+    let plan = super::up::plan(ctx, None, up_opts).map_err(super::unchanged)?;
+    if plan.remote() {
+        return Err(UserError::usage(format!(
+            "`devenv watch` is for a local profile; profile {} deploys to the remote context `{}`",
+            plan.profile.name, plan.profile.file.docker.context
+        ))
+        .hint("switch to a local profile (`devenv switch local`); the server gets images with `devenv up`")
+        .into());
+    }
+    let single_node = plan.target.info.swarm.nodes <= 1;
+    let project = plan.project.clone();
+    let profile = plan.profile.clone();
+    for n in &plan.notes {
+        crate::ui::note(n);
+    }
+    let mut x = Executor::new(ctx.sys.as_ref());
+    let r = super::up::apply(ctx, &mut x, plan)?;
+    if let Some(ms) = r.ready_after_ms {
+        crate::ui::ok(&format!(
+            "{} services ready {:.1}s after the deploy",
+            r.services.len(),
+            ms as f64 / 1000.0
+        ));
+    }
+    if !ctx.g.json {
+        super::print_endpoints(&r.urls, &r.endpoints);
+    }
+    drop(lock);
+    let mut s = Session {
+        ctx,
+        stack: r.stack.clone(),
+        project,
+        profile,
+        watched: Watched::default(),
+        seen: BTreeMap::new(),
+        only: opts.services.clone(),
+        timeout: opts.timeout,
+        single_node,
+        wsl: ctx.sys.platform().wsl,
+        poll: opts.poll,
+    };
+    s.load_rules()?;
+    let docker = s.ctx.docker(&s.profile)?;
+    for svc in s.watched.syncing_services() {
+        let ids = containers(&docker, &s.stack, &svc)?;
+        s.seen.insert(svc, ids.into_iter().collect());
+    }
+    Ok(s)
+}
+
+impl Session<'_> {
+    /// The rules of the current render (again after a redeploy: the stack may have new ones).
+    fn load_rules(&mut self) -> anyhow::Result<()> {
+        let r = self.ctx.render(&self.project, &self.profile)?;
+        let known = r.service_names();
+        let mut only = Vec::new();
+        for s in &self.only {
+            only.push(super::update::resolve(&r.stack_name, &known, s)?);
+        }
+        let rules: Vec<_> = r
+            .watch
+            .iter()
+            .filter(|x| only.is_empty() || only.contains(&x.service))
+            .cloned()
+            .collect();
+        if rules.is_empty() {
+            let what = if only.is_empty() {
+                "no service of the stack has `develop.watch` rules".to_string()
+            } else {
+                format!("{} has no `develop.watch` rules", only.join(", "))
+            };
+            return Err(UserError::usage(what).hint(no_rules_hint()).into());
+        }
+        let contexts: BTreeMap<String, PathBuf> = r
+            .builds
+            .iter()
+            .map(|b| (b.service.clone(), self.project.root.join(&b.context)))
+            .collect();
+        let root = &self.project.root;
+        let mut inputs = vec![
+            root.join(crate::profile::PROJECT_FILE),
+            self.profile.path.clone(),
+            root.join(&self.project.file.stack),
+        ];
+        for c in &r.configs {
+            inputs.push(root.join(&c.template));
+        }
+        if let Some(dir) = root.join(&self.project.file.stack).parent() {
+            // templates the stack includes
+            inputs.push(dir.to_path_buf());
+        }
+        self.watched = Watched::new(rules, &contexts, inputs, root);
+        Ok(())
+    }
+
+    /// What the OS is asked to watch.
+    fn roots(&self) -> Vec<Root> {
+        let mut v: Vec<Root> = Vec::new();
+        for r in self.watched.rules() {
+            v.push(if r.path.is_dir() {
+                Root::Tree(r.path.clone())
+            } else {
+                Root::File(r.path.clone())
+            });
+        }
+        for i in &self.watched.inputs {
+            v.push(if i.is_dir() {
+                Root::Tree(i.clone())
+            } else {
+                Root::File(i.clone())
+            });
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    fn watcher(&self) -> anyhow::Result<FsWatch> {
+        let poll = self.poll || fswatch::needs_polling(self.wsl, &self.project.root);
+        let (w, warnings) = FsWatch::new(&self.roots(), poll)?;
+        for w in warnings {
+            crate::ui::warn(&w);
+        }
+        if poll && !self.poll {
+            crate::ui::note(&format!(
+                "{} is a Windows drive under WSL, where Linux gets no events for edits made from Windows: polling every {} ms",
+                self.project.root.display(),
+                fswatch::POLL.as_millis()
+            ));
+        }
+        Ok(w)
+    }
+
+    fn say(&self, e: &Event) {
+        if self.ctx.g.json {
+            crate::ui::out_str(&format!(
+                "{}\n",
+                serde_json::to_string(e).expect("an event serialises")
+            ));
+            return;
+        }
+        let what = match e.changed.as_slice() {
+            [] => String::new(),
+            [one] => format!("{one} → "),
+            [one, rest @ ..] => format!("{one} and {} more → ", rest.len()),
+        };
+        let svc = e.service.as_deref().unwrap_or("stack");
+        let secs = e.elapsed_ms as f64 / 1000.0;
+        let done = match e.action.as_str() {
+            "rebuild" => format!(
+                "rebuilt {} and rolled it out",
+                e.image.as_deref().unwrap_or("the image")
+            ),
+            "redeploy" => "rendered and redeployed".to_string(),
+            a => format!(
+                "{a}: {} file{} into {} task{}",
+                e.files,
+                if e.files == 1 { "" } else { "s" },
+                e.containers,
+                if e.containers == 1 { "" } else { "s" }
+            ),
+        };
+        let detail = e
+            .detail
+            .as_deref()
+            .map(|d| format!("; {d}"))
+            .unwrap_or_default();
+        if e.ok {
+            crate::ui::ok(&format!("{what}{svc}: {done} ({secs:.2}s){detail}"));
+        } else {
+            crate::ui::error(&format!(
+                "{what}{svc}: {} failed ({secs:.2}s){detail}\n{}",
+                e.action,
+                e.error.as_deref().unwrap_or("")
+            ));
+        }
+    }
+
+    /// Syncs the initial_sync rules into the running containers.
+    fn initial_sync(&mut self) -> anyhow::Result<()> {
+        let docker = self.ctx.docker(&self.profile)?;
+        for svc in self.watched.syncing_services() {
+            let w = self.watched.full_sync(&svc, false, &list_tree);
+            if w.copies.is_empty() {
+                continue;
+            }
+            let ids: Vec<String> = self
+                .seen
+                .get(&svc)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            let e = self.sync_into(&docker, &w, &ids, "initial-sync", Vec::new());
+            self.say(&e);
+        }
+        Ok(())
+    }
+
+    /// Containers of syncing services that appeared since the last look get the full sync.
+    fn sync_new_tasks(&mut self) -> anyhow::Result<()> {
+        let docker = self.ctx.docker(&self.profile)?;
+        for svc in self.watched.syncing_services() {
+            let now: BTreeSet<String> = containers(&docker, &self.stack, &svc)?
+                .into_iter()
+                .collect();
+            let seen = self.seen.entry(svc.clone()).or_default();
+            let fresh: Vec<String> = now.difference(seen).cloned().collect();
+            *seen = now;
+            if fresh.is_empty() {
+                continue;
+            }
+            let w = self.watched.full_sync(&svc, true, &list_tree);
+            if w.copies.is_empty() {
+                continue;
+            }
+            let mut e = self.sync_into(&docker, &w, &fresh, "new-task-sync", Vec::new());
+            e.detail = Some("a new task of the service got the synced files".into());
+            self.say(&e);
+        }
+        Ok(())
+    }
+
+    /// Copies `w`'s files into `ids`, deletes, signals, runs its commands.
+    fn sync_into(
+        &self,
+        docker: &Docker<'_>,
+        w: &Work,
+        ids: &[String],
+        action: &str,
+        changed: Vec<String>,
+    ) -> Event {
+        let t = Instant::now();
+        let mut e = Event::new(Some(&w.service), action, changed);
+        let mut x = Executor::new(self.ctx.sys.as_ref());
+        let (tar, skipped) = match crate::live::archive::build(&w.copies) {
+            Ok(v) => v,
+            Err(err) => {
+                e.ok = false;
+                e.error = Some(format!("reading the changed files: {err}"));
+                return e;
+            }
+        };
+        let copies = w.copies.len() - skipped.len();
+        e.files = copies + w.deletes.len();
+        let mut errors = Vec::new();
+        let mut notes = Vec::new();
+        for id in ids {
+            let short = &id[..id.len().min(12)];
+            if copies > 0 {
+                let c = docker
+                    .cmd(["cp", "-", &format!("{id}:/")])
+                    .stdin(tar.clone());
+                match x.run(&c) {
+                    Ok(o) if o.ok() => {}
+                    Ok(o) => errors.push(format!("copying into {short}: {}", o.stderr_str())),
+                    Err(err) => errors.push(format!("cannot run docker: {err}")),
+                }
+            }
+            if !w.deletes.is_empty() {
+                let mut args = vec![
+                    "exec".to_string(),
+                    id.clone(),
+                    "rm".into(),
+                    "-rf".into(),
+                    "--".into(),
+                ];
+                args.extend(w.deletes.iter().cloned());
+                match x.docker_raw(docker, args) {
+                    Ok(o) if o.ok() => {}
+                    Ok(o) => {
+                        let out = format!("{} {}", o.stdout_str().trim(), o.stderr_str());
+                        errors.push(if out.contains("not found") || out.contains("no such file") {
+                            format!(
+                                "the image of {} has no `rm`: the removed files stay in {short} until the task is replaced",
+                                w.service
+                            )
+                        } else {
+                            format!("deleting in {short} (`rm -rf` in the container): {}", out.trim())
+                        })
+                    }
+                    Err(err) => errors.push(err.to_string()),
+                }
+            }
+            for cmd in &w.exec {
+                let mut args = vec!["exec".to_string(), id.clone()];
+                args.extend(cmd.iter().cloned());
+                match x.docker_raw(docker, args) {
+                    Ok(o) if o.ok() => {}
+                    Ok(o) => errors.push(format!(
+                        "`{}` in {short} exited {}: {}{}",
+                        cmd.join(" "),
+                        o.status,
+                        o.stdout_str().trim(),
+                        o.stderr_str()
+                    )),
+                    Err(err) => errors.push(err.to_string()),
+                }
+            }
+            if let Some(sig) = &w.signal {
+                match x.docker_raw(docker, ["kill", "--signal", sig.as_str(), id.as_str()]) {
+                    Ok(o) if o.ok() => {
+                        notes.push(format!("SIG{sig} sent to the task's main process"))
+                    }
+                    Ok(o) => errors.push(format!("signalling {short}: {}", o.stderr_str())),
+                    Err(err) => errors.push(err.to_string()),
+                }
+            }
+        }
+        if w.signal.is_some() && errors.is_empty() {
+            // a process that dies of the signal ends its task: swarm starts a new one from the
+            // image, which the next look syncs
+            std::thread::sleep(Duration::from_millis(300));
+            let alive = ids
+                .iter()
+                .filter(|id| {
+                    docker
+                        .try_query(["inspect", "--format", "{{.State.Running}}", id.as_str()])
+                        .map(|o| o.stdout_str().trim() == "true")
+                        .unwrap_or(false)
+                })
+                .count();
+            if alive < ids.len() {
+                notes.push(format!(
+                    "the process exited on SIG{}: swarm starts a new task from the image, and devenv syncs the files into it \
+                     (set `x-devenv-signal:` to a signal it reloads on)",
+                    w.signal.as_deref().unwrap_or("HUP")
+                ));
+            }
+        }
+        notes.dedup();
+        if !skipped.is_empty() {
+            notes.push(format!(
+                "{} changed file(s) vanished before the copy",
+                skipped.len()
+            ));
+        }
+        e.containers = ids.len();
+        if ids.is_empty() {
+            e.ok = false;
+            e.error = Some(format!(
+                "no running task of {} on this node to sync into (`devenv status` shows why)",
+                w.service
+            ));
+        } else if !errors.is_empty() {
+            e.ok = false;
+            e.error = Some(errors.join("\n"));
+        }
+        if !notes.is_empty() {
+            e.detail = Some(notes.join("; "));
+        }
+        e.elapsed_ms = t.elapsed().as_millis() as u64;
+        e
+    }
+
+    /// Builds the service's image at the tag of its current sources and rolls the service to it.
+    fn rebuild(&self, docker: &Docker<'_>, service: &str, changed: Vec<String>) -> Event {
+        let t = Instant::now();
+        let mut e = Event::new(Some(service), "rebuild", changed);
+        let r = (|| -> anyhow::Result<(Option<String>, String)> {
+            let r = self.ctx.render(&self.project, &self.profile)?;
+            let steps = build::plan(docker, &self.project, &r)?;
+            let Some(step) = steps.into_iter().find(|s| s.service == service) else {
+                anyhow::bail!("{service} has no build context any more");
+            };
+            let full = format!("{}_{service}", self.stack);
+            let current = docker
+                .query([
+                    "service",
+                    "inspect",
+                    "--format",
+                    "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+                    full.as_str(),
+                ])?
+                .stdout_str();
+            let current = current
+                .trim()
+                .split('@')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let mut x = Executor::new(self.ctx.sys.as_ref());
+            if !step.built {
+                let o = x.docker_raw(docker, step.args(false))?;
+                if !o.ok() {
+                    let text = format!("{}{}", o.stdout_str(), String::from_utf8_lossy(&o.stderr));
+                    let tail: Vec<&str> = text.lines().rev().take(15).collect();
+                    let tail: Vec<&str> = tail.into_iter().rev().collect();
+                    return Err(UserError::new(format!(
+                        "docker build exit {}:\n{}",
+                        o.status,
+                        tail.join("\n")
+                    ))
+                    .hint(format!("{service} keeps running {current}"))
+                    .into());
+                }
+            }
+            if current == step.tag {
+                return Ok((Some("the image is the one running".into()), step.tag));
+            }
+            let since = SystemTime::now();
+            x.docker(
+                docker,
+                [
+                    "service",
+                    "update",
+                    "--detach",
+                    "--image",
+                    step.tag.as_str(),
+                    full.as_str(),
+                ],
+            )?;
+            let opts = watch::Options {
+                timeout: self.timeout,
+                progress: false,
+                single_node: self.single_node,
+                ..Default::default()
+            };
+            let report = watch::watch(
+                docker,
+                &mut x,
+                &self.stack,
+                &[service.to_string()],
+                since,
+                &opts,
+            )?;
+            if report.outcome != Outcome::Ready {
+                let why = report
+                    .services
+                    .iter()
+                    .find_map(|s| s.fatal.clone().or(s.error.clone()))
+                    .unwrap_or_else(|| "it did not become ready".into());
+                crate::swarm::deploy::rollback_unfinished(&mut x, docker, &self.stack, &report)?;
+                return Err(UserError::new(format!(
+                    "the new image {} did not come up: {why}",
+                    step.tag
+                ))
+                .hint(format!(
+                    "rolled back to {current}; `devenv logs {service}` shows why"
+                ))
+                .into());
+            }
+            Ok((None, step.tag))
+        })();
+        match r {
+            Ok((detail, tag)) => {
+                e.image = Some(tag);
+                e.detail = detail;
+            }
+            Err(err) => {
+                e.ok = false;
+                match err.downcast_ref::<UserError>() {
+                    Some(u) => {
+                        e.error = Some(u.message.clone());
+                        e.detail = u.hint.clone();
+                    }
+                    None => e.error = Some(format!("{err:#}")),
+                }
+            }
+        }
+        e.elapsed_ms = t.elapsed().as_millis() as u64;
+        e
+    }
+
+    /// devenv's inputs changed: render and deploy again, as `up` does.
+    fn redeploy(&mut self, changed: Vec<String>) -> Event {
+        let t = Instant::now();
+        let mut e = Event::new(None, "redeploy", changed);
+        let r = (|| -> anyhow::Result<()> {
+            let _lock = self.ctx.lock_project()?;
+            let opts = super::up::Options {
+                timeout: self.timeout,
+                max_failures: 4,
+                new_cluster: false,
+                rollback: true,
+            };
+            let plan = super::up::plan(self.ctx, Some(&self.profile.name), opts)?;
+            let mut x = Executor::new(self.ctx.sys.as_ref());
+            super::up::apply(self.ctx, &mut x, plan)?;
+            Ok(())
+        })();
+        if let Err(err) = r {
+            e.ok = false;
+            e.error = Some(format!("{err:#}"));
+            e.detail = Some("the stack runs as before".into());
+        } else if let Err(err) = self.load_rules() {
+            e.ok = false;
+            e.error = Some(format!("{err:#}"));
+        }
+        e.elapsed_ms = t.elapsed().as_millis() as u64;
+        e
+    }
+
+    /// Carries out one batch; one event per service (and one for a redeploy).
+    pub fn apply(&mut self, batch: &Batch) -> anyhow::Result<Vec<Event>> {
+        let root = self.project.root.clone();
+        let show = |v: &[PathBuf]| v.iter().map(|p| rel_display(&root, p)).collect::<Vec<_>>();
+        let mut events = Vec::new();
+        for (p, why) in &batch.refused {
+            crate::ui::warn(&format!("{}: {why}", rel_display(&root, p)));
+        }
+        if !batch.redeploy.is_empty() {
+            let e = self.redeploy(show(&batch.redeploy));
+            self.say(&e);
+            events.push(e);
+        }
+        let docker = self.ctx.docker(&self.profile)?;
+        for w in &batch.work {
+            let e = if !w.rebuild.is_empty() {
+                self.rebuild(&docker, &w.service, show(&w.rebuild))
+            } else {
+                let ids = containers(&docker, &self.stack, &w.service)?;
+                // a container devenv has not synced yet gets everything
+                let seen = self.seen.entry(w.service.clone()).or_default();
+                let fresh: Vec<String> =
+                    ids.iter().filter(|i| !seen.contains(*i)).cloned().collect();
+                *seen = ids.iter().cloned().collect();
+                if !fresh.is_empty() {
+                    let full = self.watched.full_sync(&w.service, true, &list_tree);
+                    let e = self.sync_into(&docker, &full, &fresh, "new-task-sync", Vec::new());
+                    self.say(&e);
+                }
+                self.sync_into(&docker, w, &ids, w.action(), show(&w.changed))
+            };
+            self.say(&e);
+            events.push(e);
+        }
+        Ok(events)
+    }
+
+    /// Watches until the process is stopped (Ctrl-C).
+    pub fn run(&mut self) -> anyhow::Result<()> {
+        let mut fs = self.watcher()?;
+        self.initial_sync()?;
+        let names: Vec<String> = {
+            let mut v: Vec<String> = self
+                .watched
+                .rules()
+                .map(|r| format!("{} ({})", r.service, r.action.name()))
+                .collect();
+            v.dedup();
+            v
+        };
+        crate::ui::info(&format!(
+            "watching {} for {}; Ctrl-C stops",
+            fs.trees()
+                .iter()
+                .map(|t| rel_display(&self.project.root, t))
+                .map(|s| if s.is_empty() { ".".to_string() } else { s })
+                .collect::<Vec<_>>()
+                .join(", "),
+            names.join(", ")
+        ));
+        let mut last_look = Instant::now();
+        loop {
+            let paths = match fs.next(Duration::from_secs(2))? {
+                Next::Idle => {
+                    if last_look.elapsed() >= Duration::from_secs(2) {
+                        self.sync_new_tasks()?;
+                        last_look = Instant::now();
+                    }
+                    continue;
+                }
+                Next::Rescan => {
+                    crate::ui::note("the OS dropped file events: looking at every watched file");
+                    fs.trees().to_vec()
+                }
+                Next::Changes(p) => p,
+            };
+            let watched = &self.watched;
+            let changes: Vec<Change> = fswatch::expand(&paths, &|p: &Path| watched.noise(p));
+            let batch = self.watched.plan(&changes);
+            if batch.work.is_empty() && batch.redeploy.is_empty() && batch.refused.is_empty() {
+                crate::ui::debug(&format!("ignored: {}", batch.ignored.len()));
+                continue;
+            }
+            let roots = self.roots();
+            self.apply(&batch)?;
+            if self.roots() != roots {
+                fs = self.watcher()?;
+            }
+            last_look = Instant::now();
+        }
+    }
+}
+
+/// Every path below `dir` (or `dir` itself, a file), as changes.
+fn list_tree(dir: &Path) -> Vec<Change> {
+    fswatch::expand(&[dir.to_path_buf()], &|p: &Path| p.ends_with(".git"))
+}
+
+/// The running containers of a service on this node (full ids).
+pub fn containers(docker: &Docker<'_>, stack: &str, service: &str) -> anyhow::Result<Vec<String>> {
+    let o = docker.query([
+        "ps",
+        "--no-trunc",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.swarm.service.name={stack}_{service}"),
+        "--filter",
+        "status=running",
+    ])?;
+    let mut v: Vec<String> = o
+        .stdout_str()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    v.sort();
+    Ok(v)
+}
