@@ -226,7 +226,12 @@ mod tests {
             .iter()
             .map(|c| {
                 (
-                    c.path.strip_prefix(d.path()).unwrap().display().to_string(),
+                    c.path
+                        .strip_prefix(d.path())
+                        .unwrap()
+                        .display()
+                        .to_string()
+                        .replace('\\', "/"),
                     c.kind,
                 )
             })

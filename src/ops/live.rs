@@ -98,6 +98,14 @@ fn rel_display(root: &Path, p: &Path) -> String {
         .unwrap_or_else(|_| p.display().to_string())
 }
 
+fn no_rules(only: &[String]) -> String {
+    if only.is_empty() {
+        "no service of the stack has `develop.watch` rules".to_string()
+    } else {
+        format!("{} has no `develop.watch` rules", only.join(", "))
+    }
+}
+
 fn no_rules_hint() -> String {
     "add compose's `develop.watch` to a service in the stack, e.g.\n  \
      develop:\n    watch:\n      - {path: ./web, action: sync, target: /app}\n      \
@@ -162,11 +170,9 @@ pub fn describe(ctx: &Ctx, opts: &Options) -> anyhow::Result<String> {
         ));
     }
     if !any {
-        return Err(
-            UserError::usage("no service of the stack has `develop.watch` rules")
-                .hint(no_rules_hint())
-                .into(),
-        );
+        return Err(UserError::usage(no_rules(&only))
+            .hint(no_rules_hint())
+            .into());
     }
     out.push_str("would watch devenv.yaml, the profile and the templates: on a change, render and deploy again\n");
     Ok(out)
@@ -191,8 +197,6 @@ pub fn start<'c>(ctx: &'c Ctx, opts: &Options) -> anyhow::Result<Session<'c>> {
         .into());
     }
     let single_node = plan.target.info.swarm.nodes <= 1;
-    let project = plan.project.clone();
-    let profile = plan.profile.clone();
     for n in &plan.notes {
         crate::ui::note(n);
     }
@@ -209,32 +213,43 @@ pub fn start<'c>(ctx: &'c Ctx, opts: &Options) -> anyhow::Result<Session<'c>> {
         super::print_endpoints(&r.urls, &r.endpoints);
     }
     drop(lock);
-    let mut s = Session {
-        ctx,
-        stack: r.stack.clone(),
-        project,
-        profile,
-        watched: Watched::default(),
-        seen: BTreeMap::new(),
-        only: opts.services.clone(),
-        timeout: opts.timeout,
-        single_node,
-        wsl: ctx.sys.platform().wsl,
-        poll: opts.poll,
-    };
-    s.load_rules()?;
-    let docker = s.ctx.docker(&s.profile)?;
-    for svc in s.watched.syncing_services() {
-        let ids = containers(&docker, &s.stack, &svc)?;
-        s.seen.insert(svc, ids.into_iter().collect());
+    Session::open(ctx, opts, single_node)
+}
+
+impl<'c> Session<'c> {
+    /// A session on the stack as it runs now: the rules read, the running containers of the
+    /// syncing services noted.
+    pub fn open(ctx: &'c Ctx, opts: &Options, single_node: bool) -> anyhow::Result<Session<'c>> {
+        let project = ctx.project()?;
+        let profile = ctx.profile(&project, None)?;
+        let mut s = Session {
+            ctx,
+            stack: String::new(),
+            project,
+            profile,
+            watched: Watched::default(),
+            seen: BTreeMap::new(),
+            only: opts.services.clone(),
+            timeout: opts.timeout,
+            single_node,
+            wsl: ctx.sys.platform().wsl,
+            poll: opts.poll,
+        };
+        s.load_rules()?;
+        let docker = s.ctx.docker(&s.profile)?;
+        for svc in s.watched.syncing_services() {
+            let ids = containers(&docker, &s.stack, &svc)?;
+            s.seen.insert(svc, ids.into_iter().collect());
+        }
+        Ok(s)
     }
-    Ok(s)
 }
 
 impl Session<'_> {
     /// The rules of the current render (again after a redeploy: the stack may have new ones).
     fn load_rules(&mut self) -> anyhow::Result<()> {
         let r = self.ctx.render(&self.project, &self.profile)?;
+        self.stack = r.stack_name.clone();
         let known = r.service_names();
         let mut only = Vec::new();
         for s in &self.only {
@@ -247,12 +262,9 @@ impl Session<'_> {
             .cloned()
             .collect();
         if rules.is_empty() {
-            let what = if only.is_empty() {
-                "no service of the stack has `develop.watch` rules".to_string()
-            } else {
-                format!("{} has no `develop.watch` rules", only.join(", "))
-            };
-            return Err(UserError::usage(what).hint(no_rules_hint()).into());
+            return Err(UserError::usage(no_rules(&only))
+                .hint(no_rules_hint())
+                .into());
         }
         let contexts: BTreeMap<String, PathBuf> = r
             .builds
@@ -268,8 +280,12 @@ impl Session<'_> {
         for c in &r.configs {
             inputs.push(root.join(&c.template));
         }
-        if let Some(dir) = root.join(&self.project.file.stack).parent() {
-            // templates the stack includes
+        // the templates the stack includes: its directory, unless that is the project root or
+        // holds watched sources (a change there would redeploy as well as sync)
+        if let Some(dir) = root.join(&self.project.file.stack).parent()
+            && dir != root.as_path()
+            && !rules.iter().any(|r| r.path.starts_with(dir))
+        {
             inputs.push(dir.to_path_buf());
         }
         self.watched = Watched::new(rules, &contexts, inputs, root);
@@ -711,6 +727,18 @@ impl Session<'_> {
         Ok(events)
     }
 
+    /// Plans and applies the changes of `paths` (as they are on disk now); the events said.
+    pub fn changed(&mut self, paths: &[PathBuf]) -> anyhow::Result<Vec<Event>> {
+        let watched = &self.watched;
+        let changes: Vec<Change> = fswatch::expand(paths, &|p: &Path| watched.noise(p));
+        let batch = self.watched.plan(&changes);
+        if batch.work.is_empty() && batch.redeploy.is_empty() && batch.refused.is_empty() {
+            crate::ui::debug(&format!("ignored: {}", batch.ignored.len()));
+            return Ok(Vec::new());
+        }
+        self.apply(&batch)
+    }
+
     /// Watches until the process is stopped (Ctrl-C).
     pub fn run(&mut self) -> anyhow::Result<()> {
         let mut fs = self.watcher()?;
@@ -750,15 +778,10 @@ impl Session<'_> {
                 }
                 Next::Changes(p) => p,
             };
-            let watched = &self.watched;
-            let changes: Vec<Change> = fswatch::expand(&paths, &|p: &Path| watched.noise(p));
-            let batch = self.watched.plan(&changes);
-            if batch.work.is_empty() && batch.redeploy.is_empty() && batch.refused.is_empty() {
-                crate::ui::debug(&format!("ignored: {}", batch.ignored.len()));
+            let roots = self.roots();
+            if self.changed(&paths)?.is_empty() {
                 continue;
             }
-            let roots = self.roots();
-            self.apply(&batch)?;
             if self.roots() != roots {
                 fs = self.watcher()?;
             }

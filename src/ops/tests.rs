@@ -661,3 +661,113 @@ fn doctor_checks_the_login_of_a_registry_profile() {
     assert_eq!(serde_json::to_value(&c.status).unwrap(), "ok");
     assert!(c.detail.contains("logged in"), "{}", c.detail);
 }
+
+/// `project` with `develop.watch` on web: `./site` synced to /www, then SIGHUP.
+fn watch_project(dir: &Path) {
+    project(dir);
+    std::fs::write(
+        dir.join("templates/stack.yml"),
+        "services:\n  web:\n    image: busybox:1\n    configs: [{source: page, target: /www/index.html}]\n    develop:\n      watch:\n        - {path: ./site, action: sync+restart, target: /www, ignore: [drafts/]}\n  worker:\n    image: busybox:1\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("site/drafts")).unwrap();
+    std::fs::write(dir.join("site/a.html"), "a\n").unwrap();
+    std::fs::write(dir.join("site/drafts/b.html"), "b\n").unwrap();
+}
+
+#[test]
+fn watch_syncs_deletes_and_signals_each_running_task_through_the_seam() {
+    let d = tempfile::tempdir().unwrap();
+    watch_project(d.path());
+    let sys = engine(true)
+        .respond(
+            &format!("{DOCKER} ps"),
+            0,
+            "c1aaaaaaaaaaaa\nc2bbbbbbbbbbbb\n",
+        )
+        .respond(&format!("{DOCKER} inspect --format"), 0, "true\n");
+    let (ctx, sys) = ctx(sys, d.path());
+    let opts = super::live::Options {
+        services: Vec::new(),
+        timeout: Duration::from_secs(5),
+        poll: false,
+    };
+    let mut s = super::live::Session::open(&ctx, &opts, true).unwrap();
+    let before = sys.commands().len();
+    let root = d.path().to_path_buf();
+    let ev = s
+        .changed(&[
+            root.join("site/a.html"),
+            root.join("site/gone.html"),
+            root.join("site/drafts/b.html"),
+            root.join("site/.a.html.swp"),
+        ])
+        .unwrap();
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    let e = &ev[0];
+    assert!(e.ok, "{e:?}");
+    assert_eq!(e.action, "sync+restart");
+    assert_eq!((e.files, e.containers), (2, 2));
+    assert_eq!(e.changed, ["site/a.html", "site/gone.html"]);
+    let cmds: Vec<String> = sys.commands()[before..].to_vec();
+    for c in ["c1aaaaaaaaaaaa", "c2bbbbbbbbbbbb"] {
+        for want in [
+            format!("{DOCKER} cp - {c}:/"),
+            format!("{DOCKER} exec {c} rm -rf -- /www/gone.html"),
+            format!("{DOCKER} kill --signal HUP {c}"),
+        ] {
+            assert!(cmds.contains(&want), "no `{want}` in {cmds:#?}");
+        }
+    }
+    assert!(
+        !cmds
+            .iter()
+            .any(|c| c.contains("service update") || c.contains("restart")),
+        "a sync never replaces the task: {cmds:#?}"
+    );
+
+    // nothing watched changed: no docker call
+    let n = sys.commands().len();
+    assert!(s.changed(&[root.join("README.md")]).unwrap().is_empty());
+    assert_eq!(sys.commands().len(), n);
+}
+
+#[test]
+fn watch_dry_run_lists_the_bundled_examples_rules() {
+    let d = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(repo.join("devenv.yaml"), d.path().join("devenv.yaml")).unwrap();
+    for dir in ["profiles", "templates", "web", "api"] {
+        std::fs::create_dir_all(d.path().join(dir)).unwrap();
+        for e in std::fs::read_dir(repo.join(dir)).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), d.path().join(dir).join(e.file_name())).unwrap();
+        }
+    }
+    let ca = tempfile::tempdir().unwrap();
+    let sys = engine(false).env("DEVENV_CAROOT", &ca.path().to_string_lossy());
+    let (ctx, _) = ctx(sys, d.path());
+    let opts = super::live::Options {
+        services: Vec::new(),
+        timeout: Duration::from_secs(5),
+        poll: false,
+    };
+    let plan = super::live::describe(&ctx, &opts).unwrap();
+    for want in [
+        "would watch web (ignoring Dockerfile, **/__pycache__, **/*.pyc): on a change, copy into web's running tasks at /app",
+        "would watch api (only **/*.go, go.mod, go.sum, Dockerfile): on a change, build api's image",
+        "would watch devenv.yaml, the profile and the templates: on a change, render and deploy again",
+    ] {
+        assert!(plan.contains(want), "no {want:?} in\n{plan}");
+    }
+    let opts = super::live::Options {
+        services: vec!["postgres".into()],
+        ..opts
+    };
+    let e = super::live::describe(&ctx, &opts).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("postgres has no `develop.watch` rules"),
+        "{e}"
+    );
+}
