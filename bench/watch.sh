@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: from saving a file to the new content being served, with `devenv watch` (a `sync`
 # rule; a `rebuild` rule) side by side with the way without it, `devenv build && devenv update
-# SERVICE` — which restarts the image the service runs, so the new build is deployed with
-# `devenv build && devenv up`. `docker compose watch` cannot be installed here (Debian and PyPI carry compose v1
+# SERVICE`. `docker compose watch` cannot be installed here (Debian and PyPI carry compose v1
 # only, which has no watch). On this machine's engine and single-node swarm (a stack of its own,
 # removed at the end); needs docker and busybox-static. Usage: bench/watch.sh (RUNS, default 5).
 set -euo pipefail
@@ -89,13 +88,12 @@ for i in $(seq "$runs"); do
 done >"$work/rebuild"
 kill "$watch_pid"; wait "$watch_pid" 2>/dev/null || true; watch_pid=
 
-# without watch: build, then deploy the new tag (the task replaced; `devenv update` restarts the
-# tag the service runs, not a new build)
+# without watch: build, then a rolling update to the new build (the task is replaced)
 for i in $(seq "$runs"); do
   echo "site w$i" >"$proj/site/index.html"
   t0=$(now)
   "$bin" -q -C "$proj" build >/dev/null 2>&1
-  "$bin" -q -C "$proj" up local >/dev/null 2>&1
+  "$bin" -q -C "$proj" update web >/dev/null 2>&1
   until_served "$p1" "site w$i" >/dev/null; awk "BEGIN{print $(now) - $t0}"
 done >"$work/update"
 
@@ -103,4 +101,4 @@ printf '| edit → new content served (median of %s) | time |\n|---|---|\n' "$ru
 printf '| `devenv watch`, `sync` rule | %.2f s |\n' "$(median <"$work/sync")"
 printf '| `devenv watch`, `rebuild` rule | %.2f s |\n' "$(median <"$work/rebuild")"
 printf '| (`docker build` alone, for the same change) | %.2f s |\n' "$(median <"$work/build")"
-printf '| `devenv build && devenv up` (today'"'"'s way; the task is replaced) | %.2f s |\n' "$(median <"$work/update")"
+printf '| `devenv build && devenv update web` (without watch; the task is replaced) | %.2f s |\n' "$(median <"$work/update")"

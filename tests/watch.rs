@@ -529,6 +529,23 @@ fn rebuild_rolls_the_new_image_and_a_failed_build_keeps_the_old() {
     f.served(f.app_port, "/", "app v3\n", &w);
     let _ = w.wait_for("api: rebuilt", at, 60);
     readme_quote_holds(&w.output(), "→ api:");
+    drop(w);
+
+    // without watch: `devenv build`, then `devenv update` runs the new build
+    std::fs::write(f.path("api/index.html"), "app v4\n").unwrap();
+    let o = f.run(&["build"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = f.run(&["update", "api"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("api runs its new build myblog/api:"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        f.engine.http_get(f.app_port, "/"),
+        Some("app v4\n".to_string())
+    );
 
     // rules are checked: `rebuild` on a service without `build:` is a config error with its line
     let stack = f.path("templates/stack.yml.j2");

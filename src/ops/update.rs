@@ -34,8 +34,11 @@ pub struct UpdatePlan {
     pub project: Project,
     pub profile: Profile,
     pub stack: String,
-    /// Service (short name) → image it runs (without digest).
+    /// Service (short name) → image it runs (without digest), or the tag of its current
+    /// build when that was built since (`devenv build`, then `devenv update`).
     pub services: Vec<(String, String)>,
+    /// The services whose image is a newer build than the one they run.
+    pub rebuilt: Vec<String>,
     pub registry: bool,
     /// The swarm's nodes (one: an old task still stopping holds a host-mode port for a moment).
     pub nodes: u32,
@@ -48,7 +51,7 @@ impl UpdatePlan {
         let ctx = &self.profile.file.docker.context;
         let mut out = String::new();
         for (s, image) in &self.services {
-            if !self.registry {
+            if !self.registry && !self.rebuilt.contains(s) {
                 out.push_str(&format!(
                     "would run: docker --context {ctx} pull -q {image}\n"
                 ));
@@ -75,6 +78,8 @@ impl UpdatePlan {
                 "--image".into(),
                 image.to_string(),
             ]);
+        } else if self.rebuilt.iter().any(|r| r == service) {
+            args.extend(["--image".into(), image.to_string()]);
         }
         args.push(format!("{}_{service}", self.stack));
         args
@@ -106,7 +111,15 @@ pub fn plan(
     };
     let docker = ctx.docker(&profile)?;
     let target = guard::check(&docker, &profile, &state, Purpose::Existing, false)?;
+    // a service built since it was deployed gets its new build (local engines: a registry
+    // profile's new build is pushed and deployed by `up`)
+    let tags = if profile.file.registry.is_none() {
+        crate::swarm::build::tags(&project, &r)?
+    } else {
+        Default::default()
+    };
     let mut out = Vec::new();
+    let mut rebuilt = Vec::new();
     for n in names {
         let full = format!("{}_{n}", r.stack_name);
         let image = docker
@@ -118,7 +131,16 @@ pub fn plan(
                 full.as_str(),
             ])
             .map(|o| o.stdout_str().trim().to_string())?;
-        let plain = image.split('@').next().unwrap_or(&image).to_string();
+        let mut plain = image.split('@').next().unwrap_or(&image).to_string();
+        if let Some(tag) = tags.get(&n)
+            && *tag != plain
+            && docker
+                .try_query(["image", "inspect", "--format", "{{.Id}}", tag.as_str()])?
+                .ok()
+        {
+            plain = tag.clone();
+            rebuilt.push(n.clone());
+        }
         out.push((n, plain));
     }
     Ok(UpdatePlan {
@@ -128,6 +150,7 @@ pub fn plan(
         project,
         profile,
         services: out,
+        rebuilt,
         timeout,
         rollback,
     })
@@ -144,7 +167,9 @@ pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: UpdatePlan) -> anyhow::Resul
     let since = SystemTime::now();
     for (n, image) in &plan.services {
         crate::ui::step(&format!("updating {n} ({image})"));
-        if !plan.registry && !x.docker_raw(&docker, ["pull", "-q", image.as_str()])?.ok() {
+        if plan.rebuilt.contains(n) {
+            crate::ui::note(&format!("{n} runs its new build {image}"));
+        } else if !plan.registry && !x.docker_raw(&docker, ["pull", "-q", image.as_str()])?.ok() {
             crate::ui::debug(&format!(
                 "could not pull {image}; restarting with the local image"
             ));
