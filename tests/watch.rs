@@ -449,7 +449,7 @@ fn readme_quote_holds(output: &str, which: &str) {
         n += 1;
         let want = norm(line);
         assert!(
-            got.iter().any(|g| *g == want),
+            got.contains(&want),
             "README's line {line:?} is not what watch prints:\n{output}"
         );
     }
