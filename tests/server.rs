@@ -22,6 +22,9 @@ fn must(args: &[&str]) -> String {
     stdout(&o)
 }
 
+const REGISTRY_USER: &str = "pusher";
+const REGISTRY_PASSWORD: &str = "s3cret-for-the-test";
+
 /// The test's own network, daemons and registry; torn down on drop.
 struct Topology {
     dir: tempfile::TempDir,
@@ -53,7 +56,14 @@ impl Topology {
     }
 
     fn start() -> Topology {
-        let n = (std::process::id() % 180) as u8 + 20;
+        Topology::start_with(false)
+    }
+
+    /// `secure`: the registry serves TLS from a test CA (which the daemons trust through
+    /// `/etc/docker/certs.d/HOST:PORT/ca.crt`, in their own mount namespace) and wants a login
+    /// (htpasswd: [`REGISTRY_USER`]); else it is plain HTTP, trusted as insecure.
+    fn start_with(secure: bool) -> Topology {
+        let n = (std::process::id() % 90) as u8 + 20 + if secure { 90 } else { 0 };
         let mut t = Topology {
             dir: tempfile::tempdir().unwrap(),
             bridge: format!("dvb{n}"),
@@ -92,18 +102,22 @@ impl Topology {
             "iptables", "-I", "FORWARD", "-i", &t.bridge, "-o", &t.bridge, "-j", "ACCEPT",
         ]);
         t.rule = true;
-        // the registry, on the bridge address the daemons trust as insecure
+        // the registry, on the bridge address the daemons trust as insecure (or by its CA)
         let reg = t.dir.path().join("registry");
         std::fs::create_dir_all(&reg).unwrap();
-        std::fs::write(
-            reg.join("config.yml"),
-            format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {}\n",
-                reg.join("data").display(),
-                t.registry()
-            ),
-        )
-        .unwrap();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {}\n",
+            reg.join("data").display(),
+            t.registry()
+        );
+        if secure {
+            t.registry_pki(&reg);
+            config.push_str(&format!(
+                "  tls:\n    certificate: {r}/server.crt\n    key: {r}/server.key\nauth:\n  htpasswd:\n    realm: devenv-test\n    path: {r}/htpasswd\n",
+                r = reg.display()
+            ));
+        }
+        std::fs::write(reg.join("config.yml"), config).unwrap();
         t.registry = Some(
             Command::new("docker-registry")
                 .arg("serve")
@@ -118,15 +132,35 @@ impl Topology {
             let d = t.dir.path().join(format!("n{i}"));
             std::fs::create_dir_all(&d).unwrap();
             let host = ["server-a", "server-b"][i];
+            let (trust, mount) = if secure {
+                // the daemon's /etc/docker: certs.d with the registry's CA
+                let etc = d.join("etc-docker");
+                let certs = etc.join(format!("certs.d/{}", t.registry()));
+                std::fs::create_dir_all(&certs).unwrap();
+                std::fs::copy(reg.join("ca.crt"), certs.join("ca.crt")).unwrap();
+                (
+                    String::new(),
+                    format!("mount --bind {} /etc/docker; ", etc.display()),
+                )
+            } else {
+                (
+                    format!("--insecure-registry {}", t.registry()),
+                    String::new(),
+                )
+            };
             let script = format!(
-                "hostname {host}; exec dockerd --data-root {d}/data --exec-root {d}/exec --pidfile {d}/docker.pid -H unix://{d}/docker.sock --bridge none --insecure-registry {reg} >{d}/dockerd.log 2>&1",
+                "{mount}hostname {host}; exec dockerd --data-root {d}/data --exec-root {d}/exec --pidfile {d}/docker.pid -H unix://{d}/docker.sock --bridge none {trust} >{d}/dockerd.log 2>&1",
                 d = d.display(),
-                reg = t.registry()
             );
             // nsenter → unshare → sh → exec dockerd: the child is the daemon itself
+            let mut unshare = vec!["unshare", "--uts"];
+            if secure {
+                unshare.extend(["--mount", "--propagation", "private"]);
+            }
             let child = Command::new("nsenter")
                 .arg(format!("--net=/run/netns/{ns}"))
-                .args(["unshare", "--uts", "sh", "-c", &script])
+                .args(&unshare)
+                .args(["sh", "-c", &script])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -162,6 +196,72 @@ impl Topology {
         );
         assert!(j.status.success(), "{}", stderr(&j));
         t
+    }
+
+    /// A test CA, the registry's certificate for its address, and an htpasswd with the test user.
+    fn registry_pki(&self, reg: &Path) {
+        let r = reg.display().to_string();
+        must(&[
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=devenv test registry CA",
+            "-keyout",
+            &format!("{r}/ca.key"),
+            "-out",
+            &format!("{r}/ca.crt"),
+        ]);
+        must(&[
+            "openssl",
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            &format!("/CN={}", self.ip(1)),
+            "-keyout",
+            &format!("{r}/server.key"),
+            "-out",
+            &format!("{r}/server.csr"),
+        ]);
+        std::fs::write(
+            reg.join("ext.cnf"),
+            format!(
+                "subjectAltName=IP:{}\nextendedKeyUsage=serverAuth\n",
+                self.ip(1)
+            ),
+        )
+        .unwrap();
+        must(&[
+            "openssl",
+            "x509",
+            "-req",
+            "-days",
+            "2",
+            "-in",
+            &format!("{r}/server.csr"),
+            "-CA",
+            &format!("{r}/ca.crt"),
+            "-CAkey",
+            &format!("{r}/ca.key"),
+            "-CAcreateserial",
+            "-extfile",
+            &format!("{r}/ext.cnf"),
+            "-out",
+            &format!("{r}/server.crt"),
+        ]);
+        let htpasswd = must(&["htpasswd", "-Bbn", REGISTRY_USER, REGISTRY_PASSWORD]);
+        std::fs::write(reg.join("htpasswd"), htpasswd).unwrap();
     }
 
     fn cluster_id(&self) -> String {
@@ -600,4 +700,221 @@ fn two_node_server_swarm_with_registry_and_rolling_updates() {
     );
     let o = run(&["switch", "local"], true);
     assert!(o.status.success());
+}
+
+#[test]
+fn two_node_server_over_ssh_with_a_registry_that_needs_a_login() {
+    if !require(
+        "root, docker, ip, nsenter, iptables, dockerd, docker-registry, htpasswd (apache2-utils), openssl, openssh-server and openssh-client",
+        ready()
+            && have("htpasswd")
+            && have("openssl")
+            && can_use_mount_namespaces()
+            && Path::new("/usr/sbin/sshd").exists()
+            && have("ssh")
+            && have("ssh-keyscan"),
+    ) {
+        return;
+    }
+    let t = Topology::start_with(true);
+    let laptop = Engine::start(&[]);
+    // sshd on the manager's address, its sessions on the manager's engine
+    let client = SshClient::new();
+    let sshd = Sshd::start(
+        &t.netns[0],
+        &t.ip(11),
+        2222,
+        &t.sock(0),
+        &[t.dir.path(), &t.dir.path().join("n0")],
+        &client.public_key(),
+    );
+    let keys = sh(&["ssh-keyscan", "-p", "2222", &t.ip(11)]);
+    client.accept(&keys.stdout);
+
+    let p = tempfile::tempdir().unwrap();
+    let dir = p.path();
+    project(dir, &t);
+    std::fs::write(
+        dir.join("profiles/server.yaml"),
+        format!(
+            "domain: srv.example\ndocker:\n  context: devenvt-ssh\n  host: ssh://deploy@{}:2222\n  cluster_id: {}\n  publish: host\nregistry: {{prefix: {}/devenvt}}\nreplicas: {{web: 2, app: 2}}\nvars: {{port: 18103}}\n",
+            t.ip(11),
+            t.cluster_id(),
+            t.registry()
+        ),
+    )
+    .unwrap();
+    let cfg = tempfile::tempdir().unwrap(); // DOCKER_CONFIG: contexts and the registry login
+    laptop.add_context_to(cfg.path());
+    let data = tempfile::tempdir().unwrap();
+    // every command as the client: its own ~/.ssh (through a private /etc/passwd)
+    let binds = [(client.passwd.as_path(), Path::new("/etc/passwd"))];
+    let run_in = |program: &Path, args: &[&str], stdin: Option<&str>| -> std::process::Output {
+        let mut c = in_namespace(&binds, program, args);
+        c.env("NO_COLOR", "1")
+            .env("DOCKER_CONFIG", cfg.path())
+            .env("DEVENV_DATA_DIR", data.path())
+            .env("DEVENV_HOSTS_FILE", data.path().join("hosts"));
+        match stdin {
+            None => {
+                c.stdin(Stdio::null());
+                c.output().unwrap()
+            }
+            Some(text) => {
+                use std::io::Write;
+                let mut child = c
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(text.as_bytes())
+                    .unwrap();
+                child.wait_with_output().unwrap()
+            }
+        }
+    };
+    let run = |args: &[&str]| -> std::process::Output {
+        let mut full = vec!["-C", dir.to_str().unwrap()];
+        full.extend_from_slice(args);
+        run_in(&devenv_bin(), &full, None)
+    };
+    let registry = t.registry();
+
+    // the registry wants a login: an anonymous client is refused
+    let o = sh(&[
+        "curl",
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--cacert",
+        &t.dir.path().join("registry/ca.crt").display().to_string(),
+        &format!("https://{registry}/v2/"),
+    ]);
+    assert_eq!(stdout(&o), "401", "{}", stderr(&o));
+
+    let o = run(&["switch", "server"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // the first up creates the context over SSH, builds on the server, and its push is refused
+    // for want of a login, which it names
+    let o = run(&["up", "--yes"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("pushing {registry}/devenvt/web:")),
+        "{err}"
+    );
+    // the context does not exist yet (the push failed before `up` changed anything): the login
+    // goes where the push went
+    let login = format!("docker -H ssh://deploy@{}:2222 login {registry}", t.ip(11));
+    assert!(err.contains(&format!("log in first: `{login}`")), "{err}");
+    assert!(
+        stdout(&t.docker(0, &["service", "ls", "-q"]))
+            .trim()
+            .is_empty(),
+        "nothing was deployed"
+    );
+    // doctor says the same before the login
+    let o = run(&["doctor"]);
+    assert!(
+        stdout(&o).contains(&format!("docker login {registry}"))
+            || stderr(&o).contains(&format!("docker login {registry}")),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+
+    // the user runs the login devenv named (the server's daemon checks the credentials)
+    let mut words: Vec<&str> = login.split(' ').collect();
+    words.extend(["-u", REGISTRY_USER, "--password-stdin"]);
+    let o = run_in(Path::new(words[0]), &words[1..], Some(REGISTRY_PASSWORD));
+    assert!(o.status.success(), "docker login: {}", stderr(&o));
+
+    // now: pushed, deployed across both nodes, the worker pulled the private image with the
+    // credentials devenv passed on (--with-registry-auth)
+    let before = sshd.logins();
+    let o = run(&["up", "--yes"]);
+    assert!(
+        o.status.success(),
+        "up --yes after the login: {}",
+        stderr(&o)
+    );
+    assert!(sshd.logins() > before, "devenv reached the server over SSH");
+    let worker = stdout(&t.docker(
+        1,
+        &[
+            "ps",
+            "--filter",
+            "label=com.docker.swarm.service.name=devenvt-srv_web",
+            "--format",
+            "{{.Image}}",
+        ],
+    ));
+    assert!(
+        worker
+            .trim()
+            .starts_with(&format!("{registry}/devenvt/web:")),
+        "the worker runs the private image: {worker:?}"
+    );
+    let o = sh(&[
+        "curl",
+        "-sS",
+        "--max-time",
+        "10",
+        &format!("http://{}:18103/", t.ip(12)),
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "hello v1\n",
+        "the site through the worker: {}",
+        stderr(&o)
+    );
+
+    // the rest of the day over SSH: status, logs, exec, update, down
+    let o = run(&["status", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["nodes"].as_array().unwrap().len(), 2, "{v}");
+    let o = run(&["logs", "web"]);
+    assert!(o.status.success(), "logs: {}", stderr(&o));
+    let o = run(&["exec", "web", "--", "busybox", "cat", "/www/index.html"]);
+    assert!(
+        o.status.success(),
+        "exec: {:?} {} {}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
+    );
+    assert_eq!(stdout(&o), "hello v1\n");
+    let tasks = |svc: &str| {
+        stdout(&t.docker(
+            0,
+            &[
+                "service",
+                "ps",
+                svc,
+                "-q",
+                "--filter",
+                "desired-state=running",
+            ],
+        ))
+    };
+    let old = tasks("devenvt-srv_app");
+    let o = run(&["update", "app"]);
+    assert!(o.status.success(), "update: {}", stderr(&o));
+    assert_ne!(tasks("devenvt-srv_app"), old, "update replaced app's tasks");
+    let o = run(&["down", "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&t.docker(0, &["service", "ls", "-q"]))
+            .trim()
+            .is_empty()
+    );
+    drop(sshd);
 }

@@ -151,6 +151,29 @@ fn docker_checks(
             return;
         }
     };
+    // a context the profile's `docker.host` declares is read through that host until `up`
+    // creates it
+    let docker = match crate::swarm::target::context_state(&docker, profile) {
+        Ok(crate::swarm::target::ContextState::Exists) => docker,
+        Ok(crate::swarm::target::ContextState::Create(host)) => {
+            c.warn(
+                "context",
+                format!(
+                    "the docker context `{context}` does not exist yet (checked through {host})"
+                ),
+                Some("`devenv up` creates it from docker.host".into()),
+            );
+            docker.through_host(&host)
+        }
+        Err(e) => {
+            let hint = e
+                .downcast_ref::<crate::error::UserError>()
+                .and_then(|u| u.hint.clone())
+                .unwrap_or_default();
+            c.fail("docker", e.to_string(), hint);
+            return;
+        }
+    };
     let info = match docker.info() {
         Ok(i) => i,
         Err(e) => {

@@ -252,9 +252,10 @@ pub fn push(
                 || err.contains("authentication required")
                 || err.contains("no basic auth credentials")
             {
+                // through the context, or its host while the context does not exist yet
                 format!(
-                    "log in first: `docker --context {} login {registry}`",
-                    docker.context
+                    "log in first: `{}`",
+                    super::docker::display_docker(&docker.cmd(["login", registry.as_str()]))
                 )
             } else {
                 format!("check that the registry {registry} is reachable from this machine")
@@ -293,6 +294,23 @@ mod tests {
             Some("log in first: `docker --context default login 127.0.0.1:5055`")
         );
         assert!(x.applied().is_empty(), "nothing pushed is recorded");
+        // before `up` created the context, the login goes where the push went
+        let s = crate::sys::FakeSys::new()
+            .program("docker", "/usr/bin/docker")
+            .respond_full(
+                "/usr/bin/docker -H ssh://deploy@srv push",
+                1,
+                "",
+                "no basic auth credentials\n",
+            );
+        let d = Docker::new(&s, "prod")
+            .unwrap()
+            .through_host("ssh://deploy@srv");
+        let e = push(&mut Executor::new(&s), &d, &tags).unwrap_err();
+        assert_eq!(
+            e.downcast_ref::<UserError>().unwrap().hint.as_deref(),
+            Some("log in first: `docker -H ssh://deploy@srv login 127.0.0.1:5055`")
+        );
     }
 
     #[test]

@@ -2,8 +2,11 @@
 #![allow(dead_code)]
 
 mod engine;
+mod sshd;
 #[allow(unused_imports)]
 pub use engine::{CONTEXT, Engine, engine_ready};
+#[allow(unused_imports)]
+pub use sshd::{SSH_UID, SshClient, Sshd};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
