@@ -174,6 +174,60 @@ fn the_server_over_ssh_one_connection_per_run() {
         .unwrap();
     assert!(stdout(&left).trim().is_empty(), "{}", stdout(&left));
 
+    // Ctrl-C in the middle of a run (the terminal signals the whole process group): the shared
+    // connection, whose master has a session of its own, goes with devenv
+    let masters = || {
+        let o = Command::new("pgrep")
+            .args(["-f", "devenv-ssh-.*/cm \\[mux\\]"])
+            .output()
+            .unwrap();
+        stdout(&o).trim().to_string()
+    };
+    assert_eq!(masters(), "", "no master before");
+    let mut c = sb.command(
+        &devenv_bin(),
+        &[
+            "-C",
+            dir.to_str().unwrap(),
+            "logs",
+            "web",
+            "-f",
+            "--profile",
+            "server",
+        ],
+    );
+    std::os::unix::process::CommandExt::process_group(&mut c, 0);
+    let mut child = c
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while masters().is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no shared connection came up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let group = format!("-{}", child.id());
+    ok(Command::new("kill")
+        .args(["-INT", "--", &group])
+        .output()
+        .unwrap());
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "{status:?}");
+    let t = Instant::now();
+    while !masters().is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "the master outlived the interrupted devenv: {}",
+            masters()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     // down over SSH
     let o = run(&["down", "server", "--yes"], &[]);
     ok(o);

@@ -7,12 +7,15 @@
 //! the docker calls find, first on their PATH, an `ssh` that is devenv itself (a link in a private
 //! directory), which runs the real `ssh` with OpenSSH's connection sharing (`ControlMaster=auto`,
 //! a control socket in that directory). When the run ends the master is told to exit and the
-//! directory goes; if devenv is killed, the master exits on its own after `PERSIST_SECS` idle.
+//! directory goes — also when devenv is interrupted (Ctrl-C, SIGTERM, SIGHUP: the master has a
+//! session of its own, so the terminal's signal never reaches it); if devenv is killed outright
+//! (SIGKILL), the master exits on its own after `PERSIST_SECS` idle.
 //!
 //! Windows' OpenSSH has no connection sharing: there each call keeps its own connection.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::platform::Os;
 
@@ -105,6 +108,31 @@ pub struct Shared {
     real: PathBuf,
 }
 
+/// The shared connections of this process (real ssh, control socket, directory): what an
+/// interrupt stops.
+static ACTIVE: Mutex<Vec<(PathBuf, PathBuf, PathBuf)>> = Mutex::new(Vec::new());
+
+fn stop(real: &Path, control: &Path) {
+    if control.exists() {
+        let _ = std::process::Command::new(real)
+            .args(exit_args(control))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// Stops every shared connection of this process and removes its directory (on an interrupt,
+/// before exiting).
+pub fn stop_all() {
+    let all = std::mem::take(&mut *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()));
+    for (real, control, dir) in all {
+        stop(&real, &control);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 impl Shared {
     /// Prepares sharing (no connection is made until docker's first call). `None` when it
     /// cannot be set up (no ssh, no links here): docker then connects per call, as without devenv.
@@ -119,10 +147,17 @@ impl Shared {
             "docker calls share one SSH connection (control socket in {})",
             dir.path().display()
         ));
-        Some(Shared {
+        let shared = Shared {
             dir,
             real: real_ssh,
-        })
+        };
+        ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).push((
+            shared.real.clone(),
+            shared.control(),
+            shared.dir.path().to_path_buf(),
+        ));
+        interrupt::stop_shared_on_interrupt();
+        Some(shared)
     }
 
     pub fn control(&self) -> PathBuf {
@@ -151,15 +186,71 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        if self.control().exists() {
-            let _ = std::process::Command::new(&self.real)
-                .args(exit_args(&self.control()))
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
+        let control = self.control();
+        ACTIVE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(_, c, _)| *c != control);
+        stop(&self.real, &control);
+    }
+}
+
+/// On Unix: SIGINT, SIGTERM and SIGHUP stop the shared connections, then end devenv as the
+/// signal would have (exit 128 + its number). The handler only writes the signal's number to a
+/// pipe (what a signal handler may do); a thread reading the pipe does the rest.
+#[cfg(unix)]
+mod interrupt {
+    use std::sync::Once;
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
+
+    extern "C" fn on_signal(sig: libc::c_int) {
+        let fd = WRITE_FD.load(Ordering::Relaxed);
+        if fd >= 0 {
+            let b = sig as u8;
+            // SAFETY: write(2) is async-signal-safe; the buffer is a live local
+            unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
         }
     }
+
+    pub fn stop_shared_on_interrupt() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            let mut fds = [0 as libc::c_int; 2];
+            // SAFETY: fds has room for the two descriptors pipe(2) writes
+            if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+                return;
+            }
+            WRITE_FD.store(fds[1], Ordering::Relaxed);
+            let read_fd = fds[0];
+            std::thread::spawn(move || {
+                let mut b = 0u8;
+                // SAFETY: reads one byte into a live local from the pipe this thread owns
+                let n = unsafe { libc::read(read_fd, (&mut b as *mut u8).cast(), 1) };
+                if n == 1 {
+                    super::stop_all();
+                    std::process::exit(128 + i32::from(b));
+                }
+            });
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                // SAFETY: installs a handler that only calls write(2)
+                unsafe {
+                    let mut sa: libc::sigaction = std::mem::zeroed();
+                    sa.sa_sigaction = on_signal as *const () as usize;
+                    libc::sigemptyset(&mut sa.sa_mask);
+                    sa.sa_flags = libc::SA_RESTART;
+                    libc::sigaction(sig, &sa, std::ptr::null_mut());
+                }
+            }
+        });
+    }
+}
+
+/// Windows' OpenSSH shares no connection: nothing to stop.
+#[cfg(not(unix))]
+mod interrupt {
+    pub fn stop_shared_on_interrupt() {}
 }
 
 #[cfg(unix)]
