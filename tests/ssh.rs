@@ -146,6 +146,18 @@ fn the_server_over_ssh_one_connection_per_run() {
     assert!(stdout(&o).contains("web"), "{}", stdout(&o));
     ok(o);
     assert_eq!(sshd.logins() - before, 1);
+    // the calls reach the engine through its socket forwarded over that connection (the
+    // remote DOCKER_HOST's socket), not a remote `docker system dial-stdio` each
+    let o = run(&["-v", "status", "--profile", "server"], &[]);
+    assert!(
+        stderr(&o).contains(&format!(
+            "the engine's socket {} is forwarded to",
+            engine.sock.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    ok(o);
     // two devenv runs at once: each its own shared connection (its own control socket)
     let before = sshd.logins();
     let (a, b) = std::thread::scope(|s| {

@@ -80,7 +80,7 @@ impl Ctx {
                 if !crate::swarm::ssh::shares(self.sys.platform().os, &endpoint) {
                     return None;
                 }
-                crate::swarm::ssh::Shared::start(self.sys.which("ssh")?)
+                crate::swarm::ssh::Shared::start(self.sys.which("ssh")?, &endpoint)
             })
             .as_ref()
     }

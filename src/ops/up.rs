@@ -87,6 +87,9 @@ pub struct UpPlan {
     /// as changed).
     pub tasks: Vec<super::tasks::Due>,
     pub state: State,
+    /// The engine's ids of the stack's images when planned (still true after an unchanged
+    /// deploy, which builds and pulls nothing).
+    pub image_ids: BTreeMap<String, String>,
 }
 
 impl UpPlan {
@@ -379,6 +382,7 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
         remote_changes,
         tasks,
         state,
+        image_ids: ids,
     })
 }
 
@@ -866,13 +870,19 @@ fn apply_steps(
         }
     };
 
-    // the tasks due after this deploy, in the file's order
-    let ids = deploy::image_ids(
-        &docker,
-        &deploy::images(&plan.stack)
-            .into_values()
-            .collect::<Vec<_>>(),
-    )?;
+    // the tasks due after this deploy, in the file's order (an unchanged deploy built and
+    // pulled nothing: the ids the plan read hold)
+    let unchanged = matches!(plan.deploy, Deploy::Unchanged);
+    let ids = if unchanged {
+        plan.image_ids.clone()
+    } else {
+        deploy::image_ids(
+            &docker,
+            &deploy::images(&plan.stack)
+                .into_values()
+                .collect::<Vec<_>>(),
+        )?
+    };
     let tags: BTreeMap<String, String> = plan
         .builds
         .iter()
@@ -947,7 +957,12 @@ fn apply_steps(
         .map(|c| c.object_name.clone())
         .chain(plan.rendered.secrets.iter().map(|s| s.object_name.clone()))
         .collect();
-    let unused = objects::unused(&docker, project.name(), &stack_name, &keep)?;
+    // (an unchanged deploy created nothing, and the last deploy removed what it left unused)
+    let unused = if unchanged {
+        Vec::new()
+    } else {
+        objects::unused(&docker, project.name(), &stack_name, &keep)?
+    };
     let removed = objects::remove(x, &docker, &unused)?;
     if !removed.is_empty() {
         crate::ui::debug(&format!(

@@ -11,6 +11,13 @@
 //! session of its own, so the terminal's signal never reaches it); if devenv is killed outright
 //! (SIGKILL), the master exits on its own after `PERSIST_SECS` idle.
 //!
+//! Over that one connection devenv also forwards the remote engine's socket (found by asking the
+//! remote docker CLI, so the remote user's `DOCKER_HOST` or rootless socket counts) to a socket
+//! in the private directory; a docker call's `ssh … docker system dial-stdio` is then answered by
+//! the shim itself, splicing the call onto the forwarded socket — no remote process per call.
+//! When the forward cannot be set up (a `tcp://` remote endpoint, an old ssh), calls keep
+//! docker's own `dial-stdio` over the shared connection.
+//!
 //! Windows' OpenSSH has no connection sharing: there each call keeps its own connection.
 
 use std::ffi::OsString;
@@ -26,6 +33,58 @@ pub const CONNECT_TIMEOUT_SECS: u32 = 10;
 /// Set for the docker calls of a run: the real ssh, and the control socket to share.
 pub const REAL_ENV: &str = "DEVENV_SSH_REAL";
 pub const CONTROL_ENV: &str = "DEVENV_SSH_CONTROL";
+/// Set for the docker calls of a run when the remote engine's socket is forwarded: its path.
+pub const SOCKET_ENV: &str = "DEVENV_SSH_SOCKET";
+
+/// The parts of an `ssh://[USER@]HOST[:PORT]` endpoint that `ssh` takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub user: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl Endpoint {
+    pub fn parse(endpoint: &str) -> Option<Endpoint> {
+        let rest = endpoint.strip_prefix("ssh://")?;
+        let rest = rest.split('/').next()?;
+        let (user, hostport) = match rest.rsplit_once('@') {
+            Some((u, h)) => (Some(u.to_string()), h),
+            None => (None, rest),
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') || h.ends_with(']') => (
+                h.trim_matches(|c| c == '[' || c == ']'),
+                Some(p.parse().ok()?),
+            ),
+            _ => (hostport, None),
+        };
+        (!host.is_empty()).then(|| Endpoint {
+            user,
+            host: host.to_string(),
+            port,
+        })
+    }
+
+    /// `-l USER -p PORT -- HOST`, as docker passes them.
+    pub fn args(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(u) = &self.user {
+            v.extend(["-l".to_string(), u.clone()]);
+        }
+        if let Some(p) = self.port {
+            v.extend(["-p".to_string(), p.to_string()]);
+        }
+        v.extend(["--".to_string(), self.host.clone()]);
+        v
+    }
+}
+
+/// Whether an ssh invocation is docker's `… HOST docker system dial-stdio`.
+pub fn is_dial_stdio(args: &[OsString]) -> bool {
+    let n = args.len();
+    n >= 3 && args[n - 3] == "docker" && args[n - 2] == "system" && args[n - 1] == "dial-stdio"
+}
 
 /// Whether devenv shares one connection for `endpoint` on `os`.
 pub fn shares(os: Os, endpoint: &str) -> bool {
@@ -74,11 +133,64 @@ pub fn run_as_shim(argv0: &OsString, args: &[OsString]) -> Option<i32> {
     }
     let real = std::env::var_os(REAL_ENV)?;
     let control = PathBuf::from(std::env::var_os(CONTROL_ENV)?);
+    if let Some(sock) = std::env::var_os(SOCKET_ENV)
+        && is_dial_stdio(args)
+    {
+        return Some(splice(Path::new(&sock)));
+    }
     let mut c = std::process::Command::new(real);
     c.args(shared_args(&control, args))
         .env_remove(REAL_ENV)
         .env_remove(CONTROL_ENV);
     Some(exec(c))
+}
+
+/// Connects stdin and stdout to the forwarded engine socket (what `docker system dial-stdio`
+/// does on the remote side) until the engine closes it.
+#[cfg(unix)]
+fn splice(sock: &Path) -> i32 {
+    use std::io::{Read, Write};
+    let stream = match std::os::unix::net::UnixStream::connect(sock) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "devenv: the forwarded docker socket {}: {e}",
+                sock.display()
+            );
+            return 255;
+        }
+    };
+    let mut to_engine = match stream.try_clone() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("devenv: {e}");
+            return 255;
+        }
+    };
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut to_engine);
+        let _ = to_engine.shutdown(std::net::Shutdown::Write);
+    });
+    let mut from_engine = stream;
+    let mut out = std::io::stdout().lock();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        match from_engine.read(&mut buf) {
+            Ok(0) => return 0,
+            Ok(n) => {
+                if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
+                    return 0;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return 0,
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn splice(_sock: &Path) -> i32 {
+    255
 }
 
 #[cfg(unix)]
@@ -106,6 +218,8 @@ fn exec(mut c: std::process::Command) -> i32 {
 pub struct Shared {
     dir: tempfile::TempDir,
     real: PathBuf,
+    /// The remote engine's socket, forwarded here over the shared connection.
+    socket: Option<PathBuf>,
 }
 
 /// The shared connections of this process (real ssh, control socket, directory): what an
@@ -136,7 +250,7 @@ pub fn stop_all() {
 impl Shared {
     /// Prepares sharing (no connection is made until docker's first call). `None` when it
     /// cannot be set up (no ssh, no links here): docker then connects per call, as without devenv.
-    pub fn start(real_ssh: PathBuf) -> Option<Shared> {
+    pub fn start(real_ssh: PathBuf, endpoint: &str) -> Option<Shared> {
         let exe = std::env::current_exe().ok()?;
         let dir = tempfile::Builder::new()
             .prefix("devenv-ssh-")
@@ -147,9 +261,10 @@ impl Shared {
             "docker calls share one SSH connection (control socket in {})",
             dir.path().display()
         ));
-        let shared = Shared {
+        let mut shared = Shared {
             dir,
             real: real_ssh,
+            socket: None,
         };
         ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).push((
             shared.real.clone(),
@@ -157,7 +272,59 @@ impl Shared {
             shared.dir.path().to_path_buf(),
         ));
         interrupt::stop_shared_on_interrupt();
+        if let Some(ep) = Endpoint::parse(endpoint) {
+            shared.socket = shared.forward(&ep);
+        }
         Some(shared)
+    }
+
+    /// Opens the shared connection, asks the remote docker CLI where its engine listens and
+    /// forwards that socket here. `None` (docker's calls then dial through the connection) when
+    /// any step fails: the failure itself is reported by docker's first call, with its advice.
+    fn forward(&self, ep: &Endpoint) -> Option<PathBuf> {
+        let quiet = |c: &mut std::process::Command| {
+            c.stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+        };
+        let mut ask: Vec<OsString> = vec!["-T".into()];
+        ask.extend(ep.args().into_iter().map(OsString::from));
+        ask.extend(
+            [
+                "docker",
+                "context",
+                "inspect",
+                "--format",
+                "'{{.Endpoints.docker.Host}}'",
+            ]
+            .map(OsString::from),
+        );
+        let mut c = std::process::Command::new(&self.real);
+        c.args(shared_args(&self.control(), &ask));
+        quiet(&mut c);
+        let out = c.output().ok().filter(|o| o.status.success())?;
+        let remote = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let remote = remote.strip_prefix("unix://")?.to_string();
+        let local = self.dir.path().join("docker.sock");
+        let mut c = std::process::Command::new(&self.real);
+        c.args([
+            "-o".to_string(),
+            format!("ControlPath={}", self.control().display()),
+        ])
+        .args(["-O", "forward", "-L"])
+        .arg(format!("{}:{remote}", local.display()))
+        .args(ep.args());
+        quiet(&mut c);
+        c.stdout(std::process::Stdio::null());
+        let ok = c.status().is_ok_and(|s| s.success()) && local.exists();
+        crate::ui::debug(&if ok {
+            format!(
+                "the engine's socket {remote} is forwarded to {}",
+                local.display()
+            )
+        } else {
+            format!("could not forward {remote}: docker dials through the shared connection")
+        });
+        ok.then_some(local)
     }
 
     pub fn control(&self) -> PathBuf {
@@ -179,6 +346,10 @@ impl Shared {
             (
                 CONTROL_ENV.into(),
                 Some(self.control().display().to_string()),
+            ),
+            (
+                SOCKET_ENV.into(),
+                self.socket.as_ref().map(|p| p.display().to_string()),
             ),
         ]
     }
@@ -325,6 +496,23 @@ mod tests {
         assert!(!shares(Os::Windows, "ssh://deploy@myblog.com"));
         assert!(!shares(Os::Linux, "unix:///var/run/docker.sock"));
         assert!(!shares(Os::Linux, "tcp://10.0.0.5:2376"));
+    }
+
+    #[test]
+    fn endpoints_as_ssh_takes_them() {
+        let e = Endpoint::parse("ssh://deploy@myblog.com:2222").unwrap();
+        assert_eq!(e.args(), ["-l", "deploy", "-p", "2222", "--", "myblog.com"]);
+        let e = Endpoint::parse("ssh://myblog.com").unwrap();
+        assert_eq!(e.args(), ["--", "myblog.com"]);
+        let e = Endpoint::parse("ssh://me@[::1]:22").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("::1", Some(22)));
+        assert_eq!(Endpoint::parse("tcp://x:2376"), None);
+        assert_eq!(Endpoint::parse("ssh://x:notaport"), None);
+        let dial: Vec<OsString> = ["-l", "d", "--", "h", "docker", "system", "dial-stdio"]
+            .map(OsString::from)
+            .to_vec();
+        assert!(is_dial_stdio(&dial));
+        assert!(!is_dial_stdio(&dial[..5]));
     }
 
     #[test]
