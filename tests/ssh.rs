@@ -111,15 +111,130 @@ fn the_server_over_ssh_one_connection_per_run() {
         "no login happened with an unknown host key"
     );
 
-    // the user accepts the key (as they would after checking it)
-    let keys = engine
-        .inside(
-            Path::new("ssh-keyscan"),
-            &["-p", &PORT.to_string(), "127.0.0.1"],
+    // the user accepts the key (as they would after checking it); two more servers next door:
+    // one where deploy is not in the docker group, one without docker
+    let nogroup = Sshd::start_with(
+        &engine.netns,
+        "127.0.0.1",
+        PORT + 1,
+        &engine.sock,
+        &[engine.dir.path()],
+        &client.public_key(),
+        false,
+        None,
+    );
+    let nodocker = Sshd::start_with(
+        &engine.netns,
+        "127.0.0.1",
+        PORT + 2,
+        &engine.sock,
+        &[engine.dir.path()],
+        &client.public_key(),
+        true,
+        Some("/usr/local/nothing:/nowhere"),
+    );
+    let mut keys = Vec::new();
+    for port in [PORT, PORT + 1, PORT + 2] {
+        let o = engine
+            .inside(
+                Path::new("ssh-keyscan"),
+                &["-p", &port.to_string(), "127.0.0.1"],
+            )
+            .output()
+            .unwrap();
+        keys.extend(o.stdout);
+    }
+    client.accept(&keys);
+
+    // each failure a user meets is named with its fix, at once; a host that drops the packets
+    // after a bounded wait (ConnectTimeout=10), once per run
+    ok(Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &engine.netns,
+            "iptables",
+            "-A",
+            "INPUT",
+            "-p",
+            "tcp",
+        ])
+        .args(["--dport", &(PORT + 8).to_string(), "-j", "DROP"])
+        .output()
+        .unwrap());
+    for (name, port) in [
+        ("closed", PORT + 9),
+        ("dropped", PORT + 8),
+        ("nogroup", PORT + 1),
+        ("nodocker", PORT + 2),
+    ] {
+        std::fs::write(
+            dir.join(format!("profiles/{name}.yaml")),
+            format!(
+                "domain: sshapp.com\ndocker: {{context: sshapp-{name}, host: 'ssh://deploy@127.0.0.1:{port}'}}\n"
+            ),
+        )
+        .unwrap();
+    }
+    let fails = |profile: &str, want: &str| {
+        let t = Instant::now();
+        let o = run(&["up", profile, "--yes"], &[]);
+        assert!(!o.status.success(), "{profile}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(want),
+            "{profile}: no {want:?} in\n{}",
+            stderr(&o)
+        );
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "{profile} took {:?}",
+            t.elapsed()
+        );
+    };
+    fails(
+        "closed",
+        &format!(
+            "nothing accepts SSH connections on 127.0.0.1 port {}",
+            PORT + 9
+        ),
+    );
+    fails(
+        "dropped",
+        &format!(
+            "127.0.0.1 port {} does not answer: check the address in docker.host",
+            PORT + 8
+        ),
+    );
+    fails(
+        "nogroup",
+        "deploy@127.0.0.1 may not use docker on 127.0.0.1: add the user to the docker group there (`sudo usermod -aG docker deploy`",
+    );
+    fails(
+        "nodocker",
+        "docker is not installed on 127.0.0.1 (or not on the PATH of deploy@127.0.0.1's non-interactive shell)",
+    );
+    assert!(nogroup.logins() >= 1 && nodocker.logins() >= 1);
+    // a key the server does not know
+    let stranger = SshClient::new();
+    stranger.accept(&keys);
+    let o = Sandbox::new("127.0.0.1\tlocalhost\n")
+        .with_engine(&engine)
+        .binding(&stranger.passwd, Path::new("/etc/passwd"))
+        .command(
+            &devenv_bin(),
+            &["-C", dir.to_str().unwrap(), "up", "server", "--yes"],
         )
         .output()
         .unwrap();
-    client.accept(&keys.stdout);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains(&format!(
+            "127.0.0.1 refused the login of deploy: install your public key there (`ssh-copy-id deploy@127.0.0.1`)"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    drop((nogroup, nodocker));
 
     // first up: creates the context from docker.host, deploys, over one connection
     let before = sshd.logins();

@@ -88,12 +88,36 @@ impl<'a> Docker<'a> {
 
     /// A failed call as an error that says what to do about it.
     pub fn explain(&self, e: DockerError) -> anyhow::Error {
-        explain_with(
-            self.sys.platform().os,
-            &self.context,
-            self.declared_host.as_deref().or(self.host.as_deref()),
-            e,
-        )
+        let host = self.declared_host.as_deref().or(self.host.as_deref());
+        let over_ssh = e
+            .stderr
+            .contains("http://docker.example.com")
+            .then(|| host.and_then(super::ssh::Endpoint::parse))
+            .flatten();
+        let err = explain_with(self.sys.platform().os, &self.context, host, e);
+        // the login worked and the remote docker did not answer: ask it why, over the same
+        // connection, for the one fix that applies
+        if let Some(ep) = over_ssh
+            && let Some(advice) = self.remote_docker_diagnosis(&ep)
+            && let Some(u) = err.downcast_ref::<UserError>()
+        {
+            return u.clone().hint(advice).into();
+        }
+        err
+    }
+
+    /// What the remote docker CLI says when run over SSH, as the fix it calls for.
+    fn remote_docker_diagnosis(&self, ep: &super::ssh::Endpoint) -> Option<String> {
+        let mut c = Cmd::new("ssh").args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-T"]);
+        c = c
+            .args(ep.args())
+            .args(["docker", "version", "--format", "'{{.Server.Version}}'"]);
+        c.env.extend(self.env.iter().cloned());
+        let o = self.sys.run(&c).ok()?;
+        if o.ok() {
+            return None;
+        }
+        remote_docker_advice(ep, &format!("{}\n{}", o.stdout_str(), o.stderr_str()))
     }
 
     /// The same CLI, reaching `host` directly until the context exists.
@@ -200,6 +224,33 @@ pub fn display_docker(c: &Cmd) -> String {
     let mut c = c.clone();
     c.program = "docker".into();
     c.display()
+}
+
+/// What `docker version` run over SSH on the server printed, as the fix: the user not in the
+/// docker group, docker not installed, its engine not running.
+pub fn remote_docker_advice(ep: &super::ssh::Endpoint, out: &str) -> Option<String> {
+    let lower = out.to_ascii_lowercase();
+    let host = &ep.host;
+    let user = ep.user.as_deref().unwrap_or("USER");
+    let target = match &ep.user {
+        Some(u) => format!("{u}@{host}"),
+        None => host.clone(),
+    };
+    if lower.contains("permission denied") && lower.contains("docker") {
+        Some(format!(
+            "{target} may not use docker on {host}: add the user to the docker group there (`sudo usermod -aG docker {user}`, then log in again)"
+        ))
+    } else if lower.contains("not found") && lower.contains("docker") {
+        Some(format!(
+            "docker is not installed on {host} (or not on the PATH of {target}'s non-interactive shell): install Docker Engine there"
+        ))
+    } else if lower.contains("cannot connect to the docker daemon") {
+        Some(format!(
+            "docker is installed on {host} but its engine does not run: start it there (`sudo systemctl start docker`)"
+        ))
+    } else {
+        None
+    }
 }
 
 /// Turns docker's error messages into what to do about them, with the advice for `os`.
@@ -652,6 +703,31 @@ impl ServiceInspect {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What Debian's docker CLI 28 printed run over SSH for a user outside the docker group, on
+    /// a host without docker, and with the engine stopped.
+    #[test]
+    fn the_remote_docker_says_which_fix_applies() {
+        let ep = crate::swarm::ssh::Endpoint::parse("ssh://deploy@srv:2222").unwrap();
+        let group = "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.50/version\": dial unix /var/run/docker.sock: connect: permission denied";
+        assert_eq!(
+            remote_docker_advice(&ep, group).unwrap(),
+            "deploy@srv may not use docker on srv: add the user to the docker group there (`sudo usermod -aG docker deploy`, then log in again)"
+        );
+        let missing = "sh: 1: docker: not found";
+        assert!(
+            remote_docker_advice(&ep, missing)
+                .unwrap()
+                .starts_with("docker is not installed on srv")
+        );
+        let stopped = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?";
+        assert!(
+            remote_docker_advice(&ep, stopped)
+                .unwrap()
+                .contains("`sudo systemctl start docker`")
+        );
+        assert_eq!(remote_docker_advice(&ep, "something else"), None);
+    }
     use crate::sys::FakeSys;
 
     #[test]

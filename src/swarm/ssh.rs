@@ -35,6 +35,8 @@ pub const REAL_ENV: &str = "DEVENV_SSH_REAL";
 pub const CONTROL_ENV: &str = "DEVENV_SSH_CONTROL";
 /// Set for the docker calls of a run when the remote engine's socket is forwarded: its path.
 pub const SOCKET_ENV: &str = "DEVENV_SSH_SOCKET";
+/// In the run's directory: what ssh said when the run's connection failed.
+const FAILED: &str = "failed";
 
 /// The parts of an `ssh://[USER@]HOST[:PORT]` endpoint that `ssh` takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,11 +140,45 @@ pub fn run_as_shim(argv0: &OsString, args: &[OsString]) -> Option<i32> {
     {
         return Some(splice(Path::new(&sock)));
     }
+    if let Some(failed) = control
+        .parent()
+        .and_then(|d| std::fs::read(d.join(FAILED)).ok())
+    {
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(&failed);
+        return Some(255);
+    }
     let mut c = std::process::Command::new(real);
     c.args(shared_args(&control, args))
         .env_remove(REAL_ENV)
         .env_remove(CONTROL_ENV);
     Some(exec(c))
+}
+
+/// Whether the engine answers `GET /_ping` on `sock`.
+#[cfg(unix)]
+fn ping(sock: &Path) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::os::unix::net::UnixStream::connect(sock) else {
+        return false;
+    };
+    let t = Some(std::time::Duration::from_secs(u64::from(
+        CONNECT_TIMEOUT_SECS,
+    )));
+    let _ = s.set_read_timeout(t);
+    let _ = s.set_write_timeout(t);
+    if s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
+}
+
+#[cfg(not(unix))]
+fn ping(_sock: &Path) -> bool {
+    false
 }
 
 /// Connects stdin and stdout to the forwarded engine socket (what `docker system dial-stdio`
@@ -299,9 +335,18 @@ impl Shared {
             .map(OsString::from),
         );
         let mut c = std::process::Command::new(&self.real);
-        c.args(shared_args(&self.control(), &ask));
-        quiet(&mut c);
-        let out = c.output().ok().filter(|o| o.status.success())?;
+        c.args(shared_args(&self.control(), &ask))
+            .stdin(std::process::Stdio::null());
+        let out = c.output().ok()?;
+        if out.status.code() == Some(255) {
+            // ssh itself failed (host key, login, unreachable): the run's docker calls report
+            // this failure at once instead of each trying (and waiting) again
+            let _ = std::fs::write(self.dir.path().join(FAILED), &out.stderr);
+            return None;
+        }
+        if !out.status.success() {
+            return None;
+        }
         let remote = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let remote = remote.strip_prefix("unix://")?.to_string();
         let local = self.dir.path().join("docker.sock");
@@ -315,7 +360,9 @@ impl Shared {
         .args(ep.args());
         quiet(&mut c);
         c.stdout(std::process::Stdio::null());
-        let ok = c.status().is_ok_and(|s| s.success()) && local.exists();
+        // the forward only counts when the engine answers through it: a user the remote engine
+        // refuses (not in the docker group) gets docker's own error, and its advice, instead
+        let ok = c.status().is_ok_and(|s| s.success()) && local.exists() && ping(&local);
         crate::ui::debug(&if ok {
             format!(
                 "the engine's socket {remote} is forwarded to {}",

@@ -33,6 +33,22 @@ impl Sshd {
         sock_dirs: &[&Path],
         client_pub: &Path,
     ) -> Sshd {
+        Sshd::start_with(netns, addr, port, sock, sock_dirs, client_pub, true, None)
+    }
+
+    /// Like [`Sshd::start`]; `docker_group`: `deploy` is in the docker group; `path`: the PATH of
+    /// its sessions (one without docker: a server without docker installed).
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_with(
+        netns: &str,
+        addr: &str,
+        port: u16,
+        sock: &Path,
+        sock_dirs: &[&Path],
+        client_pub: &Path,
+        docker_group: bool,
+        path: Option<&str>,
+    ) -> Sshd {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let home = d.join("home-deploy");
@@ -51,7 +67,7 @@ impl Sshd {
         ));
         let mut group = String::new();
         for l in std::fs::read_to_string("/etc/group").unwrap().lines() {
-            if l.starts_with("docker:") {
+            if l.starts_with("docker:") && docker_group {
                 let sep = if l.ends_with(':') { "" } else { "," };
                 group.push_str(&format!("{l}{sep}deploy\n"));
             } else {
@@ -81,9 +97,10 @@ impl Sshd {
                 "Port {port}\nListenAddress {addr}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
                  AuthorizedKeysFile {d}/authorized_keys\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin no\n\
-                 LogLevel VERBOSE\nSetEnv DOCKER_HOST=unix://{sock}\n",
+                 LogLevel VERBOSE\nSetEnv DOCKER_HOST=unix://{sock}{path}\n",
                 d = d.display(),
-                sock = sock.display()
+                sock = sock.display(),
+                path = path.map(|p| format!(" PATH={p}")).unwrap_or_default(),
             ),
         )
         .unwrap();
