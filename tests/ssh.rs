@@ -228,9 +228,9 @@ fn the_server_over_ssh_one_connection_per_run() {
         .unwrap();
     assert!(!o.status.success());
     assert!(
-        stderr(&o).contains(&format!(
+        stderr(&o).contains(
             "127.0.0.1 refused the login of deploy: install your public key there (`ssh-copy-id deploy@127.0.0.1`)"
-        )),
+        ),
         "{}",
         stderr(&o)
     );
