@@ -763,11 +763,18 @@ impl Session<'_> {
             names.join(", ")
         ));
         let mut last_look = Instant::now();
+        // the changes of a batch that failed (docker did not answer): tried again with the next
+        // batch, or on the next idle tick
+        let mut retry: Vec<PathBuf> = Vec::new();
         loop {
-            let paths = match fs.next(Duration::from_secs(2))? {
+            let mut paths = match fs.next(Duration::from_secs(2))? {
+                Next::Idle if !retry.is_empty() => Vec::new(),
                 Next::Idle => {
                     if last_look.elapsed() >= Duration::from_secs(2) {
-                        self.sync_new_tasks()?;
+                        // docker gone for a moment (restarting) ends no session
+                        if let Err(e) = self.sync_new_tasks() {
+                            crate::ui::warn(&format!("looking for new tasks: {e:#}"));
+                        }
                         last_look = Instant::now();
                     }
                     continue;
@@ -778,9 +785,21 @@ impl Session<'_> {
                 }
                 Next::Changes(p) => p,
             };
+            for p in retry.drain(..) {
+                if !paths.contains(&p) {
+                    paths.push(p);
+                }
+            }
             let roots = self.roots();
-            if self.changed(&paths)?.is_empty() {
-                continue;
+            match self.changed(&paths) {
+                Ok(events) if events.is_empty() => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    crate::ui::error(&format!("{e:#}"));
+                    crate::ui::info("still watching: these changes are tried again in 2 s");
+                    retry = paths;
+                    continue;
+                }
             }
             if self.roots() != roots {
                 fs = self.watcher()?;
