@@ -563,21 +563,7 @@ impl Session<'_> {
                 anyhow::bail!("{service} has no build context any more");
             };
             let full = format!("{}_{service}", self.stack);
-            let current = docker
-                .query([
-                    "service",
-                    "inspect",
-                    "--format",
-                    "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
-                    full.as_str(),
-                ])?
-                .stdout_str();
-            let current = current
-                .trim()
-                .split('@')
-                .next()
-                .unwrap_or_default()
-                .to_string();
+            let current = crate::swarm::deploy::service_image(docker, &full)?;
             let mut x = Executor::new(self.ctx.sys.as_ref());
             if !step.built {
                 let o = x.docker_raw(docker, step.args(false))?;

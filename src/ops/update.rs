@@ -122,16 +122,7 @@ pub fn plan(
     let mut rebuilt = Vec::new();
     for n in names {
         let full = format!("{}_{n}", r.stack_name);
-        let image = docker
-            .query([
-                "service",
-                "inspect",
-                "--format",
-                "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
-                full.as_str(),
-            ])
-            .map(|o| o.stdout_str().trim().to_string())?;
-        let mut plain = image.split('@').next().unwrap_or(&image).to_string();
+        let mut plain = crate::swarm::deploy::service_image(&docker, &full)?;
         if let Some(tag) = tags.get(&n)
             && *tag != plain
             && docker

@@ -35,6 +35,24 @@ pub fn rollback_unfinished(
     Ok(())
 }
 
+/// The image service `full` runs, as its spec names it (without the digest swarm pinned).
+pub fn service_image(docker: &Docker<'_>, full: &str) -> anyhow::Result<String> {
+    let o = docker.query([
+        "service",
+        "inspect",
+        "--format",
+        "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+        full,
+    ])?;
+    let image = o.stdout_str();
+    Ok(image
+        .trim()
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}
+
 /// The stack file as docker gets it: built services point at their content-hash tags and carry
 /// no `build:` (stack deploy would ignore it, with a warning).
 pub fn deployable(r: &Rendered, tags: &BTreeMap<String, String>) -> Mapping {
