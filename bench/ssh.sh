@@ -4,6 +4,7 @@
 # with devenv's shared connection, and the same stack on the local socket for comparison.
 # Needs an engine in a swarm reachable as BENCH_SSH (default ssh://deploy@127.0.0.1:2299: a user
 # in the docker group, key auth, the host key known) and busybox-static. RUNS (default 5); BIN.
+# A third column keeps the connection between runs (DEVENV_SSH_PERSIST=60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ssh_host=${BENCH_SSH:-ssh://deploy@127.0.0.1:2299}
@@ -45,15 +46,18 @@ median() {
   printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.2f s", a[int((NR+1)/2)]}'
 }
 
-row() { printf '| %s | %s | %s |\n' "$1" "$2" "$3"; }
-echo "| over SSH ($ssh_host), median of $runs | docker's transport (a connection per call) | devenv (one shared connection) |"
-echo "|---|---|---|"
+row() { printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4"; }
+echo "| over SSH ($ssh_host), median of $runs | docker's transport (a connection per call) | devenv (one connection per run) | devenv, DEVENV_SSH_PERSIST=60 (kept for the next runs) |"
+echo "|---|---|---|---|"
 down="\"$bin\" -q -C \"$p\" down server --yes"
 first_plain=$(PREP="$down" DEVENV_SSH_SHARE=0 median "$bin" -q -C "$p" up server --yes)
 first_shared=$(PREP="$down" median "$bin" -q -C "$p" up server --yes)
-row "first \`up\` (deploy until running)" "$first_plain" "$first_shared"
-row "no-op \`up\`" "$(DEVENV_SSH_SHARE=0 median "$bin" -q -C "$p" up server --yes)" "$(median "$bin" -q -C "$p" up server --yes)"
-row "\`status\`" "$(DEVENV_SSH_SHARE=0 median "$bin" -q -C "$p" status --profile server)" "$(median "$bin" -q -C "$p" status --profile server)"
+first_kept=$(PREP="$down" DEVENV_SSH_PERSIST=60 median "$bin" -q -C "$p" up server --yes)
+row "first \`up\` (deploy until running)" "$first_plain" "$first_shared" "$first_kept"
+row "no-op \`up\`" "$(DEVENV_SSH_SHARE=0 median "$bin" -q -C "$p" up server --yes)" "$(median "$bin" -q -C "$p" up server --yes)" "$(DEVENV_SSH_PERSIST=60 median "$bin" -q -C "$p" up server --yes)"
+row "\`status\`" "$(DEVENV_SSH_SHARE=0 median "$bin" -q -C "$p" status --profile server)" "$(median "$bin" -q -C "$p" status --profile server)" "$(DEVENV_SSH_PERSIST=60 median "$bin" -q -C "$p" status --profile server)"
+# the kept connection ends with the benchmark
+for cm in "$DEVENV_DATA_DIR"/ssh/*/cm; do [ -S "$cm" ] && ssh -o ControlPath="$cm" -O exit devenv-kept >/dev/null 2>&1; done
 "$bin" -q -C "$p" down server --yes >/dev/null
 "$bin" -q -C "$p" up local >/dev/null
 echo

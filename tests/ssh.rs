@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -354,6 +354,34 @@ fn the_server_over_ssh_one_connection_per_run() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+
+    // DEVENV_SSH_PERSIST=SECONDS: the connection (and its forwarded socket) stays for the runs
+    // that follow, which then log in no more
+    let keep = [("DEVENV_SSH_PERSIST", "20")];
+    let before = sshd.logins();
+    ok(run(&["status", "--profile", "server"], &keep));
+    assert_eq!(sshd.logins() - before, 1, "{}", sshd.log());
+    let before = sshd.logins();
+    let o = run(&["up", "server", "--yes"], &keep);
+    assert!(stderr(&o).contains("nothing changed"), "{}", stderr(&o));
+    ok(o);
+    ok(run(&["status", "--profile", "server"], &keep));
+    assert_eq!(
+        sshd.logins() - before,
+        0,
+        "the kept connection was not reused"
+    );
+    let kept: Vec<PathBuf> = std::fs::read_dir(sb.data.join("ssh"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("cm"))
+        .collect();
+    assert_eq!(kept.len(), 1, "one kept connection per endpoint: {kept:?}");
+    ok(Command::new("ssh")
+        .arg("-o")
+        .arg(format!("ControlPath={}", kept[0].display()))
+        .args(["-O", "exit", "devenv-kept"])
+        .output()
+        .unwrap());
 
     // down over SSH
     let o = run(&["down", "server", "--yes"], &[]);

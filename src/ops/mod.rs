@@ -80,7 +80,19 @@ impl Ctx {
                 if !crate::swarm::ssh::shares(self.sys.platform().os, &endpoint) {
                     return None;
                 }
-                crate::swarm::ssh::Shared::start(self.sys.which("ssh")?, &endpoint)
+                // DEVENV_SSH_PERSIST=SECONDS: the connection stays for the runs that follow
+                let keep = self
+                    .sys
+                    .var("DEVENV_SSH_PERSIST")
+                    .and_then(|v| v.trim().parse::<u32>().ok())
+                    .filter(|s| *s > 0)
+                    .map(|secs| crate::swarm::ssh::Keep {
+                        dir: crate::paths::data_dir(self.sys.as_ref())
+                            .join("ssh")
+                            .join(crate::hash::short(endpoint.as_bytes(), 12)),
+                        secs,
+                    });
+                crate::swarm::ssh::Shared::start(self.sys.which("ssh")?, &endpoint, keep)
             })
             .as_ref()
     }

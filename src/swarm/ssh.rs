@@ -35,6 +35,8 @@ pub const REAL_ENV: &str = "DEVENV_SSH_REAL";
 pub const CONTROL_ENV: &str = "DEVENV_SSH_CONTROL";
 /// Set for the docker calls of a run when the remote engine's socket is forwarded: its path.
 pub const SOCKET_ENV: &str = "DEVENV_SSH_SOCKET";
+/// Set for the docker calls of a run: how long the master outlives its last client.
+pub const PERSIST_ENV: &str = "DEVENV_SSH_PERSIST_SECS";
 /// In the run's directory: what ssh said when the run's connection failed.
 const FAILED: &str = "failed";
 
@@ -95,14 +97,14 @@ pub fn shares(os: Os, endpoint: &str) -> bool {
 
 /// The real ssh's arguments for one docker call: connection sharing first (the command line
 /// wins over the user's config, and ssh keeps the first value it reads), then docker's own.
-pub fn shared_args(control: &Path, args: &[OsString]) -> Vec<OsString> {
+pub fn shared_args(control: &Path, persist: u32, args: &[OsString]) -> Vec<OsString> {
     let mut v: Vec<OsString> = vec![
         "-o".into(),
         "ControlMaster=auto".into(),
         "-o".into(),
         format!("ControlPath={}", control.display()).into(),
         "-o".into(),
-        format!("ControlPersist={PERSIST_SECS}").into(),
+        format!("ControlPersist={persist}").into(),
         // no prompt can hang a run: an unknown host key or a password fails at once
         "-o".into(),
         "BatchMode=yes".into(),
@@ -146,12 +148,27 @@ pub fn run_as_shim(argv0: &OsString, args: &[OsString]) -> Option<i32> {
     {
         use std::io::Write;
         let _ = std::io::stderr().write_all(&failed);
+        // take docker's request first: a process gone before docker wrote would give it a
+        // broken pipe, while one that ends after lets docker report ssh's words (as it does for
+        // a real ssh that failed)
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            let _ = tx.send(());
+        });
+        let _ = rx.recv_timeout(std::time::Duration::from_millis(300));
         return Some(255);
     }
+    let persist = std::env::var(PERSIST_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(PERSIST_SECS);
     let mut c = std::process::Command::new(real);
-    c.args(shared_args(&control, args))
+    c.args(shared_args(&control, persist, args))
         .env_remove(REAL_ENV)
-        .env_remove(CONTROL_ENV);
+        .env_remove(CONTROL_ENV)
+        .env_remove(SOCKET_ENV)
+        .env_remove(PERSIST_ENV);
     Some(exec(c))
 }
 
@@ -249,13 +266,61 @@ fn exec(mut c: std::process::Command) -> i32 {
 }
 
 /// The shared connection of a run: its private directory (the `ssh` link and the control
-/// socket) and the real ssh. Dropping it stops the master and removes the directory.
+/// socket) and the real ssh. Dropping it stops the master and removes the directory — unless
+/// the connection is kept for the next runs ([`Keep`]).
 #[derive(Debug)]
 pub struct Shared {
-    dir: tempfile::TempDir,
+    dir: Dir,
     real: PathBuf,
     /// The remote engine's socket, forwarded here over the shared connection.
     socket: Option<PathBuf>,
+    /// How long the master outlives its last client.
+    persist: u32,
+}
+
+#[derive(Debug)]
+enum Dir {
+    /// This run's own, removed with it.
+    Temp(tempfile::TempDir),
+    /// Kept for the next runs to the same endpoint (`DEVENV_SSH_PERSIST`).
+    Kept(PathBuf),
+}
+
+impl Dir {
+    fn path(&self) -> &Path {
+        match self {
+            Dir::Temp(t) => t.path(),
+            Dir::Kept(p) => p,
+        }
+    }
+}
+
+/// A connection kept open for the runs that follow: its directory (one per endpoint, private to
+/// the user) and how long it stays after the last run.
+#[derive(Debug, Clone)]
+pub struct Keep {
+    pub dir: PathBuf,
+    pub secs: u32,
+}
+
+/// Creates (or checks) a kept connection's directory: a real directory (not a link), this
+/// user's, mode 0700; `None` when it is not (a temporary one is used instead).
+#[cfg(unix)]
+fn private_dir(dir: &Path) -> Option<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    std::fs::create_dir_all(dir).ok()?;
+    let m = std::fs::symlink_metadata(dir).ok()?;
+    // SAFETY: getuid has no preconditions
+    let me = unsafe { libc::getuid() };
+    if !m.is_dir() || m.uid() != me {
+        return None;
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).ok()
+}
+
+#[cfg(not(unix))]
+fn private_dir(_dir: &Path) -> Option<()> {
+    None
 }
 
 /// The shared connections of this process (real ssh, control socket, directory): what an
@@ -286,28 +351,53 @@ pub fn stop_all() {
 impl Shared {
     /// Prepares sharing (no connection is made until docker's first call). `None` when it
     /// cannot be set up (no ssh, no links here): docker then connects per call, as without devenv.
-    pub fn start(real_ssh: PathBuf, endpoint: &str) -> Option<Shared> {
+    pub fn start(real_ssh: PathBuf, endpoint: &str, keep: Option<Keep>) -> Option<Shared> {
         let exe = std::env::current_exe().ok()?;
-        let dir = tempfile::Builder::new()
-            .prefix("devenv-ssh-")
-            .tempdir()
-            .ok()?;
-        link(&exe, &dir.path().join("ssh")).ok()?;
+        // a socket path must fit in sun_path (108 bytes on Linux, 104 on macOS)
+        let keep = keep.filter(|k| {
+            k.dir.join("docker.sock").as_os_str().len() < 100 && private_dir(&k.dir).is_some()
+        });
+        let (dir, persist) = match keep {
+            Some(k) => {
+                let _ = std::fs::remove_file(k.dir.join(FAILED));
+                (Dir::Kept(k.dir), k.secs)
+            }
+            None => (
+                Dir::Temp(
+                    tempfile::Builder::new()
+                        .prefix("devenv-ssh-")
+                        .tempdir()
+                        .ok()?,
+                ),
+                PERSIST_SECS,
+            ),
+        };
+        let shim = dir.path().join("ssh");
+        let _ = std::fs::remove_file(&shim);
+        link(&exe, &shim).ok()?;
         crate::ui::debug(&format!(
-            "docker calls share one SSH connection (control socket in {})",
-            dir.path().display()
+            "docker calls share one SSH connection (control socket in {}{})",
+            dir.path().display(),
+            if matches!(dir, Dir::Kept(_)) {
+                format!(", kept {persist} s for the next runs")
+            } else {
+                String::new()
+            }
         ));
         let mut shared = Shared {
             dir,
             real: real_ssh,
             socket: None,
+            persist,
         };
-        ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).push((
-            shared.real.clone(),
-            shared.control(),
-            shared.dir.path().to_path_buf(),
-        ));
-        interrupt::stop_shared_on_interrupt();
+        if let Dir::Temp(_) = shared.dir {
+            ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).push((
+                shared.real.clone(),
+                shared.control(),
+                shared.dir.path().to_path_buf(),
+            ));
+            interrupt::stop_shared_on_interrupt();
+        }
         if let Some(ep) = Endpoint::parse(endpoint) {
             shared.socket = shared.forward(&ep);
         }
@@ -318,6 +408,16 @@ impl Shared {
     /// forwards that socket here. `None` (docker's calls then dial through the connection) when
     /// any step fails: the failure itself is reported by docker's first call, with its advice.
     fn forward(&self, ep: &Endpoint) -> Option<PathBuf> {
+        let local = self.dir.path().join("docker.sock");
+        if matches!(self.dir, Dir::Kept(_)) && local.exists() {
+            if ping(&local) {
+                crate::ui::debug(
+                    "the kept connection and its forwarded socket answer: no new login",
+                );
+                return Some(local);
+            }
+            let _ = std::fs::remove_file(&local);
+        }
         let quiet = |c: &mut std::process::Command| {
             c.stdin(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null());
@@ -335,7 +435,7 @@ impl Shared {
             .map(OsString::from),
         );
         let mut c = std::process::Command::new(&self.real);
-        c.args(shared_args(&self.control(), &ask))
+        c.args(shared_args(&self.control(), self.persist, &ask))
             .stdin(std::process::Stdio::null());
         let out = c.output().ok()?;
         if out.status.code() == Some(255) {
@@ -349,7 +449,6 @@ impl Shared {
         }
         let remote = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let remote = remote.strip_prefix("unix://")?.to_string();
-        let local = self.dir.path().join("docker.sock");
         let mut c = std::process::Command::new(&self.real);
         c.args([
             "-o".to_string(),
@@ -398,12 +497,17 @@ impl Shared {
                 SOCKET_ENV.into(),
                 self.socket.as_ref().map(|p| p.display().to_string()),
             ),
+            (PERSIST_ENV.into(), Some(self.persist.to_string())),
         ]
     }
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
+        if let Dir::Kept(_) = self.dir {
+            // the next run reuses it; the master leaves on its own after `persist` idle
+            return;
+        }
         let control = self.control();
         ACTIVE
             .lock()
@@ -506,7 +610,11 @@ mod tests {
         .iter()
         .map(OsString::from)
         .collect();
-        let a = shared_args(Path::new("/tmp/devenv-ssh-x/cm"), &docker_args);
+        let a = shared_args(
+            Path::new("/tmp/devenv-ssh-x/cm"),
+            PERSIST_SECS,
+            &docker_args,
+        );
         let a: Vec<String> = a.iter().map(|s| s.to_string_lossy().into_owned()).collect();
         assert_eq!(
             &a[..10],
