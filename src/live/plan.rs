@@ -119,7 +119,7 @@ pub fn is_editor_noise(name: &str) -> bool {
 }
 
 /// `path` below `base`, `/`-separated (`""` for `base` itself).
-fn rel(base: &Path, path: &Path) -> Option<String> {
+pub fn rel(base: &Path, path: &Path) -> Option<String> {
     let r = path.strip_prefix(base).ok()?;
     Some(
         r.components()

@@ -93,9 +93,41 @@ pub struct Session<'c> {
 }
 
 fn rel_display(root: &Path, p: &Path) -> String {
-    p.strip_prefix(root)
-        .map(|r| r.to_string_lossy().replace('\\', "/"))
-        .unwrap_or_else(|_| p.display().to_string())
+    crate::live::plan::rel(root, p).unwrap_or_else(|| p.display().to_string())
+}
+
+/// `up`'s options for watch's own deploys.
+fn up_options(timeout: Duration, rollback: bool) -> super::up::Options {
+    super::up::Options {
+        timeout,
+        max_failures: 4,
+        new_cluster: false,
+        rollback,
+    }
+}
+
+/// The rules of the services named (all when none), each name checked against the stack.
+fn selected_rules(
+    r: &crate::render::Rendered,
+    services: &[String],
+) -> anyhow::Result<Vec<crate::live::Rule>> {
+    let known = r.service_names();
+    let mut only = Vec::new();
+    for s in services {
+        only.push(super::update::resolve(&r.stack_name, &known, s)?);
+    }
+    let rules: Vec<_> = r
+        .watch
+        .iter()
+        .filter(|x| only.is_empty() || only.contains(&x.service))
+        .cloned()
+        .collect();
+    if rules.is_empty() {
+        return Err(UserError::usage(no_rules(&only))
+            .hint(no_rules_hint())
+            .into());
+    }
+    Ok(rules)
 }
 
 fn no_rules(only: &[String]) -> String {
@@ -115,28 +147,10 @@ fn no_rules_hint() -> String {
 
 /// `--dry-run`: `up`'s plan, then the rules and what each would do.
 pub fn describe(ctx: &Ctx, opts: &Options) -> anyhow::Result<String> {
-    let up_opts = super::up::Options {
-        timeout: opts.timeout,
-        max_failures: 4,
-        new_cluster: false,
-        rollback: false,
-    };
-    let plan = super::up::plan(ctx, None, up_opts)?;
+    let plan = super::up::plan(ctx, None, up_options(opts.timeout, false))?;
     let mut out = super::up::describe(&plan);
     let root = plan.project.root.clone();
-    let r = &plan.rendered;
-    let known = r.service_names();
-    let mut only = Vec::new();
-    for s in &opts.services {
-        only.push(super::update::resolve(&r.stack_name, &known, s)?);
-    }
-    let mut any = false;
-    for rule in r
-        .watch
-        .iter()
-        .filter(|x| only.is_empty() || only.contains(&x.service))
-    {
-        any = true;
+    for rule in selected_rules(&plan.rendered, &opts.services)? {
         let path = rel_display(&root, &rule.path);
         let does = match rule.action {
             crate::live::Action::Rebuild => format!(
@@ -169,25 +183,15 @@ pub fn describe(ctx: &Ctx, opts: &Options) -> anyhow::Result<String> {
             "would watch {path}{filters}: on a change, {does}\n"
         ));
     }
-    if !any {
-        return Err(UserError::usage(no_rules(&only))
-            .hint(no_rules_hint())
-            .into());
-    }
     out.push_str("would watch devenv.yaml, the profile and the templates: on a change, render and deploy again\n");
     Ok(out)
 }
 
 /// Brings the stack up (a no-op when it runs as rendered) and reads the watch rules.
 pub fn start<'c>(ctx: &'c Ctx, opts: &Options) -> anyhow::Result<Session<'c>> {
-    let up_opts = super::up::Options {
-        timeout: opts.timeout,
-        max_failures: 4,
-        new_cluster: false,
-        rollback: false,
-    };
     let lock = ctx.lock_project()?;
-    let plan = super::up::plan(ctx, None, up_opts).map_err(super::unchanged)?;
+    let plan =
+        super::up::plan(ctx, None, up_options(opts.timeout, false)).map_err(super::unchanged)?;
     if plan.remote() {
         return Err(UserError::usage(format!(
             "`devenv watch` is for a local profile; profile {} deploys to the remote context `{}`",
@@ -250,22 +254,7 @@ impl Session<'_> {
     fn load_rules(&mut self) -> anyhow::Result<()> {
         let r = self.ctx.render(&self.project, &self.profile)?;
         self.stack = r.stack_name.clone();
-        let known = r.service_names();
-        let mut only = Vec::new();
-        for s in &self.only {
-            only.push(super::update::resolve(&r.stack_name, &known, s)?);
-        }
-        let rules: Vec<_> = r
-            .watch
-            .iter()
-            .filter(|x| only.is_empty() || only.contains(&x.service))
-            .cloned()
-            .collect();
-        if rules.is_empty() {
-            return Err(UserError::usage(no_rules(&only))
-                .hint(no_rules_hint())
-                .into());
-        }
+        let rules = selected_rules(&r, &self.only)?;
         let contexts: BTreeMap<String, PathBuf> = r
             .builds
             .iter()
@@ -294,21 +283,19 @@ impl Session<'_> {
 
     /// What the OS is asked to watch.
     fn roots(&self) -> Vec<Root> {
-        let mut v: Vec<Root> = Vec::new();
-        for r in self.watched.rules() {
-            v.push(if r.path.is_dir() {
-                Root::Tree(r.path.clone())
-            } else {
-                Root::File(r.path.clone())
-            });
-        }
-        for i in &self.watched.inputs {
-            v.push(if i.is_dir() {
-                Root::Tree(i.clone())
-            } else {
-                Root::File(i.clone())
-            });
-        }
+        let mut v: Vec<Root> = self
+            .watched
+            .rules()
+            .map(|r| &r.path)
+            .chain(&self.watched.inputs)
+            .map(|p| {
+                if p.is_dir() {
+                    Root::Tree(p.clone())
+                } else {
+                    Root::File(p.clone())
+                }
+            })
+            .collect();
         v.sort();
         v.dedup();
         v
@@ -400,24 +387,27 @@ impl Session<'_> {
     fn sync_new_tasks(&mut self) -> anyhow::Result<()> {
         let docker = self.ctx.docker(&self.profile)?;
         for svc in self.watched.syncing_services() {
-            let now: BTreeSet<String> = containers(&docker, &self.stack, &svc)?
-                .into_iter()
-                .collect();
-            let seen = self.seen.entry(svc.clone()).or_default();
-            let fresh: Vec<String> = now.difference(seen).cloned().collect();
-            *seen = now;
-            if fresh.is_empty() {
-                continue;
-            }
-            let w = self.watched.full_sync(&svc, true, &list_tree);
-            if w.copies.is_empty() {
-                continue;
-            }
-            let mut e = self.sync_into(&docker, &w, &fresh, "new-task-sync", Vec::new());
-            e.detail = Some("a new task of the service got the synced files".into());
-            self.say(&e);
+            self.catch_up(&docker, &svc)?;
         }
         Ok(())
+    }
+
+    /// The running containers of `service`; those devenv has not synced yet (swarm replaced a
+    /// task, a rebuild rolled out) first get every file of its sync rules.
+    fn catch_up(&mut self, docker: &Docker<'_>, service: &str) -> anyhow::Result<Vec<String>> {
+        let ids = containers(docker, &self.stack, service)?;
+        let seen = self.seen.entry(service.to_string()).or_default();
+        let fresh: Vec<String> = ids.iter().filter(|i| !seen.contains(*i)).cloned().collect();
+        *seen = ids.iter().cloned().collect();
+        if !fresh.is_empty() {
+            let w = self.watched.full_sync(service, true, &list_tree);
+            if !w.copies.is_empty() {
+                let mut e = self.sync_into(docker, &w, &fresh, "new-task-sync", Vec::new());
+                e.detail = Some("a new task of the service got the synced files".into());
+                self.say(&e);
+            }
+        }
+        Ok(ids)
     }
 
     /// Copies `w`'s files into `ids`, deletes, signals, runs its commands.
@@ -557,7 +547,9 @@ impl Session<'_> {
         let t = Instant::now();
         let mut e = Event::new(Some(service), "rebuild", changed);
         let r = (|| -> anyhow::Result<(Option<String>, String)> {
-            let r = self.ctx.render(&self.project, &self.profile)?;
+            // only this service's build context is hashed and looked up
+            let mut r = self.ctx.render(&self.project, &self.profile)?;
+            r.builds.retain(|b| b.service == service);
             let steps = build::plan(docker, &self.project, &r)?;
             let Some(step) = steps.into_iter().find(|s| s.service == service) else {
                 anyhow::bail!("{service} has no build context any more");
@@ -653,12 +645,7 @@ impl Session<'_> {
         let mut e = Event::new(None, "redeploy", changed);
         let r = (|| -> anyhow::Result<()> {
             let _lock = self.ctx.lock_project()?;
-            let opts = super::up::Options {
-                timeout: self.timeout,
-                max_failures: 4,
-                new_cluster: false,
-                rollback: true,
-            };
+            let opts = up_options(self.timeout, true);
             let plan = super::up::plan(self.ctx, Some(&self.profile.name), opts)?;
             let mut x = Executor::new(self.ctx.sys.as_ref());
             super::up::apply(self.ctx, &mut x, plan)?;
@@ -694,17 +681,7 @@ impl Session<'_> {
             let e = if !w.rebuild.is_empty() {
                 self.rebuild(&docker, &w.service, show(&w.rebuild))
             } else {
-                let ids = containers(&docker, &self.stack, &w.service)?;
-                // a container devenv has not synced yet gets everything
-                let seen = self.seen.entry(w.service.clone()).or_default();
-                let fresh: Vec<String> =
-                    ids.iter().filter(|i| !seen.contains(*i)).cloned().collect();
-                *seen = ids.iter().cloned().collect();
-                if !fresh.is_empty() {
-                    let full = self.watched.full_sync(&w.service, true, &list_tree);
-                    let e = self.sync_into(&docker, &full, &fresh, "new-task-sync", Vec::new());
-                    self.say(&e);
-                }
+                let ids = self.catch_up(&docker, &w.service)?;
                 self.sync_into(&docker, w, &ids, w.action(), show(&w.changed))
             };
             self.say(&e);
@@ -800,24 +777,9 @@ fn list_tree(dir: &Path) -> Vec<Change> {
     fswatch::expand(&[dir.to_path_buf()], &|p: &Path| p.ends_with(".git"))
 }
 
-/// The running containers of a service on this node (full ids).
-pub fn containers(docker: &Docker<'_>, stack: &str, service: &str) -> anyhow::Result<Vec<String>> {
-    let o = docker.query([
-        "ps",
-        "--no-trunc",
-        "-q",
-        "--filter",
-        &format!("label=com.docker.swarm.service.name={stack}_{service}"),
-        "--filter",
-        "status=running",
-    ])?;
-    let mut v: Vec<String> = o
-        .stdout_str()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect();
+/// The running containers of a service on this node, sorted.
+fn containers(docker: &Docker<'_>, stack: &str, service: &str) -> anyhow::Result<Vec<String>> {
+    let mut v = crate::swarm::run::running_containers(docker, &format!("{stack}_{service}"))?;
     v.sort();
     Ok(v)
 }

@@ -683,7 +683,7 @@ fn watch_syncs_deletes_and_signals_each_running_task_through_the_seam() {
         .respond(
             &format!("{DOCKER} ps"),
             0,
-            "c1aaaaaaaaaaaa\nc2bbbbbbbbbbbb\n",
+            "{\"ID\":\"c1aaaaaaaaaaaa\"}\n{\"ID\":\"c2bbbbbbbbbbbb\"}\n",
         )
         .respond(&format!("{DOCKER} inspect --format"), 0, "true\n");
     let (ctx, sys) = ctx(sys, d.path());

@@ -31,8 +31,8 @@ struct ContainerLine {
     id: String,
 }
 
-/// A running container of service `full` on the engine of this context, or why there is none.
-pub fn running_container(docker: &Docker<'_>, service: &str, full: &str) -> anyhow::Result<String> {
+/// The running containers of service `full` on the engine of this context (this node), by id.
+pub fn running_containers(docker: &Docker<'_>, full: &str) -> anyhow::Result<Vec<String>> {
     let containers: Vec<ContainerLine> = docker.json_lines([
         "ps",
         "--filter",
@@ -42,8 +42,13 @@ pub fn running_container(docker: &Docker<'_>, service: &str, full: &str) -> anyh
         "--format",
         super::docker::JSON,
     ])?;
-    if let Some(c) = containers.first() {
-        return Ok(c.id.clone());
+    Ok(containers.into_iter().map(|c| c.id).collect())
+}
+
+/// A running container of service `full` on the engine of this context, or why there is none.
+pub fn running_container(docker: &Docker<'_>, service: &str, full: &str) -> anyhow::Result<String> {
+    if let Some(id) = running_containers(docker, full)?.into_iter().next() {
+        return Ok(id);
     }
     let tasks = super::watch::task_lines(
         docker,

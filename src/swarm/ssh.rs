@@ -349,8 +349,9 @@ pub fn stop_all() {
 }
 
 impl Shared {
-    /// Prepares sharing (no connection is made until docker's first call). `None` when it
-    /// cannot be set up (no ssh, no links here): docker then connects per call, as without devenv.
+    /// Prepares sharing and opens the connection with its forwarded socket ([`Shared::forward`]).
+    /// `None` when it cannot be set up (no ssh, no links here): docker then connects per call,
+    /// as without devenv.
     pub fn start(real_ssh: PathBuf, endpoint: &str, keep: Option<Keep>) -> Option<Shared> {
         let exe = std::env::current_exe().ok()?;
         // a socket path must fit in sun_path (108 bytes on Linux, 104 on macOS)
@@ -418,10 +419,6 @@ impl Shared {
             }
             let _ = std::fs::remove_file(&local);
         }
-        let quiet = |c: &mut std::process::Command| {
-            c.stdin(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
-        };
         let mut ask: Vec<OsString> = vec!["-T".into()];
         ask.extend(ep.args().into_iter().map(OsString::from));
         ask.extend(
@@ -456,9 +453,10 @@ impl Shared {
         ])
         .args(["-O", "forward", "-L"])
         .arg(format!("{}:{remote}", local.display()))
-        .args(ep.args());
-        quiet(&mut c);
-        c.stdout(std::process::Stdio::null());
+        .args(ep.args())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
         // the forward only counts when the engine answers through it: a user the remote engine
         // refuses (not in the docker group) gets docker's own error, and its advice, instead
         let ok = c.status().is_ok_and(|s| s.success()) && local.exists() && ping(&local);
