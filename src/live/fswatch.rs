@@ -248,6 +248,25 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn devices_and_fifos_are_neither_files_nor_directories() {
+        assert_eq!(kind_of(Path::new("/dev/null")), Kind::Other);
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        assert_eq!(kind_of(&fifo), Kind::Other);
+        std::os::unix::fs::symlink(&fifo, d.path().join("link")).unwrap();
+        assert_eq!(
+            kind_of(&d.path().join("link")),
+            Kind::Symlink,
+            "not followed"
+        );
+        assert_eq!(kind_of(&d.path().join("gone")), Kind::Gone);
+    }
+
     #[test]
     fn wsl_windows_drives_are_polled() {
         assert!(needs_polling(true, Path::new("/mnt/c/Users/me/blog")));

@@ -668,6 +668,25 @@ mod tests {
         assert!(!is_dial_stdio(&dial[..5]));
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_kept_connection_lives_only_in_a_private_directory_of_ones_own() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("ssh-HASH");
+        assert!(private_dir(&real).is_some());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        // a link planted where the directory goes (to a place others can read) is refused
+        let elsewhere = d.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, d.path().join("planted")).unwrap();
+        assert!(private_dir(&d.path().join("planted")).is_none());
+        // a file there is no directory
+        std::fs::write(d.path().join("file"), "x").unwrap();
+        assert!(private_dir(&d.path().join("file")).is_none());
+    }
+
     #[test]
     fn the_shim_is_only_ssh() {
         assert_eq!(run_as_shim(&OsString::from("/usr/bin/devenv"), &[]), None);
