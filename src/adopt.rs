@@ -330,8 +330,13 @@ fn read_config(root: &Path, rel: &str) -> Option<String> {
     let p = root.join(rel);
     if p.is_dir() {
         let mut text = String::new();
-        for e in std::fs::read_dir(&p).ok()?.flatten().take(50) {
-            let name = e.file_name().to_string_lossy().into_owned();
+        for e in crate::contained::Scope::project(root)
+            .list(Path::new(rel))
+            .ok()?
+            .into_iter()
+            .take(50)
+        {
+            let name = e.path.file_name()?.to_string_lossy().into_owned();
             if looks(&name)
                 && let Ok(t) = crate::render::read_project_file(
                     root,

@@ -255,13 +255,21 @@ fn secrets(ra: &Rendered, rb: &Rendered) -> Vec<SecretDiff> {
 
 fn configs(ra: &Rendered, rb: &Rendered) -> Vec<ConfigDiff> {
     union_keys(
-        ra.configs.iter().map(|c| &c.key),
-        rb.configs.iter().map(|c| &c.key),
+        ra.configs
+            .iter()
+            .map(|c| c.key.to_string())
+            .collect::<Vec<_>>()
+            .iter(),
+        rb.configs
+            .iter()
+            .map(|c| c.key.to_string())
+            .collect::<Vec<_>>()
+            .iter(),
     )
     .into_iter()
     .filter_map(|n| {
-        let a = ra.configs.iter().find(|c| &c.key == n);
-        let b = rb.configs.iter().find(|c| &c.key == n);
+        let a = ra.configs.iter().find(|c| c.key == *n);
+        let b = rb.configs.iter().find(|c| c.key == *n);
         match (a, b) {
             (Some(_), None) => Some(ConfigDiff {
                 name: n.clone(),

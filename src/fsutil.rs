@@ -5,6 +5,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::name::RelPath;
+
 /// Writes `data` to `path` through a temp file in the same directory, fsync and rename, so a reader
 /// (or a crash) sees the old or the new content, never a mix. `mode` applies on Unix.
 pub fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
@@ -84,7 +86,8 @@ pub const MANIFEST: &str = ".devenv-rendered.json";
 pub enum OutputDir {
     /// The user's (`render --out`): only files devenv wrote there are ever replaced or removed.
     Shared,
-    /// devenv's own (`.devenv/rendered/PROFILE`): every file in it is devenv's.
+    /// devenv's own (`.devenv/rendered/PROFILE`): its files are replaced as they come; one is
+    /// removed only when the manifest lists it with the hash of what it holds.
     Own,
 }
 
@@ -93,87 +96,133 @@ pub enum OutputDir {
 pub enum OutputError {
     #[error("{} exists and is not a directory", .0.display())]
     NotADirectory(PathBuf),
+    #[error("{} is a symlink: devenv writes rendered files only into a real directory", .0.display())]
+    Symlink(PathBuf),
     #[error("{} exists and was not written by devenv (or was changed since): devenv never overwrites it", .0.display())]
     Foreign(PathBuf),
     #[error("{} is not a regular file", .0.display())]
     NotRegular(PathBuf),
 }
 
-/// Writes `files` (relative path → content) into `dir`, each atomically. Before anything is
-/// written, every target is checked: a file devenv did not write (per the manifest) is never
-/// overwritten, a non-directory `dir` never becomes one. Files devenv wrote last time and no
-/// longer produces are removed if nobody changed them. Returns the paths written.
+/// What [`write_output`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutputReport {
+    pub written: Vec<PathBuf>,
+    pub removed: Vec<PathBuf>,
+    /// Manifest entries that were not devenv's to act on (not a plain relative path of file
+    /// names, or a file whose content is not what devenv wrote): left alone, and said.
+    pub ignored: Vec<String>,
+}
+
+/// The largest rendered file compared or removed (a rendered file is at most
+/// `render::MAX_OUTPUT_BYTES`).
+const MAX_OUTPUT_FILE: u64 = 64 << 20;
+
+/// Writes `files` into `dir`, each atomically. Every path is a [`RelPath`] of checked file names,
+/// so nothing lands outside `dir`; `dir` itself and every directory below it must be real
+/// directories (a symlink is refused, never followed). Before anything is written, every target
+/// is checked: in a shared directory a file devenv did not write (per the manifest and its hash)
+/// is never overwritten, a non-directory `dir` never becomes one. Files devenv wrote last time
+/// and no longer produces are removed only when the manifest lists them as plain relative paths
+/// with the hash of what they hold now; any other entry is ignored and reported.
 pub fn write_output(
     dir: &Path,
-    files: &[(PathBuf, String)],
+    files: &[(RelPath, String)],
     kind: OutputDir,
-) -> anyhow::Result<Vec<PathBuf>> {
-    let owned = kind == OutputDir::Own;
+) -> anyhow::Result<OutputReport> {
     use std::collections::BTreeMap;
-    match std::fs::metadata(dir) {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(OutputError::Symlink(dir.to_path_buf()).into());
+        }
         Ok(m) if !m.is_dir() => return Err(OutputError::NotADirectory(dir.to_path_buf()).into()),
         _ => {}
     }
-    let manifest_path = dir.join(MANIFEST);
-    let old: BTreeMap<String, String> = std::fs::read(&manifest_path)
+    let scope = crate::contained::Scope::project(dir);
+    let content_of =
+        |rel: &RelPath| -> Option<Vec<u8>> { scope.read(&rel.to_path_buf(), MAX_OUTPUT_FILE).ok() };
+    let mut report = OutputReport::default();
+    let old: BTreeMap<String, String> = scope
+        .read(Path::new(MANIFEST), MAX_OUTPUT_FILE)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
-    let ours = |rel: &str, path: &Path| -> bool {
-        owned
-            || old.get(rel).is_some_and(|h| {
-                std::fs::read(path).is_ok_and(|c| crate::hash::sha256_hex(&c) == *h)
-            })
+    let mut old_entries: BTreeMap<RelPath, String> = BTreeMap::new();
+    for (k, h) in &old {
+        match RelPath::parse(k) {
+            Ok(r) if k != MANIFEST => {
+                old_entries.insert(r, h.clone());
+            }
+            _ => report.ignored.push(k.escape_debug().to_string()),
+        }
+    }
+    let ours = |rel: &RelPath| -> bool {
+        old_entries
+            .get(rel)
+            .is_some_and(|h| content_of(rel).is_some_and(|c| crate::hash::sha256_hex(&c) == *h))
     };
     // check everything first: a refusal writes nothing
     let mut todo = Vec::new();
     for (rel, content) in files {
-        let key = rel.to_string_lossy().replace('\\', "/");
-        let path = dir.join(rel);
-        for parent in rel
-            .ancestors()
-            .skip(1)
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            if let Ok(m) = std::fs::symlink_metadata(dir.join(parent))
+        for parent in rel.parents() {
+            if let Ok(m) = std::fs::symlink_metadata(parent.under(dir))
                 && !m.is_dir()
             {
-                return Err(OutputError::NotADirectory(dir.join(parent)).into());
+                return Err(if m.file_type().is_symlink() {
+                    OutputError::Symlink(parent.under(dir))
+                } else {
+                    OutputError::NotADirectory(parent.under(dir))
+                }
+                .into());
             }
         }
+        let path = rel.under(dir);
         match std::fs::symlink_metadata(&path) {
-            Err(_) => todo.push((key, path, content)),
+            Err(_) => todo.push((rel, path, content, false)),
             Ok(m) if !m.is_file() => return Err(OutputError::NotRegular(path).into()),
             Ok(_) => {
-                if std::fs::read(&path).is_ok_and(|c| c == content.as_bytes()) || ours(&key, &path)
-                {
-                    todo.push((key, path, content));
+                let same = content_of(rel).is_some_and(|c| c == content.as_bytes());
+                if same || kind == OutputDir::Own || ours(rel) {
+                    todo.push((rel, path, content, same));
                 } else {
                     return Err(OutputError::Foreign(path).into());
                 }
             }
         }
     }
-    let mut written = Vec::new();
     let mut manifest = BTreeMap::new();
-    for (key, path, content) in todo {
-        if std::fs::read(&path).ok().as_deref() != Some(content.as_bytes()) {
+    for (rel, path, content, same) in todo {
+        if !same {
             write_atomic(&path, content.as_bytes(), None)?;
         }
-        manifest.insert(key, crate::hash::sha256_hex(content.as_bytes()));
-        written.push(path);
+        manifest.insert(rel.as_key(), crate::hash::sha256_hex(content.as_bytes()));
+        report.written.push(path);
     }
     // what devenv wrote before and no longer produces
-    for (rel, _) in old.iter().filter(|(k, _)| !manifest.contains_key(*k)) {
-        let path = dir.join(rel);
-        if ours(rel, &path) {
-            let _ = std::fs::remove_file(&path);
+    for rel in old_entries.keys() {
+        if manifest.contains_key(&rel.as_key()) {
+            continue;
+        }
+        let path = rel.under(dir);
+        let real_dir_on_the_way = rel
+            .parents()
+            .iter()
+            .all(|p| std::fs::symlink_metadata(p.under(dir)).is_ok_and(|m| m.is_dir()));
+        if !real_dir_on_the_way || std::fs::symlink_metadata(&path).is_err() {
+            continue;
+        }
+        if ours(rel) {
+            if std::fs::remove_file(&path).is_ok() {
+                report.removed.push(path);
+            }
+        } else {
+            report.ignored.push(rel.as_key());
         }
     }
     let mut m = serde_json::to_vec_pretty(&manifest)?;
     m.push(b'\n');
-    write_atomic(&manifest_path, &m, None)?;
-    Ok(written)
+    write_atomic(&dir.join(MANIFEST), &m, None)?;
+    Ok(report)
 }
 
 /// `std::fs::canonicalize` without Windows' verbatim prefix where a plain path means the same
@@ -306,8 +355,8 @@ mod tests {
         std::fs::create_dir(&out).unwrap();
         std::fs::write(out.join("mine.txt"), "user").unwrap();
         let files = vec![
-            (PathBuf::from("stack.yml"), "a: 1\n".to_string()),
-            (PathBuf::from("configs/x"), "x\n".to_string()),
+            (RelPath::parse("stack.yml").unwrap(), "a: 1\n".to_string()),
+            (RelPath::parse("configs/x").unwrap(), "x\n".to_string()),
         ];
         write_output(&out, &files, OutputDir::Shared).unwrap();
         assert_eq!(

@@ -112,6 +112,13 @@ pub fn chown_to_invoking_user(path: &std::path::Path) {
 pub fn is_wsl() -> bool {
     cfg!(target_os = "linux")
         && (std::path::Path::new("/proc/sys/fs/binfmt_misc/WSLInterop").exists()
-            || std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .is_ok_and(|s| s.to_ascii_lowercase().contains("microsoft")))
+            || crate::contained::read_machine_file(
+                std::path::Path::new("/proc/sys/kernel/osrelease"),
+                4096,
+            )
+            .is_ok_and(|s| {
+                String::from_utf8_lossy(&s)
+                    .to_ascii_lowercase()
+                    .contains("microsoft")
+            }))
 }

@@ -51,9 +51,14 @@ impl Patterns {
         Patterns { rules }
     }
 
-    /// The `.dockerignore` of a build context (none when it has none or it cannot be read).
-    pub fn dockerignore(context: &Path) -> Patterns {
-        Patterns::parse(&std::fs::read_to_string(context.join(".dockerignore")).unwrap_or_default())
+    /// The `.dockerignore` of a build context (none when it has none or it cannot be read),
+    /// through the project's scope.
+    pub fn dockerignore(scope: &crate::contained::Scope, context: &Path) -> Patterns {
+        Patterns::parse(
+            &scope
+                .read_string(&context.join(".dockerignore"), 1 << 20)
+                .unwrap_or_default(),
+        )
     }
 
     pub fn is_empty(&self) -> bool {

@@ -251,6 +251,11 @@ pub struct ProfileFile {
     /// compose override file: `services: {web: {deploy: {replicas: 1}}}`.
     #[serde(default)]
     pub services: Mapping,
+    /// Files (or directories) outside the project this profile means to read — a server's
+    /// certificate under `/etc/letsencrypt`, say — as absolute paths. Nothing else outside the
+    /// project is ever read, whatever the stack or a symlink names.
+    #[serde(default)]
+    pub read_outside: Vec<PathBuf>,
 }
 
 fn yes() -> bool {
@@ -542,6 +547,11 @@ impl Profile {
             .clone()
             .unwrap_or_else(|| project.file.project.clone())
     }
+    /// What this profile may read: the project, and what it lists under `read_outside:`.
+    pub fn scope(&self, project: &Project) -> crate::contained::Scope {
+        project.scope().with_outside(&self.file.read_outside)
+    }
+
     /// A ConfigError pointing at the first occurrence of `needle` in this profile.
     pub fn error_at(&self, needle: &str, message: impl Into<String>) -> ConfigError {
         ConfigError::new(&self.path, message).at_text(&self.source, needle)
@@ -580,7 +590,7 @@ impl Project {
     /// Loads `devenv.yaml` from `root`.
     pub fn load(root: &Path) -> anyhow::Result<Project> {
         let path = root.join(PROJECT_FILE);
-        let source = read_source(&path)?;
+        let source = read_source(root, &path)?;
         let file: ProjectFile = parse_yaml(&path, &source)?;
         let p = Project {
             root: root.to_path_buf(),
@@ -595,6 +605,11 @@ impl Project {
         self.root.join(PROJECT_FILE)
     }
 
+    /// The project's files, as the contained reader reaches them.
+    pub fn scope(&self) -> crate::contained::Scope {
+        crate::contained::Scope::project(&self.root)
+    }
+
     fn err_at(&self, needle: &str, message: impl Into<String>) -> ConfigError {
         ConfigError::new(self.path(), message).at_text(&self.source, needle)
     }
@@ -607,17 +622,17 @@ impl Project {
                 .hint("use lowercase letters, digits, `-` and `_`, starting with a letter or digit (it names the swarm stack)"));
         }
         for k in self.file.configs.keys() {
-            if !valid_object_key(k) {
+            if let Err(e) = crate::name::Name::new(crate::name::Kind::Object, k) {
                 return Err(self
-                    .err_at(k, format!("invalid config name `{k}`"))
-                    .hint("use letters, digits, `.`, `-` and `_`"));
+                    .err_at(k, format!("configs: {e}"))
+                    .hint("a config's name becomes a file and a swarm object name"));
             }
         }
         for (name, t) in &self.file.tasks {
-            if !valid_object_key(name) {
+            if let Err(e) = crate::name::Name::new(crate::name::Kind::Task, name) {
                 return Err(self
-                    .err_at(&format!("{name}:"), format!("invalid task name `{name}`"))
-                    .hint("use letters, digits, `.`, `-` and `_`"));
+                    .err_at(name, format!("tasks: {e}"))
+                    .hint("a task's name is what `devenv run NAME` takes"));
             }
             if t.command.argv().is_empty()
                 || matches!(&t.command, Command::Shell(s) if s.trim().is_empty())
@@ -672,13 +687,17 @@ impl Project {
 
     /// Names of the profiles in `profiles/`, sorted.
     pub fn profile_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(self.profiles_dir())
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
+        let mut v: Vec<String> = self
+            .scope()
+            .list(Path::new(PROFILES_DIR))
+            .map(|entries| {
+                entries
+                    .into_iter()
+                    .filter(|e| e.kind != crate::contained::EntryKind::Dir)
                     .filter_map(|e| {
-                        let p = e.path();
+                        let p = e.path;
                         let ext = p.extension()?.to_str()?;
-                        if (ext == "yaml" || ext == "yml") && p.is_file() {
+                        if ext == "yaml" || ext == "yml" {
                             Some(p.file_stem()?.to_str()?.to_string())
                         } else {
                             None
@@ -722,7 +741,7 @@ impl Project {
             };
             return Err(e.into());
         };
-        let source = read_source(&path)?;
+        let source = read_source(&self.root, &path)?;
         let file: ProfileFile = parse_yaml(&path, &source)?;
         let p = Profile {
             name: name.to_string(),
@@ -751,10 +770,10 @@ fn validate_profile(p: &Profile) -> Result<(), ConfigError> {
         return Err(p.error_at("context", "docker.context is empty"));
     }
     for (name, s) in &f.secrets {
-        if !valid_object_key(name) {
+        if let Err(e) = crate::name::Name::new(crate::name::Kind::Object, name) {
             return Err(p
-                .error_at(name, format!("invalid secret name `{name}`"))
-                .hint("use letters, digits, `.`, `-` and `_`"));
+                .error_at(name, format!("secrets: {e}"))
+                .hint("a secret's name becomes a file under .devenv/ and a swarm object name"));
         }
         let n = usize::from(s.file.is_some())
             + usize::from(s.env.is_some())
@@ -801,6 +820,14 @@ fn validate_profile(p: &Profile) -> Result<(), ConfigError> {
             .hint(
                 "use ssh://user@server, tcp://host:2376, unix:///path or npipe:////./pipe/name",
             ));
+    }
+    for o in &f.read_outside {
+        let s = o.to_string_lossy();
+        if !o.is_absolute() {
+            return Err(p
+                .error_at(&s, format!("read_outside: `{s}` is not an absolute path"))
+                .hint("list files outside the project by their absolute path; files inside it need no listing"));
+        }
     }
     for o in &f.overrides {
         let s = o.to_string_lossy();
@@ -866,24 +893,20 @@ pub fn valid_project_name(s: &str) -> bool {
         && s.len() <= 40
 }
 
-/// Names of swarm configs/secrets and compose keys: `[A-Za-z0-9._-]+`.
-pub fn valid_object_key(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 40
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
-}
+/// The largest devenv.yaml or profile devenv reads.
+pub const MAX_SOURCE_BYTES: u64 = 1 << 20;
 
-/// Reads a project file as UTF-8, with errors that name it.
-pub fn read_source(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        let what = match e.kind() {
-            std::io::ErrorKind::NotFound => "file not found".to_string(),
-            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-            _ => e.to_string(),
+/// Reads a project file (`devenv.yaml`, a profile) through the project's scope, as UTF-8, with
+/// errors that name it.
+pub fn read_source(root: &Path, path: &Path) -> anyhow::Result<String> {
+    let scope = crate::contained::Scope::project(root);
+    let bytes = scope.read(path, MAX_SOURCE_BYTES).map_err(|e| {
+        let what = match &e {
+            crate::contained::ReadError::NotFound { .. } => "file not found".to_string(),
+            crate::contained::ReadError::Io { error, .. } => error.clone(),
+            e => e.to_string(),
         };
-        ConfigError::new(path, format!("cannot read: {what}"))
-            .hint("check that the file exists and is readable by you")
+        ConfigError::new(path, format!("cannot read: {what}")).hint(e.hint())
     })?;
     String::from_utf8(bytes).map_err(|e| {
         let (l, c) = crate::error::line_col(

@@ -72,35 +72,55 @@ pub fn rendered_dir(root: &Path, profile: &str) -> PathBuf {
     dir(root).join("rendered").join(profile)
 }
 
+/// The largest state file devenv reads back.
+pub const MAX_STATE_BYTES: u64 = 4 << 20;
+
 impl State {
+    /// `.devenv/state.json`, read through the project's scope: a FIFO, a device or a symlink out
+    /// of the project is refused (and never opened), whatever a cloned project planted there.
     pub fn load(root: &Path) -> anyhow::Result<State> {
         let p = path(root);
-        match std::fs::read_to_string(&p) {
-            Ok(s) => serde_json::from_str(&s).map_err(|e| {
-                ConfigError::new(&p, format!("corrupt state file: {e}"))
-                    .at(&s, e.line(), e.column())
-                    .hint(format!(
-                        "it only holds machine-local state; remove it (`rm {}`) and run `devenv switch PROFILE`",
-                        crate::error::display_path(&p)
-                    ))
-                    .into()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-            Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", p.display())),
+        let scope = crate::contained::Scope::project(root);
+        match scope.read(&p, MAX_STATE_BYTES) {
+            Ok(b) => {
+                let s = String::from_utf8_lossy(&b);
+                serde_json::from_str(&s).map_err(|e| {
+                    ConfigError::new(&p, format!("corrupt state file: {e}"))
+                        .at(&s, e.line(), e.column())
+                        .hint(format!(
+                            "it only holds machine-local state; remove it (`rm {}`) and run `devenv switch PROFILE`",
+                            crate::error::display_path(&p)
+                        ))
+                        .into()
+                })
+            }
+            Err(crate::contained::ReadError::NotFound { .. }) => Ok(State::default()),
+            Err(e) => Err(ConfigError::new(&p, format!("cannot read devenv's state: {e}"))
+                .hint(format!(
+                    "`.devenv/` holds only machine-local state: remove what is there (`rm -r {}`) and run `devenv switch PROFILE`",
+                    crate::error::display_path(&dir(root))
+                ))
+                .into()),
         }
     }
 }
 
+/// The salt's file, through the project's scope (`None`: there is none yet, or it is not a file
+/// devenv could have written).
+fn read_salt(root: &Path) -> Option<Vec<u8>> {
+    crate::contained::Scope::project(root)
+        .read(&dir(root).join("salt"), 4096)
+        .ok()
+}
+
 /// The salt, if it was created before.
 pub fn existing_salt(root: &Path) -> Option<Vec<u8>> {
-    std::fs::read(dir(root).join("salt"))
-        .ok()
-        .filter(|s| s.len() >= 16)
+    read_salt(root).filter(|s| s.len() >= 16)
 }
 
 /// The salt if it exists, without creating it (for read-only commands).
 pub fn salt_if_present(root: &Path) -> Vec<u8> {
-    std::fs::read(dir(root).join("salt")).unwrap_or_else(|_| b"devenv-no-salt-yet".to_vec())
+    read_salt(root).unwrap_or_else(|| b"devenv-no-salt-yet".to_vec())
 }
 
 #[cfg(test)]

@@ -164,9 +164,9 @@ pub trait Sys: Send + Sync {
     fn write_output(
         &self,
         dir: &Path,
-        files: &[(PathBuf, String)],
+        files: &[(crate::name::RelPath, String)],
         kind: crate::fsutil::OutputDir,
-    ) -> anyhow::Result<Vec<PathBuf>>;
+    ) -> anyhow::Result<crate::fsutil::OutputReport>;
     /// Applies a hosts-file plan through the careful writer (lock, compare, backup, atomic write).
     fn write_hosts(
         &self,
@@ -387,9 +387,9 @@ impl Sys for RealSys {
     fn write_output(
         &self,
         dir: &Path,
-        files: &[(PathBuf, String)],
+        files: &[(crate::name::RelPath, String)],
         kind: crate::fsutil::OutputDir,
-    ) -> anyhow::Result<Vec<PathBuf>> {
+    ) -> anyhow::Result<crate::fsutil::OutputReport> {
         crate::fsutil::write_output(dir, files, kind)
     }
 
@@ -751,9 +751,9 @@ impl Sys for FakeSys {
     fn write_output(
         &self,
         dir: &Path,
-        files: &[(PathBuf, String)],
+        files: &[(crate::name::RelPath, String)],
         _kind: crate::fsutil::OutputDir,
-    ) -> anyhow::Result<Vec<PathBuf>> {
+    ) -> anyhow::Result<crate::fsutil::OutputReport> {
         write_each(self, dir, files)
     }
     fn write_hosts(
@@ -929,9 +929,9 @@ impl Sys for RecordingSys {
     fn write_output(
         &self,
         dir: &Path,
-        files: &[(PathBuf, String)],
+        files: &[(crate::name::RelPath, String)],
         _kind: crate::fsutil::OutputDir,
-    ) -> anyhow::Result<Vec<PathBuf>> {
+    ) -> anyhow::Result<crate::fsutil::OutputReport> {
         write_each(self, dir, files)
     }
     fn write_hosts(
@@ -986,13 +986,13 @@ pub fn lossy(s: &OsString) -> String {
 fn write_each(
     sys: &dyn Sys,
     dir: &Path,
-    files: &[(PathBuf, String)],
-) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+    files: &[(crate::name::RelPath, String)],
+) -> anyhow::Result<crate::fsutil::OutputReport> {
+    let mut out = crate::fsutil::OutputReport::default();
     for (rel, content) in files {
-        let p = dir.join(rel);
+        let p = rel.under(dir);
         sys.write_file(&p, content.as_bytes(), None)?;
-        out.push(p);
+        out.written.push(p);
     }
     Ok(out)
 }

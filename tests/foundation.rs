@@ -968,12 +968,20 @@ fn templates_read_only_project_files_within_limits() {
     };
     let none = |_: &Path| {};
     let abs = outside.path().join("shadow");
-    case(abs.to_str().unwrap(), &none, "is an absolute path");
-    case("/dev/zero", &none, "is an absolute path");
+    case(
+        abs.to_str().unwrap(),
+        &none,
+        &format!("resolves to {}, outside the project", abs.display()),
+    );
+    case(
+        "/dev/zero",
+        &none,
+        "resolves to /dev/zero, a file of the kernel",
+    );
     case(
         "../../../../../../../../etc/passwd",
         &none,
-        "leads out of the project",
+        "resolves to /etc/passwd, outside the project",
     );
     let target = abs.clone();
     case(
@@ -981,12 +989,12 @@ fn templates_read_only_project_files_within_limits() {
         &move |d: &Path| {
             std::os::unix::fs::symlink(&target, d.join("templates/innocent.j2")).unwrap()
         },
-        "outside the project (a symlink)",
+        &format!("resolves to {}, outside the project", abs.display()),
     );
     case(
         "templates/zero.j2",
         &|d: &Path| std::os::unix::fs::symlink("/dev/zero", d.join("templates/zero.j2")).unwrap(),
-        "outside the project",
+        "a file of the kernel",
     );
     case(
         "templates/fifo.j2",
@@ -999,12 +1007,12 @@ fn templates_read_only_project_files_within_limits() {
                     .success()
             )
         },
-        "is not a regular file",
+        "is a FIFO, not a regular file",
     );
     case(
         "templates/huge.j2",
         &|d: &Path| std::fs::write(d.join("templates/huge.j2"), "#".repeat(2 << 20)).unwrap(),
-        "is larger than 1048576 bytes",
+        "is larger than devenv's limit of 1048576 bytes",
     );
     case(
         "templates/loop.j2",

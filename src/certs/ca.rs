@@ -124,9 +124,12 @@ impl Ca {
                 ))
                 .into()
         };
-        let cert_pem = std::fs::read_to_string(&cert_path)
+        let scope = crate::contained::Scope::data_dir(dir);
+        let cert_pem = scope
+            .read_string(&cert_path, MAX_PEM_BYTES)
             .map_err(|e| corrupt(&cert_path, format!("cannot read: {e}")))?;
-        let key_pem = std::fs::read_to_string(&key_path)
+        let key_pem = scope
+            .read_string(&key_path, MAX_PEM_BYTES)
             .map_err(|e| corrupt(&key_path, format!("cannot read: {e}")))?;
         Ca::from_pem(dir, cert_pem, key_pem, &corrupt).map(Some)
     }
@@ -353,11 +356,14 @@ fn random_serial() -> SerialNumber {
     SerialNumber::from_slice(&b)
 }
 
+/// The largest PEM file devenv reads (a certificate or key is a few kilobytes).
+pub const MAX_PEM_BYTES: u64 = 1 << 20;
+
 fn user_and_host() -> String {
     let user = crate::paths::invoking_user(&crate::sys::RealSys).name;
-    let host = std::fs::read_to_string("/etc/hostname")
+    let host = crate::contained::read_machine_file(Path::new("/etc/hostname"), 4096)
         .ok()
-        .map(|s| s.trim().to_string())
+        .map(|s| String::from_utf8_lossy(&s).trim().to_string())
         .filter(|s| !s.is_empty())
         .or_else(|| std::env::var("COMPUTERNAME").ok())
         .or_else(|| std::env::var("HOSTNAME").ok())

@@ -167,7 +167,7 @@ pub fn plan_for(
     let (need, current) = if new_ca.is_some() {
         (Some(Need::Missing), None)
     } else {
-        match leaf::check(&ca, &cert, &key, &names, now) {
+        match leaf::check(&project.scope(), &ca, &cert, &key, &names, now) {
             Ok(l) if reissue == Reissue::IfNeeded => (None, Some(l)),
             Ok(_) => (Some(Need::Forced), None),
             Err(n) => (Some(n), None),

@@ -102,18 +102,29 @@ pub struct Leaf {
 }
 
 /// Reads the leaf at `paths`; `Err(Need)` says why it must be (re-)issued.
-pub fn check(ca: &Ca, cert: &Path, key: &Path, names: &[String], now: i64) -> Result<Leaf, Need> {
+pub fn check(
+    scope: &crate::contained::Scope,
+    ca: &Ca,
+    cert: &Path,
+    key: &Path,
+    names: &[String],
+    now: i64,
+) -> Result<Leaf, Need> {
     if !cert.exists() || !key.exists() {
         return Err(Need::Missing);
     }
-    let pem = std::fs::read(cert).map_err(|e| Need::Unreadable(e.to_string()))?;
+    let pem = scope
+        .read(cert, super::ca::MAX_PEM_BYTES)
+        .map_err(|e| Need::Unreadable(e.to_string()))?;
     let (_, p) =
         x509_parser::pem::parse_x509_pem(&pem).map_err(|e| Need::Unreadable(e.to_string()))?;
     let info = inspect(&p.contents).map_err(Need::Unreadable)?;
     if !signed_by(&p.contents, ca) {
         return Err(Need::OtherCa);
     }
-    let key_pem = std::fs::read_to_string(key).map_err(|e| Need::Unreadable(e.to_string()))?;
+    let key_pem = scope
+        .read_string(key, super::ca::MAX_PEM_BYTES)
+        .map_err(|e| Need::Unreadable(e.to_string()))?;
     let kp = KeyPair::from_pem(&key_pem).map_err(|e| Need::Unreadable(e.to_string()))?;
     if rcgen::PublicKeyData::subject_public_key_info(&kp) != info.spki {
         return Err(Need::KeyMismatch);
@@ -274,8 +285,9 @@ mod tests {
             d.path().join("certs/local.crt"),
             d.path().join("certs/local.key"),
         );
+        let sc = crate::contained::Scope::project(d.path());
         assert_eq!(
-            check(&ca, &crt, &key, &names, 0).unwrap_err(),
+            check(&sc, &ca, &crt, &key, &names, 0).unwrap_err(),
             Need::Missing
         );
         let leaf = issue(&ca, &names, &crt, &key).unwrap();
@@ -296,29 +308,29 @@ mod tests {
         #[cfg(unix)]
         assert_eq!(crate::fsutil::mode_of(&key), Some(0o600));
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        assert!(check(&ca, &crt, &key, &names, now).is_ok());
+        assert!(check(&sc, &ca, &crt, &key, &names, now).is_ok());
         // near expiry
         let late = leaf.info.not_after - 10 * 86400;
         assert!(matches!(
-            check(&ca, &crt, &key, &names, late),
+            check(&sc, &ca, &crt, &key, &names, late),
             Err(Need::Expiring { days_left: 10 })
         ));
         // issued in the future (as a clock that ran ahead would): re-issued, not "ok"
         let before = leaf.info.not_before - 2 * 86400;
         assert!(matches!(
-            check(&ca, &crt, &key, &names, before),
+            check(&sc, &ca, &crt, &key, &names, before),
             Err(Need::NotYetValid { starts_in_days: 2 })
         ));
         // names changed
         let fewer = &names[..5];
         assert!(matches!(
-            check(&ca, &crt, &key, fewer, now),
+            check(&sc, &ca, &crt, &key, fewer, now),
             Err(Need::NamesChanged { .. })
         ));
         // another CA
         let other = Ca::create(&d.path().join("ca2"), &[], false).unwrap();
         assert_eq!(
-            check(&other, &crt, &key, &names, now).unwrap_err(),
+            check(&sc, &other, &crt, &key, &names, now).unwrap_err(),
             Need::OtherCa
         );
         // key replaced
@@ -326,7 +338,7 @@ mod tests {
         issue(&ca, &names, &crt2, &key2).unwrap();
         std::fs::copy(&key2, &key).unwrap();
         assert_eq!(
-            check(&ca, &crt, &key, &names, now).unwrap_err(),
+            check(&sc, &ca, &crt, &key, &names, now).unwrap_err(),
             Need::KeyMismatch
         );
     }

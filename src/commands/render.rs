@@ -23,7 +23,7 @@ pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<i32> {
             let lines: Vec<String> = r
                 .files()
                 .iter()
-                .map(|(rel, _)| format!("would write {}", out.join(rel).display()))
+                .map(|(rel, _)| format!("would write {}", rel.under(out).display()))
                 .collect();
             return ops::print_plan(ctx, &(lines.join("\n") + "\n"));
         }
@@ -60,7 +60,7 @@ pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<i32> {
         if i > 0 {
             crate::outln!();
         }
-        crate::outln!("# ==> {} <==", rel.display());
+        crate::outln!("# ==> {rel} <==");
         crate::out!("{content}");
         if !content.ends_with('\n') {
             crate::outln!();

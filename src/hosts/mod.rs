@@ -96,13 +96,22 @@ pub struct HostsPlan {
     pub warnings: Vec<String>,
     /// An interrupted in-place write left the file half-written: the write restores it first.
     pub interrupted: Option<String>,
+    /// An interrupted in-place write left its journal while the file is whole: the next write
+    /// (even one that changes nothing) takes it away.
+    pub journal_pending: bool,
     /// `hosts restore`: the whole content to put back, instead of the project's block.
     pub replace_with: Option<Vec<u8>>,
 }
 
 impl HostsPlan {
+    /// Whether the file's content changes (a half-written file restored counts).
     pub fn changes(&self) -> bool {
-        !self.edit.is_noop(&self.before)
+        !self.edit.is_noop(&self.before) || self.interrupted.is_some()
+    }
+
+    /// Whether the careful writer has anything to do: a change, or a stale journal to clear.
+    pub fn needs_write(&self) -> bool {
+        self.changes() || self.journal_pending
     }
 
     /// Whether this plan takes the block out of the file.
@@ -151,6 +160,7 @@ impl HostsPlan {
             conflicts: Vec::new(),
             warnings: Vec::new(),
             interrupted: None,
+            journal_pending: false,
             replace_with: Some(content),
         }
     }
@@ -200,7 +210,12 @@ pub fn plan(
         Action::Map(n) => n,
         Action::Remove => Vec::new(),
     };
-    let (before, interrupted) = write::read_for_plan(path, opts)?;
+    let (before, journaled) = write::read_for_plan(path, opts)?;
+    let journal_pending = journaled == write::Journaled::Stale;
+    let interrupted = match journaled {
+        write::Journaled::HalfWritten(m) => Some(m),
+        _ => None,
+    };
     let mut p = HostsPlan {
         path: path.to_path_buf(),
         project: project.name().to_string(),
@@ -212,6 +227,7 @@ pub fn plan(
         conflicts: Vec::new(),
         warnings: Vec::new(),
         interrupted,
+        journal_pending,
         replace_with: None,
     };
     p.edit = p.transform(&p.before)?;

@@ -272,6 +272,9 @@ fn same_file(_a: &Metadata, _b: &Metadata) -> bool {
     true
 }
 
+/// The largest hosts file devenv reads (a real one is kilobytes; 100,000 lines are 4 MB).
+pub const MAX_HOSTS_BYTES: u64 = 64 << 20;
+
 /// Reads the file (a missing file reads as empty); refuses what is not a regular file.
 pub fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     check(path).map_err(|e| unusable(&e))?;
@@ -281,9 +284,14 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
 fn read_raw(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     match open_regular(path) {
-        Ok(mut f) => {
+        Ok(f) => {
             let mut v = Vec::new();
-            f.read_to_end(&mut v)?;
+            f.take(MAX_HOSTS_BYTES + 1).read_to_end(&mut v)?;
+            if v.len() as u64 > MAX_HOSTS_BYTES {
+                return Err(std::io::Error::other(format!(
+                    "larger than devenv's limit of {MAX_HOSTS_BYTES} bytes for a hosts file"
+                )));
+            }
             Ok(v)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
@@ -301,25 +309,36 @@ pub fn unusable(e: &Unusable) -> anyhow::Error {
 /// The content to plan from: the file as it is, or — when an in-place write was interrupted
 /// and the file holds neither its old nor its new content — the old content the next write
 /// restores first (with a line saying so).
-pub fn read_for_plan(path: &Path, opts: &Options) -> anyhow::Result<(Vec<u8>, Option<String>)> {
+pub fn read_for_plan(path: &Path, opts: &Options) -> anyhow::Result<(Vec<u8>, Journaled)> {
     let now = read(path)?;
     let Some(j) = opts
         .journal_dir
         .as_deref()
         .and_then(|d| Journal::load(d, path))
     else {
-        return Ok((now, None));
+        return Ok((now, Journaled::Nothing));
     };
     if now == j.old || now == j.new {
-        return Ok((now, None));
+        return Ok((now, Journaled::Stale));
     }
     Ok((
         j.old,
-        Some(format!(
+        Journaled::HalfWritten(format!(
             "{} was left half-written by an interrupted devenv run; its previous content is restored before anything else is written",
             path.display()
         )),
     ))
+}
+
+/// What an interrupted in-place write left for the next write to finish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Journaled {
+    Nothing,
+    /// A journal whose write was killed before or after the file changed: the file is whole, and
+    /// the next write under the lock only takes the journal away.
+    Stale,
+    /// The file holds neither its old nor its new content: the old one is restored first.
+    HalfWritten(String),
 }
 
 /// Reads, edits with `f`, and writes `path` if the content changes — under the lock.

@@ -145,12 +145,13 @@ impl Watched {
         inputs: Vec<PathBuf>,
         root: &Path,
     ) -> Watched {
+        let scope = crate::contained::Scope::project(root);
         let rules = rules
             .into_iter()
             .map(|rule| {
                 let context = contexts
                     .get(&rule.service)
-                    .map(|c| (c.clone(), Patterns::dockerignore(c)));
+                    .map(|c| (c.clone(), Patterns::dockerignore(&scope, c)));
                 Compiled {
                     ignore: Patterns::from_list(rule.ignore.iter().map(String::as_str)),
                     include: Patterns::from_list(rule.include.iter().map(String::as_str)),

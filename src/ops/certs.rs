@@ -705,24 +705,26 @@ pub fn status(ctx: &Ctx, project: Option<&Project>) -> anyhow::Result<StatusRepo
         for prof in local_ca_profiles(p) {
             let (crt, key) = crate::certs::leaf_paths(&p.root, &prof.name);
             let names = leaf::desired_names(&prof).unwrap_or_default();
-            leaves.push(match leaf::check(&ca, &crt, &key, &names, now) {
-                Ok(l) => LeafStatus {
-                    profile: prof.name.clone(),
-                    file: crt,
-                    ok: true,
-                    names: l.info.sans,
-                    days_left: Some((l.info.not_after - now) / 86400),
-                    problem: None,
+            leaves.push(
+                match leaf::check(&p.scope(), &ca, &crt, &key, &names, now) {
+                    Ok(l) => LeafStatus {
+                        profile: prof.name.clone(),
+                        file: crt,
+                        ok: true,
+                        names: l.info.sans,
+                        days_left: Some((l.info.not_after - now) / 86400),
+                        problem: None,
+                    },
+                    Err(n) => LeafStatus {
+                        profile: prof.name.clone(),
+                        file: crt,
+                        ok: false,
+                        names,
+                        days_left: None,
+                        problem: Some(n.to_string()),
+                    },
                 },
-                Err(n) => LeafStatus {
-                    profile: prof.name.clone(),
-                    file: crt,
-                    ok: false,
-                    names,
-                    days_left: None,
-                    problem: Some(n.to_string()),
-                },
-            });
+            );
         }
     }
     Ok(StatusReport {
@@ -831,13 +833,17 @@ pub fn plan_env(
     // plus ours
     let bundle = dir.join("ca-bundle.pem");
     let mut content = system_bundle()
-        .and_then(|b| std::fs::read(b).ok())
+        .and_then(|b| crate::contained::read_machine_file(&b, 64 << 20).ok())
         .unwrap_or_default();
     if !content.is_empty() && !content.ends_with(b"\n") {
         content.push(b'\n');
     }
     content.extend_from_slice(ca.cert_pem.as_bytes());
-    let write_bundle = std::fs::read(&bundle).ok().as_deref() != Some(&content[..]);
+    let write_bundle = crate::contained::Scope::data_dir(&dir)
+        .read(&bundle, 64 << 20)
+        .ok()
+        .as_deref()
+        != Some(&content[..]);
     let ca_path = ca.cert_path().to_string_lossy().into_owned();
     let b = bundle.to_string_lossy().into_owned();
     Ok(EnvPlan {

@@ -526,7 +526,7 @@ fn cert_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks) 
         crate::sys::shell_quote(&project.root.to_string_lossy()),
         profile.name
     );
-    match leaf::check(&ca, &crt, &key, &names, now) {
+    match leaf::check(&project.scope(), &ca, &crt, &key, &names, now) {
         Ok(l) => c.ok(
             "leaf",
             format!(

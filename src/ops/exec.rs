@@ -4,7 +4,7 @@
 //! logged with `-v`, and what changed the machine is remembered, so a failure can say what it left
 //! in place and how to undo it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -210,19 +210,39 @@ impl<'a> Executor<'a> {
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))
     }
 
-    /// Rendered files into a directory (see [`crate::fsutil::write_output`]).
+    /// Rendered files into a directory (see [`crate::fsutil::write_output`]); manifest entries it
+    /// did not act on (not devenv's to touch) are said.
     pub fn write_output(
         &mut self,
         dir: &Path,
-        files: &[(PathBuf, String)],
+        files: &[(crate::name::RelPath, String)],
         kind: crate::fsutil::OutputDir,
-    ) -> anyhow::Result<Vec<PathBuf>> {
+    ) -> anyhow::Result<crate::fsutil::OutputReport> {
         crate::ui::debug(&format!(
             "apply: write {} files into {}",
             files.len(),
             dir.display()
         ));
-        self.sys.write_output(dir, files, kind)
+        let report = self.sys.write_output(dir, files, kind)?;
+        if !report.ignored.is_empty() {
+            crate::ui::warn(&format!(
+                "{}: ignored {} entr{} of its manifest ({}) that devenv did not write there as listed: nothing was removed for {}",
+                dir.display(),
+                report.ignored.len(),
+                if report.ignored.len() == 1 {
+                    "y"
+                } else {
+                    "ies"
+                },
+                report.ignored.join(", "),
+                if report.ignored.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                },
+            ));
+        }
+        Ok(report)
     }
 
     /// The hosts file, through its careful writer.

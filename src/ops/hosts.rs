@@ -60,7 +60,7 @@ pub fn apply(
     let mut elevated = false;
     for f in plan.files {
         let path = f.plan.path.clone();
-        if !f.plan.changes() {
+        if !f.plan.needs_write() {
             crate::ui::debug(&format!("{}: already up to date", path.display()));
             continue;
         }
@@ -323,8 +323,12 @@ pub fn list(ctx: &Ctx, project: &Project) -> anyhow::Result<Vec<FileListing>> {
     let profile = ctx.profile(project, None).ok();
     let mut out = Vec::new();
     for path in ctx.hosts_targets() {
-        let (src, interrupted) =
+        let (src, journaled) =
             write::read_for_plan(&path, &write::Options::for_user(ctx.sys.as_ref()))?;
+        let interrupted = match journaled {
+            write::Journaled::HalfWritten(m) => Some(m),
+            _ => None,
+        };
         let block =
             hosts::block::find(&src, project.name()).map_err(|e| hosts::block_error(&path, e))?;
         let other_projects: Vec<String> = hosts::block::projects(&src)
@@ -406,10 +410,16 @@ pub fn plan_restore(ctx: &Ctx, project: &Project) -> anyhow::Result<Vec<RestoreP
     for path in ctx.hosts_targets() {
         let current = write::read(&path)?;
         let backups = write::backups(&dir, &path);
+        let scope = crate::contained::Scope::data_dir(&dir);
+        let read_backup = |b: &std::path::Path| {
+            scope
+                .read(b, write::MAX_HOSTS_BYTES)
+                .map_err(std::io::Error::other)
+        };
         let Some(pick) = backups
             .iter()
             .rev()
-            .find(|b| std::fs::read(b).is_ok_and(|c| c != current))
+            .find(|b| read_backup(b).is_ok_and(|c| c != current))
         else {
             return Err(UserError::new(format!(
                 "no backup of {} that differs from it",
@@ -418,7 +428,7 @@ pub fn plan_restore(ctx: &Ctx, project: &Project) -> anyhow::Result<Vec<RestoreP
             .hint(format!("backups are kept in {}", dir.display()))
             .into());
         };
-        let content = std::fs::read(pick).map_err(|e| {
+        let content = read_backup(pick).map_err(|e| {
             UserError::new(format!("cannot read the backup {}: {e}", pick.display())).hint(
                 if e.kind() == std::io::ErrorKind::PermissionDenied {
                     format!(

@@ -190,7 +190,9 @@ pub fn plan(ctx: &Ctx, name: Option<&str>, from: &[PathBuf]) -> anyhow::Result<I
         create.push(rel.clone());
         files.push((rel, content));
     }
-    let existing = std::fs::read_to_string(dir.join(".gitignore")).unwrap_or_default();
+    let existing = crate::contained::Scope::project(&dir)
+        .read_string(Path::new(".gitignore"), 1 << 20)
+        .unwrap_or_default();
     let gitignore = GITIGNORE
         .iter()
         .filter(|l| {
@@ -221,7 +223,9 @@ pub fn apply(x: &mut Executor<'_>, plan: &InitPlan) -> anyhow::Result<()> {
     }
     if !plan.gitignore.is_empty() {
         let gi = plan.dir.join(".gitignore");
-        let mut content = std::fs::read_to_string(&gi).unwrap_or_default();
+        let mut content = crate::contained::Scope::project(&plan.dir)
+            .read_string(&gi, 1 << 20)
+            .unwrap_or_default();
         if !content.is_empty() && !content.ends_with('\n') {
             content.push('\n');
         }

@@ -55,10 +55,6 @@ pub fn write(x: &mut Executor<'_>, r: &Rendered, dir: &Path) -> anyhow::Result<W
     Ok(Written {
         profile: r.profile.clone(),
         dir: dir.to_path_buf(),
-        files: r
-            .files()
-            .iter()
-            .map(|(p, _)| p.display().to_string())
-            .collect(),
+        files: r.files().iter().map(|(p, _)| p.to_string()).collect(),
     })
 }

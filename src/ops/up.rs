@@ -316,7 +316,7 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
 
     // the deploy: unchanged, or the objects to create and the stack file
     let file = deploy_file(&project, &profile);
-    let changes = summarize_changes(&file, &rendered.view, &rendered);
+    let changes = summarize_changes(&project.root, &file, &rendered.view, &rendered);
     let previous = state.deployed.get(&profile.name);
     let all_present = builds.iter().all(|b| b.built) && pulls.is_empty();
     let unchanged = all_present
@@ -479,8 +479,15 @@ pub fn deploy_file(project: &Project, profile: &Profile) -> PathBuf {
 
 /// Services added, removed or changed since the last deploy (what in them); `None` when this
 /// profile was never deployed from this machine.
-fn summarize_changes(file: &std::path::Path, now: &Stack, r: &Rendered) -> Option<Vec<String>> {
-    let prev = std::fs::read_to_string(file).ok()?;
+fn summarize_changes(
+    root: &std::path::Path,
+    file: &std::path::Path,
+    now: &Stack,
+    r: &Rendered,
+) -> Option<Vec<String>> {
+    let prev = crate::contained::Scope::project(root)
+        .read_string(file, crate::render::MAX_OUTPUT_BYTES as u64)
+        .ok()?;
     let prev: serde_yaml_ng::Mapping = serde_yaml_ng::from_str(&prev).ok()?;
     let before = Stack::from_mapping(&prev);
     let object_changed = |kind: crate::stack::Kind, key: &str| -> bool {
@@ -1019,9 +1026,10 @@ fn apply_steps(
             .iter()
             .map(|f| crate::error::display_path(f))
             .collect();
-        let listed = files
-            .iter()
-            .any(|f| std::fs::read_to_string(f).is_ok_and(|c| c.contains(&host)));
+        let listed = files.iter().any(|f| {
+            crate::hosts::write::read(std::path::Path::new(f))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&host))
+        });
         return Err(UserError::new(format!(
             "the stack runs, but {}: {host} does not resolve on this machine",
             p.url

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value as JValue};
 use serde_yaml_ng::{Mapping, Value};
 
+use crate::contained::{ReadError, Scope};
 use crate::error::{ConfigError, display_path, line_col};
+use crate::name::RelPath;
 use crate::profile::{Profile, Project, Tls, merge_vars};
 
 /// Facts about the machine that shape the output (so rendering itself stays pure).
@@ -37,7 +39,8 @@ pub struct SecretInput {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedConfig {
-    pub key: String,
+    /// Its name: checked when the file that defines it was read, so it can become a file name.
+    pub key: crate::name::Name,
     pub object_name: String,
     pub template: PathBuf,
     pub content: String,
@@ -90,11 +93,17 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    /// The files of a render: `stack.yml` and `configs/NAME`.
-    pub fn files(&self) -> Vec<(PathBuf, String)> {
-        let mut v = vec![(PathBuf::from("stack.yml"), self.stack_yaml.clone())];
+    /// The files of a render: `stack.yml` and `configs/NAME` (each a [`RelPath`]: a config's
+    /// name is a checked [`crate::name::Name`], so no file lands outside the output directory).
+    pub fn files(&self) -> Vec<(RelPath, String)> {
+        use crate::name::{Kind, Name};
+        let file = |s: &str| Name::new(Kind::File, s).expect("a fixed file name");
+        let mut v = vec![(RelPath::join([file("stack.yml")]), self.stack_yaml.clone())];
         for c in &self.configs {
-            v.push((Path::new("configs").join(&c.key), c.content.clone()));
+            v.push((
+                RelPath::join([file("configs"), c.key.clone()]),
+                c.content.clone(),
+            ));
         }
         v
     }
@@ -228,83 +237,11 @@ pub const MAX_OUTPUT_BYTES: usize = 16 << 20;
 /// data): thousands of times what a real stack needs, and a runaway loop stops in about a second.
 pub const FUEL: u64 = 5_000_000;
 
-/// Why a template (or a file devenv.yaml names) cannot be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProjectFileError {
-    #[error("`{0}` is an absolute path: templates read only files inside the project")]
-    Absolute(String),
-    #[error("`{0}` leads out of the project (`..`): templates read only files inside the project")]
-    Escapes(String),
-    #[error(
-        "`{0}` resolves to {1}, outside the project (a symlink): templates read only files inside the project"
-    )]
-    Outside(String, PathBuf),
-    #[error("`{0}` is not a regular file but {1}")]
-    NotRegular(String, &'static str),
-    #[error("`{0}` is larger than {1} bytes")]
-    TooLarge(String, u64),
-    #[error("`{0}` does not exist")]
-    NotFound(String),
-    #[error("`{0}` is not valid UTF-8")]
-    NotUtf8(String),
-    #[error("cannot read `{0}`: {1}")]
-    Io(String, String),
-}
-
-/// Reads `rel`, a path relative to the project `root` named by a template (`{% include %}`) or by
-/// devenv.yaml: never an absolute path, never out of the project (by `..` or by a symlink),
-/// only a regular file (a device or FIFO is not opened), at most `limit` bytes.
-pub fn read_project_file(root: &Path, rel: &str, limit: u64) -> Result<String, ProjectFileError> {
-    use std::path::Component;
-    let rel_path = Path::new(rel);
-    let windows_absolute = rel.starts_with('\\') || rel.as_bytes().get(1) == Some(&b':');
-    if rel_path.has_root() || rel_path.is_absolute() || windows_absolute {
-        return Err(ProjectFileError::Absolute(rel.into()));
-    }
-    let mut depth = 0i32;
-    for c in rel_path.components() {
-        match c {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-        if depth < 0 {
-            return Err(ProjectFileError::Escapes(rel.into()));
-        }
-    }
-    let full = root.join(rel_path);
-    let meta = match std::fs::metadata(&full) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ProjectFileError::NotFound(rel.into()));
-        }
-        Err(e) => return Err(ProjectFileError::Io(rel.into(), e.to_string())),
-    };
-    let real = crate::fsutil::canonicalize(&full).unwrap_or_else(|_| full.clone());
-    let real_root = crate::fsutil::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    if !real.starts_with(&real_root) {
-        return Err(ProjectFileError::Outside(rel.into(), real));
-    }
-    if !meta.is_file() {
-        let kind = if meta.is_dir() {
-            "a directory"
-        } else {
-            "a device, FIFO or socket"
-        };
-        return Err(ProjectFileError::NotRegular(rel.into(), kind));
-    }
-    if meta.len() > limit {
-        return Err(ProjectFileError::TooLarge(rel.into(), limit));
-    }
-    use std::io::Read;
-    let mut buf = Vec::new();
-    std::fs::File::open(&real)
-        .and_then(|f| f.take(limit + 1).read_to_end(&mut buf))
-        .map_err(|e| ProjectFileError::Io(rel.into(), e.to_string()))?;
-    if buf.len() as u64 > limit {
-        return Err(ProjectFileError::TooLarge(rel.into(), limit));
-    }
-    String::from_utf8(buf).map_err(|_| ProjectFileError::NotUtf8(rel.into()))
+/// Reads `rel`, a path relative to the project `root` named by a template (`{% include %}`), by
+/// devenv.yaml or a profile: through the project's [`Scope`] (never out of the project, only a
+/// regular file, at most `limit` bytes), as UTF-8.
+pub fn read_project_file(root: &Path, rel: &str, limit: u64) -> Result<String, ReadError> {
+    Scope::project(root).read_string(Path::new(rel), limit)
 }
 
 /// A minijinja environment as devenv configures it: strict undefined, trailing newline kept,
@@ -328,7 +265,7 @@ pub fn environment(root: &Path, image_prefix: String) -> Environment<'static> {
     env.set_loader(
         move |name: &str| match read_project_file(&root, name, MAX_TEMPLATE_BYTES) {
             Ok(s) => Ok(Some(minijinja::TemplateSource::new(s))),
-            Err(ProjectFileError::NotFound(_)) => Ok(None),
+            Err(ReadError::NotFound { .. }) => Ok(None),
             Err(e) => Err(minijinja::Error::new(
                 ErrorKind::InvalidOperation,
                 e.to_string(),
@@ -460,18 +397,22 @@ pub fn collect_secrets(
     profile: &Profile,
     sys: &dyn crate::sys::Sys,
 ) -> Vec<SecretInput> {
+    let scope = profile.scope(project);
     let mut out = Vec::new();
-    let read = |key: &str, path: PathBuf, origin: String| SecretInput {
-        key: key.to_string(),
-        value: read_secret_file(&path, &origin),
-        origin,
+    let read = |key: &str, named: &Path| {
+        let origin = display_rel(&project.root, &project.root.join(named));
+        SecretInput {
+            key: key.to_string(),
+            value: read_secret_file(&scope, named, &origin),
+            origin,
+        }
     };
     match &profile.file.tls {
         Tls::None => {}
         Tls::LocalCa => {
             let (crt, key) = crate::certs::leaf_paths(&project.root, &profile.name);
             for (k, p) in [("tls_cert", crt), ("tls_key", key)] {
-                let mut s = read(k, p.clone(), display_rel(&project.root, &p));
+                let mut s = read(k, &p);
                 if let Err(e) = &mut s.value {
                     e.push_str(" yet (`devenv certs issue` or `devenv up` mints it)");
                 }
@@ -479,30 +420,25 @@ pub fn collect_secrets(
             }
         }
         Tls::Files(f) => {
-            let crt = project.root.join(&f.cert);
-            let key = project.root.join(&f.key);
-            out.push(read(
-                "tls_cert",
-                crt.clone(),
-                display_rel(&project.root, &crt),
-            ));
-            out.push(read(
-                "tls_key",
-                key.clone(),
-                display_rel(&project.root, &key),
-            ));
+            out.push(read("tls_cert", &f.cert));
+            out.push(read("tls_key", &f.key));
         }
     }
     for (k, s) in &profile.file.secrets {
         if let Some(f) = &s.file {
-            let p = project.root.join(f);
-            out.push(read(k, p.clone(), display_rel(&project.root, &p)));
+            out.push(read(k, f));
         } else if s.generate.is_some() {
             let p = generated_secret_path(&project.root, &profile.name, k);
             let origin = format!("generated ({})", display_rel(&project.root, &p));
             out.push(SecretInput {
                 key: k.clone(),
-                value: std::fs::read(&p).map_err(|_| format!("{origin} is created by `devenv up`")),
+                value: match scope.read(&p, MAX_SECRET_BYTES) {
+                    Ok(v) => Ok(v),
+                    Err(ReadError::NotFound { .. }) => {
+                        Err(format!("{origin} is created by `devenv up`"))
+                    }
+                    Err(e) => Err(e.to_string()),
+                },
                 origin,
             });
         } else if let Some(var) = &s.env {
@@ -522,22 +458,16 @@ pub fn collect_secrets(
 /// Swarm's limit for a secret's value.
 pub const MAX_SECRET_BYTES: u64 = 500 * 1024;
 
-/// A secret's file: a regular file (a FIFO would block, a device never ends) within swarm's size
-/// limit.
-fn read_secret_file(path: &Path, origin: &str) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("{origin} does not exist"),
-        _ => format!("cannot read {origin}: {e}"),
-    })?;
-    if !meta.is_file() {
-        return Err(format!("{origin} is not a regular file"));
-    }
-    if meta.len() > MAX_SECRET_BYTES {
-        return Err(format!(
-            "{origin} is larger than swarm's limit for a secret ({MAX_SECRET_BYTES} bytes)"
-        ));
-    }
-    std::fs::read(path).map_err(|e| format!("cannot read {origin}: {e}"))
+/// A secret's (or a `file:` config's) file, through the profile's scope: a regular file inside
+/// the project (or listed under `read_outside:`) within swarm's size limit.
+fn read_secret_file(scope: &Scope, named: &Path, origin: &str) -> Result<Vec<u8>, String> {
+    scope.read(named, MAX_SECRET_BYTES).map_err(|e| match e {
+        ReadError::NotFound { .. } => format!("{origin} does not exist"),
+        ReadError::TooLarge { .. } => format!(
+            "{origin} is larger than swarm's limit for a secret or config ({MAX_SECRET_BYTES} bytes)"
+        ),
+        e => e.to_string(),
+    })
 }
 
 /// Where a `generate:` secret of a profile is kept.
@@ -572,11 +502,11 @@ pub fn is_template(path: &Path) -> bool {
 }
 
 /// A file devenv.yaml or a profile names that cannot be read.
-fn file_error(root: &Path, rel: &Path, e: ProjectFileError) -> ConfigError {
+fn file_error(root: &Path, rel: &Path, e: ReadError) -> ConfigError {
     match e {
-        ProjectFileError::NotFound(_) => ConfigError::new(root.join(rel), "file not found")
+        ReadError::NotFound { .. } => ConfigError::new(root.join(rel), "file not found")
             .hint("check the path (it is relative to the project root)"),
-        e => ConfigError::new(root.join(rel), e.to_string()),
+        e => ConfigError::new(root.join(rel), e.to_string()).hint(e.hint()),
     }
 }
 
@@ -644,7 +574,10 @@ fn load_stack_file(
         )
     })?;
     match doc {
-        Value::Mapping(m) => Ok((m, source)),
+        Value::Mapping(m) => {
+            check_names(&m, &full, &text)?;
+            Ok((m, source))
+        }
         Value::Null if !template => Err(ConfigError::new(&full, "the file is empty")),
         _ => Err(ConfigError::new(
             &full,
@@ -656,6 +589,50 @@ fn load_stack_file(
         )
         .hint("a stack starts with `services:`")),
     }
+}
+
+/// Every name a stack-like file gives its services, networks, volumes, configs and secrets is
+/// one docker accepts for its kind (see [`crate::name`]): a name with `/`, `..`, a space or a
+/// newline is refused here, with its place in the file, before it can become a path or a key.
+pub fn check_names(doc: &Mapping, file: &Path, source: &str) -> Result<(), ConfigError> {
+    use crate::name::{Kind, Name};
+    for (section, kind) in [
+        ("services", Kind::Service),
+        ("networks", Kind::Network),
+        ("volumes", Kind::Volume),
+        ("configs", Kind::Object),
+        ("secrets", Kind::Object),
+    ] {
+        let Some(m) = doc.get(section).and_then(Value::as_mapping) else {
+            continue;
+        };
+        for k in m.keys() {
+            let Some(name) = k.as_str() else {
+                return Err(ConfigError::new(
+                    file,
+                    format!(
+                        "{section}: a name must be a string, not `{}`",
+                        yaml_inline(k)
+                    ),
+                )
+                .at_text(source, &format!("{section}:")));
+            };
+            if let Err(e) = Name::new(kind, name) {
+                return Err(ConfigError::new(file, format!("{section}: {e}"))
+                    .at_text(source, name)
+                    .hint("docker refuses such a name, and devenv never turns it into a file or a key"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A YAML value on one line, for messages.
+fn yaml_inline(v: &Value) -> String {
+    serde_yaml_ng::to_string(v)
+        .unwrap_or_default()
+        .trim()
+        .replace('\n', " ")
 }
 
 /// The first mapping used as a mapping key (never valid in a compose file; what `{{ x }}` in a
@@ -791,8 +768,15 @@ pub fn render(
             key,
             &crate::hash::short(content.as_bytes(), 10),
         );
+        let key = crate::name::Name::new(crate::name::Kind::Object, key).map_err(|e| {
+            ConfigError::new(
+                project.root.join(crate::profile::PROJECT_FILE),
+                format!("configs: {e}"),
+            )
+            .at_text(&project.source, key)
+        })?;
         configs.push(RenderedConfig {
-            key: key.clone(),
+            key,
             object_name,
             template: tpl.clone(),
             content,
@@ -806,6 +790,7 @@ pub fn render(
     let file_secrets = file_objects(
         &mut doc,
         project,
+        &profile.scope(project),
         &template_path,
         &template_src,
         &stack_name,
@@ -934,6 +919,7 @@ fn apply_profile(
         Value::String("services".into()),
         Value::Mapping(profile.file.services.clone()),
     );
+    check_names(&over, &profile.path, &profile.source)?;
     for k in profile.file.services.keys() {
         let name = k.as_str().unwrap_or_default();
         if !names.iter().any(|n| n == name) {
@@ -961,6 +947,7 @@ fn did_you_mean_service(name: &str, names: &[String]) -> Option<String> {
 fn file_objects(
     doc: &mut Mapping,
     project: &Project,
+    scope: &Scope,
     template_path: &Path,
     template_src: &str,
     stack_name: &str,
@@ -988,7 +975,30 @@ fn file_objects(
             };
             let path = project.root.join(file);
             let origin = display_rel(&project.root, &path);
-            let value = read_secret_file(&path, &origin);
+            let value = match scope.read(Path::new(file), MAX_SECRET_BYTES) {
+                Ok(v) => Ok(v),
+                // what can never be read is the file's error, not a value to make later
+                Err(
+                    e @ (ReadError::Outside { .. }
+                    | ReadError::Kernel { .. }
+                    | ReadError::NotRegular { .. }
+                    | ReadError::Dangling { .. }
+                    | ReadError::TooLarge { .. }),
+                ) => {
+                    let what = if kind == "configs" {
+                        "config"
+                    } else {
+                        "secret"
+                    };
+                    return Err(
+                        ConfigError::new(template_path, format!("{what} `{key}`: {e}"))
+                            .at_text(template_src, file)
+                            .hint(e.hint()),
+                    );
+                }
+                Err(ReadError::NotFound { .. }) => Err(format!("{origin} does not exist")),
+                Err(e) => Err(e.to_string()),
+            };
             if kind == "configs" {
                 let bytes = value.map_err(|why| {
                     ConfigError::new(template_path, format!("config `{key}`: {why}"))
@@ -1009,7 +1019,10 @@ fn file_objects(
                         &key,
                         &crate::hash::short(content.as_bytes(), 10),
                     ),
-                    key: key.clone(),
+                    key: crate::name::Name::new(crate::name::Kind::Object, &key).map_err(|e| {
+                        ConfigError::new(template_path, format!("configs: {e}"))
+                            .at_text(template_src, &key)
+                    })?,
                     template: PathBuf::from(file),
                     content,
                 });

@@ -6,52 +6,75 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::docker::Docker;
+use crate::contained::{EntryKind, Scope};
 use crate::error::UserError;
 use crate::ops::exec::Executor;
 use crate::profile::Project;
 use crate::render::{BuildSpec, Rendered};
 
+/// The largest file of a build context devenv hashes (docker sends it all; a file this large is
+/// hashed by its size and time instead of its bytes).
+const HASH_WHOLE_BELOW: u64 = 256 << 20;
+
 /// A hash of everything a build reads: the context's files (minus `.dockerignore`d ones), the
-/// Dockerfile, build args and target.
-pub fn context_hash(context: &Path, spec: &BuildSpec) -> anyhow::Result<String> {
-    let rules = crate::patterns::Patterns::dockerignore(context);
-    let mut files: Vec<(String, PathBuf)> = Vec::new();
+/// Dockerfile, build args and target. The context is walked through the project's scope: a
+/// symlink counts by where it points and is never followed (docker does not follow it either),
+/// a FIFO, socket or device is never opened.
+pub fn context_hash(scope: &Scope, context: &Path, spec: &BuildSpec) -> anyhow::Result<String> {
+    let rules = crate::patterns::Patterns::dockerignore(scope, context);
+    let mut files: Vec<(String, PathBuf, u64)> = Vec::new();
     let mut links: Vec<(String, String)> = Vec::new();
     let mut stack = vec![context.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let rd = std::fs::read_dir(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
-        for e in rd.flatten() {
-            let p = e.path();
-            let rel = p
+        let entries = scope
+            .list(&dir)
+            .map_err(|e| anyhow::anyhow!("build context of {}: {e}", spec.service))?;
+        for e in entries {
+            let rel = e
+                .path
                 .strip_prefix(context)
-                .unwrap_or(&p)
+                .unwrap_or(&e.path)
                 .to_string_lossy()
                 .replace('\\', "/");
             if rel == ".git" || rules.matches(&rel) {
                 continue;
             }
-            // a symlink counts by where it points; a FIFO, socket or device is never read
-            let Ok(meta) = std::fs::symlink_metadata(&p) else {
-                continue;
-            };
-            if meta.is_dir() {
-                stack.push(p);
-            } else if meta.is_file() {
-                files.push((rel, p));
-            } else if meta.file_type().is_symlink() {
-                let target = std::fs::read_link(&p).unwrap_or_default();
-                links.push((rel, target.to_string_lossy().into_owned()));
+            match e.kind {
+                EntryKind::Dir => stack.push(e.path),
+                EntryKind::File => files.push((rel, e.path, e.len)),
+                EntryKind::Symlink => {
+                    let target = crate::contained::link_target(&e.path).unwrap_or_default();
+                    links.push((rel, target.to_string_lossy().into_owned()));
+                }
+                EntryKind::Other => {}
             }
         }
     }
     files.sort();
     let mut h = ring::digest::Context::new(&ring::digest::SHA256);
-    for (rel, p) in &files {
+    for (rel, p, len) in &files {
         h.update(rel.as_bytes());
         h.update(b"\0");
-        let data = std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-        h.update(&(data.len() as u64).to_le_bytes());
-        h.update(&data);
+        if *len >= HASH_WHOLE_BELOW {
+            h.update(format!("large:{len}").as_bytes());
+            continue;
+        }
+        let f = scope
+            .open(p)
+            .map_err(|e| anyhow::anyhow!("build context of {}: {e}", spec.service))?;
+        // exactly the bytes its size says, as it was when opened (a file that grows while it is
+        // hashed counts as it was)
+        h.update(&f.len.to_le_bytes());
+        let mut r = std::io::Read::take(f.file, f.len);
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = std::io::Read::read(&mut r, &mut buf)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
     }
     links.sort();
     for (rel, target) in &links {
@@ -61,27 +84,38 @@ pub fn context_hash(context: &Path, spec: &BuildSpec) -> anyhow::Result<String> 
     Ok(crate::hash::hex(h.finish().as_ref())[..12].to_string())
 }
 
+/// A service's build context: a directory inside the project (or one the profile lists under
+/// `read_outside:`), its real path.
+pub fn context_dir(scope: &Scope, b: &BuildSpec) -> anyhow::Result<PathBuf> {
+    scope.dir(&b.context).map_err(|e| {
+        let hint = match &e {
+            crate::contained::ReadError::NotFound { .. } => {
+                "`build:` paths are relative to the project root".to_string()
+            }
+            e => e.hint(),
+        };
+        UserError::usage(format!("service {}: build context: {e}", b.service))
+            .hint(hint)
+            .into()
+    })
+}
+
 /// The tag of each service with a build context.
 pub fn tags(project: &Project, r: &Rendered) -> anyhow::Result<BTreeMap<String, String>> {
+    let scope = project.scope();
     let mut out = BTreeMap::new();
     for b in &r.builds {
-        let ctx = project.root.join(&b.context);
-        if !ctx.is_dir() {
-            return Err(UserError::usage(format!(
-                "service {}: build context {} does not exist",
-                b.service,
-                ctx.display()
-            ))
-            .hint("`build:` paths are relative to the project root")
-            .into());
-        }
+        let ctx = context_dir(&scope, b)?;
         out.insert(
             b.service.clone(),
-            format!("{}:{}", b.repository, context_hash(&ctx, b)?),
+            format!("{}:{}", b.repository, context_hash(&scope, &ctx, b)?),
         );
     }
     Ok(out)
 }
+
+/// The largest Dockerfile devenv reads for its base images.
+pub const MAX_DOCKERFILE_BYTES: u64 = 1 << 20;
 
 /// One image a deploy needs built.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -180,7 +214,10 @@ pub fn plan(
                 .root
                 .join(&b.context)
                 .join(b.dockerfile.as_deref().unwrap_or("Dockerfile"));
-            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            let text = project
+                .scope()
+                .read_string(&file, MAX_DOCKERFILE_BYTES)
+                .unwrap_or_default();
             for base in base_images(&text) {
                 if !docker
                     .try_query(["image", "inspect", "--format", "{{.Id}}", base.as_str()])?
@@ -341,19 +378,43 @@ mod tests {
             "node_modules\n*.log\n!keep.log\n",
         )
         .unwrap();
-        let a = context_hash(d.path(), &spec()).unwrap();
+        let a = context_hash(
+            &Scope::project(d.path()),
+            &d.path().canonicalize().unwrap(),
+            &spec(),
+        )
+        .unwrap();
         std::fs::write(d.path().join("node_modules/big.js"), "2").unwrap();
         std::fs::write(d.path().join("debug.log"), "x").unwrap();
         assert_eq!(
-            context_hash(d.path(), &spec()).unwrap(),
+            context_hash(
+                &Scope::project(d.path()),
+                &d.path().canonicalize().unwrap(),
+                &spec()
+            )
+            .unwrap(),
             a,
             "ignored files do not count"
         );
         std::fs::write(d.path().join("keep.log"), "x").unwrap();
-        let b = context_hash(d.path(), &spec()).unwrap();
+        let b = context_hash(
+            &Scope::project(d.path()),
+            &d.path().canonicalize().unwrap(),
+            &spec(),
+        )
+        .unwrap();
         assert_ne!(b, a, "a negated pattern counts");
         let mut s = spec();
         s.args.insert("V".into(), "1".into());
-        assert_ne!(context_hash(d.path(), &s).unwrap(), b, "build args count");
+        assert_ne!(
+            context_hash(
+                &Scope::project(d.path()),
+                &d.path().canonicalize().unwrap(),
+                &s
+            )
+            .unwrap(),
+            b,
+            "build args count"
+        );
     }
 }

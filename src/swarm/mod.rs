@@ -21,8 +21,13 @@ pub fn ipvs_available() -> Option<bool> {
     if !cfg!(target_os = "linux") {
         return None;
     }
-    let in_modules = std::fs::read_to_string("/proc/modules")
-        .map(|s| s.lines().any(|l| l.starts_with("ip_vs ")))
-        .unwrap_or(false);
+    let in_modules =
+        crate::contained::read_machine_file(std::path::Path::new("/proc/modules"), 16 << 20)
+            .map(|s| {
+                String::from_utf8_lossy(&s)
+                    .lines()
+                    .any(|l| l.starts_with("ip_vs "))
+            })
+            .unwrap_or(false);
     Some(in_modules || std::path::Path::new("/sys/module/ip_vs").exists())
 }

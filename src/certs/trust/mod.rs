@@ -122,7 +122,14 @@ pub fn records_path(caroot: &Path) -> PathBuf {
 
 pub fn load_records(caroot: &Path) -> anyhow::Result<Vec<Record>> {
     let p = records_path(caroot);
-    match std::fs::read_to_string(&p) {
+    match crate::contained::Scope::data_dir(caroot)
+        .read_string(&p, 4 << 20)
+        .map_err(|e| match e {
+            crate::contained::ReadError::NotFound { .. } => {
+                std::io::Error::from(std::io::ErrorKind::NotFound)
+            }
+            e => std::io::Error::other(e.to_string()),
+        }) {
         Ok(s) => serde_json::from_str(&s).map_err(|e| {
             crate::error::UserError::new(format!(
                 "{}: corrupt record of trusted stores: {e}",
