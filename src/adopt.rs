@@ -232,7 +232,7 @@ fn plausible_name(h: &str) -> bool {
         && !h.ends_with(".localhost")
         && !h.contains(['*', '$', '{', '}', '/', ':', '_', '~'])
         && h.parse::<std::net::IpAddr>().is_err()
-        && crate::hosts::validate::normalize_name(h).is_ok()
+        && crate::name::host::normalize_name(h).is_ok()
 }
 
 /// `Host(`a.com`) || Host(`b.com`, `c.com`)` → a.com, b.com, c.com.

@@ -284,7 +284,7 @@ fn configs(ra: &Rendered, rb: &Rendered) -> Vec<ConfigDiff> {
             (Some(a), Some(b)) if a.content != b.content => Some(ConfigDiff {
                 name: n.clone(),
                 status: Status::Changed,
-                unified: unified(
+                unified: crate::textdiff::unified(
                     &a.content,
                     &b.content,
                     &format!("{}/configs/{n}", ra.profile),
@@ -295,15 +295,6 @@ fn configs(ra: &Rendered, rb: &Rendered) -> Vec<ConfigDiff> {
         }
     })
     .collect()
-}
-
-/// A unified diff with 3 lines of context.
-pub fn unified(a: &str, b: &str, name_a: &str, name_b: &str) -> String {
-    similar::TextDiff::from_lines(a, b)
-        .unified_diff()
-        .context_radius(3)
-        .header(name_a, name_b)
-        .to_string()
 }
 
 fn old(s: &str) -> String {
@@ -486,7 +477,7 @@ mod tests {
 
     #[test]
     fn unified_has_headers() {
-        let u = unified("a\nb\n", "a\nc\n", "x", "y");
+        let u = crate::textdiff::unified("a\nb\n", "a\nc\n", "x", "y");
         assert!(u.starts_with("--- x\n+++ y\n"), "{u}");
         assert!(u.contains("-b\n+c\n"));
     }

@@ -119,7 +119,7 @@ impl Scope {
 
     fn new(root: &Path, what: &'static str) -> Scope {
         Scope {
-            root: crate::fsutil::resolve(root).unwrap_or_else(|_| root.to_path_buf()),
+            root: resolve(root).unwrap_or_else(|_| root.to_path_buf()),
             what,
             outside: Vec::new(),
         }
@@ -128,10 +128,7 @@ impl Scope {
     /// Also the files (and directories) a profile lists under `read_outside:`: absolute paths,
     /// each meant by the user. A listed path that does not exist allows nothing.
     pub fn with_outside(mut self, listed: &[PathBuf]) -> Scope {
-        self.outside = listed
-            .iter()
-            .filter_map(|p| crate::fsutil::canonicalize(p).ok())
-            .collect();
+        self.outside = listed.iter().filter_map(|p| canonicalize(p).ok()).collect();
         self
     }
 
@@ -149,7 +146,7 @@ impl Scope {
         } else {
             self.root.join(named)
         };
-        let real = match crate::fsutil::canonicalize(&full) {
+        let real = match canonicalize(&full) {
             Ok(r) => r,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // a dangling symlink, or nothing at all (`..` on the way is resolved lexically
@@ -304,33 +301,38 @@ impl Scope {
     /// followed: a link is reported as a link).
     pub fn list(&self, named: &Path) -> Result<Vec<Entry>, ReadError> {
         let real = self.dir(named)?;
-        let rd = std::fs::read_dir(&real).map_err(|e| ReadError::Io {
+        list_dir(&real).map_err(|e| ReadError::Io {
             named: named.to_string_lossy().into_owned(),
             error: io_words(&e),
-        })?;
-        let mut v: Vec<Entry> = rd
-            .flatten()
-            .filter_map(|e| {
-                let m = std::fs::symlink_metadata(e.path()).ok()?;
-                let kind = if m.file_type().is_symlink() {
-                    EntryKind::Symlink
-                } else if m.is_dir() {
-                    EntryKind::Dir
-                } else if m.is_file() {
-                    EntryKind::File
-                } else {
-                    EntryKind::Other
-                };
-                Some(Entry {
-                    path: e.path(),
-                    kind,
-                    len: m.len(),
-                })
-            })
-            .collect();
-        v.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(v)
+        })
     }
+}
+
+/// The entries of `dir` as they are (paths under `dir` as given), sorted; a symlink is reported
+/// as a symlink, never followed.
+pub fn list_dir(dir: &Path) -> std::io::Result<Vec<Entry>> {
+    let mut v: Vec<Entry> = std::fs::read_dir(dir)?
+        .flatten()
+        .filter_map(|e| {
+            let m = std::fs::symlink_metadata(e.path()).ok()?;
+            let kind = if m.file_type().is_symlink() {
+                EntryKind::Symlink
+            } else if m.is_dir() {
+                EntryKind::Dir
+            } else if m.is_file() {
+                EntryKind::File
+            } else {
+                EntryKind::Other
+            };
+            Some(Entry {
+                path: e.path(),
+                kind,
+                len: m.len(),
+            })
+        })
+        .collect();
+    v.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(v)
 }
 
 /// Reads one of the machine's own files that devenv consults by a fixed name (the system CA
@@ -376,6 +378,27 @@ pub fn read_machine_file(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> 
         });
     }
     Ok(buf)
+}
+
+/// A shared lock on an existing lock file, for reading what its writers change under the
+/// exclusive one (the CA's files): taking it creates nothing.
+#[derive(Debug)]
+pub struct SharedLock(#[allow(dead_code)] std::fs::File);
+
+impl SharedLock {
+    /// `None` when there is no lock file (nobody ever wrote there).
+    pub fn take(path: &Path) -> std::io::Result<Option<SharedLock>> {
+        let f = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if !f.metadata()?.is_file() {
+            return Ok(None);
+        }
+        f.lock_shared()?;
+        Ok(Some(SharedLock(f)))
+    }
 }
 
 /// One entry of a listed directory.
@@ -480,6 +503,57 @@ fn on_kernel_fs(f: &std::fs::File) -> bool {
 #[cfg(not(target_os = "linux"))]
 fn on_kernel_fs(_f: &std::fs::File) -> bool {
     false
+}
+
+/// `std::fs::canonicalize` without Windows' verbatim prefix where a plain path means the same
+/// (`\\?\C:\x` → `C:\x`, `\\?\UNC\srv\share` → `\\srv\share`): what users read in messages and
+/// paste into commands.
+pub fn canonicalize(path: &Path) -> std::io::Result<PathBuf> {
+    let c = std::fs::canonicalize(path)?;
+    Ok(PathBuf::from(strip_verbatim(&c.to_string_lossy())))
+}
+
+/// A Windows verbatim path as its plain form, when it has one.
+pub fn strip_verbatim(s: &str) -> String {
+    if let Some(rest) = s.strip_prefix(r"\\?\UNC\") {
+        return format!(r"\\{rest}");
+    }
+    match s.strip_prefix(r"\\?\") {
+        Some(rest) if rest.as_bytes().get(1) == Some(&b':') => rest.to_string(),
+        _ => s.to_string(),
+    }
+}
+
+/// `path` made absolute with every symlink on the way resolved, also when its last components do
+/// not exist yet (the longest existing prefix is canonicalized, the rest appended): what a path
+/// really points at, for "is this inside that" checks a symlink must not fool.
+pub fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        match canonicalize(cur) {
+            Ok(c) => {
+                let mut out = c;
+                for part in rest.iter().rev() {
+                    out.push(part);
+                }
+                return Ok(out);
+            }
+            Err(_) => match (cur.parent(), cur.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    cur = parent;
+                }
+                // `..` at the end of a missing path, or the root itself
+                _ => return Ok(abs),
+            },
+        }
+    }
 }
 
 #[cfg(test)]
@@ -611,5 +685,26 @@ mod tests {
                 .any(|e| e.path.ends_with("usr") && e.kind == EntryKind::Symlink)
         );
         assert!(s.dir(Path::new("..")).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn resolve_follows_symlinks_of_existing_parents() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let canon = real.canonicalize().unwrap();
+        assert_eq!(resolve(&link.join("ca/new")).unwrap(), canon.join("ca/new"));
+        assert_eq!(resolve(&link).unwrap(), canon);
+    }
+
+    #[test]
+    fn verbatim_windows_paths_lose_their_prefix() {
+        assert_eq!(strip_verbatim(r"\\?\C:\Users\me"), r"C:\Users\me");
+        assert_eq!(strip_verbatim(r"\\?\UNC\srv\share\x"), r"\\srv\share\x");
+        assert_eq!(strip_verbatim(r"\\?\Volume{abc}\x"), r"\\?\Volume{abc}\x");
+        assert_eq!(strip_verbatim("/home/me"), "/home/me");
     }
 }

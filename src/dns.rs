@@ -6,10 +6,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::platform::{Os, Platform};
-use crate::sys::{Cmd, Sys};
+use crate::sys::{Cmd, Facts};
 
 /// The commands that flush this machine's DNS caches.
-pub fn flush_plan(p: Platform, sys: &dyn Sys) -> Vec<Cmd> {
+pub fn flush_plan(p: Platform, sys: &dyn Facts) -> Vec<Cmd> {
     let mut v = Vec::new();
     match p.os {
         Os::Windows => v.push(Cmd::new("ipconfig").arg("/flushdns")),
@@ -232,7 +232,12 @@ mod tests {
         let s = FakeSys::new().respond_full("ipconfig", 1, "", "access denied");
         let w: Vec<String> = flush_plan(Platform::windows(), &s)
             .into_iter()
-            .filter_map(|c| flush_failure(&c, s.run(&c)))
+            .filter_map(|c| {
+                flush_failure(
+                    &c,
+                    crate::exec::Executor::new(&s, crate::exec::Mode::Apply).run(&c),
+                )
+            })
             .collect();
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("access denied"), "{w:?}");

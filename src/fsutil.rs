@@ -225,9 +225,6 @@ pub fn write_output(
     Ok(report)
 }
 
-/// `std::fs::canonicalize` without Windows' verbatim prefix where a plain path means the same
-/// (`\\?\C:\x` → `C:\x`, `\\?\UNC\srv\share` → `\\srv\share`): what users read in messages and
-/// paste into commands.
 /// `a/./b/../c` → `a/c`, without touching the file system (a path that need not exist yet).
 pub fn normalize_lexically(path: &Path) -> PathBuf {
     use std::path::Component;
@@ -246,52 +243,20 @@ pub fn normalize_lexically(path: &Path) -> PathBuf {
     out
 }
 
-pub fn canonicalize(path: &Path) -> std::io::Result<PathBuf> {
-    let c = std::fs::canonicalize(path)?;
-    Ok(PathBuf::from(strip_verbatim(&c.to_string_lossy())))
-}
-
-/// A Windows verbatim path as its plain form, when it has one.
-pub fn strip_verbatim(s: &str) -> String {
-    if let Some(rest) = s.strip_prefix(r"\\?\UNC\") {
-        return format!(r"\\{rest}");
-    }
-    match s.strip_prefix(r"\\?\") {
-        Some(rest) if rest.as_bytes().get(1) == Some(&b':') => rest.to_string(),
-        _ => s.to_string(),
-    }
-}
-
-/// `path` made absolute with every symlink on the way resolved, also when its last components do
-/// not exist yet (the longest existing prefix is canonicalized, the rest appended): what a path
-/// really points at, for "is this inside that" checks a symlink must not fool.
-pub fn resolve(path: &Path) -> std::io::Result<PathBuf> {
-    let abs = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir()?.join(path)
-    };
-    let mut rest = Vec::new();
-    let mut cur = abs.as_path();
-    loop {
-        match canonicalize(cur) {
-            Ok(c) => {
-                let mut out = c;
-                for part in rest.iter().rev() {
-                    out.push(part);
-                }
-                return Ok(out);
+/// Gives a path created as root under sudo back to the invoking user.
+pub fn chown_to_invoking_user(path: &Path) {
+    #[cfg(unix)]
+    if let Some((uid, gid)) = crate::paths::invoking_user(&crate::sys::RealSys).ids {
+        use std::os::unix::ffi::OsStrExt;
+        if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) {
+            // SAFETY: c is a valid NUL-terminated path.
+            unsafe {
+                libc::lchown(c.as_ptr(), uid, gid);
             }
-            Err(_) => match (cur.parent(), cur.file_name()) {
-                (Some(parent), Some(name)) => {
-                    rest.push(name.to_os_string());
-                    cur = parent;
-                }
-                // `..` at the end of a missing path, or the root itself
-                _ => return Ok(abs),
-            },
         }
     }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Unix permission bits of a file, if known.
@@ -325,27 +290,6 @@ mod tests {
         assert_eq!(mode_of(&p), Some(0o600));
         // no temp files left behind
         assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn resolve_follows_symlinks_of_existing_parents() {
-        let d = tempfile::tempdir().unwrap();
-        let real = d.path().join("real");
-        std::fs::create_dir(&real).unwrap();
-        let link = d.path().join("link");
-        std::os::unix::fs::symlink(&real, &link).unwrap();
-        let canon = real.canonicalize().unwrap();
-        assert_eq!(resolve(&link.join("ca/new")).unwrap(), canon.join("ca/new"));
-        assert_eq!(resolve(&link).unwrap(), canon);
-    }
-
-    #[test]
-    fn verbatim_windows_paths_lose_their_prefix() {
-        assert_eq!(strip_verbatim(r"\\?\C:\Users\me"), r"C:\Users\me");
-        assert_eq!(strip_verbatim(r"\\?\UNC\srv\share\x"), r"\\srv\share\x");
-        assert_eq!(strip_verbatim(r"\\?\Volume{abc}\x"), r"\\?\Volume{abc}\x");
-        assert_eq!(strip_verbatim("/home/me"), "/home/me");
     }
 
     #[test]

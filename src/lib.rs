@@ -4,11 +4,13 @@
 pub mod adopt;
 pub mod certs;
 pub mod cli;
+pub mod cmd;
 pub mod commands;
 pub mod compare;
 pub mod contained;
 pub mod dns;
 pub mod error;
+pub mod exec;
 pub mod fsutil;
 pub mod hash;
 pub mod hosts;
@@ -21,10 +23,12 @@ pub mod platform;
 pub mod probe;
 pub mod profile;
 pub mod render;
+pub mod ssh;
 pub mod stack;
 pub mod state;
 pub mod swarm;
 pub mod sys;
+pub mod textdiff;
 pub mod ui;
 
 use std::sync::Arc;

@@ -9,6 +9,21 @@ pub enum Os {
     Windows,
 }
 
+/// Under WSL the Windows side has its own hosts file and certificate store.
+pub fn is_wsl() -> bool {
+    cfg!(target_os = "linux")
+        && (std::path::Path::new("/proc/sys/fs/binfmt_misc/WSLInterop").exists()
+            || crate::contained::read_machine_file(
+                std::path::Path::new("/proc/sys/kernel/osrelease"),
+                4096,
+            )
+            .is_ok_and(|s| {
+                String::from_utf8_lossy(&s)
+                    .to_ascii_lowercase()
+                    .contains("microsoft")
+            }))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Platform {
     pub os: Os,
@@ -27,7 +42,7 @@ impl Platform {
         };
         Platform {
             os,
-            wsl: os == Os::Linux && crate::paths::is_wsl(),
+            wsl: os == Os::Linux && is_wsl(),
         }
     }
 

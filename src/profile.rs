@@ -14,6 +14,15 @@ use serde_yaml_ng::{Mapping, Value};
 use crate::error::{ConfigError, UserError, did_you_mean, display_path, locate};
 
 pub const PROJECT_FILE: &str = "devenv.yaml";
+
+/// Where a profile's leaf certificate and key live in the project: `certs/PROFILE.crt|.key`.
+pub fn leaf_paths(root: &Path, profile: &str) -> (PathBuf, PathBuf) {
+    let d = root.join("certs");
+    (
+        d.join(format!("{profile}.crt")),
+        d.join(format!("{profile}.key")),
+    )
+}
 pub const PROFILES_DIR: &str = "profiles";
 
 /// `devenv.yaml`.
@@ -184,14 +193,21 @@ impl Task {
             .any(|w| matches!(w, When::FirstDeploy | When::ImageChanged))
     }
 
+    /// How long it may run: its `timeout` (checked to be in range when devenv.yaml was read),
+    /// else 10 minutes.
     pub fn timeout(&self) -> std::time::Duration {
         self.timeout
             .as_deref()
             .and_then(crate::stack::parse_duration)
+            .filter(|s| (MIN_TASK_TIMEOUT..=MAX_TASK_TIMEOUT).contains(s))
             .map(std::time::Duration::from_secs_f64)
             .unwrap_or(std::time::Duration::from_secs(600))
     }
 }
+
+/// The shortest and longest a task may be given to run (seconds).
+pub const MIN_TASK_TIMEOUT: f64 = 1.0;
+pub const MAX_TASK_TIMEOUT: f64 = 7.0 * 24.0 * 3600.0;
 
 /// A readiness probe: a URL fetched (https with the profile's CA) until it answers.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -547,6 +563,25 @@ impl Profile {
             .clone()
             .unwrap_or_else(|| project.file.project.clone())
     }
+    /// The profile's `hosts:`, validated and normalised (punycode, lowercase), without
+    /// duplicates.
+    pub fn host_names(&self) -> anyhow::Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for h in &self.file.hosts {
+            let n = crate::name::host::normalize_name(h)
+                .map_err(|e| self.error_at(h, format!("host name `{}`: {e}", h.escape_debug())))?;
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where this profile's leaf certificate and key live in the project.
+    pub fn leaf_paths(&self, root: &Path) -> (PathBuf, PathBuf) {
+        leaf_paths(root, &self.name)
+    }
+
     /// What this profile may read: the project, and what it lists under `read_outside:`.
     pub fn scope(&self, project: &Project) -> crate::contained::Scope {
         project.scope().with_outside(&self.file.read_outside)
@@ -568,7 +603,7 @@ impl Project {
                         UserError::usage(format!("-C {}: no such directory", d.display())).into(),
                     );
                 }
-                crate::fsutil::canonicalize(d)?
+                crate::contained::canonicalize(d)?
             }
             None => std::env::current_dir()?,
         };
@@ -642,15 +677,29 @@ impl Project {
                     format!("task `{name}` has an empty command"),
                 ));
             }
-            if let Some(to) = &t.timeout
-                && crate::stack::parse_duration(to).is_none()
-            {
-                return Err(self
-                    .err_at(
-                        to,
-                        format!("task `{name}`: timeout `{to}` is not a duration"),
-                    )
-                    .hint("e.g. `90s`, `10m`, `1h30m`"));
+            if let Some(to) = &t.timeout {
+                match crate::stack::parse_duration(to) {
+                    None => {
+                        return Err(self
+                            .err_at(
+                                to,
+                                format!("task `{name}`: timeout `{to}` is not a duration"),
+                            )
+                            .hint("e.g. `90s`, `10m`, `1h30m`"));
+                    }
+                    Some(secs) if !(MIN_TASK_TIMEOUT..=MAX_TASK_TIMEOUT).contains(&secs) => {
+                        return Err(self
+                            .err_at(
+                                to,
+                                format!(
+                                    "task `{name}`: timeout `{to}` is out of range (1s to {}h)",
+                                    MAX_TASK_TIMEOUT / 3600.0
+                                ),
+                            )
+                            .hint("e.g. `90s`, `10m`, `1h30m`"));
+                    }
+                    Some(_) => {}
+                }
             }
             if t.when.is_empty() {
                 continue;
@@ -756,13 +805,13 @@ impl Project {
 
 fn validate_profile(p: &Profile) -> Result<(), ConfigError> {
     let f = &p.file;
-    if let Err(e) = crate::hosts::validate::normalize_name(&f.domain) {
+    if let Err(e) = crate::name::host::normalize_name(&f.domain) {
         return Err(p
             .error_at(&f.domain, format!("domain `{}`: {e}", f.domain))
             .hint("a domain is letters, digits and `-` in dot-separated labels"));
     }
     for h in &f.hosts {
-        if let Err(e) = crate::hosts::validate::normalize_name(h) {
+        if let Err(e) = crate::name::host::normalize_name(h) {
             return Err(p.error_at(h, format!("host name `{}`: {e}", h.escape_debug())));
         }
     }

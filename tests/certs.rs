@@ -168,7 +168,9 @@ fn name_constraints_are_enforced_by_openssl_curl_and_python() {
             d.path().join(format!("{name}.crt")),
             d.path().join(format!("{name}.key")),
         );
-        devenv::certs::leaf::issue(&ca, &[name.to_string()], &c, &k).unwrap();
+        let m = devenv::certs::leaf::mint(&ca, &[name.to_string()]).unwrap();
+        std::fs::write(&c, &m.cert_pem).unwrap();
+        std::fs::write(&k, &m.key_pem).unwrap();
         (c, k)
     };
     let (c, k) = forged("example.com");
@@ -242,7 +244,9 @@ fn chromium_before_trust_after_trust_after_untrust() {
     // the name constraints hold in Chromium too: a forged example.com is refused
     let ca = devenv::certs::ca::Ca::load(&sb.caroot).unwrap().unwrap();
     let (fc, fk) = (sb.dir.path().join("f.crt"), sb.dir.path().join("f.key"));
-    devenv::certs::leaf::issue(&ca, &["example.com".to_string()], &fc, &fk).unwrap();
+    let m = devenv::certs::leaf::mint(&ca, &["example.com".to_string()]).unwrap();
+    std::fs::write(&fc, &m.cert_pem).unwrap();
+    std::fs::write(&fk, &m.key_pem).unwrap();
     let port2 = free_port();
     let _forged = TlsServer::start(&fc, &fk, port2);
     let (dom, log) = sb.chromium(&format!("https://example.com:{port2}/"));

@@ -420,7 +420,15 @@ fn doctor_names_what_is_broken() {
     // fix those; break trust instead (CA made but not trusted) and the leaf (never issued)
     let o = sb.devenv(&["-C", dir.to_str().unwrap(), "hosts", "apply"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let _ = devenv::certs::ca::Ca::create(&sb.caroot, &[], false).unwrap();
+    let ca = devenv::certs::ca::Ca::generate_for(&sb.caroot, &[], false).unwrap();
+    std::fs::create_dir_all(&sb.caroot).unwrap();
+    std::fs::write(ca.key_path(), &ca.key_pem).unwrap();
+    std::fs::set_permissions(
+        ca.key_path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::write(ca.cert_path(), &ca.cert_pem).unwrap();
     let v = doctor(&[]);
     assert!(
         failing(&v, "hosts").is_empty() && failing(&v, "resolve").is_empty(),

@@ -23,7 +23,7 @@ pub const CA_VALIDITY_DAYS: i64 = 3650;
 pub const DEFAULT_PERMITTED: &[&str] = &["test", "localhost", "internal", "home.arpa"];
 
 /// Where the CA lives: `DEVENV_CAROOT`, else `<data dir>/ca`.
-pub fn caroot(sys: &dyn crate::sys::Sys) -> PathBuf {
+pub fn caroot(sys: &dyn crate::sys::Facts) -> PathBuf {
     match sys.var("DEVENV_CAROOT") {
         Some(d) if !d.is_empty() => PathBuf::from(d),
         _ => crate::paths::data_dir(sys).join("ca"),
@@ -185,6 +185,7 @@ impl Ca {
         })
     }
 
+    #[cfg(test)]
     /// Creates a new CA in `dir` (which must not hold one), writing it at once: for tests and
     /// tools. devenv itself mints a CA in a plan ([`Ca::generate_for`]) and writes it through the
     /// executor ([`crate::certs::issue::write_ca`]).
@@ -206,75 +207,42 @@ const LOCK_FILE: &str = ".lock";
 /// hold it exclusively, so concurrent runs (of one project or many) never leave a leaf signed by
 /// a CA that no longer exists, or a key that does not match its certificate.
 pub struct CaLock {
-    _file: std::fs::File,
+    _exclusive: Option<crate::exec::FileLock>,
+    _shared: Option<crate::contained::SharedLock>,
     dir: PathBuf,
 }
 
 impl CaLock {
-    /// The exclusive lock, creating the directory (mode 0700) if needed.
-    pub fn exclusive(dir: &Path) -> anyhow::Result<CaLock> {
-        create_dir_private(dir)?;
-        let f = open_lock(dir)?;
-        if f.try_lock().is_err() {
-            crate::ui::info(&format!(
-                "waiting for another devenv run that is using the CA in {}...",
-                dir.display()
-            ));
-            f.lock()?;
-        }
+    /// The exclusive lock, taken through the executor (its directory created 0700 if needed; a
+    /// dry run takes none).
+    pub fn exclusive(x: &mut crate::exec::Executor<'_>, dir: &Path) -> anyhow::Result<CaLock> {
+        x.create_private_dir(dir).map_err(|e| {
+            UserError::new(e.to_string()).hint("set DEVENV_CAROOT to a directory you can write")
+        })?;
+        let l = x.lock(&dir.join(LOCK_FILE)).map_err(|e| {
+            UserError::new(e.to_string()).hint("set DEVENV_CAROOT to a directory you can write")
+        })?;
         Ok(CaLock {
-            _file: f,
+            _exclusive: Some(l),
+            _shared: None,
             dir: dir.to_path_buf(),
         })
     }
 
-    /// A shared lock for reading, when the directory exists (nothing is created for a read).
+    /// A shared lock for reading, when the lock file exists (nothing is created for a read).
     fn shared(dir: &Path) -> anyhow::Result<Option<CaLock>> {
-        if !dir.join(LOCK_FILE).exists() {
-            return Ok(None);
-        }
-        let f = open_lock(dir)?;
-        f.lock_shared()?;
-        Ok(Some(CaLock {
-            _file: f,
-            dir: dir.to_path_buf(),
-        }))
+        Ok(
+            crate::contained::SharedLock::take(&dir.join(LOCK_FILE))?.map(|l| CaLock {
+                _exclusive: None,
+                _shared: Some(l),
+                dir: dir.to_path_buf(),
+            }),
+        )
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
-}
-
-fn open_lock(dir: &Path) -> anyhow::Result<std::fs::File> {
-    let p = dir.join(LOCK_FILE);
-    let mut o = std::fs::OpenOptions::new();
-    o.create(true).truncate(false).read(true).write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let f = o.open(&p).map_err(|e| {
-        UserError::new(format!("cannot open {}: {e}", p.display()))
-            .hint("set DEVENV_CAROOT to a directory you can write")
-    })?;
-    crate::paths::chown_to_invoking_user(&p);
-    Ok(f)
-}
-
-fn create_dir_private(dir: &Path) -> anyhow::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir).map_err(|e| {
-        UserError::new(format!("cannot create {}: {e}", dir.display()))
-            .hint("set DEVENV_CAROOT to a directory you can write")
-    })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    crate::paths::chown_to_invoking_user(dir);
-    Ok(())
 }
 
 /// The CA of the locked directory, if there is one. A key without a certificate is what a run
@@ -461,7 +429,8 @@ pub fn name_constraints_der(dns: &[String]) -> Vec<u8> {
     tlv(0x30, &tlv(0xa0, &subtrees))
 }
 
-/// Writes the CA files: the directory 0700, the key 0600; handed to the invoking user under sudo.
+/// Writes the CA files (tests only: devenv itself writes them through the executor).
+#[cfg(test)]
 pub fn write_files(dir: &Path, cert_pem: &str, key_pem: &str) -> anyhow::Result<()> {
     let io = |what: &Path, e: std::io::Error| -> anyhow::Error {
         UserError::new(format!("cannot write {}: {e}", what.display()))
@@ -475,7 +444,6 @@ pub fn write_files(dir: &Path, cert_pem: &str, key_pem: &str) -> anyhow::Result<
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| io(dir, e))?;
     }
-    crate::paths::chown_to_invoking_user(dir);
     let key = dir.join(CA_KEY);
     let cert = dir.join(CA_CERT);
     crate::fsutil::write_atomic(&key, key_pem.as_bytes(), Some(0o600)).map_err(|e| io(&key, e))?;
@@ -483,8 +451,6 @@ pub fn write_files(dir: &Path, cert_pem: &str, key_pem: &str) -> anyhow::Result<
         let _ = std::fs::remove_file(&key);
         return Err(io(&cert, e));
     }
-    crate::paths::chown_to_invoking_user(&key);
-    crate::paths::chown_to_invoking_user(&cert);
     Ok(())
 }
 

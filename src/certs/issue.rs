@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::ca::{self, Ca, CaLock};
 use super::leaf::{self, Leaf, Minted, Need};
 use crate::error::UserError;
-use crate::ops::exec::Executor;
+use crate::exec::Executor;
 use crate::profile::{Profile, Project, Tls};
 
 /// Whether a leaf that is fine is issued anyway.
@@ -23,11 +23,14 @@ pub enum Reissue {
 
 /// The CA directory, refusing one inside the project (a CA key must never end up in a
 /// repository) — also when a symlink on the way leads there.
-pub fn caroot_for(sys: &dyn crate::sys::Sys, project: Option<&Project>) -> anyhow::Result<PathBuf> {
+pub fn caroot_for(
+    sys: &dyn crate::sys::Facts,
+    project: Option<&Project>,
+) -> anyhow::Result<PathBuf> {
     let dir = ca::caroot(sys);
     if let Some(p) = project {
-        let abs = crate::fsutil::resolve(&dir)?;
-        let root = crate::fsutil::resolve(&p.root)?;
+        let abs = crate::contained::resolve(&dir)?;
+        let root = crate::contained::resolve(&p.root)?;
         if abs.starts_with(&root) {
             return Err(UserError::usage(format!(
                 "the CA directory {} is inside the project {}; its key must never be committed",
@@ -127,7 +130,7 @@ impl CertPlan {
 
 /// Plans the profile's certificates: `None` for a profile whose TLS is not `local-ca`.
 pub fn plan(
-    sys: &dyn crate::sys::Sys,
+    sys: &dyn crate::sys::Facts,
     project: &Project,
     profile: &Profile,
     reissue: Reissue,
@@ -198,7 +201,7 @@ pub fn apply(x: &mut Executor<'_>, plan: &CertPlan) -> anyhow::Result<()> {
     if !plan.changes() {
         return Ok(());
     }
-    let lock = CaLock::exclusive(&plan.caroot)?;
+    let lock = CaLock::exclusive(x, &plan.caroot)?;
     apply_locked(x, &lock, plan)
 }
 
@@ -259,13 +262,14 @@ pub fn write_ca(x: &mut Executor<'_>, ca: &Ca) -> anyhow::Result<()> {
 /// Plans and applies the profile's certificates, planning again when another run changed the CA
 /// meanwhile (at most a few times).
 pub fn ensure(
+    sys: &dyn crate::sys::Facts,
     x: &mut Executor<'_>,
     project: &Project,
     profile: &Profile,
     reissue: Reissue,
 ) -> anyhow::Result<Option<CertPlan>> {
     for _ in 0..5 {
-        let Some(plan) = plan(x.sys, project, profile, reissue)? else {
+        let Some(plan) = plan(sys, project, profile, reissue)? else {
             return Ok(None);
         };
         match apply(x, &plan) {

@@ -12,7 +12,6 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 
 use super::ca::{Ca, CertInfo, inspect, signed_by};
-use crate::error::UserError;
 use crate::profile::Profile;
 
 pub const LEAF_VALIDITY_DAYS: i64 = 397;
@@ -26,10 +25,10 @@ pub fn desired_names(profile: &Profile) -> anyhow::Result<Vec<String>> {
             v.push(s);
         }
     };
-    let domain = crate::hosts::validate::normalize_name(&profile.file.domain)
+    let domain = crate::name::host::normalize_name(&profile.file.domain)
         .map_err(|e| profile.error_at(&profile.file.domain, format!("domain: {e}")))?;
     add(domain.clone());
-    for h in crate::hosts::names_for(profile)? {
+    for h in profile.host_names()? {
         add(h);
     }
     // a wildcard for the domain's subdomains, unless it would cover a whole TLD
@@ -237,10 +236,12 @@ pub fn mint(ca: &Ca, names: &[String]) -> anyhow::Result<Minted> {
     })
 }
 
-/// Issues a leaf for `names`, writing the key (0600) then the certificate at once: for tests and
-/// tools. devenv itself mints leaves in a plan ([`mint`]) and writes them through the executor
+/// Issues a leaf for `names`, writing the key (0600) then the certificate at once: for tests.
+/// devenv itself mints leaves in a plan ([`mint`]) and writes them through the executor
 /// ([`crate::certs::issue::apply`]).
+#[cfg(test)]
 pub fn issue(ca: &Ca, names: &[String], cert: &Path, key: &Path) -> anyhow::Result<Leaf> {
+    use crate::error::UserError;
     let m = mint(ca, names)?;
     let dir = cert.parent().unwrap_or(Path::new("."));
     let io = |what: &Path, e: std::io::Error| -> anyhow::Error {
@@ -252,8 +253,6 @@ pub fn issue(ca: &Ca, names: &[String], cert: &Path, key: &Path) -> anyhow::Resu
     crate::fsutil::write_atomic(key, m.key_pem.as_bytes(), Some(0o600)).map_err(|e| io(key, e))?;
     crate::fsutil::write_atomic(cert, m.cert_pem.as_bytes(), Some(0o644))
         .map_err(|e| io(cert, e))?;
-    crate::paths::chown_to_invoking_user(key);
-    crate::paths::chown_to_invoking_user(cert);
     Ok(Leaf {
         cert: cert.to_path_buf(),
         key: key.to_path_buf(),

@@ -3,13 +3,12 @@
 use crate::certs::issue::{self, Reissue};
 use crate::cli::{CertsAction, CertsArgs};
 use crate::ops::certs::{self, Scope};
-use crate::ops::exec::Executor;
 use crate::ops::{self, Ctx};
 
 pub fn run(ctx: &Ctx, a: CertsArgs) -> anyhow::Result<i32> {
+    let mut x = ctx.executor();
     let project = ctx.project().ok();
     let p = project.as_ref();
-    let mut x = Executor::new(ctx.sys.as_ref());
     match a.action {
         CertsAction::Trust { user, machine } => {
             let scope = Scope {
@@ -17,7 +16,7 @@ pub fn run(ctx: &Ctx, a: CertsArgs) -> anyhow::Result<i32> {
                 windows_machine: machine,
             };
             let plan = certs::plan_trust(ctx, p, scope)?;
-            if ctx.g.dry_run {
+            if x.dry_run() {
                 return ops::print_plan(ctx, &plan.describe());
             }
             let r = certs::trust(ctx, &mut x, plan)?;
@@ -30,10 +29,10 @@ pub fn run(ctx: &Ctx, a: CertsArgs) -> anyhow::Result<i32> {
         }
         CertsAction::Untrust => {
             let plan = certs::plan_untrust(ctx, p)?;
-            if ctx.g.dry_run {
+            if x.dry_run() {
                 return ops::print_plan(ctx, &plan.describe());
             }
-            let r = certs::untrust(ctx, &mut x, plan)?;
+            let r = certs::untrust(&mut x, plan)?;
             if ctx.g.json {
                 ops::print_json(&serde_json::json!({ "stores": r }))?;
             }
@@ -49,12 +48,13 @@ pub fn run(ctx: &Ctx, a: CertsArgs) -> anyhow::Result<i32> {
                 Reissue::IfNeeded
             };
             let plan = certs::plan_issue(ctx, &project, &profile, reissue)?;
-            if ctx.g.dry_run {
+            if x.dry_run() {
                 return ops::print_plan(ctx, &(plan.describe().join("\n") + "\n"));
             }
             let plan = match issue::apply(&mut x, &plan) {
                 Err(e) if e.downcast_ref::<issue::Stale>().is_some() => {
-                    issue::ensure(&mut x, &project, &profile, reissue)?.expect("a local-ca profile")
+                    issue::ensure(ctx.sys.as_ref(), &mut x, &project, &profile, reissue)?
+                        .expect("a local-ca profile")
                 }
                 r => r.map(|_| plan)?,
             };
@@ -76,7 +76,7 @@ pub fn run(ctx: &Ctx, a: CertsArgs) -> anyhow::Result<i32> {
             unconstrained,
         } => {
             let plan = certs::plan_rotate(ctx, p, &permit, unconstrained)?;
-            if ctx.g.dry_run {
+            if x.dry_run() {
                 return ops::print_plan(ctx, &plan.describe());
             }
             let r = certs::rotate(ctx, &mut x, p, plan)?;
@@ -87,7 +87,7 @@ pub fn run(ctx: &Ctx, a: CertsArgs) -> anyhow::Result<i32> {
         }
         CertsAction::Env { shell } => {
             let plan = certs::plan_env(ctx, p, shell.as_deref())?;
-            if !ctx.g.dry_run {
+            if !x.dry_run() {
                 certs::apply_env(&mut x, &plan)?;
             }
             if ctx.g.json {

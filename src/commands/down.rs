@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use crate::cli::DownArgs;
 use crate::error::UserError;
-use crate::ops::exec::Executor;
 use crate::ops::{self, Ctx, down};
 
 pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
-    let _lock = ctx.lock_project()?;
+    let mut x = ctx.executor();
+    let _lock = ctx.lock_project(&mut x)?;
     let plan = down::plan(
         ctx,
         a.profile.as_deref(),
@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
         Duration::from_secs(a.timeout),
     )
     .map_err(ops::unchanged)?;
-    if ctx.g.dry_run {
+    if x.dry_run() {
         return ops::print_plan(ctx, &plan.describe());
     }
     let asked = |q: String| -> anyhow::Result<bool> { Ok(ctx.g.yes || ops::confirmed(&q)?) };
@@ -49,7 +49,6 @@ pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
         .hint("pass --yes to confirm deleting the volumes' data, or drop --volumes to keep them")
         .into());
     }
-    let mut x = Executor::new(ctx.sys.as_ref());
     let r = down::apply(ctx, &mut x, plan)?;
     if ctx.g.json {
         ops::print_json(&r)?;

@@ -2,10 +2,10 @@
 
 use crate::cli::{HostsAction, HostsArgs};
 use crate::hosts::sync::Want;
-use crate::ops::exec::Executor;
 use crate::ops::{self, Ctx, hosts};
 
 pub fn run(ctx: &Ctx, a: HostsArgs) -> anyhow::Result<i32> {
+    let mut x = ctx.executor();
     let project = ctx.project()?;
     let want = match a.action {
         HostsAction::Apply { profile } => Some((profile, Want::Apply)),
@@ -13,11 +13,10 @@ pub fn run(ctx: &Ctx, a: HostsArgs) -> anyhow::Result<i32> {
         HostsAction::List => None,
         HostsAction::Restore => {
             let plans = hosts::plan_restore(ctx, &project)?;
-            if ctx.g.dry_run {
+            if x.dry_run() {
                 let text: String = plans.iter().map(|p| p.describe()).collect();
                 return ops::print_plan(ctx, &text);
             }
-            let mut x = Executor::new(ctx.sys.as_ref());
             let done = hosts::restore(ctx, &mut x, &project, plans)?;
             if ctx.g.json {
                 ops::print_json(&serde_json::json!({ "restored": done }))?;
@@ -30,13 +29,12 @@ pub fn run(ctx: &Ctx, a: HostsArgs) -> anyhow::Result<i32> {
     };
     let profile = ctx.profile(&project, profile.as_deref())?;
     let plan = hosts::plan(ctx, &project, &profile, want)?;
-    if ctx.g.dry_run {
+    if x.dry_run() {
         for n in &plan.notes {
             crate::ui::warn(n);
         }
         return ops::print_plan(ctx, &plan.describe());
     }
-    let mut x = Executor::new(ctx.sys.as_ref());
     let r = hosts::apply(ctx, &mut x, &project, &profile, plan)?;
     if ctx.g.json {
         ops::print_json(&r)?;

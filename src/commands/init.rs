@@ -1,15 +1,14 @@
 //! `devenv init`: scaffold a project here (never overwrites a file).
 
 use crate::cli::InitArgs;
-use crate::ops::exec::Executor;
 use crate::ops::{self, Ctx, init};
 
 pub fn run(ctx: &Ctx, a: InitArgs) -> anyhow::Result<i32> {
+    let mut x = ctx.executor();
     let plan = init::plan(ctx, a.name.as_deref(), &a.from)?;
-    if ctx.g.dry_run {
+    if x.dry_run() {
         return ops::print_plan(ctx, &plan.describe());
     }
-    let mut x = Executor::new(ctx.sys.as_ref());
     for i in &plan.inferred {
         crate::ui::info(&format!("inferred: {i}"));
     }

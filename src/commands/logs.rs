@@ -1,12 +1,12 @@
-//! `devenv logs SERVICE [-f]`: the logs of a service's tasks.
+//! `devenv logs SERVICE [-f]`: the logs of a service's tasks. With `--dry-run` the executor only
+//! says what it would run.
 
 use crate::cli::LogsArgs;
-use crate::ops::exec::Executor;
-use crate::ops::{Ctx, service};
+use crate::ops::{self, Ctx, service};
 
 pub fn run(ctx: &Ctx, a: LogsArgs) -> anyhow::Result<i32> {
-    let mut x = Executor::new(ctx.sys.as_ref());
-    service::logs(
+    let mut x = ctx.executor();
+    let code = service::logs(
         ctx,
         &mut x,
         &a.service,
@@ -16,5 +16,9 @@ pub fn run(ctx: &Ctx, a: LogsArgs) -> anyhow::Result<i32> {
             since: a.since,
             task_ids: a.task_ids,
         },
-    )
+    )?;
+    if x.dry_run() {
+        return ops::print_would(ctx, &x);
+    }
+    Ok(code)
 }

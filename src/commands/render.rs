@@ -3,13 +3,13 @@
 use serde_json::json;
 
 use crate::cli::RenderArgs;
-use crate::ops::exec::Executor;
 use crate::ops::{self, Ctx};
 
 pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<i32> {
+    let mut x = ctx.executor();
     let plan = ops::render::plan(ctx, a.profile.as_deref())?;
-    if !ctx.g.dry_run {
-        ops::render::keep_minted(&mut Executor::new(ctx.sys.as_ref()), &plan)?;
+    if !x.dry_run() {
+        ops::render::keep_minted(&mut x, &plan)?;
     }
     let r = plan.rendered;
     for w in &r.warnings {
@@ -19,7 +19,7 @@ pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<i32> {
         crate::ui::note(n);
     }
     if let Some(out) = &a.out {
-        if ctx.g.dry_run {
+        if x.dry_run() {
             let lines: Vec<String> = r
                 .files()
                 .iter()
@@ -27,7 +27,6 @@ pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<i32> {
                 .collect();
             return ops::print_plan(ctx, &(lines.join("\n") + "\n"));
         }
-        let mut x = Executor::new(ctx.sys.as_ref());
         let w = ops::render::write(&mut x, &r, out)?;
         if ctx.g.json {
             ops::print_json(&w)?;

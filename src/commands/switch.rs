@@ -1,16 +1,15 @@
 //! `devenv switch PROFILE`: plan, print (`--dry-run`) or apply, show what changed.
 
 use crate::cli::SwitchArgs;
-use crate::ops::exec::Executor;
 use crate::ops::{self, Ctx, switch};
 
 pub fn run(ctx: &Ctx, a: SwitchArgs) -> anyhow::Result<i32> {
-    let _lock = ctx.lock_project()?;
+    let mut x = ctx.executor();
+    let _lock = ctx.lock_project(&mut x)?;
     let plan = switch::plan(ctx, a.profile.as_deref())?;
-    if ctx.g.dry_run {
+    if x.dry_run() {
         return ops::print_plan(ctx, &plan.describe());
     }
-    let mut x = Executor::new(ctx.sys.as_ref());
     let r = switch::apply(ctx, &mut x, plan)?;
     if ctx.g.json {
         return ops::print_json(&r).map(|_| 0);

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use crate::cli::UpArgs;
 use crate::error::UserError;
-use crate::ops::exec::Executor;
 use crate::ops::{self, Ctx, up};
 
 pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
-    let _lock = ctx.lock_project()?;
+    let mut x = ctx.executor();
+    let _lock = ctx.lock_project(&mut x)?;
     let options = up::Options {
         timeout: Duration::from_secs(a.timeout),
         max_failures: a.max_failures,
@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
         rollback: a.rollback,
     };
     let plan = up::plan(ctx, a.profile.as_deref(), options).map_err(ops::unchanged)?;
-    if ctx.g.dry_run {
+    if x.dry_run() {
         return ops::print_plan(ctx, &up::describe(&plan));
     }
     for n in &plan.notes {
@@ -44,7 +44,6 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
         }
         Some(c) => crate::ui::info(&format!("changes since the last deploy: {}", c.join("; "))),
     }
-    let mut x = Executor::new(ctx.sys.as_ref());
     let r = up::apply(ctx, &mut x, plan)?;
     if ctx.g.json {
         ops::print_json(&r)?;

@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use crate::cli::UpdateArgs;
-use crate::ops::exec::Executor;
 use crate::ops::{self, Ctx, update};
 
 pub fn run(ctx: &Ctx, a: UpdateArgs) -> anyhow::Result<i32> {
-    let _lock = ctx.lock_project()?;
+    let mut x = ctx.executor();
+    let _lock = ctx.lock_project(&mut x)?;
     let plan = update::plan(
         ctx,
         &a.services,
@@ -16,11 +16,10 @@ pub fn run(ctx: &Ctx, a: UpdateArgs) -> anyhow::Result<i32> {
         a.rollback,
     )
     .map_err(ops::unchanged)?;
-    if ctx.g.dry_run {
+    if x.dry_run() {
         return ops::print_plan(ctx, &plan.describe());
     }
     let names: Vec<String> = plan.services.iter().map(|(n, _)| n.clone()).collect();
-    let mut x = Executor::new(ctx.sys.as_ref());
     let r = update::apply(ctx, &mut x, plan)?;
     if ctx.g.json {
         ops::print_json(&r)?;

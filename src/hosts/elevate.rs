@@ -4,20 +4,7 @@
 use std::path::Path;
 
 use crate::platform::{Os, Platform};
-use crate::sys::{Cmd, Sys};
-
-/// Whether this process already has administrator rights (Unix: effective uid 0).
-pub fn is_admin() -> bool {
-    #[cfg(unix)]
-    {
-        // SAFETY: geteuid has no preconditions.
-        unsafe { libc::geteuid() == 0 }
-    }
-    #[cfg(not(unix))]
-    {
-        false
-    }
-}
+use crate::sys::{Cmd, Facts};
 
 /// PowerShell single-quoted string.
 pub fn ps_quote(s: &str) -> String {
@@ -36,7 +23,7 @@ fn win_arg(s: &str) -> String {
 /// `None` when there is no way to elevate (no sudo).
 pub fn rerun_elevated(
     p: Platform,
-    sys: &dyn Sys,
+    sys: &dyn Facts,
     exe: &Path,
     args: &[String],
     interactive: bool,

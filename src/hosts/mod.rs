@@ -6,8 +6,10 @@ pub mod edit;
 pub mod elevate;
 pub mod parse;
 pub mod sync;
-pub mod validate;
 pub mod write;
+
+/// Host names are checked where every name is: [`crate::name::host`].
+pub use crate::name::host as validate;
 
 use std::path::{Path, PathBuf};
 
@@ -20,7 +22,7 @@ use parse::Ending;
 /// `/etc/hosts` elsewhere.
 pub fn system_hosts_path(
     platform: crate::platform::Platform,
-    sys: &dyn crate::sys::Sys,
+    sys: &dyn crate::sys::Facts,
 ) -> PathBuf {
     match platform.os {
         crate::platform::Os::Windows => {
@@ -46,7 +48,7 @@ pub fn wsl_windows_hosts_path() -> PathBuf {
 pub fn targets(
     explicit: Option<&Path>,
     platform: crate::platform::Platform,
-    sys: &dyn crate::sys::Sys,
+    sys: &dyn crate::sys::Facts,
 ) -> Vec<PathBuf> {
     if let Some(p) = explicit {
         return vec![p.to_path_buf()];
@@ -60,15 +62,7 @@ pub fn targets(
 
 /// The profile's names, validated and normalised (punycode, lowercase), without duplicates.
 pub fn names_for(profile: &Profile) -> anyhow::Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    for h in &profile.file.hosts {
-        let n = validate::normalize_name(h)
-            .map_err(|e| profile.error_at(h, format!("host name `{}`: {e}", h.escape_debug())))?;
-        if !out.contains(&n) {
-            out.push(n);
-        }
-    }
-    Ok(out)
+    profile.host_names()
 }
 
 /// What to do with the project's block in a hosts file.
@@ -168,7 +162,7 @@ impl HostsPlan {
     /// A unified diff of the change (CRLF shown as LF; the file keeps its endings).
     pub fn diff(&self) -> String {
         let show = |b: &[u8]| String::from_utf8_lossy(b).replace("\r\n", "\n");
-        crate::compare::unified(
+        crate::textdiff::unified(
             &show(&self.before),
             &show(&self.after()),
             &format!("{} (now)", self.path.display()),
@@ -249,17 +243,4 @@ pub fn plan(
         }
     }
     Ok(p)
-}
-
-/// Applies a plan through the careful writer (comparing the file with what was planned from,
-/// under the lock, and re-planning if it changed meanwhile).
-pub fn execute(
-    plan: HostsPlan,
-    opts: &write::Options,
-) -> anyhow::Result<(HostsPlan, write::Outcome)> {
-    let mut plan = plan;
-    let before = std::mem::take(&mut plan.before);
-    let edit = std::mem::replace(&mut plan.edit, edit::Edit::none(&[]));
-    let out = write::update_planned(&plan.path, opts, before, edit, |cur| plan.transform(cur))?;
-    Ok((plan, out))
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{Action, HostsPlan, write};
 use crate::profile::{Profile, Project};
-use crate::sys::{Cmd, Sys};
+use crate::sys::{Cmd, Facts};
 
 /// What the block should become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +112,7 @@ pub fn plan(
     project: &Project,
     profile: &Profile,
     want: Want,
-    sys: &dyn Sys,
+    sys: &dyn Facts,
 ) -> anyhow::Result<SyncPlan> {
     let names = match want {
         Want::Remove => Vec::new(),

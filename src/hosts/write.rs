@@ -50,7 +50,7 @@ pub struct Options {
 
 impl Options {
     /// Backups and journals in the user's data directory.
-    pub fn for_user(sys: &dyn crate::sys::Sys) -> Options {
+    pub fn for_user(sys: &dyn crate::sys::Facts) -> Options {
         Options {
             backup_dir: Some(default_dir(sys)),
             keep_backups: 10,
@@ -60,7 +60,7 @@ impl Options {
 }
 
 /// The per-user directory of hosts-file backups and journals.
-pub fn default_dir(sys: &dyn crate::sys::Sys) -> PathBuf {
+pub fn default_dir(sys: &dyn crate::sys::Facts) -> PathBuf {
     crate::paths::data_dir(sys).join("hosts-backups")
 }
 
@@ -958,7 +958,7 @@ fn save_backup(
     link_from: Option<&Path>,
 ) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
-    crate::paths::chown_to_invoking_user(dir);
+    crate::fsutil::chown_to_invoking_user(dir);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -976,7 +976,7 @@ fn save_backup(
         let mode = crate::fsutil::mode_of(path).map_or(0o644, |m| m & 0o666);
         crate::fsutil::write_atomic_nosync(&p, content, Some(mode))?;
         // (a hard link shares the hosts file's inode and owner: never chown it)
-        crate::paths::chown_to_invoking_user(&p);
+        crate::fsutil::chown_to_invoking_user(&p);
     }
     let all = backups(dir, path);
     if all.len() > keep {

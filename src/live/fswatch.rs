@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
@@ -21,10 +21,29 @@ pub const MAX_WAIT: Duration = Duration::from_millis(600);
 pub const POLL: Duration = Duration::from_millis(500);
 
 pub struct FsWatch {
-    rx: Receiver<notify::Result<notify::Event>>,
-    _watcher: Box<dyn Watcher + Send>,
-    roots: Vec<PathBuf>,
+    rx: Receiver<Msg>,
+    tx: Sender<Msg>,
+    watcher: Box<dyn Watcher + Send>,
+    /// The directories watched with everything below them, and whether each is there now (a
+    /// tree deleted and made again — a `git checkout`, a clean step — is watched again).
+    roots: Vec<(PathBuf, bool)>,
     pub polling: bool,
+}
+
+/// What reaches a watch session: the OS's events, or a wake-up (a new task of a service).
+enum Msg {
+    Fs(notify::Result<notify::Event>),
+    Wake,
+}
+
+/// A handle that wakes the session's [`FsWatch::next`] (another thread saw something).
+#[derive(Clone)]
+pub struct Waker(Sender<Msg>);
+
+impl Waker {
+    pub fn wake(&self) -> bool {
+        self.0.send(Msg::Wake).is_ok()
+    }
 }
 
 /// One thing to watch: a directory (with everything below it) or a single file (its directory is
@@ -40,6 +59,8 @@ pub enum Next {
     Changes(Vec<PathBuf>),
     /// The OS dropped events (its queue overflowed): everything below the roots is looked at.
     Rescan,
+    /// Woken by a [`Waker`].
+    Wake,
     Idle,
 }
 
@@ -50,20 +71,27 @@ pub fn needs_polling(wsl: bool, path: &Path) -> bool {
 }
 
 impl FsWatch {
-    /// Watches `roots`; a root that does not exist is skipped and named in the warnings.
+    /// Watches `roots`; a root that does not exist is skipped and named in the warnings. Symlinks
+    /// are never followed: a directory link inside a tree (`src/outdir -> ../../outside`,
+    /// `src/usr -> /usr`) is watched as the link it is, never what it leads to.
     pub fn new(roots: &[Root], poll: bool) -> anyhow::Result<(FsWatch, Vec<String>)> {
-        let (tx, rx) = channel();
+        let (tx, rx) = channel::<Msg>();
+        let events = tx.clone();
+        let handler = move |e: notify::Result<notify::Event>| {
+            let _ = events.send(Msg::Fs(e));
+        };
+        let config = notify::Config::default().with_follow_symlinks(false);
         let mut watcher: Box<dyn Watcher + Send> = if poll {
             Box::new(notify::PollWatcher::new(
-                tx,
-                notify::Config::default().with_poll_interval(POLL),
+                handler,
+                config.with_poll_interval(POLL),
             )?)
         } else {
-            Box::new(notify::recommended_watcher(tx)?)
+            Box::new(notify::RecommendedWatcher::new(handler, config)?)
         };
         let mut warnings = Vec::new();
         let mut watched = BTreeSet::new();
-        let mut trees = Vec::new();
+        let mut trees: Vec<(PathBuf, bool)> = Vec::new();
         for r in roots {
             let (dir, mode) = match r {
                 Root::Tree(d) => (d.clone(), RecursiveMode::Recursive),
@@ -80,23 +108,33 @@ impl FsWatch {
                 continue;
             }
             // a tree covers the directories below it
-            if trees.iter().any(|t: &PathBuf| dir.starts_with(t))
-                && mode == RecursiveMode::NonRecursive
+            if trees.iter().any(|(t, _)| dir.starts_with(t)) && mode == RecursiveMode::NonRecursive
                 || !watched.insert((dir.clone(), mode == RecursiveMode::Recursive))
             {
                 continue;
             }
             if mode == RecursiveMode::Recursive {
-                trees.push(dir.clone());
+                trees.push((dir.clone(), true));
             }
             watcher
                 .watch(&dir, mode)
                 .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", dir.display()))?;
         }
+        // each tree's parent too (not below it): the event that the tree is made again
+        for (t, _) in trees.clone() {
+            if let Some(parent) = t.parent()
+                && parent.is_dir()
+                && !trees.iter().any(|(o, _)| parent.starts_with(o))
+                && watched.insert((parent.to_path_buf(), false))
+            {
+                let _ = watcher.watch(parent, RecursiveMode::NonRecursive);
+            }
+        }
         Ok((
             FsWatch {
                 rx,
-                _watcher: watcher,
+                tx,
+                watcher,
                 roots: trees,
                 polling: poll,
             },
@@ -105,14 +143,36 @@ impl FsWatch {
     }
 
     /// The directories watched with everything below them.
-    pub fn trees(&self) -> &[PathBuf] {
-        &self.roots
+    pub fn trees(&self) -> Vec<PathBuf> {
+        self.roots.iter().map(|(t, _)| t.clone()).collect()
+    }
+
+    /// A handle another thread wakes [`FsWatch::next`] with.
+    pub fn waker(&self) -> Waker {
+        Waker(self.tx.clone())
+    }
+
+    /// A tree that was deleted and is there again is watched again, and comes back whole (its
+    /// files were made while nothing watched them); one that is gone is noted as gone.
+    fn rewatch(&mut self, paths: &mut Vec<PathBuf>) {
+        for (t, alive) in &mut self.roots {
+            let is_dir = std::fs::symlink_metadata(&*t).is_ok_and(|m| m.is_dir());
+            if *alive && !is_dir {
+                *alive = false;
+            } else if !*alive && is_dir && self.watcher.watch(t, RecursiveMode::Recursive).is_ok() {
+                *alive = true;
+                if !paths.contains(t) {
+                    paths.push(t.clone());
+                }
+            }
+        }
     }
 
     /// Waits up to `idle` for a change, then collects until the disk is quiet.
-    pub fn next(&self, idle: Duration) -> anyhow::Result<Next> {
+    pub fn next(&mut self, idle: Duration) -> anyhow::Result<Next> {
         let first = match self.rx.recv_timeout(idle) {
-            Ok(e) => e,
+            Ok(Msg::Fs(e)) => e,
+            Ok(Msg::Wake) => return Ok(Next::Wake),
             Err(RecvTimeoutError::Timeout) => return Ok(Next::Idle),
             Err(RecvTimeoutError::Disconnected) => {
                 anyhow::bail!("the file watcher stopped")
@@ -120,6 +180,7 @@ impl FsWatch {
         };
         let mut paths: Vec<PathBuf> = Vec::new();
         let mut rescan = false;
+        let mut woken = false;
         let mut take = |e: notify::Result<notify::Event>, paths: &mut Vec<PathBuf>| match e {
             Ok(ev) => {
                 if ev.need_rescan() {
@@ -147,10 +208,15 @@ impl FsWatch {
                 break;
             }
             match self.rx.recv_timeout(QUIET.min(left)) {
-                Ok(e) => take(e, &mut paths),
+                Ok(Msg::Fs(e)) => take(e, &mut paths),
+                Ok(Msg::Wake) => woken = true,
                 Err(_) => break,
             }
         }
+        if woken {
+            let _ = self.tx.send(Msg::Wake);
+        }
+        self.rewatch(&mut paths);
         Ok(if rescan {
             Next::Rescan
         } else if paths.is_empty() {
@@ -198,10 +264,10 @@ fn walk(
         kind,
     });
     if kind == Kind::Dir && !skip(p) {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        // the entries as they are: a link is a link, nothing below it is ever entered
+        let entries: Vec<PathBuf> = crate::contained::list_dir(p)
+            .map(|v| v.into_iter().map(|e| e.path).collect())
             .unwrap_or_default();
-        entries.sort();
         for e in entries {
             walk(&e, skip, out, seen);
         }
@@ -279,7 +345,7 @@ mod tests {
     fn events_are_batched_and_none_lost() {
         let d = tempfile::tempdir().unwrap();
         let root = d.path().canonicalize().unwrap();
-        let (w, warnings) = FsWatch::new(&[Root::Tree(root.clone())], false).unwrap();
+        let (mut w, warnings) = FsWatch::new(&[Root::Tree(root.clone())], false).unwrap();
         assert!(warnings.is_empty());
         for i in 0..20 {
             std::fs::write(root.join(format!("f{i}")), "x").unwrap();
@@ -289,7 +355,7 @@ mod tests {
             match w.next(Duration::from_secs(5)).unwrap() {
                 Next::Changes(p) => got.extend(p),
                 Next::Rescan => panic!("no overflow expected"),
-                Next::Idle => panic!("events lost: {got:?}"),
+                Next::Idle | Next::Wake => panic!("events lost: {got:?}"),
             }
         }
         assert!(got.contains(&root.join("f19")));

@@ -339,6 +339,16 @@ pub fn parse(
         };
         let rel = path.replace('\\', "/");
         let rel = rel.trim_start_matches("./");
+        let full = crate::fsutil::normalize_lexically(&root.join(rel));
+        if Path::new(rel).is_absolute() || !full.starts_with(root) {
+            return Err(err(
+                &format!("path: {path}"),
+                format!(
+                    "services.{service}.develop.watch: `{path}` is outside the project: devenv watches and copies only files inside it"
+                ),
+                "name a directory of the project, relative to its root (`./src`)",
+            ));
+        }
         out.push(Rule {
             service: service.to_string(),
             path: crate::fsutil::normalize_lexically(&root.join(rel)),

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::Ctx;
-use super::exec::Executor;
 use crate::error::UserError;
+use crate::exec::Executor;
 use crate::profile::Profile;
 use crate::swarm::build::{self, BuildStep};
 

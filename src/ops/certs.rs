@@ -7,14 +7,15 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Ctx;
-use super::exec::Executor;
 use crate::certs::ca::{self, Ca, CaLock};
 use crate::certs::issue::{self, CertPlan, Reissue};
 use crate::certs::leaf;
 use crate::certs::trust::{self, CaRef, Env, Record, Store, Trust, TrustError};
 use crate::error::UserError;
+use crate::exec::Executor;
+use crate::exec::Step;
 use crate::profile::{Profile, Project, Tls};
-use crate::sys::{RecordingSys, Sys};
+use crate::sys::Facts;
 
 /// Where trust goes beyond the defaults.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,7 +26,7 @@ pub struct Scope {
     pub windows_machine: bool,
 }
 
-fn trust_env<'a>(ctx: &Ctx, sys: &'a dyn Sys, ca: CaRef, scope: Scope) -> Env<'a> {
+fn trust_env<'a>(ctx: &Ctx, sys: &'a dyn Facts, ca: CaRef, scope: Scope) -> Env<'a> {
     let u = crate::paths::invoking_user(ctx.sys.as_ref());
     Env {
         sys,
@@ -48,6 +49,9 @@ pub struct StoreSteps {
     pub steps: Vec<String>,
     /// A tool the store needs is missing: it will be skipped.
     pub skipped: Option<String>,
+    /// The steps themselves, as the executor runs them (or why there are none).
+    #[serde(skip)]
+    pub planned: Result<Vec<Step>, TrustError>,
 }
 
 /// `certs trust`: the CA (created first if there is none) into every store.
@@ -60,7 +64,7 @@ pub struct TrustPlan {
     pub stores: Vec<StoreSteps>,
 }
 
-/// Each store's steps for `install` (or `uninstall`) of `ca`, recorded without running them.
+/// Each store's steps for `install` (or `uninstall`) of `ca`, planned from facts only.
 fn store_steps(
     ctx: &Ctx,
     stores: &[Box<dyn Store>],
@@ -68,12 +72,11 @@ fn store_steps(
     scope: Scope,
     install: bool,
 ) -> Vec<StoreSteps> {
-    let rec = RecordingSys::new();
-    let env = trust_env(ctx, &rec, ca, scope);
+    let env = trust_env(ctx, ctx.sys.as_ref(), ca, scope);
     stores
         .iter()
         .map(|s| {
-            let r = if install {
+            let planned = if install {
                 s.install(&env)
             } else {
                 s.uninstall(&env)
@@ -82,14 +85,40 @@ fn store_steps(
                 store: s.describe(),
                 kind: s.kind().to_string(),
                 location: s.location(),
-                steps: rec.take_described(),
-                skipped: match r {
+                steps: planned
+                    .as_ref()
+                    .map(|v| v.iter().map(Step::describe).collect())
+                    .unwrap_or_default(),
+                skipped: match &planned {
                     Err(TrustError::MissingTool { tool, package }) => {
                         Some(format!("`{tool}` is missing: {package}"))
                     }
                     _ => None,
                 },
+                planned,
             }
+        })
+        .collect()
+}
+
+/// Runs each store's planned steps through the executor; what it said, store by store.
+fn run_store_steps(
+    x: &mut Executor<'_>,
+    stores: &[StoreSteps],
+    verb: &str,
+) -> Vec<(StoreResult, bool)> {
+    stores
+        .iter()
+        .map(|s| {
+            let r = match &s.planned {
+                Ok(steps) => steps
+                    .iter()
+                    .try_for_each(|st| x.step(st))
+                    .map_err(|e| TrustError::Failed(e.to_string())),
+                Err(e) => Err(e.clone()),
+            };
+            let ok = r.is_ok();
+            (report_store(&s.store, &r, verb), ok)
         })
         .collect()
 }
@@ -189,29 +218,29 @@ impl CaSummary {
     }
 }
 
-fn report_store(s: &dyn Store, r: &Result<(), TrustError>, verb: &str) -> StoreResult {
+fn report_store(store: &str, r: &Result<(), TrustError>, verb: &str) -> StoreResult {
     match r {
         Ok(()) => {
-            crate::ui::ok(&format!("{verb} {}", s.describe()));
+            crate::ui::ok(&format!("{verb} {store}"));
             StoreResult {
-                store: s.describe(),
+                store: store.to_string(),
                 ok: true,
                 detail: None,
             }
         }
         Err(TrustError::MissingTool { tool, package }) => {
             let d = format!("skipped, `{tool}` is missing: {package}");
-            crate::ui::warn(&format!("{}: {d}", s.describe()));
+            crate::ui::warn(&format!("{store}: {d}"));
             StoreResult {
-                store: s.describe(),
+                store: store.to_string(),
                 ok: false,
                 detail: Some(d),
             }
         }
         Err(e) => {
-            crate::ui::warn(&format!("{}: {e}", s.describe()));
+            crate::ui::warn(&format!("{store}: {e}"));
             StoreResult {
-                store: s.describe(),
+                store: store.to_string(),
                 ok: false,
                 detail: Some(e.to_string()),
             }
@@ -221,7 +250,7 @@ fn report_store(s: &dyn Store, r: &Result<(), TrustError>, verb: &str) -> StoreR
 
 /// Installs the CA into every store (creating it first if the plan says so), recording each.
 pub fn trust(ctx: &Ctx, x: &mut Executor<'_>, plan: TrustPlan) -> anyhow::Result<TrustReport> {
-    let lock = CaLock::exclusive(&plan.caroot)?;
+    let lock = CaLock::exclusive(x, &plan.caroot)?;
     let ca = match (plan.creates_ca, ca::load_or_repair(&lock)?) {
         (true, None) => {
             issue::write_ca(x, &plan.ca)?;
@@ -243,7 +272,19 @@ pub fn trust(ctx: &Ctx, x: &mut Executor<'_>, plan: TrustPlan) -> anyhow::Result
             .into());
         }
     };
-    let stores = trust_locked(ctx, x, &lock, &ca, plan.scope)?;
+    // the plan's steps, unless another run made another CA meanwhile (then planned again for it)
+    let planned = if ca.fingerprint == plan.ca.fingerprint {
+        plan.stores
+    } else {
+        store_steps(
+            ctx,
+            &discover(ctx, &ca, plan.scope),
+            CaRef::from_ca(&ca),
+            plan.scope,
+            true,
+        )
+    };
+    let stores = trust_locked(x, &lock, &ca, &planned)?;
     Ok(TrustReport {
         ca: CaSummary::of(&ca),
         created_ca: plan.creates_ca,
@@ -251,28 +292,25 @@ pub fn trust(ctx: &Ctx, x: &mut Executor<'_>, plan: TrustPlan) -> anyhow::Result
     })
 }
 
-/// Installs `ca` into every store and records where (the caller holds the CA lock).
+/// Runs the install steps planned for `ca` and records each store that took it (the caller holds
+/// the CA lock).
 fn trust_locked(
-    ctx: &Ctx,
     x: &mut Executor<'_>,
     _lock: &CaLock,
     ca: &Ca,
-    scope: Scope,
+    stores: &[StoreSteps],
 ) -> anyhow::Result<Vec<StoreResult>> {
-    let env = trust_env(ctx, x.sys, CaRef::from_ca(ca), scope);
-    let stores = trust::discover(&env);
     if stores.is_empty() {
         crate::ui::warn("no trust store found on this machine");
     }
     let mut records = trust::load_records(&ca.dir)?;
     let mut out = Vec::new();
-    for s in &stores {
-        let r = s.install(&env);
-        out.push(report_store(s.as_ref(), &r, "trusted by"));
-        if r.is_ok() {
+    for (s, (result, ok)) in stores.iter().zip(run_store_steps(x, stores, "trusted by")) {
+        out.push(result);
+        if ok {
             let rec = Record {
-                kind: s.kind().to_string(),
-                location: s.location(),
+                kind: s.kind.clone(),
+                location: s.location.clone(),
                 fingerprint: ca.fingerprint.clone(),
                 nickname: ca.nickname(),
             };
@@ -280,7 +318,7 @@ fn trust_locked(
                 records.push(rec);
             }
             x.record(
-                format!("{} trusts devenv's CA", s.describe()),
+                format!("{} trusts devenv's CA", s.store),
                 Some("devenv certs untrust".into()),
             );
         }
@@ -351,11 +389,7 @@ fn plan_untrust_of(ctx: &Ctx, caroot: &Path, ca: CaRef) -> anyhow::Result<Untrus
 }
 
 /// Removes the CA from the recorded stores; keeps the records of the ones that failed.
-pub fn untrust(
-    ctx: &Ctx,
-    x: &mut Executor<'_>,
-    plan: UntrustPlan,
-) -> anyhow::Result<Vec<StoreResult>> {
+pub fn untrust(x: &mut Executor<'_>, plan: UntrustPlan) -> anyhow::Result<Vec<StoreResult>> {
     let Some(ca) = plan.ca else {
         crate::ui::info(&format!(
             "no CA in {}; nothing to untrust",
@@ -363,40 +397,45 @@ pub fn untrust(
         ));
         return Ok(Vec::new());
     };
-    let lock = CaLock::exclusive(&plan.caroot)?;
-    untrust_locked(ctx, x, &lock, &plan.caroot, ca)
+    let lock = CaLock::exclusive(x, &plan.caroot)?;
+    untrust_locked(x, &lock, &plan.caroot, &ca, &plan.stores, plan.unknown)
 }
 
+/// Runs the uninstall steps planned for `ca`; keeps the records of the stores that failed (and of
+/// other CAs, and of stores of unknown kinds).
 fn untrust_locked(
-    ctx: &Ctx,
     x: &mut Executor<'_>,
     _lock: &CaLock,
     caroot: &Path,
-    ca: CaRef,
+    ca: &CaRef,
+    stores: &[StoreSteps],
+    unknown: Vec<Record>,
 ) -> anyhow::Result<Vec<StoreResult>> {
-    let env = trust_env(ctx, x.sys, ca.clone(), Scope::default());
-    let (mine, others): (Vec<Record>, Vec<Record>) = trust::load_records(caroot)?
+    let (mine, mut kept): (Vec<Record>, Vec<Record>) = trust::load_records(caroot)?
         .into_iter()
         .partition(|r| r.fingerprint == ca.fingerprint);
     if mine.is_empty() {
         crate::ui::info("no trust store has this CA installed by devenv; nothing to remove");
         return Ok(Vec::new());
     }
-    let mut kept = others;
+    for r in &unknown {
+        crate::ui::warn(&format!(
+            "unknown store kind `{}` at {}",
+            r.kind, r.location
+        ));
+    }
+    kept.extend(unknown);
     let mut out = Vec::new();
-    for r in mine {
-        let Some(s) = trust::from_record(&env, &r) else {
-            crate::ui::warn(&format!(
-                "unknown store kind `{}` at {}",
-                r.kind, r.location
-            ));
-            kept.push(r);
-            continue;
-        };
-        let res = s.uninstall(&env);
-        let result = report_store(s.as_ref(), &res, "removed from");
-        if !result.ok {
-            kept.push(r);
+    for (s, (result, ok)) in stores
+        .iter()
+        .zip(run_store_steps(x, stores, "removed from"))
+    {
+        if !ok {
+            kept.extend(
+                mine.iter()
+                    .filter(|r| r.kind == s.kind && r.location == s.location)
+                    .cloned(),
+            );
         }
         out.push(result);
     }
@@ -470,10 +509,9 @@ pub fn plan_rotate(
     let caroot = issue::caroot_for(ctx.sys.as_ref(), project)?;
     let mut suffixes = Vec::new();
     for p in permit {
-        let n = crate::hosts::validate::normalize_name(
-            p.trim_start_matches("*.").trim_start_matches('.'),
-        )
-        .map_err(|e| UserError::usage(format!("--permit {p}: {e}")))?;
+        let n =
+            crate::name::host::normalize_name(p.trim_start_matches("*.").trim_start_matches('.'))
+                .map_err(|e| UserError::usage(format!("--permit {p}: {e}")))?;
         if !n.contains('.') && !ca::DEFAULT_PERMITTED.contains(&n.as_str()) {
             crate::ui::warn(&format!(
                 "--permit {n} allows the CA to sign for every name under the top-level domain .{n}"
@@ -531,7 +569,7 @@ pub fn rotate(
     project: Option<&Project>,
     plan: RotatePlan,
 ) -> anyhow::Result<RotateReport> {
-    let lock = CaLock::exclusive(&plan.caroot)?;
+    let lock = CaLock::exclusive(x, &plan.caroot)?;
     let old = ca::load_or_repair(&lock)?;
     // the old certificate (not its key) is kept to untrust it
     let retired = old
@@ -548,7 +586,14 @@ pub fn rotate(
         plan.new.cert_path().display()
     ));
     x.record(format!("a new local CA in {}", plan.caroot.display()), None);
-    let trusted = trust_locked(ctx, x, &lock, &plan.new, Scope::default())?;
+    let install = store_steps(
+        ctx,
+        &discover(ctx, &plan.new, Scope::default()),
+        CaRef::from_ca(&plan.new),
+        Scope::default(),
+        true,
+    );
+    let trusted = trust_locked(x, &lock, &plan.new, &install)?;
     let mut reissued = Vec::new();
     if let Some(p) = project {
         for prof in local_ca_profiles(p) {
@@ -574,7 +619,8 @@ pub fn rotate(
         (Some(o), Some(r)) => {
             let mut oref = CaRef::from_ca(o);
             oref.pem_path = r.join(ca::CA_CERT);
-            untrust_locked(ctx, x, &lock, &plan.caroot, oref)?
+            let u = plan_untrust_of(ctx, &plan.caroot, oref.clone())?;
+            untrust_locked(x, &lock, &plan.caroot, &oref, &u.stores, u.unknown)?
         }
         _ => Vec::new(),
     };

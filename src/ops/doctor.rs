@@ -552,11 +552,11 @@ fn cert_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks) 
 }
 
 /// A registry profile: is the docker CLI logged in to its registry (pushes need it)?
-fn login_check(sys: &dyn crate::sys::Sys, profile: &Profile, c: &mut Checks) {
+fn login_check(sys: &dyn crate::sys::Facts, profile: &Profile, c: &mut Checks) {
     let Some(reg) = &profile.file.registry else {
         return;
     };
-    let registry = crate::swarm::docker::registry_of(&format!("{}/x", reg.prefix));
+    let registry = crate::swarm::advice::registry_of(&format!("{}/x", reg.prefix));
     let dir = sys
         .var("DOCKER_CONFIG")
         .map(std::path::PathBuf::from)
@@ -565,7 +565,7 @@ fn login_check(sys: &dyn crate::sys::Sys, profile: &Profile, c: &mut Checks) {
     let login = sys
         .read_file(&dir.join("config.json"))
         .ok()
-        .and_then(|b| crate::swarm::docker::login_of(&String::from_utf8_lossy(&b), &registry));
+        .and_then(|b| crate::swarm::advice::login_of(&String::from_utf8_lossy(&b), &registry));
     match login {
         Some(how) => c.ok(&check, format!("logged in ({how})")),
         None => c.warn(
@@ -622,7 +622,7 @@ fn image_checks(
             c.ok(&check, "on the engine");
             continue;
         }
-        let registry = crate::swarm::docker::registry_of(image);
+        let registry = crate::swarm::advice::registry_of(image);
         if let Some((detail, fix)) = unreachable
             .iter()
             .find(|(r, _, _)| *r == registry)
@@ -634,7 +634,7 @@ fn image_checks(
         match docker.try_query(["manifest", "inspect", image.as_str()]) {
             Ok(o) if o.ok() => c.ok(&check, format!("not on the engine; {registry} has it")),
             Ok(o) => {
-                let err = crate::swarm::docker::pull_error(image, &o.stderr_str());
+                let err = crate::swarm::advice::pull_error(image, &o.stderr_str());
                 let hint = err
                     .downcast_ref::<crate::error::UserError>()
                     .and_then(|u| u.hint.clone())

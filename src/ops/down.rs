@@ -2,13 +2,14 @@
 //! networks — so an `up` right after works. devenv's configs and secrets of the stack go too;
 //! named volumes only when asked (their data is lost, so the command confirms it first).
 
+use crate::swarm::docker::Apply;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::Ctx;
-use super::exec::Executor;
+use crate::exec::Executor;
 use crate::profile::{Profile, Project};
 use crate::state::State;
 use crate::swarm::guard::{self, Purpose};

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Ctx;
-use super::exec::Executor;
 use crate::error::UserError;
+use crate::exec::Executor;
 use crate::hosts::sync::{SyncPlan, Want};
 use crate::hosts::{self, HostsPlan, write};
 use crate::platform::Platform;
@@ -38,6 +38,29 @@ pub struct SyncReport {
     pub all_resolve: bool,
     pub resolution: Vec<crate::dns::Resolution>,
     pub warnings: Vec<String>,
+}
+
+/// Writes a plan's edit through the executor's careful writer (which compares the file with what
+/// was planned from, under the lock, and plans again if it changed meanwhile).
+pub fn write_plan(
+    x: &mut Executor<'_>,
+    plan: HostsPlan,
+    opts: &write::Options,
+) -> anyhow::Result<(HostsPlan, write::Outcome)> {
+    let mut plan = plan;
+    let before = std::mem::take(&mut plan.before);
+    let edit = std::mem::replace(&mut plan.edit, crate::hosts::edit::Edit::none(&[]));
+    let replan = |cur: &[u8]| plan.transform(cur);
+    let out = x.hosts(
+        crate::exec::HostsWrite {
+            path: &plan.path,
+            before,
+            edit,
+            replan: &replan,
+        },
+        opts,
+    )?;
+    Ok((plan, out))
 }
 
 /// Carries out a sync plan: writes each file that changes (elevating only this step where
@@ -72,7 +95,7 @@ pub fn apply(
             continue;
         }
         let removing = f.plan.removes_block();
-        let (_, out) = x.hosts(f.plan, &opts)?;
+        let (_, out) = write_plan(x, f.plan, &opts)?;
         if out.method == write::Method::Unchanged {
             continue;
         }
@@ -220,7 +243,7 @@ fn elevate(
     if platform.wsl && path.starts_with("/mnt/") {
         let tmp = PathBuf::from("/mnt/c/Users/Public")
             .join(format!("devenv-hosts-{}.tmp", std::process::id()));
-        x.write(&tmp, &plan.after(), Some(0o644))?;
+        x.write_elsewhere(&tmp, &plan.after(), Some(0o644))?;
         let cmd = hosts::elevate::wsl_copy_elevated(
             &hosts::elevate::wsl_to_windows_path(&tmp).unwrap_or_default(),
             &hosts::elevate::wsl_to_windows_path(path).unwrap_or_default(),
@@ -393,7 +416,7 @@ impl RestorePlan {
             "would restore {} from {}:\n{}",
             self.file.display(),
             self.backup.display(),
-            crate::compare::unified(
+            crate::textdiff::unified(
                 &show(&self.current),
                 &show(&self.content),
                 "now",
@@ -461,7 +484,7 @@ pub fn restore(
     let mut done = Vec::new();
     for r in plans {
         let plan = HostsPlan::restore(&r.file, project, r.current, r.content);
-        match x.hosts(plan, &write::Options::for_user(ctx.sys.as_ref())) {
+        match write_plan(x, plan, &write::Options::for_user(ctx.sys.as_ref())) {
             Ok(_) => {
                 crate::ui::ok(&format!(
                     "restored {} from {}",

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Ctx;
-use super::exec::Executor;
 use crate::error::UserError;
+use crate::exec::Executor;
 
 const FILES: &[(&str, &str)] = &[
     ("devenv.yaml", include_str!("../scaffold/devenv.yaml")),
@@ -46,8 +46,8 @@ fn relative_to(dir: &Path, file: &Path) -> anyhow::Result<String> {
             UserError::usage(format!("--from {}: not a regular file", file.display())).into(),
         );
     }
-    let real = crate::fsutil::canonicalize(&full)?;
-    let root = crate::fsutil::canonicalize(dir)?;
+    let real = crate::contained::canonicalize(&full)?;
+    let root = crate::contained::canonicalize(dir)?;
     let rel = real.strip_prefix(&root).map_err(|_| {
         UserError::usage(format!(
             "--from {}: the file is outside the project directory {}",

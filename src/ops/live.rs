@@ -11,6 +11,7 @@
 //! task) gets every file of its service's sync rules: what was synced before lives only in the
 //! container it was synced into.
 
+use crate::swarm::docker::Apply;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -18,14 +19,13 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use super::Ctx;
-use super::exec::Executor;
 use crate::error::UserError;
 use crate::live::fswatch::{self, FsWatch, Next, Root};
 use crate::live::plan::{Batch, Change, Watched, Work};
 use crate::profile::{Profile, Project};
 use crate::swarm::build;
+use crate::swarm::converge::{self, Outcome};
 use crate::swarm::docker::Docker;
-use crate::swarm::watch::{self, Outcome};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -189,7 +189,8 @@ pub fn describe(ctx: &Ctx, opts: &Options) -> anyhow::Result<String> {
 
 /// Brings the stack up (a no-op when it runs as rendered) and reads the watch rules.
 pub fn start<'c>(ctx: &'c Ctx, opts: &Options) -> anyhow::Result<Session<'c>> {
-    let lock = ctx.lock_project()?;
+    let mut x = ctx.executor();
+    let lock = ctx.lock_project(&mut x)?;
     let plan =
         super::up::plan(ctx, None, up_options(opts.timeout, false)).map_err(super::unchanged)?;
     if plan.remote() {
@@ -200,11 +201,12 @@ pub fn start<'c>(ctx: &'c Ctx, opts: &Options) -> anyhow::Result<Session<'c>> {
         .hint("switch to a local profile (`devenv switch local`); the server gets images with `devenv up`")
         .into());
     }
+    // the services named and their rules before anything is deployed (a typo changes nothing)
+    selected_rules(&plan.rendered, &opts.services).map_err(super::unchanged)?;
     let single_node = plan.target.info.swarm.nodes <= 1;
     for n in &plan.notes {
         crate::ui::note(n);
     }
-    let mut x = Executor::new(ctx.sys.as_ref());
     let r = super::up::apply(ctx, &mut x, plan)?;
     if let Some(ms) = r.ready_after_ms {
         crate::ui::ok(&format!(
@@ -383,6 +385,44 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// Follows docker's container events of the stack on this engine in a thread of its own:
+    /// each container that starts wakes the session, which syncs into it. When the stream ends
+    /// (the engine restarted) it is followed again, and the session woken once, for what started
+    /// meanwhile.
+    fn follow_new_tasks(&self, waker: crate::live::fswatch::Waker) -> anyhow::Result<()> {
+        if self.watched.syncing_services().is_empty() {
+            return Ok(());
+        }
+        let docker = self.ctx.docker(&self.profile)?;
+        let events = docker.cmd([
+            "events".to_string(),
+            "--filter".into(),
+            "type=container".into(),
+            "--filter".into(),
+            "event=start".into(),
+            "--filter".into(),
+            format!("label=com.docker.stack.namespace={}", self.stack),
+            "--format".into(),
+            crate::swarm::docker::JSON.into(),
+        ]);
+        let facts = self.ctx.sys.clone();
+        std::thread::spawn(move || {
+            loop {
+                let mut alive = true;
+                let _ = facts.query_streamed(&events, Duration::from_secs(24 * 3600), &mut |l| {
+                    if !l.trim().is_empty() {
+                        alive = waker.wake();
+                    }
+                });
+                if !alive || !waker.wake() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_secs(5));
+            }
+        });
+        Ok(())
+    }
+
     /// Containers of syncing services that appeared since the last look get the full sync.
     fn sync_new_tasks(&mut self) -> anyhow::Result<()> {
         let docker = self.ctx.docker(&self.profile)?;
@@ -421,29 +461,25 @@ impl Session<'_> {
     ) -> Event {
         let t = Instant::now();
         let mut e = Event::new(Some(&w.service), action, changed);
-        let mut x = Executor::new(self.ctx.sys.as_ref());
-        let (tar, skipped) = match crate::live::archive::build(&w.copies) {
-            Ok(v) => v,
-            Err(err) => {
-                e.ok = false;
-                e.error = Some(format!("reading the changed files: {err}"));
-                return e;
-            }
-        };
-        let copies = w.copies.len() - skipped.len();
-        e.files = copies + w.deletes.len();
+        let mut x = self.ctx.executor();
+        let scope = self.project.scope();
+        let mut written = crate::live::archive::Written::default();
+        let copies = w.copies.len();
         let mut errors = Vec::new();
         let mut notes = Vec::new();
         for id in ids {
             let short = &id[..id.len().min(12)];
             if copies > 0 {
-                let c = docker
-                    .cmd(["cp", "-", &format!("{id}:/")])
-                    .stdin(tar.clone());
-                match x.run(&c) {
+                // one stream per container, written as the files are read (never whole in memory)
+                let c = docker.cmd(["cp", "-", &format!("{id}:/")]);
+                let mut feed = |out: &mut dyn std::io::Write| {
+                    written = crate::live::archive::write(&scope, &w.copies, out)?;
+                    Ok(())
+                };
+                match x.run_fed(&c, &mut feed) {
                     Ok(o) if o.ok() => {}
                     Ok(o) => errors.push(format!("copying into {short}: {}", o.stderr_str())),
-                    Err(err) => errors.push(format!("cannot run docker: {err}")),
+                    Err(err) => errors.push(format!("copying into {short}: {err}")),
                 }
             }
             if !w.deletes.is_empty() {
@@ -518,10 +554,22 @@ impl Session<'_> {
             }
         }
         notes.dedup();
-        if !skipped.is_empty() {
+        e.files = copies - written.skipped.len() + w.deletes.len();
+        for (c, why) in &written.skipped {
             notes.push(format!(
-                "{} changed file(s) vanished before the copy",
-                skipped.len()
+                "{} not copied: {why}",
+                rel_display(&self.project.root, &c.from)
+            ));
+        }
+        if !written.changed.is_empty() {
+            notes.push(format!(
+                "{} changed while it was copied: copied as it was when opened, and again on its next change",
+                written
+                    .changed
+                    .iter()
+                    .map(|c| rel_display(&self.project.root, &c.from))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         e.containers = ids.len();
@@ -556,7 +604,7 @@ impl Session<'_> {
             };
             let full = format!("{}_{service}", self.stack);
             let current = crate::swarm::deploy::service_image(docker, &full)?;
-            let mut x = Executor::new(self.ctx.sys.as_ref());
+            let mut x = self.ctx.executor();
             if !step.built {
                 let o = x.docker_raw(docker, step.args(false))?;
                 if !o.ok() {
@@ -587,13 +635,13 @@ impl Session<'_> {
                     full.as_str(),
                 ],
             )?;
-            let opts = watch::Options {
+            let opts = converge::Options {
                 timeout: self.timeout,
                 progress: false,
                 single_node: self.single_node,
                 ..Default::default()
             };
-            let report = watch::watch(
+            let report = converge::watch(
                 docker,
                 &mut x,
                 &self.stack,
@@ -644,10 +692,10 @@ impl Session<'_> {
         let t = Instant::now();
         let mut e = Event::new(None, "redeploy", changed);
         let r = (|| -> anyhow::Result<()> {
-            let _lock = self.ctx.lock_project()?;
+            let mut x = self.ctx.executor();
+            let _lock = self.ctx.lock_project(&mut x)?;
             let opts = up_options(self.timeout, true);
             let plan = super::up::plan(self.ctx, Some(&self.profile.name), opts)?;
-            let mut x = Executor::new(self.ctx.sys.as_ref());
             super::up::apply(self.ctx, &mut x, plan)?;
             Ok(())
         })();
@@ -725,26 +773,31 @@ impl Session<'_> {
                 .join(", "),
             names.join(", ")
         ));
-        let mut last_look = Instant::now();
+        // a task that starts while watching (swarm replaced a crashed one, a rebuild rolled out)
+        // wakes the loop through docker's own events: no polling while idle
+        self.follow_new_tasks(fs.waker())?;
         // the changes of a batch that failed (docker did not answer): tried again with the next
-        // batch, or on the next idle tick
+        // batch, or after a quiet spell
         let mut retry: Vec<PathBuf> = Vec::new();
         loop {
-            let mut paths = match fs.next(Duration::from_secs(2))? {
+            let idle = if retry.is_empty() {
+                Duration::from_secs(3600)
+            } else {
+                RETRY_AFTER
+            };
+            let mut paths = match fs.next(idle)? {
                 Next::Idle if !retry.is_empty() => Vec::new(),
-                Next::Idle => {
-                    if last_look.elapsed() >= Duration::from_secs(2) {
-                        // docker gone for a moment (restarting) ends no session
-                        if let Err(e) = self.sync_new_tasks() {
-                            crate::ui::warn(&format!("looking for new tasks: {e:#}"));
-                        }
-                        last_look = Instant::now();
+                Next::Idle => continue,
+                Next::Wake => {
+                    // docker gone for a moment (restarting) ends no session
+                    if let Err(e) = self.sync_new_tasks() {
+                        crate::ui::warn(&format!("looking for new tasks: {e:#}"));
                     }
                     continue;
                 }
                 Next::Rescan => {
                     crate::ui::note("the OS dropped file events: looking at every watched file");
-                    fs.trees().to_vec()
+                    fs.trees()
                 }
                 Next::Changes(p) => p,
             };
@@ -759,18 +812,24 @@ impl Session<'_> {
                 Ok(_) => {}
                 Err(e) => {
                     crate::ui::error(&format!("{e:#}"));
-                    crate::ui::info("still watching: these changes are tried again in 2 s");
+                    crate::ui::info(&format!(
+                        "still watching: these changes are tried again in {} s",
+                        RETRY_AFTER.as_secs()
+                    ));
                     retry = paths;
                     continue;
                 }
             }
             if self.roots() != roots {
                 fs = self.watcher()?;
+                self.follow_new_tasks(fs.waker())?;
             }
-            last_look = Instant::now();
         }
     }
 }
+
+/// How long a batch docker could not take waits before it is tried again.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
 
 /// Every path below `dir` (or `dir` itself, a file), as changes.
 fn list_tree(dir: &Path) -> Vec<Change> {

@@ -5,10 +5,10 @@
 
 pub mod build;
 pub mod certs;
+pub mod context;
 pub mod diff;
 pub mod doctor;
 pub mod down;
-pub mod exec;
 pub mod hosts;
 pub mod init;
 pub mod live;
@@ -21,175 +21,12 @@ pub mod up;
 pub mod update;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use crate::cli::Global;
 use crate::error::UserError;
+use crate::exec::Executor;
 use crate::profile::{Profile, Project};
-use crate::render::Rendered;
-use crate::state::State;
-use crate::swarm::docker::Docker;
-use crate::sys::Sys;
-
-/// What every operation gets: the global flags and the seam to the machine.
-pub struct Ctx {
-    pub g: Global,
-    pub sys: Arc<dyn Sys>,
-    /// The run's shared SSH connection, once a profile's engine is reached over SSH (dropped
-    /// with the context: the master stops).
-    ssh: std::sync::OnceLock<Option<crate::swarm::ssh::Shared>>,
-}
-
-impl Ctx {
-    pub fn new(g: Global, sys: Arc<dyn Sys>) -> Self {
-        Ctx {
-            g,
-            sys,
-            ssh: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// The shared SSH connection for `profile`'s engine, when it is reached over SSH (from its
-    /// `docker.host`, else its context's endpoint) and this OS's ssh can share connections.
-    fn shared_ssh(
-        &self,
-        docker: &Docker<'_>,
-        profile: &Profile,
-    ) -> Option<&crate::swarm::ssh::Shared> {
-        self.ssh
-            .get_or_init(|| {
-                if self.sys.var("DEVENV_SSH_SHARE").as_deref() == Some("0") {
-                    return None;
-                }
-                let endpoint = match &profile.file.docker.host {
-                    Some(h) => h.clone(),
-                    None if profile.file.docker.context == "default" => return None,
-                    None => docker
-                        .sys
-                        .run(&crate::sys::Cmd::new(docker.program.clone()).args([
-                            "context",
-                            "inspect",
-                            "--format",
-                            "{{.Endpoints.docker.Host}}",
-                            profile.file.docker.context.as_str(),
-                        ]))
-                        .ok()
-                        .filter(|o| o.ok())
-                        .map(|o| o.stdout_str().trim().to_string())?,
-                };
-                if !crate::swarm::ssh::shares(self.sys.platform().os, &endpoint) {
-                    return None;
-                }
-                // DEVENV_SSH_PERSIST=SECONDS: the connection stays for the runs that follow
-                let keep = self
-                    .sys
-                    .var("DEVENV_SSH_PERSIST")
-                    .and_then(|v| v.trim().parse::<u32>().ok())
-                    .filter(|s| *s > 0)
-                    .map(|secs| crate::swarm::ssh::Keep {
-                        dir: crate::paths::data_dir(self.sys.as_ref())
-                            .join("ssh")
-                            .join(crate::hash::short(endpoint.as_bytes(), 12)),
-                        secs,
-                    });
-                crate::swarm::ssh::Shared::start(self.sys.which("ssh")?, &endpoint, keep)
-            })
-            .as_ref()
-    }
-
-    pub fn project(&self) -> anyhow::Result<Project> {
-        Project::discover(self.g.dir.as_deref())
-    }
-
-    /// The profile to use: the positional argument, `--profile`, the active one, devenv.yaml's
-    /// `default_profile`, or `local`.
-    pub fn profile_name(
-        &self,
-        project: &Project,
-        positional: Option<&str>,
-    ) -> anyhow::Result<String> {
-        if let (Some(p), Some(f)) = (positional, self.g.profile.as_deref())
-            && p != f
-        {
-            return Err(
-                UserError::usage(format!("two profiles given: `{p}` and --profile {f}"))
-                    .hint("give one of them")
-                    .into(),
-            );
-        }
-        if let Some(p) = positional.or(self.g.profile.as_deref()) {
-            return Ok(p.to_string());
-        }
-        let state = State::load(&project.root)?;
-        Ok(state
-            .active_profile
-            .or_else(|| project.file.default_profile.clone())
-            .unwrap_or_else(|| "local".to_string()))
-    }
-
-    pub fn profile(&self, project: &Project, positional: Option<&str>) -> anyhow::Result<Profile> {
-        let name = self.profile_name(project, positional)?;
-        project.profile(&name)
-    }
-
-    /// Renders a profile as things are now, writing nothing: secrets that do not exist yet (a
-    /// leaf `up` mints, a `generate:` value) are named as unavailable, and secret names use the
-    /// project's salt only if it exists.
-    pub fn render(&self, project: &Project, profile: &Profile) -> anyhow::Result<Rendered> {
-        let facts = self.facts(profile);
-        let secrets = crate::render::collect_secrets(project, profile, self.sys.as_ref());
-        let salt = crate::state::salt_if_present(&project.root);
-        crate::render::render(project, profile, facts, &secrets, &salt)
-    }
-
-    /// What shapes the rendered stack on this machine (IPVS, for profiles on this machine's engine).
-    pub fn facts(&self, profile: &Profile) -> crate::render::Facts {
-        crate::render::Facts {
-            ipvs: if profile.on_this_machine() {
-                self.sys.ipvs()
-            } else {
-                None
-            },
-            env: self.sys.vars(),
-        }
-    }
-
-    /// The hosts files devenv manages here: `--hosts-file`, or the system's (and under WSL the
-    /// Windows one too).
-    pub fn hosts_targets(&self) -> Vec<PathBuf> {
-        crate::hosts::targets(
-            self.g.hosts_file.as_deref(),
-            self.sys.platform(),
-            self.sys.as_ref(),
-        )
-    }
-
-    /// The project's lock, held while an operation plans and applies, so two devenv runs in one
-    /// project never interleave (`None` for a dry run, which changes nothing). It lives in the
-    /// user's data directory: taking it creates nothing in the project.
-    pub fn lock_project(&self) -> anyhow::Result<Option<crate::sys::FileLock>> {
-        if self.g.dry_run {
-            return Ok(None);
-        }
-        let project = self.project()?;
-        let root = crate::fsutil::resolve(&project.root)?;
-        let dir = crate::paths::data_dir(self.sys.as_ref()).join("locks");
-        self.sys.create_dir_all(&dir)?;
-        let name = format!(
-            "project-{}.lock",
-            crate::hash::short(root.to_string_lossy().as_bytes(), 12)
-        );
-        Ok(Some(self.sys.lock(&dir.join(name))?))
-    }
-
-    /// The docker CLI for the profile's context.
-    pub fn docker(&self, profile: &Profile) -> anyhow::Result<Docker<'_>> {
-        let d = Docker::new(self.sys.as_ref(), &profile.file.docker.context)?
-            .declaring_host(profile.file.docker.host.as_deref());
-        let shared = self.shared_ssh(&d, profile);
-        Ok(d.sharing(shared))
-    }
-}
+use crate::sys::Facts;
+pub use context::Ctx;
 
 /// A file an operation creates once (a `generate:` secret, the secret-name salt).
 #[derive(Debug, Clone)]
@@ -208,7 +45,7 @@ pub struct Minted {
     pub secrets: Vec<crate::render::SecretInput>,
 }
 
-pub fn mint(sys: &dyn Sys, project: &Project, profile: &Profile) -> Minted {
+pub fn mint(sys: &dyn Facts, project: &Project, profile: &Profile) -> Minted {
     let mut new_files = Vec::new();
     let salt = match crate::state::existing_salt(&project.root) {
         Some(s) => s,
@@ -257,7 +94,7 @@ pub fn set_secret(secrets: &mut Vec<crate::render::SecretInput>, key: &str, valu
 
 /// Writes what [`mint`] made, each once, private to the user (under `.devenv/`).
 pub fn write_minted(
-    x: &mut exec::Executor<'_>,
+    x: &mut Executor<'_>,
     project: &Project,
     files: &[NewFile],
 ) -> anyhow::Result<()> {
@@ -323,6 +160,12 @@ pub fn print_plan(ctx: &Ctx, text: &str) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// Prints what a dry run's executor recorded ("would run: …"), as a plan.
+pub fn print_would(ctx: &Ctx, x: &Executor<'_>) -> anyhow::Result<i32> {
+    let text: String = x.would().iter().map(|l| format!("would {l}\n")).collect();
+    print_plan(ctx, &text)
+}
+
 /// Prints one JSON document on stdout.
 pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     crate::outln!("{}", serde_json::to_string_pretty(v)?);
@@ -330,7 +173,7 @@ pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
 }
 
 /// The time now, RFC 3339.
-pub fn now_rfc3339(sys: &dyn Sys) -> String {
+pub fn now_rfc3339(sys: &dyn Facts) -> String {
     time::OffsetDateTime::from_unix_timestamp(sys.now())
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
         .format(&time::format_description::well_known::Rfc3339)
@@ -342,7 +185,7 @@ mod tests;
 
 /// Writes `.devenv/state.json` (and `.devenv/.gitignore` the first time) through the executor.
 pub fn save_state(
-    x: &mut exec::Executor<'_>,
+    x: &mut Executor<'_>,
     project: &crate::profile::Project,
     state: &crate::state::State,
 ) -> anyhow::Result<()> {
@@ -372,7 +215,7 @@ pub struct Endpoint {
 /// Every TCP port the stack publishes, with what answers there (asked of the profile's first
 /// name, as a browser would reach it).
 pub fn endpoints(
-    sys: &dyn crate::sys::Sys,
+    sys: &dyn crate::sys::Facts,
     profile: &crate::profile::Profile,
     stack: &crate::stack::Stack,
 ) -> Vec<Endpoint> {

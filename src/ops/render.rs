@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Ctx;
-use super::exec::Executor;
+use crate::exec::Executor;
 use crate::render::Rendered;
 
 /// A render for real: with the salt and `generate:` secrets it mints on first need (so secret

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use super::Ctx;
-use super::exec::Executor;
+use crate::exec::Executor;
 
 /// The stack's full name of a service the user named, with a suggestion for a typo.
 fn full_name(ctx: &Ctx, name: &str) -> anyhow::Result<(crate::profile::Profile, String)> {
@@ -56,7 +56,7 @@ pub fn logs(
             .hint("drop --follow (or --json)")
             .into());
         }
-        let out = x.sys.run(&docker.cmd(args))?;
+        let out = ctx.sys.query(&docker.cmd(args))?;
         let lines: Vec<String> = out
             .stdout_str()
             .lines()
@@ -112,7 +112,11 @@ pub fn exec(
             )
             .into());
         }
-        let out = x.sys.run(&docker.cmd(args))?;
+        let out = x.run(&docker.cmd(args))?;
+        if x.dry_run() {
+            // the command prints what the executor recorded, as the one document
+            return Ok(0);
+        }
         super::print_json(&serde_json::json!({
             "service": service,
             "command": command,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Ctx;
 use crate::state::State;
-use crate::swarm::watch;
+use crate::swarm::converge;
 
 /// Read from `docker node ls` (PascalCase), printed as devenv's own JSON (snake_case).
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -59,7 +59,7 @@ pub struct StatusReport {
     pub nodes: Vec<NodeLine>,
     pub deployed: bool,
     pub last_deploy: Option<LastDeploy>,
-    pub services: Vec<watch::ServiceState>,
+    pub services: Vec<converge::ServiceState>,
     pub failing_tasks: Vec<FailingTask>,
     /// The project's tasks for this profile and when each last ran.
     pub tasks: Vec<super::tasks::TaskStatus>,
@@ -87,7 +87,7 @@ pub fn status(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<StatusRepo
     let mut services = Vec::new();
     let mut failing = Vec::new();
     if manager {
-        for (state, mine) in watch::look_now(&docker, &stack, &wanted)? {
+        for (state, mine) in converge::look_now(&docker, &stack, &wanted)? {
             for t in &mine {
                 if !t.error_text().is_empty()
                     && matches!(t.state().as_str(), "failed" | "rejected" | "pending")
@@ -104,7 +104,7 @@ pub fn status(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<StatusRepo
             services.push(state);
         }
     }
-    let deployed = services.iter().any(|s| s.phase != watch::Phase::Missing);
+    let deployed = services.iter().any(|s| s.phase != converge::Phase::Missing);
     let endpoints = if deployed {
         super::endpoints(ctx.sys.as_ref(), &profile, &rendered.view)
     } else {

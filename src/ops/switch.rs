@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::Ctx;
-use super::exec::Executor;
 use crate::compare::ProfileDiff;
 use crate::error::UserError;
+use crate::exec::Executor;
 use crate::hosts::sync::{SyncPlan, Want};
 use crate::profile::{Profile, Project};
 use crate::render::Rendered;

@@ -11,8 +11,8 @@ use std::io::IsTerminal;
 use serde::Serialize;
 
 use super::Ctx;
-use super::exec::Executor;
 use crate::error::{ConfigError, UserError, did_you_mean};
+use crate::exec::Executor;
 use crate::profile::{Profile, Project, RunsIn, Task, When};
 use crate::render::Rendered;
 use crate::state::State;
@@ -226,7 +226,7 @@ pub fn failure(name: &str, t: &Task, o: &RunOutcome) -> anyhow::Error {
     let what = match o.exit {
         Some(c) => format!("exited with code {c}"),
         None => format!(
-            "did not finish within {}s and was stopped",
+            "did not finish within {}s and was stopped (its processes in the container too)",
             t.timeout().as_secs()
         ),
     };
@@ -238,11 +238,14 @@ pub fn failure(name: &str, t: &Task, o: &RunOutcome) -> anyhow::Error {
     if !o.tail.is_empty() {
         msg.push_str(&format!("\n--- its last lines ---\n{}", o.tail.join("\n")));
     }
-    UserError::new(msg)
-        .hint(format!(
-            "fix it, then `devenv run {name}` (or `devenv up`, which runs it again)"
-        ))
-        .into()
+    let e = UserError::new(msg).hint(format!(
+        "fix it, then `devenv run {name}` (or `devenv up`, which runs it again)"
+    ));
+    // a task stopped at its timeout: exit 3, as every timeout
+    match o.exit {
+        None => e.code(crate::error::EXIT_TIMEOUT).into(),
+        Some(_) => e.into(),
+    }
 }
 
 /// `devenv run TASK [-- ARGS]`.
@@ -367,7 +370,8 @@ pub fn apply_run(ctx: &Ctx, x: &mut Executor<'_>, plan: &RunPlan) -> anyhow::Res
     super::save_state(x, &plan.project, &state)?;
     match outcome.exit {
         Some(0) => Ok(0),
-        _ if ctx.g.json => Err(failure(&plan.name, t, &outcome)),
+        // `--json`: the command's document says the task's exit code, and devenv exits with it
+        Some(c) if ctx.g.json => Ok(c),
         Some(c) => {
             crate::ui::error(&format!("task `{}` exited with code {c}", plan.name));
             Ok(c)

@@ -5,12 +5,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::exec::Executor;
 use super::{Ctx, down, switch, up};
 use crate::cli::Global;
-use crate::sys::{Effect, FakeSys};
+use crate::sys::FakeSys;
+use crate::sys::fake::Effect;
 
 const DOCKER: &str = "/usr/bin/docker --context default";
+/// How a task's command is wrapped (its process group said first, so it can be stopped).
+const WRAP: &str = r#"sh -c 'echo "devenv-task-pgid $$" >&2; exec "$@"' devenv-task"#;
 
 fn info(cluster: &str) -> String {
     format!(
@@ -108,19 +110,9 @@ fn options() -> up::Options {
     }
 }
 
-/// Commands that change something on the engine.
+/// Commands run as effects (through the executor): every one that could change something.
 fn mutations(sys: &FakeSys) -> Vec<String> {
-    sys.commands()
-        .into_iter()
-        .filter(|c| {
-            [
-                " create ", " deploy ", " rm ", " init ", " update ", " pull ", " push ",
-            ]
-            .iter()
-            .any(|w| c.contains(w))
-                || c.contains(" build ")
-        })
-        .collect()
+    sys.effect_commands()
 }
 
 #[test]
@@ -149,7 +141,7 @@ fn first_up_plans_every_object_then_applies_through_the_executor() {
         "the object's real name: {text}"
     );
 
-    let mut x = Executor::new(sys.as_ref());
+    let mut x = ctx.executor();
     let r = up::apply(&ctx, &mut x, plan).unwrap();
     assert!(r.changed);
     let m = mutations(&sys);
@@ -182,7 +174,7 @@ fn noop_up_changes_nothing_and_a_changed_config_is_named() {
     // a first up for real (against the script), to have what it records on disk
     let (ctx, sys) = ctx(engine(true), d.path());
     let plan = up::plan(&ctx, Some("local"), options()).unwrap();
-    let mut x = Executor::new(sys.as_ref());
+    let mut x = ctx.executor();
     // FakeSys keeps files in memory: put them where the next plan reads them
     up::apply(&ctx, &mut x, plan).unwrap();
     for p in sys.written() {
@@ -194,7 +186,7 @@ fn noop_up_changes_nothing_and_a_changed_config_is_named() {
     let plan = up::plan(&ctx, Some("local"), options()).unwrap();
     assert!(matches!(plan.deploy, up::Deploy::Unchanged));
     assert_eq!(plan.changes, Some(Vec::new()));
-    let mut x = Executor::new(sys.as_ref());
+    let mut x = ctx.executor();
     let r = up::apply(&ctx, &mut x, plan).unwrap();
     assert!(!r.changed);
     assert!(
@@ -313,7 +305,7 @@ fn down_with_volumes_plans_their_removal_and_waits_for_the_stack() {
     assert!(mutations(&sys).is_empty());
     // applying: the script keeps listing the service, so the wait ends at its timeout, having
     // removed the stack and said so
-    let mut x = Executor::new(sys.as_ref());
+    let mut x = ctx.executor();
     let e = down::apply(&ctx, &mut x, plan).err().unwrap();
     assert!(e.to_string().contains("is not gone after 5s"), "{e}");
     assert_eq!(crate::error::exit_code(&e), 3);
@@ -342,7 +334,7 @@ fn switch_moves_the_hosts_block_both_ways() {
         "{}",
         plan.describe()
     );
-    let mut x = Executor::new(sys.as_ref());
+    let mut x = ctx.executor();
     let r = switch::apply(&ctx, &mut x, plan).unwrap();
     assert_eq!(r.active, "local");
     let hosts = sys.file_content(d.path().join("hosts")).unwrap();
@@ -360,7 +352,7 @@ fn switch_moves_the_hosts_block_both_ways() {
     let plan = switch::plan(&ctx, Some("server")).unwrap();
     assert_eq!(plan.previous.as_deref(), Some("local"));
     assert!(plan.diff.as_ref().is_some_and(|d| !d.is_empty()));
-    let mut x = Executor::new(sys.as_ref());
+    let mut x = ctx.executor();
     switch::apply(&ctx, &mut x, plan).unwrap();
     assert_eq!(
         sys.file_content(d.path().join("hosts")).unwrap(),
@@ -402,7 +394,7 @@ fn windows_elevates_only_the_hosts_step_or_prints_the_command() {
         let mut plan = super::hosts::plan(&ctx, &project, &profile, Want::Apply).unwrap();
         // a non-elevated process may not write the Windows hosts file
         plan.files[0].writable = false;
-        let mut x = Executor::new(sys.as_ref());
+        let mut x = ctx.executor();
         let r = super::hosts::apply(&ctx, &mut x, &project, &profile, plan);
         (r, sys)
     };
@@ -476,12 +468,12 @@ fn task_engine() -> FakeSys {
             r#"{"ID":"c-worker"}"#,
         )
         .respond(
-            &format!("{DOCKER} exec c-web sh -c './migrate --noinput'"),
+            &format!("{DOCKER} exec c-web {WRAP} sh -c './migrate --noinput'"),
             0,
             "Applying 0001_initial... OK\n",
         )
         .respond(
-            &format!("{DOCKER} exec c-worker seed --small"),
+            &format!("{DOCKER} exec c-worker {WRAP} seed --small"),
             0,
             "seeded\n",
         )
@@ -502,7 +494,7 @@ fn up_runs_the_due_tasks_once_in_order_and_records_them() {
         ),
         "{text}"
     );
-    let mut x = Executor::new(sys.as_ref());
+    let mut x = ctx.executor();
     let r = up::apply(&ctx, &mut x, plan).unwrap();
     assert_eq!(r.tasks.len(), 2);
     let cmds = sys.commands();
@@ -512,11 +504,11 @@ fn up_runs_the_due_tasks_once_in_order_and_records_them() {
         .unwrap();
     let migrate = cmds
         .iter()
-        .position(|c| c.contains("exec c-web sh -c './migrate --noinput'"))
+        .position(|c| c.contains("devenv-task sh -c './migrate --noinput'"))
         .unwrap_or_else(|| panic!("{cmds:#?}"));
     let seed = cmds
         .iter()
-        .position(|c| c.contains("exec c-worker seed --small"))
+        .position(|c| c.contains("devenv-task seed --small"))
         .unwrap();
     assert!(deploy < migrate && migrate < seed, "{cmds:#?}");
     persist(&sys);
@@ -529,7 +521,7 @@ fn up_runs_the_due_tasks_once_in_order_and_records_them() {
     let (ctx, sys) = self::ctx(task_engine(), d.path());
     let plan = up::plan(&ctx, Some("local"), options()).unwrap();
     assert!(plan.tasks.is_empty(), "{:?}", plan.tasks);
-    let mut x = Executor::new(sys.as_ref());
+    let mut x = ctx.executor();
     let r = up::apply(&ctx, &mut x, plan).unwrap();
     assert!(r.tasks.is_empty());
     assert!(!sys.commands().iter().any(|c| c.contains(" exec ")));
@@ -562,14 +554,14 @@ fn a_failing_task_fails_up_with_its_exit_code_and_last_lines() {
     let d = tempfile::tempdir().unwrap();
     with_tasks(d.path());
     let sys = task_engine().respond_full(
-        &format!("{DOCKER} exec c-web sh -c './migrate --noinput'"),
+        &format!("{DOCKER} exec c-web {WRAP} sh -c './migrate --noinput'"),
         3,
         "Applying 0001_initial...\n",
         "django.db.utils.OperationalError: could not connect to server\n",
     );
     let (ctx, sys) = ctx(sys, d.path());
     let plan = up::plan(&ctx, Some("local"), options()).unwrap();
-    let mut x = Executor::new(sys.as_ref());
+    let mut x = ctx.executor();
     let e = up::apply(&ctx, &mut x, plan).err().unwrap();
     let msg = format!("{e:#}");
     assert!(

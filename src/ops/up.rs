@@ -7,6 +7,7 @@
 //! probes and records — through the executor — and a failure after a machine change says what
 //! it left and how to undo it.
 
+use crate::swarm::docker::Apply;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -14,21 +15,21 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::Ctx;
-use super::exec::{Applied, Executor};
 use crate::certs::issue::{self, CertPlan, Reissue};
 use crate::error::UserError;
+use crate::exec::{Applied, Executor};
 use crate::hosts::sync::{SyncPlan, Want};
 use crate::profile::{Profile, Project, Tls};
 use crate::render::{Rendered, SecretInput};
 use crate::stack::Stack;
 use crate::state::{DeployRecord, State};
 use crate::swarm::build::BuildStep;
+use crate::swarm::converge::{self, Outcome, Report};
 use crate::swarm::docker::Docker;
 use crate::swarm::guard::{self, Purpose, Target};
 use crate::swarm::objects::NewObject;
 use crate::swarm::ports::PortState;
 use crate::swarm::target::ContextState;
-use crate::swarm::watch::{self, Outcome, Report};
 use crate::swarm::{build, deploy, objects};
 
 #[derive(Debug, Clone)]
@@ -541,7 +542,7 @@ fn summarize_changes(
 
 /// One look: are all services converged right now?
 fn converged_now(docker: &Docker<'_>, stack: &str, services: &[String]) -> anyhow::Result<bool> {
-    Ok(watch::look_now(docker, stack, services)?
+    Ok(converge::look_now(docker, stack, services)?
         .iter()
         .all(|(state, _)| state.done))
 }
@@ -693,7 +694,7 @@ pub struct UpReport {
     pub context: String,
     pub cluster_id: String,
     pub changed: bool,
-    pub services: Vec<watch::ServiceState>,
+    pub services: Vec<converge::ServiceState>,
     pub ready_after_ms: Option<u64>,
     pub probes: Vec<ProbeResult>,
     /// The tasks this run ran (all succeeded: a failed one fails `up`).
@@ -855,14 +856,14 @@ fn apply_steps(
                 ),
                 Some("devenv down".into()),
             );
-            let opts = watch::Options {
+            let opts = converge::Options {
                 timeout: plan.options.timeout,
                 max_failures: plan.options.max_failures,
                 progress: !ctx.g.quiet && !ctx.g.json,
                 single_node: nodes <= 1,
                 ..Default::default()
             };
-            let r = watch::watch(&docker, x, &stack_name, &services, since, &opts)?;
+            let r = converge::watch(&docker, x, &stack_name, &services, since, &opts)?;
             if r.outcome != Outcome::Ready {
                 if plan.options.rollback {
                     deploy::rollback_unfinished(x, &docker, &stack_name, &r)?;
@@ -1098,13 +1099,13 @@ fn pull(
     if o.ok() {
         return Ok(());
     }
-    let registry = crate::swarm::docker::registry_of(image);
+    let registry = crate::swarm::advice::registry_of(image);
     let same: Vec<&str> = all
         .iter()
-        .filter(|i| crate::swarm::docker::registry_of(i) == registry)
+        .filter(|i| crate::swarm::advice::registry_of(i) == registry)
         .map(String::as_str)
         .collect();
-    Err(crate::swarm::docker::pull_error_for(
+    Err(crate::swarm::advice::pull_error_for(
         image,
         &same,
         &o.stderr_str(),

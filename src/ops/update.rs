@@ -2,17 +2,18 @@
 //! watch it like a deploy (crash loops and rolled-back updates fail it; `--rollback` undoes
 //! what failed).
 
+use crate::swarm::docker::Apply;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
 use super::Ctx;
-use super::exec::Executor;
 use crate::error::{UserError, did_you_mean};
+use crate::exec::Executor;
 use crate::profile::{Profile, Project};
 use crate::state::State;
+use crate::swarm::converge::{self, Outcome};
 use crate::swarm::guard::{self, Purpose};
-use crate::swarm::watch::{self, Outcome};
 
 /// The stack's full name of a service the user named (with a suggestion for a typo).
 pub fn resolve(stack: &str, names: &[String], name: &str) -> anyhow::Result<String> {
@@ -149,7 +150,7 @@ pub fn plan(
 
 #[derive(Debug, Clone, Serialize)]
 pub struct UpdateReport {
-    pub services: Vec<watch::ServiceState>,
+    pub services: Vec<converge::ServiceState>,
     pub elapsed_ms: u64,
 }
 
@@ -168,13 +169,13 @@ pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: UpdatePlan) -> anyhow::Resul
         x.docker(&docker, plan.update_args(n, image))?;
     }
     let names: Vec<String> = plan.services.iter().map(|(n, _)| n.clone()).collect();
-    let opts = watch::Options {
+    let opts = converge::Options {
         timeout: plan.timeout,
         progress: !ctx.g.quiet && !ctx.g.json,
         single_node: plan.nodes <= 1,
         ..Default::default()
     };
-    let report = watch::watch(&docker, x, &plan.stack, &names, since, &opts)?;
+    let report = converge::watch(&docker, x, &plan.stack, &names, since, &opts)?;
     if report.outcome == Outcome::Ready {
         return Ok(UpdateReport {
             services: report.services,

@@ -395,7 +395,7 @@ fn template_error_at(root: &Path, e: &minijinja::Error) -> ConfigError {
 pub fn collect_secrets(
     project: &Project,
     profile: &Profile,
-    sys: &dyn crate::sys::Sys,
+    sys: &dyn crate::sys::Facts,
 ) -> Vec<SecretInput> {
     let scope = profile.scope(project);
     let mut out = Vec::new();
@@ -410,7 +410,7 @@ pub fn collect_secrets(
     match &profile.file.tls {
         Tls::None => {}
         Tls::LocalCa => {
-            let (crt, key) = crate::certs::leaf_paths(&project.root, &profile.name);
+            let (crt, key) = profile.leaf_paths(&project.root);
             for (k, p) in [("tls_cert", crt), ("tls_key", key)] {
                 let mut s = read(k, &p);
                 if let Err(e) = &mut s.value {

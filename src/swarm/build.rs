@@ -2,13 +2,14 @@
 //! context (so the same sources are never rebuilt, and a change is a new tag the stack points at,
 //! since `docker stack deploy` ignores `build:`); registry profiles push those tags.
 
+use crate::swarm::docker::Apply;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::docker::Docker;
 use crate::contained::{EntryKind, Scope};
 use crate::error::UserError;
-use crate::ops::exec::Executor;
+use crate::exec::Executor;
 use crate::profile::Project;
 use crate::render::{BuildSpec, Rendered};
 
@@ -283,7 +284,7 @@ pub fn push(
         let o = x.docker_raw(docker, ["push", "-q", tag.as_str()])?;
         if !o.ok() {
             let err = o.stderr_str();
-            let registry = super::docker::registry_of(tag);
+            let registry = super::advice::registry_of(tag);
             let hint = if err.contains("denied")
                 || err.contains("unauthorized")
                 || err.contains("authentication required")
@@ -322,7 +323,7 @@ mod tests {
                 "The push refers to repository [127.0.0.1:5055/shop/web]\nfa78430a2e84: Preparing\nno basic auth credentials\n",
             );
         let d = Docker::new(&s, "default").unwrap();
-        let mut x = Executor::new(&s);
+        let mut x = Executor::new(&s, crate::exec::Mode::Apply);
         let tags = BTreeMap::from([("web".to_string(), "127.0.0.1:5055/shop/web:1".to_string())]);
         let e = push(&mut x, &d, &tags).unwrap_err();
         let u = e.downcast_ref::<UserError>().unwrap();
@@ -343,7 +344,7 @@ mod tests {
         let d = Docker::new(&s, "prod")
             .unwrap()
             .through_host("ssh://deploy@srv");
-        let e = push(&mut Executor::new(&s), &d, &tags).unwrap_err();
+        let e = push(&mut Executor::new(&s, crate::exec::Mode::Apply), &d, &tags).unwrap_err();
         assert_eq!(
             e.downcast_ref::<UserError>().unwrap().hint.as_deref(),
             Some("log in first: `docker -H ssh://deploy@srv login 127.0.0.1:5055`")

@@ -3,6 +3,7 @@
 //! docker leaves behind (a network of a just-removed stack still being torn down) retried instead
 //! of failed.
 
+use crate::swarm::docker::Apply;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_yaml_ng::{Mapping, Value};
 
 use super::docker::Docker;
-use crate::ops::exec::Executor;
+use crate::exec::Executor;
 use crate::render::Rendered;
 
 /// `--rollback`: each service of `report` that did not finish goes back to its previous spec.
@@ -18,7 +19,7 @@ pub fn rollback_unfinished(
     x: &mut Executor<'_>,
     docker: &Docker<'_>,
     stack: &str,
-    report: &super::watch::Report,
+    report: &super::converge::Report,
 ) -> anyhow::Result<()> {
     for s in report.services.iter().filter(|s| !s.done) {
         crate::ui::step(&format!("rolling {} back to its previous version", s.name));

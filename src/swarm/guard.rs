@@ -5,9 +5,10 @@
 
 use super::docker::{Docker, Info};
 use crate::error::UserError;
-use crate::ops::exec::Executor;
+use crate::exec::Executor;
 use crate::profile::Profile;
 use crate::state::State;
+use crate::swarm::docker::Apply;
 
 /// What the guard learned about the target.
 #[derive(Debug, Clone)]
@@ -256,7 +257,7 @@ mod tests {
         let t = check(&docker(&s), &p, &State::default(), Purpose::Deploy, false).unwrap();
         assert!(t.needs_init, "the check says so");
         assert_eq!(s.commands().len(), 1, "and changes nothing");
-        let mut x = Executor::new(&s);
+        let mut x = Executor::new(&s, crate::exec::Mode::Apply);
         init(&mut x, &docker(&s)).unwrap();
         assert!(s.commands().contains(
             &"docker --context default swarm init --advertise-addr 127.0.0.1".to_string()

@@ -2,10 +2,11 @@
 //! (created before the deploy, values on stdin, never on a command line), and the ones nothing
 //! uses any more (removed after it).
 
+use crate::swarm::docker::Apply;
 use serde::{Deserialize, Serialize};
 
 use super::docker::Docker;
-use crate::ops::exec::Executor;
+use crate::exec::Executor;
 use crate::render::Rendered;
 use crate::render::SecretInput;
 

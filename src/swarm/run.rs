@@ -4,13 +4,14 @@
 //! on any node and leaves the service's tasks alone. Output is streamed line by line; the exit
 //! code and the last lines are returned.
 
+use crate::swarm::docker::Apply;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 use super::docker::{Docker, TaskLine};
 use crate::error::UserError;
-use crate::ops::exec::Executor;
+use crate::exec::Executor;
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +51,7 @@ pub fn running_container(docker: &Docker<'_>, service: &str, full: &str) -> anyh
     if let Some(id) = running_containers(docker, full)?.into_iter().next() {
         return Ok(id);
     }
-    let tasks = super::watch::task_lines(
+    let tasks = super::converge::task_lines(
         docker,
         &[
             "service",
@@ -96,7 +97,46 @@ impl Lines<'_> {
     }
 }
 
-/// `docker exec` of `argv` in `container`, streamed.
+/// What the wrapper of a task prints first (on stderr): the process group the task runs in.
+pub const PGID_MARK: &str = "devenv-task-pgid ";
+
+/// `argv` run by a shell that first says its process id — the process group of everything the
+/// task starts (`docker exec` makes each command a session leader) — then becomes the task.
+pub fn wrapped(argv: &[String]) -> Vec<String> {
+    let mut v = vec![
+        "sh".to_string(),
+        "-c".into(),
+        format!("echo \"{PGID_MARK}$$\" >&2; exec \"$@\""),
+        "devenv-task".into(),
+    ];
+    v.extend(argv.iter().cloned());
+    v
+}
+
+/// How long a stopped task's processes get between SIGTERM and SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// The commands that stop process group `pgid` in `container`: SIGTERM, a grace period, SIGKILL.
+pub fn stop_group(docker: &Docker<'_>, container: &str, pgid: u32) -> Vec<crate::cmd::Cmd> {
+    let group = format!("-{pgid}");
+    vec![
+        docker.cmd(["exec", container, "kill", "-TERM", group.as_str()]),
+        docker.cmd([
+            "exec",
+            container,
+            "sh",
+            "-c",
+            &format!(
+                "i=0; while [ $i -lt {} ]; do kill -0 {group} 2>/dev/null || exit 0; sleep 1; i=$((i+1)); done; kill -KILL {group}",
+                STOP_GRACE.as_secs()
+            ),
+        ]),
+    ]
+}
+
+/// `docker exec` of `argv` in `container`, streamed. The task runs in a process group of its own
+/// there; a timeout or an interrupt (Ctrl-C) stops that group in the container — not only the
+/// local `docker exec`, which would leave the task running.
 pub fn exec(
     x: &mut Executor<'_>,
     docker: &Docker<'_>,
@@ -112,14 +152,36 @@ pub fn exec(
         args.push(u.into());
     }
     args.push(container.into());
-    args.extend(argv.iter().cloned());
+    args.extend(wrapped(argv));
     let mut lines = Lines {
         tail: Vec::new(),
         show,
     };
+    let guard = x.on_interrupt(Vec::new());
+    let mut pgid: Option<u32> = None;
     let exit = x
-        .run_streamed(&docker.cmd(args), timeout, &mut |l| lines.push(l))
+        .run_streamed(&docker.cmd(args), timeout, &mut |l| {
+            if pgid.is_none()
+                && let Some(n) = l
+                    .strip_prefix(PGID_MARK)
+                    .and_then(|n| n.trim().parse().ok())
+            {
+                pgid = Some(n);
+                guard.replace(stop_group(docker, container, n));
+                return;
+            }
+            lines.push(l)
+        })
         .map_err(|e| anyhow::anyhow!("cannot run docker ({}): {e}", docker.program))?;
+    if exit.is_none()
+        && let Some(g) = pgid
+    {
+        // the local client is gone; the task itself still runs in the container
+        for c in stop_group(docker, container, g) {
+            let _ = x.run(&c);
+        }
+    }
+    drop(guard);
     Ok(RunOutcome {
         exit,
         tail: lines.tail,
@@ -364,6 +426,8 @@ pub fn job(
         registry_auth,
     )?;
     x.docker(docker, args)?;
+    // Ctrl-C removes the job (and so stops its task) before devenv ends
+    let _guard = x.on_interrupt(vec![docker.cmd(["service", "rm", name.as_str()])]);
     let mut lines = Lines {
         tail: Vec::new(),
         show,
@@ -371,7 +435,7 @@ pub fn job(
     let started = Instant::now();
     let mut shown = 0usize;
     let outcome = loop {
-        let tasks = super::watch::task_lines(
+        let tasks = super::converge::task_lines(
             docker,
             &[
                 "service",

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::docker::{Docker, ServiceInspect};
 use crate::error::UserError;
-use crate::ops::exec::Executor;
+use crate::exec::Executor;
 use crate::profile::Profile;
 
 /// The profile's docker context as it stands: there, to be created from `docker.host`, or
@@ -29,7 +29,7 @@ pub fn context_state(docker: &Docker<'_>, profile: &Profile) -> anyhow::Result<C
     }
     let exists = docker
         .sys
-        .run(&crate::sys::Cmd::new(docker.program.clone()).args([
+        .query(&crate::sys::Cmd::new(docker.program.clone()).args([
             "context",
             "inspect",
             name.as_str(),
@@ -97,7 +97,7 @@ pub fn create_context(
 pub fn endpoint(docker: &Docker<'_>, context: &str) -> String {
     docker
         .sys
-        .run(&crate::sys::Cmd::new(docker.program.clone()).args([
+        .query(&crate::sys::Cmd::new(docker.program.clone()).args([
             "context",
             "inspect",
             context,

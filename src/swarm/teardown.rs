@@ -3,6 +3,7 @@
 //! them are, removing such networks itself, and says what it waits for — each service with the
 //! time left of its `stop_grace_period` — so `up` right after works and a long wait is explained.
 
+use crate::swarm::docker::Apply;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,7 @@ use serde::Deserialize;
 
 use super::docker::Docker;
 use crate::error::UserError;
-use crate::ops::exec::Executor;
+use crate::exec::Executor;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]

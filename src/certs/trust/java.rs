@@ -1,7 +1,8 @@
 //! The Java keystore of `$JAVA_HOME` (`lib/security/cacerts`, or `jre/lib/security/cacerts` for
 //! Java 8), through `keytool`.
 
-use super::{Env, Store, Trust, TrustError, privileged, run};
+use super::{Env, Store, Trust, TrustError, privileged};
+use crate::exec::Step;
 use crate::platform::OsPath;
 use crate::sys::Cmd;
 
@@ -55,7 +56,7 @@ impl Store for Keystore {
     fn describe(&self) -> String {
         format!("Java keystore ({})", self.path)
     }
-    fn install(&self, env: &Env<'_>) -> Result<(), TrustError> {
+    fn install(&self, env: &Env<'_>) -> Result<Vec<Step>, TrustError> {
         let c = Cmd::new(self.keytool(env))
             .args(["-importcert", "-noprompt", "-alias"])
             .arg(Self::alias(env))
@@ -64,16 +65,16 @@ impl Store for Keystore {
             .arg("-keystore")
             .arg(self.location())
             .args(["-storepass", STOREPASS]);
-        run(env, &privileged(env, c)).map(|_| ())
+        Ok(vec![Step::Run(privileged(env, c))])
     }
-    fn uninstall(&self, env: &Env<'_>) -> Result<(), TrustError> {
+    fn uninstall(&self, env: &Env<'_>) -> Result<Vec<Step>, TrustError> {
         let c = Cmd::new(self.keytool(env))
             .args(["-delete", "-alias"])
             .arg(Self::alias(env))
             .arg("-keystore")
             .arg(self.location())
             .args(["-storepass", STOREPASS]);
-        run(env, &privileged(env, c)).map(|_| ())
+        Ok(vec![Step::Run(privileged(env, c))])
     }
     fn check(&self, env: &Env<'_>) -> Trust {
         let c = Cmd::new(self.keytool(env))
@@ -107,9 +108,9 @@ mod tests {
             .file("/usr/lib/jvm/java-17/bin/keytool", "");
         let e = env(&s, Platform::linux(), false);
         let k = Keystore::detect(&e).unwrap();
-        k.install(&e).unwrap();
+        super::super::testing::apply(&s, k.install(&e).unwrap());
         k.check(&e);
-        k.uninstall(&e).unwrap();
+        super::super::testing::apply(&s, k.uninstall(&e).unwrap());
         assert_eq!(
             s.commands(),
             vec![

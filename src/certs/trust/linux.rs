@@ -1,7 +1,8 @@
 //! Linux system trust stores: Debian/Ubuntu (`update-ca-certificates`), Fedora/RHEL
 //! (`update-ca-trust`), Arch (`trust extract-compat`), openSUSE — detected by their directories.
 
-use super::{Env, Store, Trust, TrustError, privileged, remove_privileged, run, write_privileged};
+use super::{Env, Store, Trust, TrustError, privileged, remove_privileged, write_privileged};
+use crate::exec::Step;
 use crate::platform::{Os, OsPath};
 use crate::sys::Cmd;
 
@@ -106,13 +107,17 @@ impl Store for SystemStore {
         };
         format!("system store, {name} ({})", self.anchors)
     }
-    fn install(&self, env: &Env<'_>) -> Result<(), TrustError> {
-        write_privileged(env, &self.file(env).path(), env.ca.pem.as_bytes())?;
-        run(env, &self.update_cmd(env)).map(|_| ())
+    fn install(&self, env: &Env<'_>) -> Result<Vec<Step>, TrustError> {
+        Ok(vec![
+            write_privileged(env, &self.file(env).path(), env.ca.pem.as_bytes()),
+            Step::Run(self.update_cmd(env)),
+        ])
     }
-    fn uninstall(&self, env: &Env<'_>) -> Result<(), TrustError> {
-        remove_privileged(env, &self.file(env).path())?;
-        run(env, &self.update_after_remove_cmd(env)).map(|_| ())
+    fn uninstall(&self, env: &Env<'_>) -> Result<Vec<Step>, TrustError> {
+        Ok(vec![
+            remove_privileged(env, &self.file(env).path()),
+            Step::Run(self.update_after_remove_cmd(env)),
+        ])
     }
     fn check(&self, env: &Env<'_>) -> Trust {
         // the bundle every TLS library reads holds the CA's certificate, or it does not
@@ -144,7 +149,8 @@ mod tests {
     use super::super::testing::{PEM, env};
     use super::*;
     use crate::platform::Platform;
-    use crate::sys::{Effect, FakeSys};
+    use crate::sys::FakeSys;
+    use crate::sys::fake::Effect;
 
     #[test]
     fn detects_each_distribution() {
@@ -186,7 +192,7 @@ mod tests {
         let s = FakeSys::new();
         let e = env(&s, Platform::linux(), true);
         let st = SystemStore::for_distro(Distro::Fedora);
-        st.install(&e).unwrap();
+        super::super::testing::apply(&s, st.install(&e).unwrap());
         assert_eq!(
             s.effects(),
             vec![
@@ -197,7 +203,7 @@ mod tests {
                 Effect::Run("update-ca-trust extract".into()),
             ]
         );
-        st.uninstall(&e).unwrap();
+        super::super::testing::apply(&s, st.uninstall(&e).unwrap());
         assert_eq!(
             s.effects()[2..],
             [
@@ -214,7 +220,7 @@ mod tests {
         let s = FakeSys::new();
         let e = env(&s, Platform::linux(), false);
         let st = SystemStore::for_distro(Distro::Arch);
-        st.install(&e).unwrap();
+        super::super::testing::apply(&s, st.install(&e).unwrap());
         assert_eq!(
             s.commands(),
             vec![
@@ -222,7 +228,7 @@ mod tests {
                 "sudo -- trust extract-compat",
             ]
         );
-        st.uninstall(&e).unwrap();
+        super::super::testing::apply(&s, st.uninstall(&e).unwrap());
         assert_eq!(
             s.commands()[2..],
             [
@@ -254,9 +260,9 @@ mod tests {
     fn a_failed_update_is_reported_with_its_output() {
         let s = FakeSys::new().respond_full("update-ca-certificates", 1, "", "permission denied");
         let e = env(&s, Platform::linux(), true);
-        let err = SystemStore::for_distro(Distro::Debian)
-            .install(&e)
-            .unwrap_err();
+        let steps = SystemStore::for_distro(Distro::Debian).install(&e).unwrap();
+        let mut x = crate::exec::Executor::new(&s, crate::exec::Mode::Apply);
+        let err = steps.iter().try_for_each(|st| x.step(st)).unwrap_err();
         assert!(err.to_string().contains("permission denied"), "{err}");
     }
 }

@@ -1,7 +1,8 @@
 //! The macOS keychain: the System keychain by default (administrator), the login keychain with
 //! `--user`.
 
-use super::{Env, Store, Trust, TrustError, privileged, run};
+use super::{Env, Store, Trust, TrustError, privileged};
+use crate::exec::Step;
 use crate::platform::{Os, OsPath};
 use crate::sys::Cmd;
 
@@ -54,7 +55,7 @@ impl Store for Keychain {
             "macOS login keychain".into()
         }
     }
-    fn install(&self, env: &Env<'_>) -> Result<(), TrustError> {
+    fn install(&self, env: &Env<'_>) -> Result<Vec<Step>, TrustError> {
         let mut c = Cmd::new("security").arg("add-trusted-cert");
         if self.system {
             c = c.arg("-d");
@@ -63,21 +64,23 @@ impl Store for Keychain {
             .args(["-r", "trustRoot", "-k"])
             .arg(self.location())
             .arg(env.ca.pem_path.to_string_lossy());
-        run(env, &self.wrap(env, c)).map(|_| ())
+        Ok(vec![Step::Run(self.wrap(env, c))])
     }
-    fn uninstall(&self, env: &Env<'_>) -> Result<(), TrustError> {
+    fn uninstall(&self, env: &Env<'_>) -> Result<Vec<Step>, TrustError> {
         let mut rm = Cmd::new("security").arg("remove-trusted-cert");
         if self.system {
             rm = rm.arg("-d");
         }
         rm = rm.arg(env.ca.pem_path.to_string_lossy());
         // the trust setting may already be gone; the certificate itself is what matters
-        let _ = run(env, &self.wrap(env, rm));
         let del = Cmd::new("security")
             .args(["delete-certificate", "-Z"])
             .arg(env.ca.sha1.clone())
             .arg(self.location());
-        run(env, &self.wrap(env, del)).map(|_| ())
+        Ok(vec![
+            Step::Try(self.wrap(env, rm)),
+            Step::Run(self.wrap(env, del)),
+        ])
     }
     fn check(&self, env: &Env<'_>) -> Trust {
         // in this keychain (its SHA-1 listed) ...
@@ -98,7 +101,7 @@ impl Store for Keychain {
         let verify = Cmd::new("security")
             .args(["verify-cert", "-p", "ssl", "-c"])
             .arg(env.ca.pem_path.to_string_lossy());
-        match env.sys.run(&verify) {
+        match env.sys.query(&verify) {
             Ok(o) if o.ok() && o.stdout_str().contains("successful") => Trust::Trusted,
             Ok(o) if o.ok() => Trust::Unknown(format!(
                 "`{}` exited 0 without saying the verification was successful",
@@ -122,9 +125,9 @@ mod tests {
         let s = FakeSys::new();
         let e = env(&s, Platform::macos(), false);
         let k = Keychain::new(&e);
-        k.install(&e).unwrap();
+        super::super::testing::apply(&s, k.install(&e).unwrap());
         k.check(&e);
-        k.uninstall(&e).unwrap();
+        super::super::testing::apply(&s, k.uninstall(&e).unwrap());
         assert_eq!(
             s.commands(),
             vec![
@@ -142,8 +145,8 @@ mod tests {
         let mut e = env(&s, Platform::macos(), false);
         e.macos_user = true;
         let k = Keychain::new(&e);
-        k.install(&e).unwrap();
-        k.uninstall(&e).unwrap();
+        super::super::testing::apply(&s, k.install(&e).unwrap());
+        super::super::testing::apply(&s, k.uninstall(&e).unwrap());
         assert_eq!(
             s.commands(),
             vec![

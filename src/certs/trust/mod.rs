@@ -13,12 +13,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::exec::Step;
 use crate::platform::{Os, OsPath, Platform};
-use crate::sys::{Cmd, Sys};
+use crate::sys::{Cmd, Facts};
 
 /// What a backend needs to know.
 pub struct Env<'a> {
-    pub sys: &'a dyn Sys,
+    pub sys: &'a dyn Facts,
     pub platform: Platform,
     /// The home of the user devenv works for (the invoking user under sudo), as a path of
     /// `platform`'s OS.
@@ -102,8 +103,11 @@ pub trait Store {
     fn location(&self) -> String;
     /// A human description ("Chromium (~/.pki/nssdb)").
     fn describe(&self) -> String;
-    fn install(&self, env: &Env<'_>) -> Result<(), TrustError>;
-    fn uninstall(&self, env: &Env<'_>) -> Result<(), TrustError>;
+    /// The steps that install the CA here (run by the executor), planned from facts only.
+    fn install(&self, env: &Env<'_>) -> Result<Vec<Step>, TrustError>;
+    /// The steps that remove it.
+    fn uninstall(&self, env: &Env<'_>) -> Result<Vec<Step>, TrustError>;
+    /// Whether the store trusts the CA now (read-only queries).
     fn check(&self, env: &Env<'_>) -> Trust;
 }
 
@@ -201,27 +205,6 @@ pub fn from_record(env: &Env<'_>, r: &Record) -> Option<Box<dyn Store>> {
     }
 }
 
-/// Runs a command; a non-zero exit becomes a `TrustError` with its stderr.
-pub fn run(env: &Env<'_>, cmd: &Cmd) -> Result<crate::sys::Output, TrustError> {
-    match env.sys.run(cmd) {
-        Ok(o) if o.ok() => Ok(o),
-        Ok(o) => Err(TrustError::Failed(format!(
-            "`{}` failed (exit {}): {}",
-            cmd.display(),
-            o.status,
-            if o.stderr_str().is_empty() {
-                o.stdout_str().trim().to_string()
-            } else {
-                o.stderr_str()
-            }
-        ))),
-        Err(e) => Err(TrustError::Failed(format!(
-            "cannot run `{}`: {e}",
-            cmd.program
-        ))),
-    }
-}
-
 /// Whether a tool's output shows the certificate with this fingerprint (hex, any case, with or
 /// without `:` or spaces between the bytes). An exit code of 0 is never taken as proof by itself:
 /// a stub (Wine's `certutil`) answers 0 to anything.
@@ -246,7 +229,7 @@ pub fn check_by_output(
     trusted: impl Fn(&str) -> bool,
     absent: impl Fn(&str) -> bool,
 ) -> Trust {
-    match env.sys.run(cmd) {
+    match env.sys.query(cmd) {
         Ok(o) => {
             let text = format!("{}\n{}", o.stdout_str(), o.stderr_str());
             if shows_fingerprint(&text, fingerprint) {
@@ -307,35 +290,32 @@ pub fn as_user(env: &Env<'_>, cmd: Cmd) -> Cmd {
 }
 
 /// Writes a file that needs administrator rights (through `sudo tee` when not root).
-pub fn write_privileged(env: &Env<'_>, path: &Path, data: &[u8]) -> Result<(), TrustError> {
+pub fn write_privileged(env: &Env<'_>, path: &Path, data: &[u8]) -> Step {
     if env.is_root {
-        return env
-            .sys
-            .write_file(path, data, Some(0o644))
-            .map_err(|e| TrustError::Failed(format!("cannot write {}: {e}", path.display())));
+        return Step::Write {
+            path: path.to_path_buf(),
+            data: data.to_vec(),
+            mode: Some(0o644),
+        };
     }
-    let cmd = Cmd::new("sudo")
-        .args(["--", "tee"])
-        .arg(path.to_string_lossy())
-        .stdin(data.to_vec());
-    run(env, &cmd).map(|_| ())
+    Step::Run(
+        Cmd::new("sudo")
+            .args(["--", "tee"])
+            .arg(path.to_string_lossy())
+            .stdin(data.to_vec()),
+    )
 }
 
 /// Removes a file that needs administrator rights.
-pub fn remove_privileged(env: &Env<'_>, path: &Path) -> Result<(), TrustError> {
+pub fn remove_privileged(env: &Env<'_>, path: &Path) -> Step {
     if env.is_root {
-        return env
-            .sys
-            .remove_file(path)
-            .map_err(|e| TrustError::Failed(format!("cannot remove {}: {e}", path.display())));
+        return Step::Remove(path.to_path_buf());
     }
-    run(
-        env,
-        &Cmd::new("sudo")
+    Step::Run(
+        Cmd::new("sudo")
             .args(["--", "rm", "-f"])
             .arg(path.to_string_lossy()),
     )
-    .map(|_| ())
 }
 
 #[cfg(test)]
@@ -375,6 +355,14 @@ pub(crate) mod testing {
             ca: ca(),
             macos_user: false,
             windows_machine: false,
+        }
+    }
+
+    /// Runs a store's steps through an executor on `sys` (so `sys` records them).
+    pub fn apply(sys: &FakeSys, steps: Vec<crate::exec::Step>) {
+        let mut x = crate::exec::Executor::new(sys, crate::exec::Mode::Apply);
+        for s in &steps {
+            x.step(s).unwrap();
         }
     }
 }

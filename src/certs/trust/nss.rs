@@ -2,7 +2,8 @@
 //! Chromium's `~/.pki/nssdb` and `~/.local/share/pki/nssdb`, snap and flatpak paths, and every
 //! Firefox profile of every `profiles.ini` (classic, XDG, snap, flatpak; macOS and Windows too).
 
-use super::{Env, Store, Trust, TrustError, as_user, run};
+use super::{Env, Store, Trust, TrustError, as_user};
+use crate::exec::Step;
 use crate::platform::{Os, OsPath};
 use crate::sys::Cmd;
 
@@ -193,8 +194,9 @@ impl Store for NssDb {
     fn describe(&self) -> String {
         format!("{} ({})", self.what, self.dir)
     }
-    fn install(&self, env: &Env<'_>) -> Result<(), TrustError> {
+    fn install(&self, env: &Env<'_>) -> Result<Vec<Step>, TrustError> {
         let certutil = certutil(env)?;
+        let mut steps = Vec::new();
         if self.create && !env.sys.exists(&self.dir.join("cert9.db").path()) {
             let mkdir = as_user(
                 env,
@@ -202,14 +204,14 @@ impl Store for NssDb {
                     .args(["-p", "-m", "700"])
                     .arg(self.dir.as_str()),
             );
-            run(env, &mkdir)?;
+            steps.push(Step::Run(mkdir));
             let init = as_user(
                 env,
                 Cmd::new(certutil.clone())
                     .args(["-N", "--empty-password", "-d"])
                     .arg(self.db()),
             );
-            run(env, &init)?;
+            steps.push(Step::Run(init));
         }
         let add = Cmd::new(certutil)
             .args(["-A", "-d"])
@@ -218,16 +220,17 @@ impl Store for NssDb {
             .arg(env.ca.nickname.clone())
             .arg("-i")
             .arg(env.ca.pem_path.to_string_lossy());
-        run(env, &as_user(env, add)).map(|_| ())
+        steps.push(Step::Run(as_user(env, add)));
+        Ok(steps)
     }
-    fn uninstall(&self, env: &Env<'_>) -> Result<(), TrustError> {
+    fn uninstall(&self, env: &Env<'_>) -> Result<Vec<Step>, TrustError> {
         let certutil = certutil(env)?;
         let del = Cmd::new(certutil)
             .args(["-D", "-d"])
             .arg(self.db())
             .arg("-n")
             .arg(env.ca.nickname.clone());
-        run(env, &as_user(env, del)).map(|_| ())
+        Ok(vec![Step::Run(as_user(env, del))])
     }
     fn check(&self, env: &Env<'_>) -> Trust {
         let Ok(certutil) = certutil(env) else {
@@ -331,7 +334,7 @@ mod tests {
         let dbs = databases(&e);
         assert_eq!(dbs.len(), 1);
         assert!(dbs[0].create);
-        dbs[0].install(&e).unwrap();
+        super::super::testing::apply(&s, dbs[0].install(&e).unwrap());
         assert_eq!(
             s.commands(),
             vec![
@@ -348,7 +351,7 @@ mod tests {
         let mut e = env(&s, Platform::linux(), true);
         e.run_as = Some("me".into());
         let db = NssDb::from_location(&e, "sql:/home/me/.pki/nssdb");
-        db.uninstall(&e).unwrap();
+        super::super::testing::apply(&s, db.uninstall(&e).unwrap());
         assert_eq!(
             s.commands(),
             vec![

@@ -1,7 +1,8 @@
 //! The Windows certificate store through `certutil.exe`: `CurrentUser\Root` by default,
 //! `LocalMachine\Root` with `--machine` (administrator); under WSL the Windows side's store.
 
-use super::{Env, Store, Trust, TrustError, run};
+use super::{Env, Store, Trust, TrustError};
+use crate::exec::Step;
 use crate::sys::Cmd;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,13 +42,19 @@ impl CertStore {
         if !self.wsl {
             return Ok(env.ca.pem_path.to_string_lossy().into_owned());
         }
-        let o = run(
-            env,
-            &Cmd::new("wslpath")
-                .arg("-w")
-                .arg(env.ca.pem_path.to_string_lossy()),
-        )?;
-        Ok(o.stdout_str().trim().to_string())
+        let c = Cmd::new("wslpath")
+            .arg("-w")
+            .arg(env.ca.pem_path.to_string_lossy());
+        match env.sys.query(&c) {
+            Ok(o) if o.ok() => Ok(o.stdout_str().trim().to_string()),
+            Ok(o) => Err(TrustError::Failed(format!(
+                "`{}` failed (exit {}): {}",
+                c.display(),
+                o.status,
+                o.stderr_str()
+            ))),
+            Err(e) => Err(TrustError::Failed(format!("cannot run `wslpath`: {e}"))),
+        }
     }
 }
 
@@ -70,23 +77,18 @@ impl Store for CertStore {
     fn describe(&self) -> String {
         format!("Windows certificate store {}", self.location())
     }
-    fn install(&self, env: &Env<'_>) -> Result<(), TrustError> {
+    fn install(&self, env: &Env<'_>) -> Result<Vec<Step>, TrustError> {
         let pem = self.pem_path(env)?;
-        run(
-            env,
-            &self.base(env).args(["-addstore", "-f", "Root"]).arg(pem),
-        )
-        .map(|_| ())
+        Ok(vec![Step::Run(
+            self.base(env).args(["-addstore", "-f", "Root"]).arg(pem),
+        )])
     }
-    fn uninstall(&self, env: &Env<'_>) -> Result<(), TrustError> {
-        run(
-            env,
-            &self
-                .base(env)
+    fn uninstall(&self, env: &Env<'_>) -> Result<Vec<Step>, TrustError> {
+        Ok(vec![Step::Run(
+            self.base(env)
                 .args(["-delstore", "Root"])
                 .arg(env.ca.serial.clone()),
-        )
-        .map(|_| ())
+        )])
     }
     fn check(&self, env: &Env<'_>) -> Trust {
         // the SHA-1 hash is a certificate id certutil takes; its listing shows it back
@@ -120,9 +122,9 @@ mod tests {
             machine: false,
             wsl: false,
         };
-        st.install(&e).unwrap();
+        super::super::testing::apply(&s, st.install(&e).unwrap());
         st.check(&e);
-        st.uninstall(&e).unwrap();
+        super::super::testing::apply(&s, st.uninstall(&e).unwrap());
         assert_eq!(
             s.commands(),
             vec![
@@ -142,7 +144,7 @@ mod tests {
             machine: true,
             wsl: false,
         };
-        st.install(&e).unwrap();
+        super::super::testing::apply(&s, st.install(&e).unwrap());
         assert_eq!(
             s.commands(),
             vec![
@@ -164,7 +166,7 @@ mod tests {
             machine: false,
             wsl: true,
         };
-        st.install(&e).unwrap();
+        super::super::testing::apply(&s, st.install(&e).unwrap());
         assert_eq!(
             s.commands(),
             vec![

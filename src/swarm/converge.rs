@@ -4,6 +4,7 @@
 //! it passes). A missing image, a crash loop, an unschedulable task or a paused/rolled-back
 //! update fail fast; a timeout says what was still pending, with the failing services' logs.
 
+use crate::swarm::docker::Apply;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant, SystemTime};
@@ -459,7 +460,7 @@ pub fn snapshot(
 /// host-port reservation docker 20.10 keeps.
 pub fn watch(
     docker: &Docker<'_>,
-    x: &mut crate::ops::exec::Executor<'_>,
+    x: &mut crate::exec::Executor<'_>,
     stack: &str,
     services: &[String],
     since: SystemTime,

@@ -7,6 +7,8 @@
 //! [`RelPath`] is a relative path made of such names: the only kind of path an output
 //! directory's manifest may list.
 
+pub mod host;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 

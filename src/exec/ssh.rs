@@ -1,132 +1,19 @@
-//! One SSH connection per devenv run, for an engine reached over SSH (`ssh://USER@HOST`).
-//!
-//! The docker CLI opens a new SSH connection for every call (`ssh … HOST docker system
-//! dial-stdio`): 0.3 s each to a host next door, far more to a cloud server. devenv keeps docker's
-//! own way of connecting — the user's ssh config, agent, keys, known hosts, the remote user's
-//! `DOCKER_HOST` or rootless socket — and only makes the calls of one run share one connection:
-//! the docker calls find, first on their PATH, an `ssh` that is devenv itself (a link in a private
-//! directory), which runs the real `ssh` with OpenSSH's connection sharing (`ControlMaster=auto`,
-//! a control socket in that directory). When the run ends the master is told to exit and the
-//! directory goes — also when devenv is interrupted (Ctrl-C, SIGTERM, SIGHUP: the master has a
-//! session of its own, so the terminal's signal never reaches it); if devenv is killed outright
-//! (SIGKILL), the master exits on its own after `PERSIST_SECS` idle.
-//!
-//! Over that one connection devenv also forwards the remote engine's socket (found by asking the
-//! remote docker CLI, so the remote user's `DOCKER_HOST` or rootless socket counts) to a socket
-//! in the private directory; a docker call's `ssh … docker system dial-stdio` is then answered by
-//! the shim itself, splicing the call onto the forwarded socket — no remote process per call.
-//! When the forward cannot be set up (a `tcp://` remote endpoint, an old ssh), calls keep
-//! docker's own `dial-stdio` over the shared connection.
-//!
-//! Windows' OpenSSH has no connection sharing: there each call keeps its own connection.
+//! The shared SSH connection of a run, as an effect: its private directory, the `ssh` link to
+//! devenv, the master connection and the forwarded engine socket, stopped when the run ends
+//! (also on Ctrl-C, SIGTERM, SIGHUP). Opened only by the executor ([`super::Executor::open_ssh`]);
+//! what is decided about SSH is in [`crate::ssh`].
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::platform::Os;
+use crate::ssh::{
+    CONNECT_TIMEOUT_SECS, CONTROL_ENV, Endpoint, Keep, PERSIST_ENV, PERSIST_SECS, REAL_ENV,
+    SOCKET_ENV, exit_args, is_dial_stdio, shared_args,
+};
 
-/// How long an idle master outlives its last client (devenv killed before it could stop it).
-pub const PERSIST_SECS: u32 = 30;
-/// How long a connection attempt may take.
-pub const CONNECT_TIMEOUT_SECS: u32 = 10;
-/// Set for the docker calls of a run: the real ssh, and the control socket to share.
-pub const REAL_ENV: &str = "DEVENV_SSH_REAL";
-pub const CONTROL_ENV: &str = "DEVENV_SSH_CONTROL";
-/// Set for the docker calls of a run when the remote engine's socket is forwarded: its path.
-pub const SOCKET_ENV: &str = "DEVENV_SSH_SOCKET";
-/// Set for the docker calls of a run: how long the master outlives its last client.
-pub const PERSIST_ENV: &str = "DEVENV_SSH_PERSIST_SECS";
 /// In the run's directory: what ssh said when the run's connection failed.
 const FAILED: &str = "failed";
-
-/// The parts of an `ssh://[USER@]HOST[:PORT]` endpoint that `ssh` takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub user: Option<String>,
-    pub host: String,
-    pub port: Option<u16>,
-}
-
-impl Endpoint {
-    pub fn parse(endpoint: &str) -> Option<Endpoint> {
-        let rest = endpoint.strip_prefix("ssh://")?;
-        let rest = rest.split('/').next()?;
-        let (user, hostport) = match rest.rsplit_once('@') {
-            Some((u, h)) => (Some(u.to_string()), h),
-            None => (None, rest),
-        };
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') || h.ends_with(']') => (
-                h.trim_matches(|c| c == '[' || c == ']'),
-                Some(p.parse().ok()?),
-            ),
-            _ => (hostport, None),
-        };
-        (!host.is_empty()).then(|| Endpoint {
-            user,
-            host: host.to_string(),
-            port,
-        })
-    }
-
-    /// `-l USER -p PORT -- HOST`, as docker passes them.
-    pub fn args(&self) -> Vec<String> {
-        let mut v = Vec::new();
-        if let Some(u) = &self.user {
-            v.extend(["-l".to_string(), u.clone()]);
-        }
-        if let Some(p) = self.port {
-            v.extend(["-p".to_string(), p.to_string()]);
-        }
-        v.extend(["--".to_string(), self.host.clone()]);
-        v
-    }
-}
-
-/// Whether an ssh invocation is docker's `… HOST docker system dial-stdio`.
-pub fn is_dial_stdio(args: &[OsString]) -> bool {
-    let n = args.len();
-    n >= 3 && args[n - 3] == "docker" && args[n - 2] == "system" && args[n - 1] == "dial-stdio"
-}
-
-/// Whether devenv shares one connection for `endpoint` on `os`.
-pub fn shares(os: Os, endpoint: &str) -> bool {
-    endpoint.starts_with("ssh://") && os != Os::Windows
-}
-
-/// The real ssh's arguments for one docker call: connection sharing first (the command line
-/// wins over the user's config, and ssh keeps the first value it reads), then docker's own.
-pub fn shared_args(control: &Path, persist: u32, args: &[OsString]) -> Vec<OsString> {
-    let mut v: Vec<OsString> = vec![
-        "-o".into(),
-        "ControlMaster=auto".into(),
-        "-o".into(),
-        format!("ControlPath={}", control.display()).into(),
-        "-o".into(),
-        format!("ControlPersist={persist}").into(),
-        // no prompt can hang a run: an unknown host key or a password fails at once
-        "-o".into(),
-        "BatchMode=yes".into(),
-        // an unreachable host fails in 10 s, not docker's 30 s
-        "-o".into(),
-        format!("ConnectTimeout={CONNECT_TIMEOUT_SECS}").into(),
-    ];
-    v.extend(args.iter().cloned());
-    v
-}
-
-/// The arguments that stop the master of `control`.
-pub fn exit_args(control: &Path) -> Vec<String> {
-    vec![
-        "-o".into(),
-        format!("ControlPath={}", control.display()),
-        "-O".into(),
-        "exit".into(),
-        // required by the syntax; the control path names the connection
-        "devenv-shared".into(),
-    ]
-}
 
 /// devenv started as `ssh` by a docker call of a run: runs the real ssh with the shared
 /// connection. `None` when this process is not that.
@@ -295,27 +182,43 @@ impl Dir {
     }
 }
 
-/// A connection kept open for the runs that follow: its directory (one per endpoint, private to
-/// the user) and how long it stays after the last run.
-#[derive(Debug, Clone)]
-pub struct Keep {
-    pub dir: PathBuf,
-    pub secs: u32,
-}
-
 /// Creates (or checks) a kept connection's directory: a real directory (not a link), this
-/// user's, mode 0700; `None` when it is not (a temporary one is used instead).
+/// user's, made by devenv with mode 0700 and holding only this user's files. A directory that
+/// is not like that — its mode changed, a socket or file of another user in it — is discarded
+/// and made again, never trusted; one this user does not own is not used (`None`: a temporary
+/// directory is used instead).
 #[cfg(unix)]
 fn private_dir(dir: &Path) -> Option<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    std::fs::create_dir_all(dir).ok()?;
-    let m = std::fs::symlink_metadata(dir).ok()?;
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     // SAFETY: getuid has no preconditions
     let me = unsafe { libc::getuid() };
+    let make = |dir: &Path| -> Option<()> {
+        if let Some(p) = dir.parent() {
+            std::fs::create_dir_all(p).ok()?;
+        }
+        std::fs::DirBuilder::new().mode(0o700).create(dir).ok()
+    };
+    let m = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(_) => return make(dir),
+    };
     if !m.is_dir() || m.uid() != me {
         return None;
     }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).ok()
+    let as_made = m.mode() & 0o777 == 0o700
+        && std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .all(|e| std::fs::symlink_metadata(e.path()).is_ok_and(|em| em.uid() == me));
+    if !as_made {
+        crate::ui::debug(&format!(
+            "{} was not as devenv makes it (mode or owner of what is in it): discarded",
+            dir.display()
+        ));
+        std::fs::remove_dir_all(dir).ok()?;
+        return make(dir);
+    }
+    Some(())
 }
 
 #[cfg(not(unix))]
@@ -397,7 +300,7 @@ impl Shared {
                 shared.control(),
                 shared.dir.path().to_path_buf(),
             ));
-            interrupt::stop_shared_on_interrupt();
+            super::interrupt::call_on_interrupt(stop_all);
         }
         if let Some(ep) = Endpoint::parse(endpoint) {
             shared.socket = shared.forward(&ep);
@@ -515,64 +418,6 @@ impl Drop for Shared {
     }
 }
 
-/// On Unix: SIGINT, SIGTERM and SIGHUP stop the shared connections, then end devenv as the
-/// signal would have (exit 128 + its number). The handler only writes the signal's number to a
-/// pipe (what a signal handler may do); a thread reading the pipe does the rest.
-#[cfg(unix)]
-mod interrupt {
-    use std::sync::Once;
-    use std::sync::atomic::{AtomicI32, Ordering};
-
-    static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
-
-    extern "C" fn on_signal(sig: libc::c_int) {
-        let fd = WRITE_FD.load(Ordering::Relaxed);
-        if fd >= 0 {
-            let b = sig as u8;
-            // SAFETY: write(2) is async-signal-safe; the buffer is a live local
-            unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
-        }
-    }
-
-    pub fn stop_shared_on_interrupt() {
-        static ONCE: Once = Once::new();
-        ONCE.call_once(|| {
-            let mut fds = [0 as libc::c_int; 2];
-            // SAFETY: fds has room for the two descriptors pipe(2) writes
-            if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-                return;
-            }
-            WRITE_FD.store(fds[1], Ordering::Relaxed);
-            let read_fd = fds[0];
-            std::thread::spawn(move || {
-                let mut b = 0u8;
-                // SAFETY: reads one byte into a live local from the pipe this thread owns
-                let n = unsafe { libc::read(read_fd, (&mut b as *mut u8).cast(), 1) };
-                if n == 1 {
-                    super::stop_all();
-                    std::process::exit(128 + i32::from(b));
-                }
-            });
-            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-                // SAFETY: installs a handler that only calls write(2)
-                unsafe {
-                    let mut sa: libc::sigaction = std::mem::zeroed();
-                    sa.sa_sigaction = on_signal as *const () as usize;
-                    libc::sigemptyset(&mut sa.sa_mask);
-                    sa.sa_flags = libc::SA_RESTART;
-                    libc::sigaction(sig, &sa, std::ptr::null_mut());
-                }
-            }
-        });
-    }
-}
-
-/// Windows' OpenSSH shares no connection: nothing to stop.
-#[cfg(not(unix))]
-mod interrupt {
-    pub fn stop_shared_on_interrupt() {}
-}
-
 #[cfg(unix)]
 fn link(exe: &Path, at: &Path) -> std::io::Result<()> {
     std::os::unix::fs::symlink(exe, at)
@@ -588,85 +433,6 @@ fn link(_exe: &Path, _at: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sharing_comes_first_and_never_prompts() {
-        let docker_args: Vec<OsString> = [
-            "-o",
-            "ConnectTimeout=30",
-            "-T",
-            "-l",
-            "deploy",
-            "-p",
-            "2299",
-            "--",
-            "127.0.0.1",
-            "docker",
-            "system",
-            "dial-stdio",
-        ]
-        .iter()
-        .map(OsString::from)
-        .collect();
-        let a = shared_args(
-            Path::new("/tmp/devenv-ssh-x/cm"),
-            PERSIST_SECS,
-            &docker_args,
-        );
-        let a: Vec<String> = a.iter().map(|s| s.to_string_lossy().into_owned()).collect();
-        assert_eq!(
-            &a[..10],
-            [
-                "-o",
-                "ControlMaster=auto",
-                "-o",
-                "ControlPath=/tmp/devenv-ssh-x/cm",
-                "-o",
-                "ControlPersist=30",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "ConnectTimeout=10"
-            ]
-        );
-        assert_eq!(
-            &a[10..],
-            &docker_args
-                .iter()
-                .map(|s| s.to_string_lossy().into_owned())
-                .collect::<Vec<_>>()[..]
-        );
-        assert_eq!(
-            exit_args(Path::new("/c")),
-            ["-o", "ControlPath=/c", "-O", "exit", "devenv-shared"]
-        );
-    }
-
-    #[test]
-    fn only_ssh_endpoints_off_windows_share() {
-        assert!(shares(Os::Linux, "ssh://deploy@myblog.com"));
-        assert!(shares(Os::MacOs, "ssh://deploy@myblog.com:2222"));
-        assert!(!shares(Os::Windows, "ssh://deploy@myblog.com"));
-        assert!(!shares(Os::Linux, "unix:///var/run/docker.sock"));
-        assert!(!shares(Os::Linux, "tcp://10.0.0.5:2376"));
-    }
-
-    #[test]
-    fn endpoints_as_ssh_takes_them() {
-        let e = Endpoint::parse("ssh://deploy@myblog.com:2222").unwrap();
-        assert_eq!(e.args(), ["-l", "deploy", "-p", "2222", "--", "myblog.com"]);
-        let e = Endpoint::parse("ssh://myblog.com").unwrap();
-        assert_eq!(e.args(), ["--", "myblog.com"]);
-        let e = Endpoint::parse("ssh://me@[::1]:22").unwrap();
-        assert_eq!((e.host.as_str(), e.port), ("::1", Some(22)));
-        assert_eq!(Endpoint::parse("tcp://x:2376"), None);
-        assert_eq!(Endpoint::parse("ssh://x:notaport"), None);
-        let dial: Vec<OsString> = ["-l", "d", "--", "h", "docker", "system", "dial-stdio"]
-            .map(OsString::from)
-            .to_vec();
-        assert!(is_dial_stdio(&dial));
-        assert!(!is_dial_stdio(&dial[..5]));
-    }
 
     #[cfg(unix)]
     #[test]
@@ -685,6 +451,22 @@ mod tests {
         // a file there is no directory
         std::fs::write(d.path().join("file"), "x").unwrap();
         assert!(private_dir(&d.path().join("file")).is_none());
+        // a kept directory whose mode was changed is discarded with what it held, then made again
+        std::fs::write(real.join("docker.sock"), "planted").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(private_dir(&real).is_some());
+        assert!(!real.join("docker.sock").exists(), "what it held is gone");
+        assert_eq!(
+            std::fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        // a file of another user in it: the same (root can give a file away to test it)
+        if unsafe { libc::geteuid() } == 0 {
+            std::fs::write(real.join("docker.sock"), "planted").unwrap();
+            std::os::unix::fs::chown(real.join("docker.sock"), Some(65534), Some(65534)).unwrap();
+            assert!(private_dir(&real).is_some());
+            assert!(!real.join("docker.sock").exists());
+        }
     }
 
     #[test]

@@ -1,0 +1,204 @@
+//! What every operation gets: the global flags, the machine's facts, and — only through
+//! [`Ctx::executor`] — its effects.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::cli::Global;
+use crate::error::UserError;
+use crate::exec::{Executor, Machine, Mode};
+use crate::profile::{Profile, Project};
+use crate::render::Rendered;
+use crate::state::State;
+use crate::swarm::docker::Docker;
+use crate::sys::Facts;
+
+/// What every operation gets: the global flags and the seam to the machine.
+pub struct Ctx {
+    pub g: Global,
+    /// The machine's facts: everything a plan may read.
+    pub sys: Arc<dyn Facts>,
+    /// The machine itself, effects included: reached only through [`Ctx::executor`] (a private
+    /// field of this module, which no operation can touch).
+    machine: Arc<dyn Machine>,
+    /// The run's shared SSH connection, once a profile's engine is reached over SSH (dropped
+    /// with the context: the master stops).
+    ssh: std::sync::OnceLock<Option<crate::exec::ssh::Shared>>,
+}
+
+impl Ctx {
+    pub fn new(g: Global, machine: Arc<dyn Machine>) -> Self {
+        Ctx {
+            g,
+            sys: machine.clone(),
+            machine,
+            ssh: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The run's executor, in the mode the run asked for (`--dry-run`: it records what it would
+    /// do and changes nothing), writing devenv's own files only into the project, the data
+    /// directory and the CA's directory.
+    pub fn executor(&self) -> Executor<'_> {
+        let mode = if self.g.dry_run {
+            Mode::DryRun
+        } else {
+            Mode::Apply
+        };
+        let mut places = vec![
+            crate::paths::data_dir(self.sys.as_ref()),
+            crate::certs::ca::caroot(self.sys.as_ref()),
+        ];
+        match self.project() {
+            Ok(p) => places.push(p.root),
+            // `init`: the directory it scaffolds
+            Err(_) => places.push(match &self.g.dir {
+                Some(d) => d.clone(),
+                None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            }),
+        }
+        Executor::new(self.machine.as_ref(), mode).with_places(&places)
+    }
+
+    /// The shared SSH connection for `profile`'s engine, when it is reached over SSH (from its
+    /// `docker.host`, else its context's endpoint) and this OS's ssh can share connections.
+    fn shared_ssh(
+        &self,
+        docker: &Docker<'_>,
+        profile: &Profile,
+    ) -> Option<&crate::exec::ssh::Shared> {
+        self.ssh
+            .get_or_init(|| {
+                if self.sys.var("DEVENV_SSH_SHARE").as_deref() == Some("0") {
+                    return None;
+                }
+                let endpoint = match &profile.file.docker.host {
+                    Some(h) => h.clone(),
+                    None if profile.file.docker.context == "default" => return None,
+                    None => docker
+                        .sys
+                        .query(&crate::sys::Cmd::new(docker.program.clone()).args([
+                            "context",
+                            "inspect",
+                            "--format",
+                            "{{.Endpoints.docker.Host}}",
+                            profile.file.docker.context.as_str(),
+                        ]))
+                        .ok()
+                        .filter(|o| o.ok())
+                        .map(|o| o.stdout_str().trim().to_string())?,
+                };
+                if !crate::ssh::shares(self.sys.platform().os, &endpoint) {
+                    return None;
+                }
+                // DEVENV_SSH_PERSIST=SECONDS: the connection stays for the runs that follow
+                let keep = self
+                    .sys
+                    .var("DEVENV_SSH_PERSIST")
+                    .and_then(|v| v.trim().parse::<u32>().ok())
+                    .filter(|s| *s > 0)
+                    .map(|secs| crate::ssh::Keep {
+                        dir: crate::paths::data_dir(self.sys.as_ref())
+                            .join("ssh")
+                            .join(crate::hash::short(endpoint.as_bytes(), 12)),
+                        secs,
+                    });
+                let req = crate::exec::SshRequest {
+                    ssh: self.sys.which("ssh")?,
+                    endpoint,
+                    keep,
+                };
+                self.executor().open_ssh(&req)
+            })
+            .as_ref()
+    }
+
+    pub fn project(&self) -> anyhow::Result<Project> {
+        Project::discover(self.g.dir.as_deref())
+    }
+
+    /// The profile to use: the positional argument, `--profile`, the active one, devenv.yaml's
+    /// `default_profile`, or `local`.
+    pub fn profile_name(
+        &self,
+        project: &Project,
+        positional: Option<&str>,
+    ) -> anyhow::Result<String> {
+        if let (Some(p), Some(f)) = (positional, self.g.profile.as_deref())
+            && p != f
+        {
+            return Err(
+                UserError::usage(format!("two profiles given: `{p}` and --profile {f}"))
+                    .hint("give one of them")
+                    .into(),
+            );
+        }
+        if let Some(p) = positional.or(self.g.profile.as_deref()) {
+            return Ok(p.to_string());
+        }
+        let state = State::load(&project.root)?;
+        Ok(state
+            .active_profile
+            .or_else(|| project.file.default_profile.clone())
+            .unwrap_or_else(|| "local".to_string()))
+    }
+
+    pub fn profile(&self, project: &Project, positional: Option<&str>) -> anyhow::Result<Profile> {
+        let name = self.profile_name(project, positional)?;
+        project.profile(&name)
+    }
+
+    /// Renders a profile as things are now, writing nothing: secrets that do not exist yet (a
+    /// leaf `up` mints, a `generate:` value) are named as unavailable, and secret names use the
+    /// project's salt only if it exists.
+    pub fn render(&self, project: &Project, profile: &Profile) -> anyhow::Result<Rendered> {
+        let facts = self.facts(profile);
+        let secrets = crate::render::collect_secrets(project, profile, self.sys.as_ref());
+        let salt = crate::state::salt_if_present(&project.root);
+        crate::render::render(project, profile, facts, &secrets, &salt)
+    }
+
+    /// What shapes the rendered stack on this machine (IPVS, for profiles on this machine's engine).
+    pub fn facts(&self, profile: &Profile) -> crate::render::Facts {
+        crate::render::Facts {
+            ipvs: if profile.on_this_machine() {
+                self.sys.ipvs()
+            } else {
+                None
+            },
+            env: self.sys.vars(),
+        }
+    }
+
+    /// The hosts files devenv manages here: `--hosts-file`, or the system's (and under WSL the
+    /// Windows one too).
+    pub fn hosts_targets(&self) -> Vec<PathBuf> {
+        crate::hosts::targets(
+            self.g.hosts_file.as_deref(),
+            self.sys.platform(),
+            self.sys.as_ref(),
+        )
+    }
+
+    /// The project's lock, held while an operation plans and applies, so two devenv runs in one
+    /// project never interleave (a dry run, which changes nothing, takes none). It lives in the
+    /// user's data directory: taking it creates nothing in the project.
+    pub fn lock_project(&self, x: &mut Executor<'_>) -> anyhow::Result<crate::exec::FileLock> {
+        let project = self.project()?;
+        let root = crate::contained::resolve(&project.root)?;
+        let dir = crate::paths::data_dir(self.sys.as_ref()).join("locks");
+        let name = format!(
+            "project-{}.lock",
+            crate::hash::short(root.to_string_lossy().as_bytes(), 12)
+        );
+        x.lock(&dir.join(name))
+    }
+
+    /// The docker CLI for the profile's context.
+    pub fn docker(&self, profile: &Profile) -> anyhow::Result<Docker<'_>> {
+        let d = Docker::new(self.sys.as_ref(), &profile.file.docker.context)?
+            .declaring_host(profile.file.docker.host.as_deref());
+        let shared = self.shared_ssh(&d, profile);
+        Ok(d.sharing(shared))
+    }
+}
