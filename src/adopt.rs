@@ -51,7 +51,11 @@ fn parse(root: &Path, rel: &str) -> Result<(Mapping, String), ConfigError> {
     let full = root.join(rel);
     let src = crate::render::read_project_file(root, rel, crate::render::MAX_TEMPLATE_BYTES)
         .map_err(|e| err(&full, e.to_string()))?;
-    let mut v: Value = serde_yaml_ng::from_str(&src).map_err(|e| {
+    let mut v: Value = crate::yaml::parse(&src).map_err(|e| {
+        let e = match e {
+            crate::yaml::Error::Limit(l) => return crate::yaml::limit_error(&full, &src, &l),
+            crate::yaml::Error::Yaml(e) => e,
+        };
         let mut ce = err(
             &full,
             format!(
@@ -67,7 +71,12 @@ fn parse(root: &Path, rel: &str) -> Result<(Mapping, String), ConfigError> {
     v.apply_merge()
         .map_err(|e| err(&full, format!("a YAML merge key does not merge: {e}")))?;
     match v {
-        Value::Mapping(m) if m.contains_key("services") => Ok((m, src)),
+        Value::Mapping(m) if m.contains_key("services") => {
+            // a name docker refuses (a newline, a `/`) is refused here, before it is written into
+            // a profile
+            crate::render::check_names(&m, &full, &src)?;
+            Ok((m, src))
+        }
         Value::Mapping(_) => Err(err(&full, "this is no compose file: it has no `services:`")
             .hint("pass the compose or stack file (docker-compose.yml, compose.yaml, docker-stack.yml)")),
         _ => Err(err(&full, "this is no compose file: it is not a YAML mapping")),
@@ -460,11 +469,32 @@ pub fn local_name(name: &str) -> String {
     }
 }
 
+/// A scalar as YAML writes it (quoted when it must be): every value devenv puts into a
+/// generated file goes through here or the serializer, never pasted as it is.
 fn yaml_str(s: &str) -> String {
     serde_yaml_ng::to_string(&Value::String(s.to_string()))
         .unwrap_or_default()
         .trim_end()
         .to_string()
+}
+
+/// A list of scalars in flow style, each written by [`yaml_str`].
+fn yaml_list(items: &[String]) -> String {
+    format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|i| yaml_str(i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Text for a comment line: one line, whatever it holds.
+fn comment(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 impl Adoption {
@@ -498,9 +528,9 @@ impl Adoption {
             "# devenv project file. The stack is {} as it is: devenv reads it (and `docker stack deploy -c {}`\n\
              # still works without devenv). Per-machine changes go into profiles/NAME.yaml.\n\
              project: {}\nstack: {}\ndefault_profile: local\n",
-            self.base,
-            self.base,
-            self.project,
+            comment(&self.base),
+            comment(&self.base),
+            yaml_str(&self.project),
             yaml_str(&self.base)
         );
         let ports = self.probed_ports();
@@ -540,6 +570,7 @@ impl Adoption {
             } else {
                 ""
             };
+            let name = yaml_str(name);
             if server && default.is_none() {
                 s.push_str(&format!("  # {name}: {value}{note}\n"));
             } else {
@@ -569,8 +600,8 @@ impl Adoption {
             "description: This machine - a single-node swarm (devenv runs `docker swarm init` when needed).\n\
              docker:\n  context: default      # Docker Desktop may call it desktop-linux\n  swarm: true\n",
         );
-        s.push_str(&format!("domain: {}\n", self.local_domain()));
-        s.push_str(&format!("hosts: [{}]\n", self.hosts(true).join(", ")));
+        s.push_str(&format!("domain: {}\n", yaml_str(&self.local_domain())));
+        s.push_str(&format!("hosts: {}\n", yaml_list(&self.hosts(true))));
         s.push_str("tls: none               # HTTPS from devenv's CA: mount secrets tls_cert and tls_key in the proxy, then `tls: local-ca`\n");
         if !self.local_overrides.is_empty() {
             s.push_str(&format!(
@@ -588,7 +619,7 @@ impl Adoption {
         if !secrets.is_empty() {
             s.push_str("# The stack's external secrets, made on this machine (a random value, kept in .devenv/).\nsecrets:\n");
             for k in secrets {
-                s.push_str(&format!("  {k}: {{generate: 32}}\n"));
+                s.push_str(&format!("  {}: {{generate: 32}}\n", yaml_str(&k)));
             }
         }
         s.push_str(
@@ -601,12 +632,12 @@ impl Adoption {
     pub fn server_yaml(&self) -> String {
         let mut s = format!(
             "description: The server, reached through its own docker context.\n\
-             docker:\n  context: {}-server\n  # host: ssh://deploy@{}   # devenv creates the context from this when it is missing\n  # cluster_id: <docker --context {}-server info --format '{{{{.Swarm.Cluster.ID}}}}'>\n",
-            self.project,
-            self.server_domain(),
-            self.project
+             docker:\n  context: {}\n  # host: ssh://deploy@{}   # devenv creates the context from this when it is missing\n  # cluster_id: <docker --context {}-server info --format '{{{{.Swarm.Cluster.ID}}}}'>\n",
+            yaml_str(&format!("{}-server", self.project)),
+            comment(&self.server_domain()),
+            comment(&self.project)
         );
-        s.push_str(&format!("domain: {}\n", self.server_domain()));
+        s.push_str(&format!("domain: {}\n", yaml_str(&self.server_domain())));
         s.push_str("hosts: []               # real DNS; nothing in this machine's hosts file\n");
         if !self.server_overrides.is_empty() {
             s.push_str(&format!(
@@ -621,9 +652,9 @@ impl Adoption {
         if !self.builds.is_empty() {
             s.push_str(&format!(
                 "# {} {} built by devenv: a server pulls them from a registry\n# registry: {{prefix: registry.example.com/{}}}\n",
-                self.builds.join(", "),
+                comment(&self.builds.join(", ")),
                 if self.builds.len() > 1 { "are" } else { "is" },
-                self.project
+                comment(&self.project)
             ));
         }
         s.push_str(&self.env_block(true));
@@ -633,8 +664,9 @@ impl Adoption {
             s.push_str("# The stack's external secrets exist on the server already; or give them values:\n# secrets:\n");
             for k in secrets {
                 s.push_str(&format!(
-                    "#   {k}: {{env: {}}}\n",
-                    k.to_uppercase().replace(['-', '.'], "_")
+                    "#   {}: {{env: {}}}\n",
+                    yaml_str(&k),
+                    yaml_str(&k.to_uppercase().replace(['-', '.'], "_"))
                 ));
             }
         }

@@ -111,7 +111,7 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub timeout: u64,
     /// Failed attempts of a service's tasks before it counts as crash-looping
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, default_value_t = crate::swarm::converge::MAX_FAILURES, value_name = "N")]
     pub max_failures: usize,
     /// Accept that the profile's swarm was re-created (records the new cluster id)
     #[arg(long)]

@@ -30,6 +30,7 @@ pub mod swarm;
 pub mod sys;
 pub mod textdiff;
 pub mod ui;
+pub mod yaml;
 
 use std::sync::Arc;
 

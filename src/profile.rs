@@ -978,7 +978,10 @@ pub fn parse_yaml<T: serde::de::DeserializeOwned>(
     if source.trim().is_empty() {
         return Err(ConfigError::new(path, "the file is empty"));
     }
-    serde_yaml_ng::from_str::<T>(source).map_err(|e| yaml_error(path, source, &e))
+    crate::yaml::parse_as::<T>(source).map_err(|e| match e {
+        crate::yaml::Error::Limit(l) => crate::yaml::limit_error(path, source, &l),
+        crate::yaml::Error::Yaml(e) => yaml_error(path, source, &e),
+    })
 }
 
 fn yaml_error(path: &Path, source: &str, e: &serde_yaml_ng::Error) -> ConfigError {

@@ -100,7 +100,7 @@ fn rel_display(root: &Path, p: &Path) -> String {
 fn up_options(timeout: Duration, rollback: bool) -> super::up::Options {
     super::up::Options {
         timeout,
-        max_failures: 4,
+        max_failures: crate::swarm::converge::MAX_FAILURES,
         new_cluster: false,
         rollback,
     }
@@ -643,7 +643,7 @@ impl Session<'_> {
             };
             let report = converge::watch(
                 docker,
-                &mut x,
+                &mut |svc| converge::clear_stale_reservation(&mut x, docker, svc),
                 &self.stack,
                 &[service.to_string()],
                 since,

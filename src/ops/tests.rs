@@ -785,3 +785,307 @@ fn watch_dry_run_lists_the_bundled_examples_rules() {
         "{e}"
     );
 }
+
+/// `--dry-run` on every subcommand that can change anything: parsed as a user types it, run on a
+/// machine that fails the test at the first effect. Each plans for real (the engine answers), so
+/// the test reaches the point where a change would happen — and none does.
+#[test]
+fn every_subcommand_with_dry_run_changes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    with_tasks(d.path());
+    std::fs::write(d.path().join("hosts"), "127.0.0.1 localhost\n").unwrap();
+    std::fs::write(
+        d.path().join("profiles/local.yaml"),
+        "domain: fake.test\nhosts: [fake.test]\ntls: local-ca\ndocker: {swarm: true}\n",
+    )
+    .unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let ca = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let dir = d.path().to_string_lossy().into_owned();
+    let hosts = d.path().join("hosts").to_string_lossy().into_owned();
+    let run = |args: &[&str], must_work: bool| {
+        let sys = Arc::new(
+            task_engine()
+                .env("DEVENV_DATA_DIR", &d.path().join("data").to_string_lossy())
+                .env("DEVENV_CAROOT", &ca.path().join("ca").to_string_lossy())
+                .env("HOME", &ca.path().join("home").to_string_lossy())
+                .program("certutil", "/usr/bin/certutil")
+                .dir("/usr/local/share/ca-certificates")
+                .dir("/etc/ssl/certs")
+                .program("update-ca-certificates", "/usr/sbin/update-ca-certificates")
+                .respond(
+                    &format!("{DOCKER} service logs"),
+                    0,
+                    "fake_web.1@n1 | hello\n",
+                )
+                .forbid_effects(),
+        );
+        let mut argv = vec!["devenv", "--dry-run", "-q"];
+        argv.extend_from_slice(args);
+        let cli = crate::cli::parse(argv.iter().map(|s| s.to_string()))
+            .unwrap_or_else(|(t, _)| panic!("{args:?}: {t}"));
+        let ctx = Ctx::new(cli.global.clone(), sys.clone());
+        let r = crate::commands::run(&ctx, cli.command);
+        if must_work {
+            assert!(
+                matches!(r, Ok(0)),
+                "{args:?}: {:?}",
+                r.map_err(|e| format!("{e:#}"))
+            );
+        }
+        assert!(sys.effects().is_empty(), "{args:?}: {:?}", sys.effects());
+    };
+    let c = |rest: &[&str]| -> Vec<String> {
+        let mut v = vec![
+            "-C".to_string(),
+            dir.clone(),
+            "--hosts-file".into(),
+            hosts.clone(),
+        ];
+        v.extend(rest.iter().map(|s| s.to_string()));
+        v
+    };
+    for (args, must_work) in [
+        (c(&["up", "local"]), true),
+        (c(&["down"]), true),
+        (c(&["switch", "server"]), true),
+        (c(&["switch", "local"]), true),
+        (c(&["hosts", "apply"]), true),
+        (c(&["hosts", "remove"]), true),
+        (c(&["hosts", "restore"]), false),
+        (c(&["certs", "trust"]), true),
+        (c(&["certs", "untrust"]), true),
+        (c(&["certs", "issue", "local"]), true),
+        (c(&["certs", "rotate"]), true),
+        (c(&["certs", "env"]), false),
+        (c(&["build"]), true),
+        (c(&["update", "web"]), true),
+        (c(&["exec", "web", "--", "touch", "x"]), true),
+        (c(&["--json", "exec", "web", "--", "touch", "x"]), true),
+        (c(&["run", "migrate"]), true),
+        (c(&["--json", "run", "migrate"]), true),
+        (c(&["logs", "web"]), true),
+        (c(&["logs", "web", "-f"]), true),
+        (c(&["render", "--out", &out.to_string_lossy()]), true),
+        (c(&["render"]), true),
+        (c(&["status"]), false),
+        (c(&["doctor"]), false),
+        (c(&["diff"]), false),
+        (
+            vec![
+                "-C".to_string(),
+                empty.path().to_string_lossy().into_owned(),
+                "init".into(),
+            ],
+            true,
+        ),
+    ] {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&a, must_work);
+    }
+    assert!(!out.exists(), "render --out wrote nothing");
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
+}
+
+/// The executor refuses every effect on that machine, so the test above would see one.
+#[test]
+#[should_panic(expected = "an effect on a machine that forbids them")]
+fn a_machine_that_forbids_effects_fails_at_the_first() {
+    let s = FakeSys::new().forbid_effects();
+    let mut x = crate::exec::Executor::new(&s, crate::exec::Mode::Apply);
+    let _ = x.run(&crate::sys::Cmd::new("docker").arg("kill"));
+}
+
+#[test]
+fn build_plans_a_content_tag_and_builds_it_through_the_executor() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    std::fs::create_dir_all(d.path().join("app")).unwrap();
+    std::fs::write(d.path().join("app/Dockerfile"), "FROM busybox:1\n").unwrap();
+    std::fs::write(
+        d.path().join("templates/stack.yml"),
+        "services:\n  web:\n    build: ./app\n  worker:\n    image: busybox:1\n",
+    )
+    .unwrap();
+    let sys = engine(false)
+        .respond(&format!("{DOCKER} image inspect --format"), 1, "")
+        .respond(
+            &format!("{DOCKER} image inspect --format {{{{.Id}}}} busybox:1"),
+            0,
+            "sha256:b1",
+        );
+    let (ctx, sys) = ctx(sys, d.path());
+    let plan = super::build::plan(&ctx, Some("local"), false).unwrap();
+    assert_eq!(plan.steps.len(), 1);
+    let tag = plan.steps[0].tag.clone();
+    assert!(tag.starts_with("fake/web:"), "{tag}");
+    assert!(!plan.steps[0].built);
+    assert!(plan.describe().contains(&tag), "{}", plan.describe());
+    assert!(sys.effects().is_empty(), "planning changed nothing");
+    let mut x = ctx.executor();
+    super::build::apply(&ctx, &mut x, plan).unwrap();
+    let m = mutations(&sys);
+    assert!(
+        m.iter().any(|c| c.contains(&format!("build -t {tag}"))),
+        "{m:?}"
+    );
+    // the same sources give the same tag: nothing to build the next time
+    let again = super::build::plan(&ctx, Some("local"), false).unwrap();
+    assert_eq!(again.steps[0].tag, tag);
+}
+
+#[test]
+fn certs_trust_runs_the_planned_steps_and_untrust_removes_exactly_them() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    let home = d.path().join("home");
+    let ca = tempfile::tempdir().unwrap();
+    let (ctx, sys) = ctx(
+        engine(false)
+            .env("HOME", &home.to_string_lossy())
+            .env("DEVENV_CAROOT", &ca.path().join("ca").to_string_lossy())
+            .program("certutil", "/usr/bin/certutil"),
+        d.path(),
+    );
+    let project = ctx.project().unwrap();
+    let plan = super::certs::plan_trust(&ctx, Some(&project), Default::default()).unwrap();
+    assert!(plan.creates_ca);
+    let text = plan.describe();
+    assert!(text.contains("would create devenv's local CA"), "{text}");
+    assert!(
+        text.contains("certutil -A -d sql:") && text.contains(".pki/nssdb"),
+        "Chromium's database is planned: {text}"
+    );
+    assert!(sys.effects().is_empty(), "planning changed nothing");
+    let planned: Vec<String> = plan
+        .stores
+        .iter()
+        .flat_map(|s| s.steps.iter().cloned())
+        .collect();
+    let mut x = ctx.executor();
+    let r = super::certs::trust(&ctx, &mut x, plan).unwrap();
+    assert!(r.created_ca && r.ok(), "{:?}", r.stores);
+    // exactly the planned steps ran (the CA's files and the record written besides)
+    let ran: Vec<String> = mutations(&sys)
+        .iter()
+        .map(|c| format!("run: {c}"))
+        .collect();
+    assert_eq!(ran, planned);
+    let written = sys.written();
+    assert!(written.iter().any(|p| p.ends_with("rootCA-key.pem")));
+    assert!(written.iter().any(|p| p.ends_with("trust.json")));
+}
+
+#[test]
+fn diff_and_render_plan_without_effects() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    let (ctx, sys) = ctx(engine(false), d.path());
+    let diff = super::diff::diff(&ctx, None, None).unwrap();
+    let text = crate::compare::format(&diff);
+    assert!(
+        text.contains("fake.test") && text.contains("fake.com"),
+        "{text}"
+    );
+    let plan = super::render::plan(&ctx, Some("local")).unwrap();
+    let files: Vec<String> = plan
+        .rendered
+        .files()
+        .iter()
+        .map(|(p, _)| p.to_string())
+        .collect();
+    assert_eq!(files, ["stack.yml", "configs/page"]);
+    assert!(sys.effects().is_empty());
+    // writing the render goes through the executor, into the directory asked for only
+    let out = d.path().join("out");
+    let mut x = ctx.executor();
+    let w = super::render::write(&mut x, &plan.rendered, &out).unwrap();
+    assert_eq!(w.files, ["stack.yml", "configs/page"]);
+    assert!(sys.written().iter().all(|p| p.starts_with(&out)));
+}
+
+#[test]
+fn init_creates_the_project_files_through_the_executor() {
+    let d = tempfile::tempdir().unwrap();
+    let (ctx, sys) = ctx(FakeSys::new(), d.path());
+    let plan = super::init::plan(&ctx, Some("shop"), &[]).unwrap();
+    assert!(
+        plan.describe().contains("devenv.yaml"),
+        "{}",
+        plan.describe()
+    );
+    assert!(sys.effects().is_empty(), "planning changed nothing");
+    let mut x = ctx.executor();
+    super::init::apply(&mut x, &plan).unwrap();
+    let written = sys.written();
+    for f in ["devenv.yaml", "profiles/local.yaml", "profiles/server.yaml"] {
+        assert!(
+            written.iter().any(|p| p.ends_with(f)),
+            "{f} created: {written:?}"
+        );
+    }
+    assert!(written.iter().all(|p| p.starts_with(d.path())));
+}
+
+#[test]
+fn exec_and_logs_run_in_the_services_container_through_the_executor() {
+    let d = tempfile::tempdir().unwrap();
+    with_tasks(d.path());
+    let (ctx, sys) = ctx(task_engine(), d.path());
+    let mut x = ctx.executor();
+    super::service::exec(&ctx, &mut x, "web", &["touch".into(), "x".into()], None).unwrap();
+    let m = mutations(&sys);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(m[0].ends_with("exec -i c-web touch x"), "{m:?}");
+    // an unknown service is said, with the services there are
+    let e = super::service::exec(&ctx, &mut x, "wbe", &[], None).unwrap_err();
+    assert!(e.to_string().contains("wbe"), "{e}");
+}
+
+#[test]
+fn status_reads_the_stack_and_changes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    let (ctx, sys) = ctx(engine(true), d.path());
+    let r = super::status::status(&ctx, Some("local")).unwrap();
+    assert_eq!(r.profile, "local");
+    assert!(r.deployed);
+    let names: Vec<&str> = r.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["web", "worker"]);
+    assert!(sys.effects().is_empty());
+}
+
+#[test]
+fn update_pulls_and_forces_each_service_it_names() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    let (ctx, sys) = ctx(
+        engine(true).respond(
+            &format!(
+                "{DOCKER} service inspect --format '{{{{.Spec.TaskTemplate.ContainerSpec.Image}}}}'"
+            ),
+            0,
+            "busybox:1@sha256:00\n",
+        ),
+        d.path(),
+    );
+    let plan =
+        super::update::plan(&ctx, &["web".into()], false, Duration::from_secs(5), false).unwrap();
+    assert!(plan.describe().contains("web"), "{}", plan.describe());
+    assert!(sys.effects().is_empty(), "planning changed nothing");
+    let e = super::update::plan(&ctx, &["wbe".into()], false, Duration::from_secs(5), false)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("wbe"), "{e}");
+    let mut x = ctx.executor();
+    super::update::apply(&ctx, &mut x, plan).unwrap();
+    let m = mutations(&sys);
+    assert_eq!(
+        m,
+        [
+            format!("{DOCKER} pull -q busybox:1"),
+            format!("{DOCKER} service update --force --detach fake_web")
+        ]
+    );
+}

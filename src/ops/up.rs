@@ -104,39 +104,156 @@ impl UpPlan {
     }
 }
 
-/// Reads everything and decides; changes nothing.
+/// Reads everything and decides; changes nothing. In phases, each its own function: what `up`
+/// mints and renders ([`render_phase`]); the target, read only ([`target_phase`]) and whether the
+/// stack fits it ([`check_fits`]); the images to build, pull and push ([`images_phase`]); the
+/// external networks ([`networks_phase`]); the machine's hosts entries and the probes' names
+/// ([`check_probe_names`]); and the deploy itself ([`decide_deploy`]: unchanged, or what to
+/// create and deploy).
 pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::Result<UpPlan> {
     let project = ctx.project()?;
     let profile = ctx.profile(&project, profile_arg)?;
     let state = State::load(&project.root)?;
     let mut notes = Vec::new();
 
-    // what `up` mints: certificates, `generate:` secrets, the salt of secret names
-    let certs = issue::plan(ctx.sys.as_ref(), &project, &profile, Reissue::IfNeeded)?;
+    let r = render_phase(ctx, &project, &profile)?;
+    let Rendering {
+        certs,
+        new_files,
+        mut secrets,
+        rendered,
+        warnings,
+    } = r;
+    notes.extend(rendered.notes.iter().cloned());
+    secrets.extend(rendered.file_secrets.iter().cloned());
+
+    let (docker, create_context, target) = target_phase(ctx, &profile, &state, &options)?;
+    if profile.on_this_machine() && ctx.sys.ipvs() == Some(false) {
+        notes.push(
+            "this kernel has no IPVS: the routing mesh and service VIPs cannot work here, so ports are published \
+             in host mode and services are found by DNS round-robin"
+                .into(),
+        );
+    }
+    check_fits(&docker, &profile, &target, &rendered)?;
+    let stack_name = rendered.stack_name.clone();
+
+    let images = images_phase(&docker, &project, &profile, &rendered)?;
+    let networks = networks_phase(&docker, &profile, &target, &rendered, &mut notes)?;
+
+    // the machine: hosts entries follow the profile (or an explicit --hosts-file)
+    let hosts = if !profile.file.hosts.is_empty()
+        || ctx.g.hosts_file.is_some()
+        || hosts_block_exists(ctx, &project)
+    {
+        Some(super::hosts::plan(ctx, &project, &profile, Want::Match)?)
+    } else {
+        None
+    };
+    check_probe_names(ctx, &project, &profile, &rendered)?;
+
+    let file = deploy_file(&project, &profile);
+    let changes = summarize_changes(&project.root, &file, &rendered.view, &rendered);
+    let deploy = decide_deploy(
+        &docker, &project, &profile, &state, &target, &rendered, &secrets, &images, file,
+    )?;
+    let remote_changes = if !profile.on_this_machine() && !target.needs_init {
+        crate::swarm::target::running_diff(
+            &docker,
+            &stack_name,
+            &Stack::from_mapping(&images.stack),
+        )?
+    } else {
+        Vec::new()
+    };
+    let endpoint = match &create_context {
+        Some(h) => h.clone(),
+        None => crate::swarm::target::endpoint(&docker, &profile.file.docker.context),
+    };
+    let tasks = super::tasks::due(
+        &project,
+        &profile.name,
+        &state,
+        &target.cluster_id,
+        &task_images(&images.stack, &images.tags, &images.ids),
+    );
+    Ok(UpPlan {
+        project,
+        profile,
+        options,
+        rendered,
+        stack: images.stack,
+        secrets,
+        warnings,
+        notes,
+        changes,
+        create_context,
+        certs,
+        new_files,
+        hosts,
+        target,
+        endpoint,
+        builds: images.builds,
+        pulls: images.pulls,
+        push: images.push,
+        networks,
+        deploy,
+        remote_changes,
+        tasks,
+        state,
+        image_ids: images.ids,
+    })
+}
+
+/// What `up` mints and renders: the certificates, `generate:` secrets and the salt of secret
+/// names (in memory), then the stack with them.
+struct Rendering {
+    certs: Option<CertPlan>,
+    new_files: Vec<super::NewFile>,
+    secrets: Vec<SecretInput>,
+    rendered: Rendered,
+    warnings: Vec<String>,
+}
+
+fn render_phase(ctx: &Ctx, project: &Project, profile: &Profile) -> anyhow::Result<Rendering> {
+    let certs = issue::plan(ctx.sys.as_ref(), project, profile, Reissue::IfNeeded)?;
     let super::Minted {
         salt,
         new_files,
         mut secrets,
-    } = super::mint(ctx.sys.as_ref(), &project, &profile);
+    } = super::mint(ctx.sys.as_ref(), project, profile);
     if let Some((crt, key)) = certs.as_ref().and_then(CertPlan::secret_values) {
         super::set_secret(&mut secrets, "tls_cert", crt);
         super::set_secret(&mut secrets, "tls_key", key);
     }
-    let rendered = crate::render::render(&project, &profile, ctx.facts(&profile), &secrets, &salt)?;
+    let rendered = crate::render::render(project, profile, ctx.facts(profile), &secrets, &salt)?;
     let warnings: Vec<String> = rendered
         .warnings
         .iter()
         .filter(|w| !w.starts_with("secret `"))
         .cloned()
         .collect();
-    check_secrets(&profile, &rendered)?;
-    super::tasks::check(&project, &rendered)?;
-    notes.extend(rendered.notes.iter().cloned());
-    secrets.extend(rendered.file_secrets.iter().cloned());
+    check_secrets(profile, &rendered)?;
+    super::tasks::check(project, &rendered)?;
+    Ok(Rendering {
+        certs,
+        new_files,
+        secrets,
+        rendered,
+        warnings,
+    })
+}
 
-    // the target, read only: docker, the context, the guard, nodes
-    let docker = ctx.docker(&profile)?;
-    let create_context = match crate::swarm::target::context_state(&docker, &profile)? {
+/// The target, read only: docker through the profile's context (or its `docker.host` until
+/// the context exists), and the guard (the swarm this profile deploys to, and only it).
+fn target_phase<'c>(
+    ctx: &'c Ctx,
+    profile: &Profile,
+    state: &State,
+    options: &Options,
+) -> anyhow::Result<(Docker<'c>, Option<String>, Target)> {
+    let docker = ctx.docker(profile)?;
+    let create_context = match crate::swarm::target::context_state(&docker, profile)? {
         ContextState::Exists => None,
         ContextState::Create(host) => Some(host),
     };
@@ -146,18 +263,22 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
     };
     let target = guard::check(
         &docker,
-        &profile,
-        &state,
+        profile,
+        state,
         Purpose::Deploy,
         options.new_cluster,
     )?;
-    if profile.on_this_machine() && ctx.sys.ipvs() == Some(false) {
-        notes.push(
-            "this kernel has no IPVS: the routing mesh and service VIPs cannot work here, so ports are published \
-             in host mode and services are found by DNS round-robin"
-                .into(),
-        );
-    }
+    Ok((docker, create_context, target))
+}
+
+/// The stack fits the target: on one node, what one node can run; on many, placements some node
+/// satisfies; on this machine, ports nobody else holds.
+fn check_fits(
+    docker: &Docker<'_>,
+    profile: &Profile,
+    target: &Target,
+    rendered: &Rendered,
+) -> anyhow::Result<()> {
     let nodes = if target.needs_init {
         1
     } else {
@@ -179,7 +300,7 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
     } else {
         let problems = crate::swarm::target::unplaceable(
             &rendered.view,
-            &crate::swarm::target::nodes(&docker)?,
+            &crate::swarm::target::nodes(docker)?,
         );
         if !problems.is_empty() {
             return Err(UserError::usage(format!(
@@ -190,10 +311,11 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
             .into());
         }
     }
-    let stack_name = rendered.stack_name.clone();
     if profile.on_this_machine() {
         for port in rendered.view.published_ports() {
-            if let PortState::Other(who) = crate::swarm::ports::state(&docker, &stack_name, port) {
+            if let PortState::Other(who) =
+                crate::swarm::ports::state(docker, &rendered.stack_name, port)
+            {
                 return Err(UserError::usage(format!(
                     "port {port}, which the stack publishes, is in use by {who}"
                 ))
@@ -205,18 +327,37 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
             }
         }
     }
+    Ok(())
+}
 
-    // images: what to build (tags from the sources' hash), pull and push
-    let builds = build::plan(&docker, &project, &rendered)?;
+/// The images of the deploy: what to build (tags from the sources' hash), pull and push, and the
+/// stack file that names them.
+struct Images {
+    builds: Vec<BuildStep>,
+    tags: BTreeMap<String, String>,
+    stack: serde_yaml_ng::Mapping,
+    yaml: String,
+    ids: BTreeMap<String, String>,
+    pulls: Vec<String>,
+    push: BTreeMap<String, String>,
+}
+
+fn images_phase(
+    docker: &Docker<'_>,
+    project: &Project,
+    profile: &Profile,
+    rendered: &Rendered,
+) -> anyhow::Result<Images> {
+    let builds = build::plan(docker, project, rendered)?;
     let tags: BTreeMap<String, String> = builds
         .iter()
         .map(|b| (b.service.clone(), b.tag.clone()))
         .collect();
-    let stack = deploy::deployable(&rendered, &tags);
+    let stack = deploy::deployable(rendered, &tags);
     let yaml = crate::render::stack::to_yaml(&stack);
     let images: Vec<String> = deploy::images(&stack).into_values().collect();
     let built: Vec<&String> = tags.values().collect();
-    let ids = deploy::image_ids(&docker, &images)?;
+    let ids = deploy::image_ids(docker, &images)?;
     let pulls: Vec<String> = if profile.on_this_machine() && profile.file.registry.is_none() {
         // base images of the builds first: an unreachable registry is named before a build fails
         let mut v: Vec<String> = builds
@@ -240,9 +381,26 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
     } else {
         BTreeMap::new()
     };
+    Ok(Images {
+        builds,
+        tags,
+        stack,
+        yaml,
+        ids,
+        pulls,
+        push,
+    })
+}
 
-    // external networks: made on this machine's swarm, expected on a server's
-    let networks = if target.needs_init {
+/// External networks: made on this machine's swarm, expected on a server's.
+fn networks_phase(
+    docker: &Docker<'_>,
+    profile: &Profile,
+    target: &Target,
+    rendered: &Rendered,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Vec<String>> {
+    let networks: Vec<String> = if target.needs_init {
         rendered
             .view
             .networks
@@ -259,7 +417,7 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
             })
             .collect()
     } else {
-        objects::missing_networks(&docker, &rendered.view)?
+        objects::missing_networks(docker, &rendered.view)?
     };
     if !networks.is_empty() && !profile.on_this_machine() {
         return Err(UserError::usage(format!(
@@ -279,111 +437,81 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
             "the stack's external network {n} does not exist on this machine: devenv creates it (overlay, attachable)"
         ));
     }
+    Ok(networks)
+}
 
-    // the machine: hosts entries follow the profile (or an explicit --hosts-file)
-    let hosts = if !profile.file.hosts.is_empty()
-        || ctx.g.hosts_file.is_some()
-        || hosts_block_exists(ctx, &project)
-    {
-        Some(super::hosts::plan(ctx, &project, &profile, Want::Match)?)
-    } else {
-        None
-    };
-
-    // every probe's name resolves here, or is one the hosts step maps
-    if !matches!(profile.file.tls, Tls::Files(_)) {
-        let mapped: Vec<String> = crate::hosts::names_for(&profile).unwrap_or_default();
-        for (url, _) in probe_urls(&project, &profile, &rendered)? {
-            let Ok(t) = crate::probe::parse_url(&url) else {
-                continue;
-            };
-            let host = t.host.to_lowercase();
-            if mapped.contains(&host) || host.parse::<std::net::IpAddr>().is_ok() {
-                continue;
-            }
-            if let Err(why) = ctx.sys.resolve(&host) {
-                return Err(UserError::usage(format!(
-                    "the probe {url} names {host}, which does not resolve on this machine ({why}) and is not one of the names profile {} maps to this machine",
-                    profile.name
-                ))
-                .hint(format!(
-                    "add {host} to `hosts:` in {} (devenv maps it to 127.0.0.1), or fix the probe's URL in devenv.yaml; nothing was changed",
-                    crate::error::display_path(&profile.path)
-                ))
-                .into());
-            }
+/// Every probe's name resolves here, or is one the hosts step maps.
+fn check_probe_names(
+    ctx: &Ctx,
+    project: &Project,
+    profile: &Profile,
+    rendered: &Rendered,
+) -> anyhow::Result<()> {
+    if matches!(profile.file.tls, Tls::Files(_)) {
+        return Ok(());
+    }
+    let mapped: Vec<String> = crate::hosts::names_for(profile).unwrap_or_default();
+    for (url, _) in probe_urls(project, profile, rendered)? {
+        let Ok(t) = crate::probe::parse_url(&url) else {
+            continue;
+        };
+        let host = t.host.to_lowercase();
+        if mapped.contains(&host) || host.parse::<std::net::IpAddr>().is_ok() {
+            continue;
+        }
+        if let Err(why) = ctx.sys.resolve(&host) {
+            return Err(UserError::usage(format!(
+                "the probe {url} names {host}, which does not resolve on this machine ({why}) and is not one of the names profile {} maps to this machine",
+                profile.name
+            ))
+            .hint(format!(
+                "add {host} to `hosts:` in {} (devenv maps it to 127.0.0.1), or fix the probe's URL in devenv.yaml; nothing was changed",
+                crate::error::display_path(&profile.path)
+            ))
+            .into());
         }
     }
+    Ok(())
+}
 
-    // the deploy: unchanged, or the objects to create and the stack file
-    let file = deploy_file(&project, &profile);
-    let changes = summarize_changes(&project.root, &file, &rendered.view, &rendered);
+/// The no-op decision: nothing is deployed when every image is present, the swarm is the one of
+/// the last deploy, the stack file (with its images' ids) hashes as it did, and every service
+/// runs. Otherwise the objects to create and the stack file to deploy.
+#[allow(clippy::too_many_arguments)]
+fn decide_deploy(
+    docker: &Docker<'_>,
+    project: &Project,
+    profile: &Profile,
+    state: &State,
+    target: &Target,
+    rendered: &Rendered,
+    secrets: &[SecretInput],
+    images: &Images,
+    file: PathBuf,
+) -> anyhow::Result<Deploy> {
     let previous = state.deployed.get(&profile.name);
-    let all_present = builds.iter().all(|b| b.built) && pulls.is_empty();
+    let all_present = images.builds.iter().all(|b| b.built) && images.pulls.is_empty();
     let unchanged = all_present
         && !target.needs_init
         && previous.is_some_and(|p| {
-            p.stack_hash == deploy::deploy_hash(&yaml, &ids)
+            p.stack_hash == deploy::deploy_hash(&images.yaml, &images.ids)
                 && p.context == profile.file.docker.context
                 && p.cluster_id.as_deref() == Some(target.cluster_id.as_str())
         })
-        && converged_now(&docker, &stack_name, &rendered.service_names())?;
-    let deploy = if unchanged {
-        Deploy::Unchanged
+        && converged_now(docker, &rendered.stack_name, &rendered.service_names())?;
+    if unchanged {
+        return Ok(Deploy::Unchanged);
+    }
+    let objects = if target.needs_init {
+        all_objects(rendered, secrets)?
     } else {
-        let objects = if target.needs_init {
-            all_objects(&rendered, &secrets)?
-        } else {
-            objects::missing(&docker, project.name(), &rendered, &secrets)?
-        };
-        Deploy::Apply {
-            objects,
-            args: deploy::deploy_args(&file, &stack_name, profile.file.registry.is_some()),
-            file,
-            yaml,
-        }
+        objects::missing(docker, project.name(), rendered, secrets)?
     };
-    let remote_changes = if !profile.on_this_machine() && !target.needs_init {
-        crate::swarm::target::running_diff(&docker, &stack_name, &Stack::from_mapping(&stack))?
-    } else {
-        Vec::new()
-    };
-    let endpoint = match &create_context {
-        Some(h) => h.clone(),
-        None => crate::swarm::target::endpoint(&docker, &profile.file.docker.context),
-    };
-    let tasks = super::tasks::due(
-        &project,
-        &profile.name,
-        &state,
-        &target.cluster_id,
-        &task_images(&stack, &tags, &ids),
-    );
-    Ok(UpPlan {
-        project,
-        profile,
-        options,
-        rendered,
-        stack,
-        secrets,
-        warnings,
-        notes,
-        changes,
-        create_context,
-        certs,
-        new_files,
-        hosts,
-        target,
-        endpoint,
-        builds,
-        pulls,
-        push,
-        networks,
-        deploy,
-        remote_changes,
-        tasks,
-        state,
-        image_ids: ids,
+    Ok(Deploy::Apply {
+        objects,
+        args: deploy::deploy_args(&file, &rendered.stack_name, profile.file.registry.is_some()),
+        file,
+        yaml: images.yaml.clone(),
     })
 }
 
@@ -489,7 +617,10 @@ fn summarize_changes(
     let prev = crate::contained::Scope::project(root)
         .read_string(file, crate::render::MAX_OUTPUT_BYTES as u64)
         .ok()?;
-    let prev: serde_yaml_ng::Mapping = serde_yaml_ng::from_str(&prev).ok()?;
+    let prev: serde_yaml_ng::Mapping = match crate::yaml::parse(&prev).ok()? {
+        serde_yaml_ng::Value::Mapping(m) => m,
+        _ => return None,
+    };
     let before = Stack::from_mapping(&prev);
     let object_changed = |kind: crate::stack::Kind, key: &str| -> bool {
         let table = |s: &Stack| match kind {
@@ -863,7 +994,14 @@ fn apply_steps(
                 single_node: nodes <= 1,
                 ..Default::default()
             };
-            let r = converge::watch(&docker, x, &stack_name, &services, since, &opts)?;
+            let r = converge::watch(
+                &docker,
+                &mut |svc| converge::clear_stale_reservation(x, &docker, svc),
+                &stack_name,
+                &services,
+                since,
+                &opts,
+            )?;
             if r.outcome != Outcome::Ready {
                 if plan.options.rollback {
                     deploy::rollback_unfinished(x, &docker, &stack_name, &r)?;

@@ -175,7 +175,14 @@ pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: UpdatePlan) -> anyhow::Resul
         single_node: plan.nodes <= 1,
         ..Default::default()
     };
-    let report = converge::watch(&docker, x, &plan.stack, &names, since, &opts)?;
+    let report = converge::watch(
+        &docker,
+        &mut |svc| converge::clear_stale_reservation(x, &docker, svc),
+        &plan.stack,
+        &names,
+        since,
+        &opts,
+    )?;
     if report.outcome == Outcome::Ready {
         return Ok(UpdateReport {
             services: report.services,

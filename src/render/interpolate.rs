@@ -25,7 +25,14 @@ pub enum Problem {
     Required { var: String, message: String },
     /// A `${` without its `}`, or a name that is not one.
     Syntax(String),
+    /// The values put in add up to more than devenv renders (the same cap as a template's
+    /// output): a runaway of a big variable used many times.
+    TooLarge,
 }
+
+/// The most interpolation may produce in one document, in bytes: the cap of a rendered
+/// template's output too.
+pub const MAX_INTERPOLATED_BYTES: u64 = crate::render::MAX_OUTPUT_BYTES as u64;
 
 /// Interpolates one string. `unset` collects variables that were used without a value or a
 /// default (they become empty, as in docker, and are reported).
@@ -72,6 +79,9 @@ fn expand(
             Some('{') => {
                 *pos += 2;
                 out.push_str(&braced(c, pos, env, unset)?);
+                if out.len() as u64 > MAX_INTERPOLATED_BYTES {
+                    return Err(Problem::TooLarge);
+                }
             }
             Some(&n) if is_name_start(n) => {
                 *pos += 1;
@@ -81,6 +91,9 @@ fn expand(
                 }
                 let name: String = c[start..*pos].iter().collect();
                 out.push_str(&value_of(&name, env, unset));
+                if out.len() as u64 > MAX_INTERPOLATED_BYTES {
+                    return Err(Problem::TooLarge);
+                }
             }
             _ => {
                 // a lone `$` (before a space, a digit, the end): kept, as docker does
@@ -235,19 +248,35 @@ pub fn interpolate_value(
     path: &str,
     unset: &mut Vec<String>,
 ) -> Result<(), Failure> {
+    let mut left = MAX_INTERPOLATED_BYTES;
+    within(v, env, path, unset, &mut left)
+}
+
+/// [`interpolate_value`] spending `left` bytes of output.
+fn within(
+    v: &mut Value,
+    env: &dyn Lookup,
+    path: &str,
+    unset: &mut Vec<String>,
+    left: &mut u64,
+) -> Result<(), Failure> {
     match v {
         Value::String(s) if s.contains('$') => {
             let text = s.clone();
-            let out = interpolate(&text, env, unset).map_err(|problem| Failure {
+            let fail = |problem| Failure {
                 path: path.to_string(),
                 text: text.clone(),
                 problem,
-            })?;
+            };
+            let out = interpolate(&text, env, unset).map_err(fail)?;
+            *left = left
+                .checked_sub(out.len() as u64)
+                .ok_or_else(|| fail(Problem::TooLarge))?;
             *v = typed(out);
         }
         Value::Sequence(seq) => {
             for (i, item) in seq.iter_mut().enumerate() {
-                interpolate_value(item, env, &format!("{path}[{i}]"), unset)?;
+                within(item, env, &format!("{path}[{i}]"), unset, left)?;
             }
         }
         Value::Mapping(m) => {
@@ -258,10 +287,10 @@ pub fn interpolate_value(
                 } else {
                     format!("{path}.{key}")
                 };
-                interpolate_value(item, env, &p, unset)?;
+                within(item, env, &p, unset, left)?;
             }
         }
-        Value::Tagged(t) => interpolate_value(&mut t.value, env, path, unset)?,
+        Value::Tagged(t) => within(&mut t.value, env, path, unset, left)?,
         _ => {}
     }
     Ok(())

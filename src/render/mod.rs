@@ -527,7 +527,11 @@ fn load_stack_file(
     } else {
         source.clone()
     };
-    let doc: Value = serde_yaml_ng::from_str(&text).map_err(|e| {
+    let doc: Value = crate::yaml::parse(&text).map_err(|e| {
+        let e = match e {
+            crate::yaml::Error::Limit(l) => return crate::yaml::limit_error(&full, &text, &l),
+            crate::yaml::Error::Yaml(e) => e,
+        };
         let what = if template {
             "the rendered stack"
         } else {
@@ -687,6 +691,11 @@ fn interpolate_doc(
                 }
             ),
             interpolate::Problem::Syntax(m) => format!("{}: {m}", f.path),
+            interpolate::Problem::TooLarge => format!(
+                "{}: the values of its variables add up to more than devenv's limit of {} MiB for a rendered file",
+                f.path,
+                interpolate::MAX_INTERPOLATED_BYTES >> 20
+            ),
         };
         return Err(ConfigError::new(file, message)
             .at_text(source, &f.text)
@@ -1203,6 +1212,7 @@ secrets:
             ("docker-stack.yml", STACK),
             ("redis.conf", "maxmemory 64mb\n"),
             ("db_password.txt", "hunter2"),
+            (".env.vote", "OPTION_A=Cats\n"),
             (
                 "profiles/local.yaml",
                 "domain: voting.test\ndocker: {swarm: true}\nenv: {TAG: dev}\n",

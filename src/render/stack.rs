@@ -440,6 +440,54 @@ fn absolutize_paths(
         }
         None => {}
     }
+    check_env_files(cx, name, svc)
+}
+
+/// The largest `env_file` docker is handed.
+pub const MAX_ENV_FILE_BYTES: u64 = 1 << 20;
+
+/// Every `env_file` is a regular file inside the project (or listed under `read_outside:`),
+/// bounded: docker reads it when it deploys, and a FIFO or a device there would hang the deploy
+/// (a missing one with `required: false` is fine, as in compose).
+fn check_env_files(cx: &Shaper<'_>, name: &str, svc: &Mapping) -> Result<(), ConfigError> {
+    let files: Vec<(String, bool)> = match svc.get("env_file") {
+        Some(Value::String(f)) => vec![(f.clone(), true)],
+        Some(Value::Sequence(v)) => v
+            .iter()
+            .filter_map(|f| match f {
+                Value::String(s) => Some((s.clone(), true)),
+                Value::Mapping(m) => Some((
+                    m.get("path")?.as_str()?.to_string(),
+                    m.get("required").and_then(Value::as_bool).unwrap_or(true),
+                )),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let scope = cx.input.profile.scope(cx.input.project);
+    for (f, required) in files {
+        let shown = f
+            .strip_prefix(&format!("{}/", cx.input.project.root.display()))
+            .unwrap_or(&f)
+            .to_string();
+        let why = match scope.open(Path::new(&f)) {
+            Ok(o) if o.len > MAX_ENV_FILE_BYTES => format!(
+                "is larger than devenv's limit of {MAX_ENV_FILE_BYTES} bytes for an env file"
+            ),
+            Ok(_) => continue,
+            Err(crate::contained::ReadError::NotFound { .. }) if !required => continue,
+            Err(crate::contained::ReadError::NotFound { .. }) => "does not exist".to_string(),
+            Err(e) => e.to_string().replacen(&format!("`{f}` "), "", 1),
+        };
+        return Err(cx
+            .err(
+                Some(name),
+                "env_file",
+                format!("services.{name}.env_file `{shown}` {why}"),
+            )
+            .hint("an env_file is a file of the project, relative to its root; `required: false` makes one optional"));
+    }
     Ok(())
 }
 

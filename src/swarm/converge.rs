@@ -4,7 +4,6 @@
 //! it passes). A missing image, a crash loop, an unschedulable task or a paused/rolled-back
 //! update fail fast; a timeout says what was still pending, with the failing services' logs.
 
-use crate::swarm::docker::Apply;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant, SystemTime};
@@ -12,6 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use super::docker::{Docker, ServiceInspect, TaskLine, parse_lines};
+
+/// Failed attempts of a service's current version after which it counts as crash-looping (when
+/// they do not fail the same way twice first): `up --max-failures`' default too.
+pub const MAX_FAILURES: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -35,7 +38,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             timeout: Duration::from_secs(300),
-            max_failures: 4,
+            max_failures: MAX_FAILURES,
             poll: Duration::from_millis(250),
             unschedulable_grace: Duration::from_secs(5),
             progress: true,
@@ -455,12 +458,31 @@ pub fn snapshot(
     Ok((inspects, tasks))
 }
 
+/// The one change a deploy may need while it converges, as its own step: on a single node, a task
+/// stuck on "host-mode port already in use" while no container holds the port is a stale
+/// reservation of docker 20.10's scheduler, which a forced update of the service clears.
+pub fn clear_stale_reservation(
+    x: &mut crate::exec::Executor<'_>,
+    docker: &Docker<'_>,
+    service: &str,
+) -> anyhow::Result<()> {
+    crate::ui::debug(&format!(
+        "{service}: no container holds its ports; clearing the scheduler's stale reservation"
+    ));
+    crate::swarm::docker::Apply::docker_raw(
+        x,
+        docker,
+        ["service", "update", "--force", "--detach", service],
+    )?;
+    Ok(())
+}
+
 /// Watches `services` (short names) of `stack` until all are ready, one fails, or the timeout.
-/// Its one change is the executor's: on a single node, a forced update that clears a stale
-/// host-port reservation docker 20.10 keeps.
+/// It only looks; when it finds a stale host-port reservation it asks `stale` (the caller runs
+/// [`clear_stale_reservation`] through its executor).
 pub fn watch(
     docker: &Docker<'_>,
-    x: &mut crate::exec::Executor<'_>,
+    stale: &mut dyn FnMut(&str) -> anyhow::Result<()>,
     stack: &str,
     services: &[String],
     since: SystemTime,
@@ -509,13 +531,7 @@ pub fn watch(
                     } else if !other.is_empty() {
                         holders.insert(f.clone(), other.join(", "));
                     } else if nudged.insert(f.clone()) {
-                        crate::ui::debug(&format!(
-                            "{f}: no container holds its ports; clearing the scheduler's stale reservation"
-                        ));
-                        let _ = x.docker_raw(
-                            docker,
-                            ["service", "update", "--force", "--detach", f.as_str()],
-                        )?;
+                        stale(f)?;
                         unschedulable_since.insert(f.clone(), Instant::now());
                     }
                 }

@@ -168,6 +168,10 @@ pub fn deploy_args(file: &Path, stack: &str, registry: bool) -> Vec<String> {
     args
 }
 
+/// The longest one `docker stack deploy` may take (it only sends the stack to the swarm; the
+/// services converge after).
+pub const DEPLOY_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// `docker stack deploy`, retrying docker's own teardown races for up to `patience`.
 pub fn stack_deploy(
     x: &mut Executor<'_>,
@@ -181,11 +185,27 @@ pub fn stack_deploy(
     let start = Instant::now();
     let mut said = false;
     loop {
-        let o = x.docker_raw(docker, args.clone())?;
-        if o.ok() {
+        // bounded: a deploy that hangs (docker reading a file that never ends) is stopped and
+        // said, never waited for forever
+        let mut lines = Vec::new();
+        let status = x
+            .run_streamed(&docker.cmd(args.clone()), DEPLOY_TIMEOUT, &mut |l| {
+                lines.push(l.to_string())
+            })
+            .map_err(|e| anyhow::anyhow!("cannot run docker ({}): {e}", docker.program))?;
+        let Some(status) = status else {
+            return Err(crate::error::UserError::new(format!(
+                "`docker stack deploy` of {stack} did not finish within {} s and was stopped",
+                DEPLOY_TIMEOUT.as_secs()
+            ))
+            .hint("docker may be reading a file that never ends (a FIFO as an env_file?), or the engine does not answer: `docker info`")
+            .code(crate::error::EXIT_TIMEOUT)
+            .into());
+        };
+        if status == 0 {
             return Ok(());
         }
-        let err = o.stderr_str();
+        let err = lines.join("\n");
         if transient(&err) && start.elapsed() < patience {
             if !said {
                 crate::ui::info(&format!(
@@ -199,7 +219,7 @@ pub fn stack_deploy(
         }
         return Err(docker.explain(super::docker::DockerError {
             command: super::docker::display_docker(&docker.cmd(args)),
-            status: o.status,
+            status,
             stderr: err,
         }));
     }

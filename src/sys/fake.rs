@@ -56,6 +56,8 @@ struct FakeInner {
     homes: BTreeMap<u32, PathBuf>,
     /// What each `run_fed` was fed, in order.
     fed: Vec<Vec<u8>>,
+    /// Any effect fails the test at once (a dry run must reach none).
+    strict: bool,
     platform: Option<Platform>,
     ipvs: Option<bool>,
     admin: bool,
@@ -191,6 +193,17 @@ impl FakeSys {
                 _ => None,
             })
             .collect()
+    }
+    /// A machine on which any effect fails the test where it happens: what a dry run runs on.
+    pub fn forbid_effects(self) -> Self {
+        self.inner.lock().unwrap().strict = true;
+        self
+    }
+    fn effect(&self, what: &str) {
+        assert!(
+            !self.inner.lock().unwrap().strict,
+            "an effect on a machine that forbids them: {what}"
+        );
     }
     /// What each streamed input was (`docker cp -`'s tar), in order.
     pub fn fed(&self) -> Vec<Vec<u8>> {
@@ -356,6 +369,7 @@ impl Facts for FakeSys {
 
 impl Effects for FakeSys {
     fn run(&self, _t: Token, cmd: &Cmd) -> std::io::Result<Output> {
+        self.effect("run");
         Ok(self.log_command(&cmd.display(), true))
     }
     fn run_fed(
@@ -364,12 +378,14 @@ impl Effects for FakeSys {
         cmd: &Cmd,
         feed: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
     ) -> std::io::Result<Output> {
+        self.effect("run_fed");
         let mut data = Vec::new();
         feed(&mut data)?;
         self.inner.lock().unwrap().fed.push(data);
         self.run(t, cmd)
     }
     fn run_attached(&self, t: Token, cmd: &Cmd) -> std::io::Result<i32> {
+        self.effect("run_attached");
         self.run(t, cmd).map(|o| o.status)
     }
     fn run_streamed(
@@ -379,6 +395,7 @@ impl Effects for FakeSys {
         _timeout: std::time::Duration,
         line: &mut dyn FnMut(&str),
     ) -> std::io::Result<Option<i32>> {
+        self.effect("run_streamed");
         let o = self.run(t, cmd)?;
         for l in o.stdout_str().lines().chain(o.stderr_str().lines()) {
             line(l);
@@ -394,6 +411,7 @@ impl Effects for FakeSys {
         _mode: Option<u32>,
         _owner: Owner,
     ) -> std::io::Result<()> {
+        self.effect("write_file");
         let mut i = self.inner.lock().unwrap();
         i.effects.push(Effect::Write {
             path: path.to_path_buf(),
@@ -403,6 +421,7 @@ impl Effects for FakeSys {
         Ok(())
     }
     fn create_file(&self, t: Token, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        self.effect("create_file");
         if self.exists(path) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
@@ -412,12 +431,14 @@ impl Effects for FakeSys {
         self.write_file(t, path, data, None, Owner::User)
     }
     fn remove_file(&self, _t: Token, path: &Path) -> std::io::Result<()> {
+        self.effect("remove_file");
         let mut i = self.inner.lock().unwrap();
         i.effects.push(Effect::Remove(path.to_path_buf()));
         i.files.remove(path);
         Ok(())
     }
     fn create_dir_all(&self, _t: Token, path: &Path, _mode: Option<u32>) -> std::io::Result<()> {
+        self.effect("create_dir_all");
         let mut i = self.inner.lock().unwrap();
         if !i.dirs.contains(path) {
             i.effects.push(Effect::MkdirAll(path.to_path_buf()));
@@ -436,6 +457,7 @@ impl Effects for FakeSys {
         files: &[(crate::name::RelPath, String)],
         _kind: crate::fsutil::OutputDir,
     ) -> anyhow::Result<crate::fsutil::OutputReport> {
+        self.effect("write_output");
         let mut out = crate::fsutil::OutputReport::default();
         for (rel, content) in files {
             let p = rel.under(dir);
@@ -450,6 +472,7 @@ impl Effects for FakeSys {
         w: HostsWrite<'_>,
         _opts: &crate::hosts::write::Options,
     ) -> anyhow::Result<crate::hosts::write::Outcome> {
+        self.effect("write_hosts");
         let changes = !w.edit.is_noop(&w.before);
         let data = w.edit.materialize(&w.before);
         let mut i = self.inner.lock().unwrap();
@@ -470,6 +493,7 @@ impl Effects for FakeSys {
         })
     }
     fn lock(&self, _t: Token, path: &Path) -> std::io::Result<FileLock> {
+        self.effect("lock");
         self.inner
             .lock()
             .unwrap()
@@ -478,6 +502,7 @@ impl Effects for FakeSys {
         Ok(FileLock(None))
     }
     fn on_interrupt(&self, _t: Token, cmds: Vec<Cmd>) -> crate::exec::interrupt::Guard {
+        self.effect("on_interrupt");
         self.inner
             .lock()
             .unwrap()
@@ -486,6 +511,7 @@ impl Effects for FakeSys {
         crate::exec::interrupt::Guard::none()
     }
     fn open_ssh(&self, _t: Token, req: &SshRequest) -> Option<crate::exec::ssh::Shared> {
+        self.effect("open_ssh");
         self.inner
             .lock()
             .unwrap()

@@ -4,12 +4,12 @@
 //! port serves, how a name resolves. Nothing here changes anything: what does is
 //! [`crate::exec::Effects`], held by the executor alone.
 //!
-//! [`RealSys`] is the real machine ([`real`]); `FakeSys` (tests only, [`fake`]) answers from a
-//! script, so every plan and every OS backend is unit-tested on any OS, without root.
+//! [`RealSys`] is the real machine ([`real`]); `FakeSys` (tests and the `test-support` feature
+//! only, [`fake`]) answers from a script, so every plan and every OS backend is unit-tested on any OS, without root.
 
 pub mod real;
 
-#[cfg(test)]
+#[cfg(any(test, feature = "test-support"))]
 pub mod fake;
 
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 pub use crate::cmd::{Cmd, Output, shell_quote};
 use crate::platform::Platform;
-#[cfg(test)]
+#[cfg(any(test, feature = "test-support"))]
 pub use fake::{FAKE_NOW, FakeSys};
 
 /// The real machine. Its facts are in [`real`]; its effects in `crate::exec::real`, reached only
