@@ -26,7 +26,9 @@ pub struct Written {
     pub changed: Vec<Copy>,
 }
 
-/// Writes the tar stream of `copies` to `out`.
+/// Writes the tar stream of `copies` to `out`: each file opened through the scope of its rule's
+/// path (so a file reached through a symlinked directory that leads out of it is skipped), and
+/// of `scope` (the project) besides.
 pub fn write(scope: &Scope, copies: &[Copy], out: &mut dyn Write) -> std::io::Result<Written> {
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
@@ -48,6 +50,11 @@ pub fn write(scope: &Scope, copies: &[Copy], out: &mut dyn Write) -> std::io::Re
             h.set_mode(0o777);
             h.set_mtime(mtime(&meta));
             b.append_link(&mut h, name, &target)?;
+            continue;
+        }
+        let rule = Scope::project(&c.within);
+        if let Err(e) = rule.locate(&c.from) {
+            w.skipped.push((c.clone(), e.to_string()));
             continue;
         }
         let f = match scope.open(&c.from) {
@@ -162,10 +169,12 @@ mod tests {
             Copy {
                 from: root.join("a.py"),
                 to: "/app/pkg/a.py".into(),
+                within: root.clone(),
             },
             Copy {
                 from: root.join("gone.py"),
                 to: "/app/gone.py".into(),
+                within: root.clone(),
             },
         ];
         #[cfg(unix)]
@@ -175,6 +184,7 @@ mod tests {
             c.push(Copy {
                 from: root.join("link"),
                 to: "/app/link".into(),
+                within: root.clone(),
             });
             c
         };
@@ -205,10 +215,12 @@ mod tests {
             Copy {
                 from: log.clone(),
                 to: "/app/app.log".into(),
+                within: root.clone(),
             },
             Copy {
                 from: log.clone(),
                 to: "/app/again.log".into(),
+                within: root.clone(),
             },
         ];
         /// Appends a forged tar entry to the log as soon as the stream starts.
@@ -260,11 +272,13 @@ mod tests {
             Copy {
                 from: fifo,
                 to: "/app/fifo".into(),
+                within: root.clone(),
             },
             // reached through a symlinked directory that leads out of the project
             Copy {
                 from: root.join("p/up/outside.txt"),
                 to: "/app/outside.txt".into(),
+                within: root.clone(),
             },
         ];
         let mut data = Vec::new();

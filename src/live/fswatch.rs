@@ -360,4 +360,72 @@ mod tests {
         }
         assert!(got.contains(&root.join("f19")));
     }
+
+    /// A directory link inside a watched tree is not followed: a change where it leads is no
+    /// event here, and nothing below it is walked.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn links_to_directories_are_never_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path().canonicalize().unwrap();
+        let root = base.join("src");
+        let outside = base.join("outside");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("outdir")).unwrap();
+        std::os::unix::fs::symlink("/usr", root.join("usrlink")).unwrap();
+        let (mut w, _) = FsWatch::new(&[Root::Tree(root.clone())], false).unwrap();
+        std::fs::write(outside.join("secret"), "x").unwrap();
+        if let Next::Changes(p) = w.next(Duration::from_millis(500)).unwrap() {
+            panic!("an event through a link: {p:?}");
+        }
+        let c = expand(std::slice::from_ref(&root), &|_| false);
+        assert!(
+            c.iter()
+                .any(|c| c.path == root.join("usrlink") && c.kind == Kind::Symlink)
+        );
+        assert!(
+            !c.iter().any(|c| c.path.starts_with(root.join("usrlink"))
+                && c.path != root.join("usrlink")),
+            "nothing below a link is walked"
+        );
+    }
+
+    /// A watched tree deleted and made again (a `git checkout`, a clean step) is watched again,
+    /// and comes back whole.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_tree_deleted_and_made_again_is_watched_again() {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path().canonicalize().unwrap();
+        let root = base.join("web");
+        std::fs::create_dir_all(&root).unwrap();
+        let (mut w, _) = FsWatch::new(&[Root::Tree(root.clone())], false).unwrap();
+        std::fs::remove_dir_all(&root).unwrap();
+        let _ = w.next(Duration::from_secs(2)).unwrap();
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("app.py"), "1").unwrap();
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            if let Next::Changes(p) = w.next(Duration::from_secs(2)).unwrap() {
+                got.extend(p);
+            }
+            if got.contains(&root) {
+                break;
+            }
+        }
+        assert!(got.contains(&root), "the tree comes back whole: {got:?}");
+        // and its new files are seen from now on
+        std::fs::write(root.join("later.py"), "2").unwrap();
+        let mut later = Vec::new();
+        for _ in 0..5 {
+            if let Next::Changes(p) = w.next(Duration::from_secs(2)).unwrap() {
+                later.extend(p);
+            }
+            if later.contains(&root.join("later.py")) {
+                break;
+            }
+        }
+        assert!(later.contains(&root.join("later.py")), "{later:?}");
+    }
 }

@@ -33,6 +33,9 @@ pub struct Copy {
     pub from: PathBuf,
     /// Absolute POSIX path in the container.
     pub to: String,
+    /// The rule's path: only a file whose real location is inside it is copied (a path reached
+    /// through a symlinked directory that leads elsewhere is not).
+    pub within: PathBuf,
 }
 
 /// What one service gets from a batch.
@@ -260,6 +263,7 @@ impl Watched {
                             w.copies.push(Copy {
                                 from: ch.path.clone(),
                                 to,
+                                within: c.rule.path.clone(),
                             });
                         }
                         match a {
@@ -310,6 +314,7 @@ impl Watched {
                         w.copies.push(Copy {
                             from: ch.path.clone(),
                             to,
+                            within: c.rule.path.clone(),
                         });
                     }
                 }

@@ -69,14 +69,24 @@ pub fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         for e in rd.flatten() {
             let p = e.path();
             let rel = p.strip_prefix(base).unwrap().to_path_buf();
-            if p.is_dir() {
+            let Ok(meta) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if meta.is_dir() {
                 m.insert(rel.join(""), Vec::new());
                 walk(base, &p, m);
-            } else {
+            } else if meta.is_file() {
                 m.insert(
                     rel,
                     std::fs::read(&p).unwrap_or_else(|_| b"<unreadable>".to_vec()),
                 );
+            } else if meta.file_type().is_symlink() {
+                // a link as where it points (never followed: it may lead to a FIFO or a device)
+                let to = std::fs::read_link(&p).unwrap_or_default();
+                m.insert(rel, format!("<link to {}>", to.display()).into_bytes());
+            } else {
+                // a FIFO, socket or device: never opened
+                m.insert(rel, b"<special>".to_vec());
             }
         }
     }
