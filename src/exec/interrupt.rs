@@ -8,6 +8,7 @@ use std::sync::Mutex;
 
 use crate::cmd::Cmd;
 
+#[cfg_attr(not(unix), allow(dead_code))]
 enum Cleanup {
     /// Programs to run (each bounded in time), in order.
     Run(Vec<Cmd>),
@@ -79,6 +80,7 @@ pub(crate) fn call_on_interrupt(f: fn()) {
 }
 
 /// Runs every cleanup (newest first: a task's before the connection it runs over).
+#[cfg_attr(not(unix), allow(dead_code))]
 fn run_all() {
     let all = std::mem::take(&mut *CLEANUPS.lock().unwrap_or_else(|e| e.into_inner()));
     for (_, c) in all.into_iter().rev() {

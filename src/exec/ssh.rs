@@ -7,9 +7,11 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+#[cfg(unix)]
+use crate::ssh::CONNECT_TIMEOUT_SECS;
 use crate::ssh::{
-    CONNECT_TIMEOUT_SECS, CONTROL_ENV, Endpoint, Keep, PERSIST_ENV, PERSIST_SECS, REAL_ENV,
-    SOCKET_ENV, exit_args, is_dial_stdio, shared_args,
+    CONTROL_ENV, Endpoint, Keep, PERSIST_ENV, PERSIST_SECS, REAL_ENV, SOCKET_ENV, exit_args,
+    is_dial_stdio, shared_args,
 };
 
 /// In the run's directory: what ssh said when the run's connection failed.

@@ -22,6 +22,10 @@ const HASH_WHOLE_BELOW: u64 = 256 << 20;
 /// symlink counts by where it points and is never followed (docker does not follow it either),
 /// a FIFO, socket or device is never opened.
 pub fn context_hash(scope: &Scope, context: &Path, spec: &BuildSpec) -> anyhow::Result<String> {
+    // the context as the scope lists it (canonical, without Windows' verbatim prefix)
+    let context = &scope
+        .dir(context)
+        .map_err(|e| anyhow::anyhow!("build context of {}: {e}", spec.service))?;
     let rules = crate::patterns::Patterns::dockerignore(scope, context);
     let mut files: Vec<(String, PathBuf, u64)> = Vec::new();
     let mut links: Vec<(String, String)> = Vec::new();
