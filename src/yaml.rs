@@ -58,7 +58,10 @@ pub fn limit_error(file: &std::path::Path, source: &str, l: &Limit) -> crate::er
     let e = crate::error::ConfigError::new(file, format!("devenv does not read this YAML: {l}"));
     let e = match l {
         Limit::TooDeep { line } => e.at(source, *line, 1),
-        Limit::TooLarge => e,
+        Limit::TooLarge => match first_alias(source) {
+            Some((line, col)) => e.at(source, line, col),
+            None => e,
+        },
     };
     e.hint(match l {
         Limit::TooDeep { .. } => {
@@ -68,6 +71,25 @@ pub fn limit_error(file: &std::path::Path, source: &str, l: &Limit) -> crate::er
             "devenv refuses YAML whose anchors and aliases multiply; write the values out"
         }
     })
+}
+
+/// Where the first alias (`*name`) is: after a space, `[`, `{` or `,`, outside comments.
+fn first_alias(source: &str) -> Option<(usize, usize)> {
+    for (n, line) in source.lines().enumerate() {
+        let code = line.split(" #").next().unwrap_or(line);
+        let b = code.as_bytes();
+        for i in 0..b.len() {
+            let before = if i == 0 { b' ' } else { b[i - 1] };
+            if b[i] == b'*'
+                && matches!(before, b' ' | b'[' | b'{' | b',')
+                && b.get(i + 1)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            {
+                return Some((n + 1, i + 1));
+            }
+        }
+    }
+    None
 }
 
 /// Parses `text` within the bounds: depth first (a scan), then size as it builds.

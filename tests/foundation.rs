@@ -669,15 +669,19 @@ fn refused_and_ignored_stack_keys() {
         &at,
         "services.redis.profiles is not accepted by docker stack deploy",
     );
-    let bad = src.replace("version: \"3.8\"", "version: \"3.8\"\nname: myblog");
-    std::fs::write(&p, &bad).unwrap();
-    let at = format!("templates/stack.yml.j2:{}", pos(&bad, "name: myblog"));
-    assert_config_error(
-        d.path(),
-        &["render", "local"],
-        &at,
-        "`name` is not accepted",
+    // compose's project name is devenv's: said, and left out
+    let named = src.replace("version: \"3.8\"", "version: \"3.8\"\nname: blog2");
+    std::fs::write(&p, &named).unwrap();
+    let o = render(d.path(), "local", &["--stack-only"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "the file's `name: blog2` is compose's project name: the stack is named myblog"
+        ),
+        "{}",
+        stderr(&o)
     );
+    assert!(!stdout(&o).contains("blog2"), "{}", stdout(&o));
     let warn = src.replace(
         "  redis:\n    image:",
         "  redis:\n    depends_on: [mongo]\n    image:",
@@ -1178,6 +1182,6 @@ fn yaml_that_would_be_bent_is_refused_with_its_position() {
         d.path(),
         &["render", "local"],
         &format!("profiles/local.yaml:{}", pos(&src, "*a")),
-        "the aliases (`*name`) expand to too much data",
+        "its aliases (`*name`) expand to more than 32 MiB",
     );
 }

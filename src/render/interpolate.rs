@@ -239,8 +239,9 @@ pub struct Failure {
     pub problem: Problem,
 }
 
-/// Interpolates every string value of `v` (keys are left alone, as in compose). A string that
-/// held a variable and now reads as a number or boolean becomes one (`replicas: ${N:-2}` → 2).
+/// Interpolates every string value of `v` (keys are left alone, as in compose). A value stays a
+/// string: where docker's loader reads a number or a boolean (`replicas: ${N:-2}`) devenv casts
+/// it afterwards, as docker does (`render::compose::cast`).
 /// `x-` extension fields are interpolated like the rest. Returns the unset variables used.
 pub fn interpolate_value(
     v: &mut Value,
@@ -272,7 +273,7 @@ fn within(
             *left = left
                 .checked_sub(out.len() as u64)
                 .ok_or_else(|| fail(Problem::TooLarge))?;
-            *v = typed(out);
+            *v = Value::String(out);
         }
         Value::Sequence(seq) => {
             for (i, item) in seq.iter_mut().enumerate() {
@@ -294,21 +295,6 @@ fn within(
         _ => {}
     }
     Ok(())
-}
-
-/// An interpolated string as YAML would have read it had it been written out: `2` a number,
-/// `true` a boolean, anything else a string.
-fn typed(s: String) -> Value {
-    if let Ok(i) = s.parse::<i64>()
-        && i.to_string() == s
-    {
-        return Value::Number(i.into());
-    }
-    match s.as_str() {
-        "true" => Value::Bool(true),
-        "false" => Value::Bool(false),
-        _ => Value::String(s),
-    }
 }
 
 #[cfg(test)]
@@ -382,15 +368,16 @@ mod tests {
     }
 
     #[test]
-    fn values_become_numbers_and_escape_round_trips() {
+    fn values_stay_strings_and_escape_round_trips() {
         let mut v: Value = serde_yaml_ng::from_str(
             "deploy: {replicas: '${N:-2}'}\nport: $PORT\nimage: a:$TAG\ncmd: echo $$HOME\n",
         )
         .unwrap();
         let mut unset = Vec::new();
         interpolate_value(&mut v, &env, "", &mut unset).unwrap();
-        assert_eq!(v["deploy"]["replicas"], Value::Number(2.into()));
-        assert_eq!(v["port"], Value::Number(8080.into()));
+        // docker's loader casts `replicas` itself (render::compose::cast); nothing else changes type
+        assert_eq!(v["deploy"]["replicas"], Value::String("2".into()));
+        assert_eq!(v["port"], Value::String("8080".into()));
         assert_eq!(v["image"], Value::String("a:1.2".into()));
         assert_eq!(v["cmd"], Value::String("echo $HOME".into()));
         let mut zero: Value = serde_yaml_ng::from_str("a: '${Z:-007}'").unwrap();

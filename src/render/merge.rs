@@ -185,7 +185,7 @@ fn merge_at(
 ) -> Result<(), MergeError> {
     match tag_of(ov) {
         Some(("reset", _)) => {
-            parent.remove(k);
+            parent.shift_remove(k);
             return Ok(());
         }
         Some(("override", inner)) => {
@@ -225,7 +225,7 @@ fn merge_value(
             for (k, v) in over {
                 match tag_of(&v) {
                     Some(("reset", _)) => {
-                        merged.remove(&k);
+                        merged.shift_remove(&k);
                     }
                     _ => {
                         merged.insert(k, strip_tags(&v));

@@ -1,6 +1,7 @@
 //! Rendering: the stack template and config templates of a profile, through minijinja with strict
 //! undefined variables, then checked and shaped for `docker stack deploy` (see [`stack`]).
 
+pub mod compose;
 pub mod interpolate;
 pub mod local;
 pub mod merge;
@@ -1042,7 +1043,7 @@ fn file_objects(
                     value,
                 });
             }
-            top.remove(&k);
+            top.shift_remove(&k);
         }
     }
     for kind in ["configs", "secrets"] {
@@ -1051,7 +1052,7 @@ fn file_objects(
             .and_then(Value::as_mapping)
             .is_some_and(Mapping::is_empty)
         {
-            doc.remove(kind);
+            doc.shift_remove(kind);
         }
     }
     Ok(secrets)
@@ -1423,7 +1424,8 @@ secrets:
         );
         assert_eq!(
             r.stack["services"]["redis"]["environment"]["A"],
-            Value::Number(9.into())
+            Value::String("9".into()),
+            "a variable's value stays a string, as docker reads it"
         );
     }
 }

@@ -12,104 +12,13 @@ use crate::error::{ConfigError, did_you_mean, locate};
 use crate::profile::{Profile, Project};
 use crate::stack::key;
 
-/// Top-level keys `docker stack deploy` accepts (plus `x-*` extensions).
+/// Top-level keys `docker stack deploy` accepts (plus `x-*` extensions); the rest is checked by
+/// [`super::compose`].
 const TOP_LEVEL: &[&str] = &[
     "version", "services", "networks", "volumes", "configs", "secrets",
 ];
 
-/// Keys that make `docker stack deploy` fail, with what to do instead.
-const REFUSED_TOP: &[(&str, &str)] = &[
-    (
-        "name",
-        "the stack name comes from `project:` in devenv.yaml (or `docker.stack` in the profile)",
-    ),
-    (
-        "include",
-        "split the stack with minijinja `{% include %}` instead",
-    ),
-];
-
-const REFUSED_SERVICE: &[(&str, &str)] = &[
-    (
-        "extends",
-        "use a minijinja macro or `{% include %}` to share service definitions",
-    ),
-    (
-        "profiles",
-        "devenv profiles replace compose profiles: wrap the service in `{% if profile == \"local\" %}`",
-    ),
-    ("scale", "use `deploy.replicas`"),
-    ("mem_limit", "use `deploy.resources.limits.memory`"),
-    (
-        "memswap_limit",
-        "swarm has no swap limit; use `deploy.resources.limits.memory`",
-    ),
-    (
-        "mem_reservation",
-        "use `deploy.resources.reservations.memory`",
-    ),
-    ("cpus", "use `deploy.resources.limits.cpus`"),
-    ("cpu_shares", "use `deploy.resources`"),
-    ("cpu_quota", "use `deploy.resources.limits.cpus`"),
-    ("cpuset", "use `deploy.resources`"),
-    ("volumes_from", "use a named volume shared by both services"),
-    (
-        "volume_driver",
-        "set the driver on the named volume under top-level `volumes:`",
-    ),
-    (
-        "pull_policy",
-        "swarm pulls when the image tag changes; use `devenv update SERVICE` to force it",
-    ),
-    (
-        "platform",
-        "use `deploy.placement.constraints: [node.platform.arch == x86_64]`",
-    ),
-    (
-        "post_start",
-        "swarm has no lifecycle hooks; run it in the entrypoint",
-    ),
-    (
-        "pre_stop",
-        "swarm has no lifecycle hooks; handle SIGTERM in the service",
-    ),
-    ("attach", "not supported by swarm"),
-    (
-        "gpus",
-        "use `deploy.resources.reservations.generic_resources`",
-    ),
-];
-
-/// Keys `docker stack deploy` accepts but ignores, with what to do instead.
-const IGNORED_SERVICE: &[(&str, &str)] = &[
-    (
-        "depends_on",
-        "swarm starts services in any order: make the service retry its dependencies (devenv waits for all of them)",
-    ),
-    (
-        "container_name",
-        "swarm names containers itself; use `devenv exec SERVICE`",
-    ),
-    ("restart", "use `deploy.restart_policy`"),
-    (
-        "links",
-        "services on the same network reach each other by service name",
-    ),
-    (
-        "external_links",
-        "services on the same network reach each other by service name",
-    ),
-    ("network_mode", "use `networks:`"),
-    ("cgroup_parent", "not supported by swarm"),
-    ("devices", "not supported by swarm services"),
-    ("security_opt", "not supported by swarm services"),
-    ("userns_mode", "not supported by swarm services"),
-    ("privileged", "not supported by swarm services"),
-    (
-        "expose",
-        "unnecessary: services on the same network reach any port",
-    ),
-];
+use super::compose::IGNORED_SERVICE;
 
 pub struct ShapeInput<'a> {
     /// The stack as rendered, merged and interpolated.
@@ -181,35 +90,23 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
     // keys swarm ignores: one line per key, naming the services that have it
     let mut ignored: Vec<(&str, Vec<String>, &str)> = Vec::new();
 
-    // top level
-    for (k, _) in &stack {
-        let Some(k) = k.as_str() else { continue };
-        if TOP_LEVEL.contains(&k) || k.starts_with("x-") {
-            continue;
-        }
-        let hint = REFUSED_TOP
-            .iter()
-            .find(|(r, _)| *r == k)
-            .map(|(_, h)| h.to_string())
-            .or_else(|| {
-                did_you_mean(k, TOP_LEVEL.iter().copied()).map(|s| format!("did you mean `{s}`?"))
-            })
-            .unwrap_or_else(|| format!("allowed: {} and x-* extensions", TOP_LEVEL.join(", ")));
+    // top level: compose's project name is devenv's, `include` is compose's own
+    if let Some(n) = stack.shift_remove("name") {
+        let ours = input.profile.stack_name(input.project);
+        notes.push(format!(
+            "the file's `name: {}` is compose's project name: the stack is named {ours} (`project:` in devenv.yaml, or `docker.stack` in the profile)",
+            n.as_str().unwrap_or_default()
+        ));
+    }
+    if stack.contains_key("include") {
         return Err(cx
-            .err(
-                None,
-                &format!("{k}:"),
-                format!("`{k}` is not accepted by docker stack deploy"),
-            )
-            .hint(hint));
+            .err(None, "include:", "`include` is not accepted by docker stack deploy".into())
+            .hint("list the included files as the profile's `overrides:`, or split the stack with minijinja `{% include %}`"));
     }
-    if !stack.contains_key("version") {
-        // docker stack deploy reads the version to pick its schema
-        let mut with_version = Mapping::new();
-        with_version.insert(key("version"), key("3.8"));
-        with_version.extend(std::mem::take(&mut stack));
-        stack = with_version;
-    }
+    let file_version = super::compose::file_version(&stack)
+        .map_err(|p| cx.err(None, "version:", p.message).hint(p.hint))?;
+    stack.shift_remove("version");
+    let _ = TOP_LEVEL;
     let Some(Value::Mapping(svcs)) = stack.get("services") else {
         return Err(cx
             .err(
@@ -288,17 +185,12 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
             ));
         };
         let mut svc = svc.clone();
+        super::compose::translate(&name, &mut svc, &mut notes).map_err(|p| {
+            cx.err(Some(&name), &format!("{}:", p.key), p.message)
+                .hint(p.hint)
+        })?;
         for (k, _) in &svc {
             let Some(k) = k.as_str() else { continue };
-            if let Some((_, hint)) = REFUSED_SERVICE.iter().find(|(r, _)| *r == k) {
-                return Err(cx
-                    .err(
-                        Some(&name),
-                        &format!("{k}:"),
-                        format!("services.{name}.{k} is not accepted by docker stack deploy"),
-                    )
-                    .hint(*hint));
-            }
             if let Some((key, hint)) = IGNORED_SERVICE.iter().find(|(r, _)| *r == k) {
                 match ignored.iter_mut().find(|(k2, _, _)| k2 == key) {
                     Some((_, names, _)) => names.push(name.clone()),
@@ -309,10 +201,10 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
         // what swarm ignores is reported (above) and left out: older docker CLIs refuse some of
         // its newer forms (`depends_on: {db: {condition: ...}}`)
         for (k, _) in IGNORED_SERVICE {
-            svc.remove(*k);
+            svc.shift_remove(*k);
         }
         absolutize_paths(&cx, &name, &mut svc, &input.project.root)?;
-        if let Some(develop) = svc.remove("develop") {
+        if let Some(develop) = svc.shift_remove("develop") {
             let rules = crate::live::rules::parse(
                 &name,
                 &develop,
@@ -356,6 +248,35 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
     if !top_secrets.is_empty() {
         stack.insert(key("secrets"), Value::Mapping(top_secrets));
     }
+    // what docker's loader casts, cast; then every key and value as docker stack deploy reads it
+    let located = |p: super::compose::Problem| {
+        let service = p
+            .path
+            .strip_prefix("services.")
+            .and_then(|r| r.split(['.', '[']).next())
+            .map(str::to_string);
+        cx.err(service.as_deref(), &format!("{}:", p.key), p.message)
+            .hint(p.hint)
+    };
+    super::compose::cast(&mut stack).map_err(located)?;
+    super::compose::check_semantics(&stack).map_err(located)?;
+    let needs = super::compose::check(&stack).map_err(located)?;
+    let version = match file_version {
+        Some(v) if needs > v => {
+            return Err(cx
+                .err(None, "version:", format!(
+                    "the stack uses keys of compose file version 3.{needs}, and its `version:` says 3.{v}"
+                ))
+                .hint(format!("raise it to \"3.{needs}\" (docker CLIs from 23.0 read 3.10 and later), or leave `version:` out")));
+        }
+        Some(v) => v,
+        None => needs.max(super::compose::DEFAULT),
+    };
+    // docker stack deploy reads the version first, to pick its schema
+    let mut with_version = Mapping::new();
+    with_version.insert(key("version"), key(&format!("3.{version}")));
+    with_version.extend(std::mem::take(&mut stack));
+    stack = with_version;
     for (k, names, hint) in ignored {
         let services = names.join(", ");
         if k == "depends_on" {
