@@ -32,6 +32,8 @@ pub struct Adoption {
     pub other_ports: Vec<(String, Option<u64>)>,
     /// `${VAR}` the files use: name, default, required (`:?`).
     pub variables: Vec<(String, Option<String>, bool)>,
+    /// The variables `.env` beside the compose file defines.
+    pub dotenv: Vec<String>,
     pub external_secrets: Vec<String>,
     pub external_configs: Vec<String>,
     pub external_networks: Vec<String>,
@@ -116,6 +118,16 @@ pub fn infer(root: &Path, project: &str, files: &[String]) -> Result<Adoption, C
     let mut sources = vec![src];
     for o in rest {
         sources.push(parse(root, o)?.1);
+    }
+    // `.env` beside the base file: what it defines is not asked for
+    let env_dir = Path::new(base.as_str())
+        .parent()
+        .map(|d| d.join(".env"))
+        .unwrap_or_else(|| std::path::PathBuf::from(".env"));
+    if let Ok(text) = crate::contained::Scope::project(root).read_string(&env_dir, 1 << 20)
+        && let Ok(vars) = crate::render::dotenv::parse(&text, &Default::default())
+    {
+        a.dotenv = vars.into_iter().map(|v| v.name).collect();
     }
     // variables of every file
     for s in &sources {
@@ -431,7 +443,25 @@ fn variables(src: &str) -> Vec<(String, Option<String>, bool)> {
                 j += 1;
             }
             let name = &src[start..j];
-            let close = src[j..].find('}').map(|k| j + k).unwrap_or(b.len());
+            // the `}` that closes this `${`, past nested ones (`${A:-${B:-x}}`)
+            let mut depth = 1;
+            let mut close = b.len();
+            let mut k = j;
+            while k < b.len() {
+                if b[k] == b'$' && b.get(k + 1) == Some(&b'{') {
+                    depth += 1;
+                    k += 2;
+                    continue;
+                }
+                if b[k] == b'}' {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = k;
+                        break;
+                    }
+                }
+                k += 1;
+            }
             let op = &src[j..close];
             let (default, required) =
                 if let Some(d) = op.strip_prefix(":-").or(op.strip_prefix('-')) {
@@ -552,7 +582,7 @@ impl Adoption {
         s
     }
 
-    fn env_block(&self, server: bool) -> String {
+    fn env_block(&self) -> String {
         if self.variables.is_empty() {
             return String::new();
         }
@@ -560,22 +590,20 @@ impl Adoption {
             "# The ${VAR}s of the stack (the environment devenv runs in fills what is not here).\nenv:\n",
         );
         for (name, default, required) in &self.variables {
-            let value = match (default, server) {
-                (Some(d), _) => yaml_str(d),
-                (None, false) => "\"\"".to_string(),
-                (None, true) => "\"\"".to_string(),
-            };
-            let note = if *required {
-                "  # required by the stack: set it"
-            } else {
-                ""
-            };
-            let name = yaml_str(name);
-            if server && default.is_none() {
-                s.push_str(&format!("  # {name}: {value}{note}\n"));
-            } else {
-                s.push_str(&format!("  {name}: {value}{note}\n"));
+            let shown = yaml_str(name);
+            if let Some(d) = default {
+                s.push_str(&format!("  {shown}: {}\n", yaml_str(d)));
+                continue;
             }
+            // never pinned: a value here would hide the environment's and `.env`'s
+            let from = if self.dotenv.iter().any(|v| v == name) {
+                "set in .env"
+            } else if *required {
+                "required by the stack: set it here, in .env or in the environment"
+            } else {
+                "not set: set it here, in .env or in the environment"
+            };
+            s.push_str(&format!("  # {shown}: \"\"   # {from}\n"));
         }
         s
     }
@@ -613,7 +641,7 @@ impl Adoption {
                     .join(", ")
             ));
         }
-        s.push_str(&self.env_block(false));
+        s.push_str(&self.env_block());
         let mut secrets = self.external_secrets.clone();
         secrets.sort();
         if !secrets.is_empty() {
@@ -657,7 +685,7 @@ impl Adoption {
                 comment(&self.project)
             ));
         }
-        s.push_str(&self.env_block(true));
+        s.push_str(&self.env_block());
         let mut secrets = self.external_secrets.clone();
         secrets.sort();
         if !secrets.is_empty() {
@@ -730,9 +758,12 @@ impl Adoption {
                 (None, true) => {
                     format!("${{{name}}} is required: set it under env: in both profiles")
                 }
-                (None, false) => {
-                    format!("${{{name}}} has no default: set it under env: (empty until then)")
+                (None, false) if self.dotenv.iter().any(|v| v == name) => {
+                    format!("${{{name}}} comes from .env")
                 }
+                (None, false) => format!(
+                    "${{{name}}} has no default: set it in .env, the environment or the profile's env: (empty until then)"
+                ),
             });
         }
         for s in &self.external_secrets {
@@ -893,9 +924,11 @@ mod tests {
         );
         assert!(local.contains("  pw: {generate: 32}"), "{local}");
         assert!(
-            local.contains("  TAG: \"\"  # required by the stack: set it"),
-            "{local}"
+            local.contains("  # TAG: \"\"   # required by the stack: set it here, in .env or in the environment"),
+            "never pinned (a value would hide the environment's): {local}"
         );
+        let parsed: crate::profile::ProfileFile = serde_yaml_ng::from_str(&local).unwrap();
+        assert!(!parsed.env.contains_key("TAG"));
         assert!(
             local.contains("overrides: [docker-compose.override.yml]"),
             "{local}"
@@ -923,5 +956,37 @@ mod tests {
         let e = infer(d.path(), "x", &["bad.yml".into()]).unwrap_err();
         assert!(e.message.contains("not valid YAML"), "{e}");
         assert!(e.line > 0);
+    }
+
+    #[test]
+    fn nested_defaults_are_read_whole_and_dotenv_is_seen() {
+        let v = variables("a: ${A:-${B:-x}}/y\nb: $C ${D:?set D}\n");
+        assert_eq!(
+            v,
+            vec![
+                ("A".into(), Some("${B:-x}".into()), false),
+                ("C".into(), None, false),
+                ("D".into(), None, true),
+            ]
+        );
+        let d = project(&[
+            (
+                "docker-compose.yml",
+                "services:\n  db:\n    image: postgres\n    environment: [\"POSTGRES_PASSWORD=${PW}\"]\n",
+            ),
+            (".env", "PW=secret\n"),
+        ]);
+        let a = infer(d.path(), "shop", &["docker-compose.yml".into()]).unwrap();
+        assert_eq!(a.dotenv, ["PW"]);
+        assert!(
+            a.local_yaml().contains("# PW: \"\"   # set in .env"),
+            "{}",
+            a.local_yaml()
+        );
+        assert!(
+            a.report().iter().any(|l| l == "${PW} comes from .env"),
+            "{:?}",
+            a.report()
+        );
     }
 }

@@ -59,6 +59,10 @@ pub struct Global {
     /// The hosts file to manage (default: the system's)
     #[arg(long, global = true, env = "DEVENV_HOSTS_FILE", value_name = "PATH")]
     pub hosts_file: Option<PathBuf>,
+    /// Read the stack's variables from FILE instead of the `.env` beside it (as compose's
+    /// --env-file); may be given more than once
+    #[arg(long, global = true, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

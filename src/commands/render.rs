@@ -18,6 +18,10 @@ pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<i32> {
     for n in &r.notes {
         crate::ui::note(n);
     }
+    // -v: where each variable's value came from
+    for (name, origin) in &r.variables {
+        crate::ui::debug(&format!("${{{name}}} from {origin}"));
+    }
     if let Some(out) = &a.out {
         if x.dry_run() {
             let lines: Vec<String> = r
@@ -48,6 +52,7 @@ pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<i32> {
             "host_mode": r.host_mode,
             "warnings": r.warnings,
             "notes": r.notes,
+            "variables": r.variables.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<String, serde_json::Value>>(),
         }))?;
         return Ok(0);
     }

@@ -167,6 +167,7 @@ impl Ctx {
                 None
             },
             env: self.sys.vars(),
+            env_files: self.g.env_file.clone(),
         }
     }
 

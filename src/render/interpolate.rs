@@ -96,9 +96,11 @@ fn expand(
                 }
             }
             _ => {
-                // a lone `$` (before a space, a digit, the end): kept, as docker does
-                out.push('$');
-                *pos += 1;
+                // a lone `$` (before a space, a digit, the end): docker refuses it too
+                let rest: String = c[*pos..].iter().take(12).collect();
+                return Err(Problem::Syntax(format!(
+                    "`{rest}`: a `$` that starts no variable (write `$$` for a literal `$`)"
+                )));
             }
         }
     }
@@ -329,7 +331,12 @@ mod tests {
         assert_eq!(run("${NOPE:-${PORT}}").0.unwrap(), "8080");
         assert_eq!(run("${NOPE:-a ${TAG} b}").0.unwrap(), "a 1.2 b");
         assert_eq!(run("$$HOME and $$").0.unwrap(), "$HOME and $");
-        assert_eq!(run("cost: 5$ $1").0.unwrap(), "cost: 5$ $1");
+        assert!(
+            matches!(run("cost: 5$ $1").0, Err(Problem::Syntax(_))),
+            "docker refuses a lone `$`"
+        );
+        assert!(matches!(run("end$").0, Err(Problem::Syntax(_))));
+        assert_eq!(run("cost: 5$$").0.unwrap(), "cost: 5$");
         assert_eq!(
             run("{{.Node.Hostname}}-{{.Task.Slot}}").0.unwrap(),
             "{{.Node.Hostname}}-{{.Task.Slot}}"

@@ -2,6 +2,7 @@
 //! undefined variables, then checked and shaped for `docker stack deploy` (see [`stack`]).
 
 pub mod compose;
+pub mod dotenv;
 pub mod interpolate;
 pub mod local;
 pub mod merge;
@@ -26,6 +27,8 @@ pub struct Facts {
     /// The environment devenv runs in: what `${VAR}` in the stack reads after the profile's
     /// `env:` (as docker would read it).
     pub env: BTreeMap<String, String>,
+    /// `--env-file FILE…`: read instead of the `.env` beside the stack file, as compose does.
+    pub env_files: Vec<PathBuf>,
 }
 
 /// One secret's value as collected from its source (a file or an environment variable).
@@ -91,6 +94,8 @@ pub struct Rendered {
     pub host_mode: bool,
     /// The typed view of `stack`.
     pub view: crate::stack::Stack,
+    /// Each `${VAR}` the stack used and where its value came from (`render -v` says it).
+    pub variables: Vec<(String, String)>,
 }
 
 impl Rendered {
@@ -734,13 +739,26 @@ pub fn render(
         .unwrap_or_else(|| project.file.project.clone());
     let env = environment(&project.root, prefix.clone());
     let ctx = JValue::from(minijinja::value::Serde(&context(project, profile)?));
+    let dotenv = load_dotenv(project, &facts)?;
+    let used: std::cell::RefCell<BTreeMap<String, String>> = Default::default();
+    let profile_shown = display_rel(&project.root, &profile.path);
+    // compose's order: the profile's `env:` (devenv's own, explicit), the environment devenv
+    // runs in, then `.env` (or `--env-file`), then the file's own default
     let lookup = |name: &str| -> Option<String> {
-        profile
-            .file
-            .env
-            .get(name)
-            .map(|v| v.0.clone())
-            .or_else(|| facts.env.get(name).cloned())
+        let (value, origin) = if let Some(v) = profile.file.env.get(name) {
+            (v.0.clone(), format!("env: of {profile_shown}"))
+        } else if let Some(v) = facts.env.get(name) {
+            (v.clone(), "the environment".to_string())
+        } else if let Some((v, origin)) = dotenv.get(name) {
+            (v.clone(), origin.clone())
+        } else {
+            used.borrow_mut()
+                .entry(name.to_string())
+                .or_insert_with(|| "not set".into());
+            return None;
+        };
+        used.borrow_mut().insert(name.to_string(), origin);
+        Some(value)
     };
     let mut warnings = Vec::new();
 
@@ -857,7 +875,53 @@ pub fn render(
         notes,
         file_secrets,
         host_mode,
+        variables: used.into_inner().into_iter().collect(),
     })
+}
+
+/// The variables of `.env` beside the stack file (or of the `--env-file`s instead), each with
+/// where it is defined. A file that is not there is none; one devenv cannot read, or a line that
+/// is no variable, is an error naming it.
+fn load_dotenv(
+    project: &Project,
+    facts: &Facts,
+) -> Result<BTreeMap<String, (String, String)>, ConfigError> {
+    let dir = project
+        .root
+        .join(&project.file.stack)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| project.root.clone());
+    let (files, explicit): (Vec<PathBuf>, bool) = if facts.env_files.is_empty() {
+        (vec![dir.join(".env")], false)
+    } else {
+        (facts.env_files.clone(), true)
+    };
+    let mut out = BTreeMap::new();
+    for f in files {
+        let scope = if explicit {
+            project.scope().with_outside(std::slice::from_ref(&f))
+        } else {
+            project.scope()
+        };
+        let text = match scope.read_string(&f, crate::render::stack::MAX_ENV_FILE_BYTES) {
+            Ok(t) => t,
+            Err(ReadError::NotFound { .. }) if !explicit => continue,
+            Err(e) => {
+                return Err(ConfigError::new(&f, e.to_string()).hint(e.hint()));
+            }
+        };
+        let shown = display_rel(&project.root, &f);
+        let vars = dotenv::parse(&text, &facts.env).map_err(|e| {
+            ConfigError::new(&f, e.message.clone())
+                .at(&text, e.line, 1)
+                .hint("a line of an env file is KEY=VALUE (or a `#` comment)")
+        })?;
+        for v in vars {
+            out.insert(v.name, (v.value, format!("{shown}:{}", v.line)));
+        }
+    }
+    Ok(out)
 }
 
 fn secret_ref(stack_name: &str, salt: &[u8], s: &SecretInput) -> SecretRef {
@@ -1170,6 +1234,7 @@ mod pipeline_tests {
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
+                env_files: Vec::new(),
             };
             render(&project, &profile, facts, &[], b"0123456789abcdef")
         }
@@ -1427,5 +1492,70 @@ secrets:
             Value::String("9".into()),
             "a variable's value stays a string, as docker reads it"
         );
+    }
+
+    #[test]
+    fn variables_come_from_the_profile_the_environment_dotenv_then_defaults() {
+        let p = P::new(&[
+            ("devenv.yaml", "project: shop\nstack: docker-compose.yml\n"),
+            (
+                "docker-compose.yml",
+                "services:\n  web:\n    image: \"busybox:${TAG}\"\n    environment:\n      PW: ${PW}\n      MODE: ${MODE:-dev}\n      HOST: ${HOST}\n      MISSING: ${MISSING:-fallback}\n    command: [sleep, \"${N}\"]\n    deploy: {replicas: \"${R}\"}\n",
+            ),
+            (
+                ".env",
+                "PW=from-dotenv\nMODE=dotenv-mode\nTAG=dotenv-tag\nN=5\nR=2\n",
+            ),
+            (
+                "profiles/local.yaml",
+                "domain: shop.test\ndocker: {swarm: true}\nenv: {TAG: \"1.2\"}\n",
+            ),
+        ]);
+        let r = p
+            .render("local", &[("MODE", "shell-mode"), ("HOST", "h")])
+            .unwrap();
+        let web = &r.stack["services"]["web"];
+        assert_eq!(web["image"], Value::from("busybox:1.2"), "the profile wins");
+        assert_eq!(
+            web["environment"]["MODE"],
+            Value::from("shell-mode"),
+            "then the environment"
+        );
+        assert_eq!(
+            web["environment"]["PW"],
+            Value::from("from-dotenv"),
+            "then .env"
+        );
+        assert_eq!(
+            web["environment"]["MISSING"],
+            Value::from("fallback"),
+            "then the default"
+        );
+        assert_eq!(
+            web["command"][1],
+            Value::from("5"),
+            "a command's item stays a string"
+        );
+        assert_eq!(
+            web["deploy"]["replicas"],
+            Value::from(2),
+            "replicas is cast, as docker casts it"
+        );
+        let origin = |n: &str| {
+            r.variables
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, o)| o.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(origin("TAG"), "env: of profiles/local.yaml");
+        assert_eq!(origin("MODE"), "the environment");
+        assert_eq!(origin("PW"), ".env:1");
+        assert_eq!(origin("MISSING"), "not set");
+        // a line of .env that is no variable is named
+        std::fs::write(p.dir.path().join(".env"), "PW=x\nnot a variable\n").unwrap();
+        let e = p.render("local", &[]).unwrap_err();
+        let ce = e.downcast_ref::<ConfigError>().unwrap();
+        assert!(ce.file.ends_with(".env") && ce.line == 2, "{ce:?}");
     }
 }
