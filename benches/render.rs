@@ -58,6 +58,7 @@ fn main() {
     let facts = devenv::render::Facts {
         ipvs: Some(false),
         env: Default::default(),
+        env_files: Vec::new(),
     };
 
     let mut inproc = Vec::new();
