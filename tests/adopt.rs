@@ -639,3 +639,140 @@ fn an_app_is_adopted_and_its_tasks_run_once_fail_loudly_and_run_on_demand() {
         "{status}"
     );
 }
+
+/// One case of tests/data/merge-rules.yaml.
+#[derive(serde::Deserialize)]
+struct MergeCase {
+    rule: String,
+    base: String,
+    #[serde(rename = "override")]
+    over: String,
+    #[serde(default)]
+    expect: serde_yaml_ng::Mapping,
+    #[serde(default)]
+    absent: Vec<String>,
+    error: Option<String>,
+}
+
+/// The value at a dotted path of a rendered stack (`services.web.deploy.labels`).
+fn at<'a>(doc: &'a serde_yaml_ng::Value, path: &str) -> Option<&'a serde_yaml_ng::Value> {
+    path.split('.').try_fold(doc, |v, k| v.get(k))
+}
+
+/// Compose's merge rules (compose-go's own cases), each through a profile's override file and
+/// through its `services:` section: what `devenv render` writes is what the case expects, or the
+/// render is refused with the case's message and its place.
+#[test]
+fn merge_rules_are_composes() {
+    if !require("the docker CLI", have("docker")) {
+        return;
+    }
+    let table: Vec<MergeCase> = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(repo().join("tests/data/merge-rules.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert!(table.len() >= 30, "the table has {} cases", table.len());
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for case in &table {
+        let only_services = case
+            .over
+            .lines()
+            .all(|l| l.starts_with(' ') || l.starts_with("services:") || l.trim().is_empty());
+        let modes: &[&str] = if only_services {
+            &["override file", "profile services"]
+        } else {
+            &["override file"]
+        };
+        for mode in modes {
+            runs += 1;
+            let d = tempfile::tempdir().unwrap();
+            let mut profile =
+                "docker: {swarm: true}\ndomain: m.test\nhosts: [m.test]\n".to_string();
+            if *mode == "override file" {
+                profile.push_str("overrides: [override.yml]\n");
+                std::fs::write(d.path().join("override.yml"), &case.over).unwrap();
+            } else {
+                profile.push_str(&case.over);
+            }
+            write(
+                d.path(),
+                &[
+                    (
+                        "devenv.yaml",
+                        "project: m\nstack: stack.yml\ndefault_profile: local\n".into(),
+                    ),
+                    ("stack.yml", case.base.clone()),
+                    ("profiles/local.yaml", profile),
+                ],
+            );
+            let o = devenv()
+                .args([
+                    "-C",
+                    d.path().to_str().unwrap(),
+                    "render",
+                    "local",
+                    "--stack-only",
+                ])
+                .output()
+                .unwrap();
+            let what = format!("{} ({mode})", case.rule);
+            if let Some(want) = &case.error {
+                let err = stderr(&o);
+                let file = if *mode == "override file" {
+                    "override.yml:"
+                } else {
+                    "profiles/local.yaml:"
+                };
+                if o.status.success() || !err.contains(want.as_str()) || !err.contains(file) {
+                    failures.push(format!(
+                        "{what}: expected a refusal at {file} saying {want:?}, got exit {:?}:\n{err}",
+                        o.status.code()
+                    ));
+                }
+                continue;
+            }
+            if !o.status.success() {
+                failures.push(format!("{what}: render failed:\n{}", stderr(&o)));
+                continue;
+            }
+            let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&stdout(&o)).unwrap();
+            // and docker reads the merged stack
+            let file = d.path().join("rendered.yml");
+            std::fs::write(&file, stdout(&o)).unwrap();
+            let check = std::process::Command::new("docker")
+                .args(["stack", "config", "-c"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            if !check.status.success() {
+                failures.push(format!(
+                    "{what}: docker stack config refuses the merged stack: {}",
+                    stderr(&check)
+                ));
+            }
+            for (path, want) in &case.expect {
+                let path = path.as_str().unwrap();
+                match at(&doc, path) {
+                    Some(got) if got == want => {}
+                    got => failures.push(format!(
+                        "{what}: {path} is {}, expected {}",
+                        serde_yaml_ng::to_string(&got).unwrap().trim(),
+                        serde_yaml_ng::to_string(want).unwrap().trim()
+                    )),
+                }
+            }
+            for path in &case.absent {
+                if let Some(got) = at(&doc, path) {
+                    failures.push(format!("{what}: {path} should be gone, is {got:?}"));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} merges differ from compose's:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}

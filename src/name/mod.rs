@@ -19,7 +19,8 @@ pub enum Kind {
     Service,
     /// A network of the stack (`STACK_NAME`).
     Network,
-    /// A named volume (`[A-Za-z0-9][A-Za-z0-9_.-]+` for the local driver).
+    /// A named volume (`[A-Za-z0-9][A-Za-z0-9_.-]*`; in a stack it is prefixed with the stack's name,
+    /// so docker's two-character minimum always holds).
     Volume,
     /// A config or secret key (`[A-Za-z0-9]` then `[A-Za-z0-9_.-]`, ending in a letter or digit).
     Object,
@@ -48,7 +49,7 @@ impl Kind {
                 "letters, digits, `-` and `_`, starting and ending with a letter or digit, at most 63 characters"
             }
             Kind::Volume => {
-                "letters, digits, `.`, `-` and `_`, starting with a letter or digit, 2 to 64 characters"
+                "letters, digits, `.`, `-` and `_`, starting with a letter or digit, at most 64 characters"
             }
             Kind::Object | Kind::Task | Kind::File => {
                 "letters, digits, `.`, `-` and `_`, starting and ending with a letter or digit, at most 64 characters"
@@ -144,7 +145,8 @@ fn valid(kind: Kind, s: &str) -> bool {
         Kind::Service | Kind::Network => {
             s.chars().all(|c| alnum(c) || c == '-' || c == '_') && s.ends_with(alnum)
         }
-        Kind::Volume => s.len() >= 2 && s.chars().all(|c| alnum(c) || "_.-".contains(c)),
+        // a stack's volume `a` is docker's `STACK_a`: one character is a name
+        Kind::Volume => s.chars().all(|c| alnum(c) || "_.-".contains(c)),
         Kind::Object | Kind::Task | Kind::File => {
             s.chars().all(|c| alnum(c) || "_.-".contains(c)) && s.ends_with(alnum)
         }
@@ -259,7 +261,11 @@ mod tests {
             );
         }
         assert!(Name::new(Kind::Volume, "db.data").is_ok());
-        assert!(Name::new(Kind::Volume, "d").is_err());
+        assert!(
+            Name::new(Kind::Volume, "d").is_ok(),
+            "a stack prefixes it: STACK_d"
+        );
+        assert!(Name::new(Kind::Volume, ".d").is_err());
         assert!(Name::new(Kind::Object, &"a".repeat(65)).is_err());
         // the message shows a newline as `\n`, never a second line
         let e = Name::new(Kind::Service, "a\nb").unwrap_err();

@@ -52,6 +52,8 @@ pub struct Field {
     pub key: &'static str,
     pub shape: Shape,
     pub since: u8,
+    /// docker refuses the mapping without it.
+    pub required: bool,
 }
 
 const fn f(key: &'static str, shape: Shape) -> Field {
@@ -59,6 +61,7 @@ const fn f(key: &'static str, shape: Shape) -> Field {
         key,
         shape,
         since: 0,
+        required: false,
     }
 }
 
@@ -67,6 +70,16 @@ const fn since(key: &'static str, shape: Shape, minor: u8) -> Field {
         key,
         shape,
         since: minor,
+        required: false,
+    }
+}
+
+const fn required(key: &'static str, shape: Shape) -> Field {
+    Field {
+        key,
+        shape,
+        since: 0,
+        required: true,
     }
 }
 
@@ -144,7 +157,7 @@ const BIND: &[Field] = &[f("propagation", Str)];
 const VOLUME_OPTS: &[Field] = &[f("nocopy", Bool)];
 const TMPFS: &[Field] = &[f("size", Int)];
 const MOUNT: &[Field] = &[
-    f("type", Str),
+    required("type", Str),
     f("source", Str),
     f("target", Str),
     f("read_only", Bool),
@@ -161,7 +174,7 @@ const SERVICE_NETWORK: &[Field] = &[
     f("ipv4_address", Str),
     f("ipv6_address", Str),
 ];
-const ULIMIT: &[Field] = &[f("hard", Int), f("soft", Int)];
+const ULIMIT: &[Field] = &[required("hard", Int), required("soft", Int)];
 const SERVICE: &[Field] = &[
     f("deploy", OrNull(&Obj(DEPLOY, false))),
     f("build", Any),
@@ -628,6 +641,18 @@ fn check_obj(
         *needs = (*needs).max(field.since);
         check_value(v, &field.shape, &here, needs)?;
     }
+    if let Some(missing) = fields.iter().find(|f| f.required && !m.contains_key(f.key)) {
+        let given: Vec<&str> = m.keys().filter_map(Value::as_str).collect();
+        return Err(problem(
+            path,
+            format!(
+                "{path} needs `{}` (it has {})",
+                missing.key,
+                given.join(", ")
+            ),
+            "docker refuses it without that key",
+        ));
+    }
     Ok(())
 }
 
@@ -1033,27 +1058,15 @@ pub fn translate(name: &str, svc: &mut Mapping, notes: &mut Vec<String>) -> Resu
             }
         }
     }
-    // extra_hosts: a name with several addresses is one line each
-    if let Some(Value::Mapping(m)) = svc.get("extra_hosts").cloned() {
-        let mut lines = Vec::new();
-        for (h, v) in &m {
-            let host = h.as_str().unwrap_or_default();
-            match v {
-                Value::Sequence(addrs) => {
-                    for a in addrs {
-                        lines.push(k(&format!(
-                            "{host}:{}",
-                            scalar_string(a).unwrap_or_default()
-                        )));
-                    }
-                }
-                other => lines.push(k(&format!(
-                    "{host}:{}",
-                    scalar_string(other).unwrap_or_default()
-                ))),
-            }
-        }
-        svc.insert(k("extra_hosts"), Value::Sequence(lines));
+    // extra_hosts: `NAME:ADDRESS` lines (a name with several addresses is one line each; a
+    // `NAME=ADDRESS` line is one docker before 25 would drop)
+    if let Some(v) = svc.get("extra_hosts")
+        && let Some(lines) = super::merge::host_lines(v)
+    {
+        svc.insert(
+            k("extra_hosts"),
+            Value::Sequence(lines.into_iter().map(Value::String).collect()),
+        );
     }
     // numbers where docker wants strings
     for key in [

@@ -69,6 +69,21 @@ pub struct BuildSpec {
     pub repository: String,
     pub args: BTreeMap<String, String>,
     pub target: Option<String>,
+    /// The other `docker build` options the service's `build:` asks for, as arguments
+    /// (`--label`, `k=v`, `--network`, `host`…).
+    pub flags: Vec<String>,
+    /// `build.additional_contexts`: a name and a directory of the project (relative to its root)
+    /// or a source docker reads itself (`docker-image://…`, a URL).
+    pub contexts: Vec<(String, BuildContext)>,
+}
+
+/// Where an additional build context comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BuildContext {
+    /// A directory of the project (hashed like the main context).
+    Dir(PathBuf),
+    /// `docker-image://…`, `https://…`, `target:…`: docker fetches it.
+    Remote(String),
 }
 
 /// The output of rendering one profile.
@@ -583,6 +598,9 @@ fn load_stack_file(
             format!("a YAML merge key (`<<:`) does not merge: {e}"),
         )
     })?;
+    if let Some(tag) = merge::unknown_tag(&doc) {
+        return Err(unknown_tag_error(ConfigError::new(&full, ""), &text, &tag));
+    }
     match doc {
         Value::Mapping(m) => {
             check_names(&m, &full, &text)?;
@@ -599,6 +617,14 @@ fn load_stack_file(
         )
         .hint("a stack starts with `services:`")),
     }
+}
+
+/// A YAML tag compose does not know, at its place: docker would deploy the value as if it were
+/// not there.
+fn unknown_tag_error(e: ConfigError, text: &str, tag: &str) -> ConfigError {
+    let mut e = e.at_text(text, tag);
+    e.message = format!("`{tag}` is a YAML tag neither compose nor devenv knows");
+    e.hint("compose reads two tags: `!reset` (remove the value) and `!override` (replace it whole); quote a value that starts with `!`")
 }
 
 /// Every name a stack-like file gives its services, networks, volumes, configs and secrets is
@@ -628,9 +654,20 @@ pub fn check_names(doc: &Mapping, file: &Path, source: &str) -> Result<(), Confi
                 .at_text(source, &format!("{section}:")));
             };
             if let Err(e) = Name::new(kind, name) {
-                return Err(ConfigError::new(file, format!("{section}: {e}"))
-                    .at_text(source, name)
-                    .hint("docker refuses such a name, and devenv never turns it into a file or a key"));
+                // the name where its section starts (not the same letters in an earlier key)
+                let from = source
+                    .match_indices(&format!("{section}:"))
+                    .find(|(i, _)| *i == 0 || source[..*i].ends_with('\n'))
+                    .map(|(i, _)| i)
+                    .unwrap_or(0);
+                let e = ConfigError::new(file, format!("{section}: {e}"));
+                let e = match crate::error::locate(source, name, from) {
+                    Some((l, c)) => e.at(source, l, c),
+                    None => e.at_text(source, name),
+                };
+                return Err(e.hint(
+                    "docker refuses such a name, and devenv never turns it into a file or a key",
+                ));
             }
         }
     }
@@ -763,6 +800,7 @@ pub fn render(
     let mut warnings = Vec::new();
 
     let (mut doc, template_src) = load_stack_file(&env, &project.root, &project.file.stack, &ctx)?;
+    merge::resolve(&mut doc);
     let template_path = project.root.join(&project.file.stack);
     interpolate_doc(
         &mut doc,
@@ -994,10 +1032,25 @@ fn apply_profile(
         Value::Mapping(profile.file.services.clone()),
     );
     check_names(&over, &profile.path, &profile.source)?;
-    for k in profile.file.services.keys() {
+    if let Some(tag) = merge::unknown_tag(&Value::Mapping(over.clone())) {
+        return Err(unknown_tag_error(
+            ConfigError::new(&profile.path, ""),
+            &profile.source,
+            &tag,
+        ));
+    }
+    for (k, v) in &profile.file.services {
         let name = k.as_str().unwrap_or_default();
-        if !names.iter().any(|n| n == name) {
-            return Err(unknown("services", name));
+        // a service of this profile only: it says what it runs (a change to a service that is
+        // not there is more likely a misspelt name)
+        let new_service = ["image", "build"].iter().any(|key| v.get(key).is_some());
+        if !new_service && !names.iter().any(|n| n == name) {
+            let e = unknown("services", name);
+            let hint = format!(
+                "{}; a service only this profile runs says what it runs (`image:` or `build:`)",
+                e.hint.clone().unwrap_or_default()
+            );
+            return Err(e.hint(hint));
         }
     }
     interpolate_doc(&mut over, &profile.path, &profile.source, lookup, warnings)?;
@@ -1398,6 +1451,74 @@ secrets:
             Value::Number(4.into())
         );
         assert!(!r.notes.iter().any(|n| n.contains("replica here")));
+    }
+
+    /// `build:` options docker build has become its arguments (and count in the content tag);
+    /// one it has not is refused with the reason.
+    #[test]
+    fn build_options_are_docker_builds() {
+        let p = P::new(&[
+            ("devenv.yaml", "project: b\nstack: compose.yml\n"),
+            (
+                "profiles/local.yaml",
+                "domain: b.test\ndocker: {swarm: true}\n",
+            ),
+            ("app/Dockerfile", "FROM scratch\n"),
+            ("shared/x", "x"),
+            (
+                "compose.yml",
+                "services:\n  app:\n    build:\n      context: ./app\n      labels: {a: '1'}\n      network: host\n      extra_hosts: ['reg.test=10.0.0.2']\n      no_cache: true\n      additional_contexts: {shared: ./shared, base: 'docker-image://alpine:3'}\n",
+            ),
+        ]);
+        let r = p.render("local", &[]).unwrap();
+        let b = &r.builds[0];
+        assert_eq!(
+            b.flags,
+            [
+                "--label",
+                "a=1",
+                "--network",
+                "host",
+                "--add-host",
+                "reg.test:10.0.0.2",
+                "--no-cache"
+            ]
+        );
+        assert_eq!(
+            b.contexts,
+            [
+                ("shared".to_string(), BuildContext::Dir("shared".into())),
+                (
+                    "base".to_string(),
+                    BuildContext::Remote("docker-image://alpine:3".into())
+                )
+            ]
+        );
+        let project = Project::load(p.dir.path()).unwrap();
+        let scope = project.scope();
+        let dir = scope.dir(Path::new("app")).unwrap();
+        let tag = crate::swarm::build::context_hash(&scope, &dir, b).unwrap();
+        std::fs::write(p.dir.path().join("shared/x"), "y").unwrap();
+        assert_ne!(
+            crate::swarm::build::context_hash(&scope, &dir, b).unwrap(),
+            tag,
+            "an additional context's files count"
+        );
+        std::fs::write(
+            p.dir.path().join("compose.yml"),
+            "services:\n  app:\n    build:\n      context: ./app\n      secrets: [npmrc]\n",
+        )
+        .unwrap();
+        let e = p.render("local", &[]).unwrap_err();
+        let ce = e.downcast_ref::<ConfigError>().unwrap();
+        assert_eq!((ce.line, ce.column), (5, 7), "{ce:?}");
+        assert!(
+            ce.hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("docker buildx build"),
+            "{ce:?}"
+        );
     }
 
     #[test]

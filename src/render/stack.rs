@@ -492,6 +492,8 @@ fn build_spec(
         repository,
         args: BTreeMap::new(),
         target: None,
+        flags: Vec::new(),
+        contexts: Vec::new(),
     };
     match b {
         Value::String(s) => spec.context = PathBuf::from(s.trim_start_matches("./")),
@@ -518,7 +520,66 @@ fn build_spec(
                             spec.args.insert(k.to_string(), v.to_string());
                         }
                     }
+                    (key @ ("labels" | "extra_hosts" | "additional_contexts"), v) => {
+                        let pairs = build_pairs(v, key == "extra_hosts").ok_or_else(|| {
+                            cx.err(
+                                Some(name),
+                                &format!("{key}:"),
+                                format!("services.{name}.build.{key} must be a list of `KEY=VALUE` or a mapping"),
+                            )
+                        })?;
+                        for (k, v) in pairs {
+                            match key {
+                                "labels" => {
+                                    spec.flags.extend(["--label".into(), format!("{k}={v}")])
+                                }
+                                "extra_hosts" => {
+                                    spec.flags.extend(["--add-host".into(), format!("{k}:{v}")])
+                                }
+                                _ => spec.contexts.push((k, build_context(&v))),
+                            }
+                        }
+                    }
+                    ("network", Value::String(s)) => {
+                        spec.flags.extend(["--network".into(), s.clone()])
+                    }
+                    ("shm_size", v @ (Value::String(_) | Value::Number(_))) => {
+                        spec.flags.extend(["--shm-size".into(), scalar_string(v)])
+                    }
+                    ("cache_from", Value::Sequence(items)) => {
+                        for i in items {
+                            spec.flags.extend(["--cache-from".into(), scalar_string(i)]);
+                        }
+                    }
+                    ("no_cache", Value::Bool(b)) => {
+                        if *b {
+                            spec.flags.push("--no-cache".into())
+                        }
+                    }
+                    ("pull", Value::Bool(b)) => {
+                        if *b {
+                            spec.flags.push("--pull".into())
+                        }
+                    }
+                    ("platforms", Value::Sequence(p)) if p.len() == 1 => spec
+                        .flags
+                        .extend(["--platform".into(), scalar_string(&p[0])]),
+                    ("platform", Value::String(p)) => {
+                        spec.flags.extend(["--platform".into(), p.clone()])
+                    }
                     (other, _) => {
+                        let why = match other {
+                            "secrets" | "ssh" => {
+                                "BuildKit's build secrets and SSH forwarding are not passed by devenv build; build the image with `docker buildx build` and give the service its `image:`"
+                            }
+                            "platforms" => {
+                                "one engine builds one platform: give one (`platforms: [linux/amd64]`)"
+                            }
+                            "tags" => {
+                                "devenv tags the image with its content hash; push other tags with `docker tag`"
+                            }
+                            _ => "docker build has no such option (or devenv does not pass it yet)",
+                        };
                         return Err(cx
                             .err(
                                 Some(name),
@@ -527,7 +588,7 @@ fn build_spec(
                                     "services.{name}.build.{other} is not supported by devenv build"
                                 ),
                             )
-                            .hint("supported: context, dockerfile, args, target"));
+                            .hint(format!("{why}; supported: context, dockerfile, args, target, labels, network, shm_size, extra_hosts, cache_from, no_cache, pull, platform(s), additional_contexts")));
                     }
                 }
             }
@@ -541,6 +602,37 @@ fn build_spec(
         }
     }
     Ok(spec)
+}
+
+/// A build mapping or `KEY=VALUE` list (`NAME:ADDRESS` too for `extra_hosts`) as pairs.
+fn build_pairs(v: &Value, hosts: bool) -> Option<Vec<(String, String)>> {
+    match v {
+        Value::Mapping(m) => Some(
+            m.iter()
+                .map(|(k, v)| (scalar_string(k), scalar_string(v)))
+                .collect(),
+        ),
+        Value::Sequence(items) => items
+            .iter()
+            .map(|i| {
+                let s = scalar_string(i);
+                let cut = s
+                    .split_once('=')
+                    .or_else(|| if hosts { s.split_once(':') } else { None })?;
+                Some((cut.0.to_string(), cut.1.to_string()))
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// An additional build context: a source docker fetches, or a directory of the project.
+fn build_context(v: &str) -> crate::render::BuildContext {
+    if v.contains("://") || v.starts_with("target:") {
+        crate::render::BuildContext::Remote(v.to_string())
+    } else {
+        crate::render::BuildContext::Dir(PathBuf::from(v.trim_start_matches("./")))
+    }
 }
 
 fn scalar_string(v: &Value) -> String {

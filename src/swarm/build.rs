@@ -11,7 +11,7 @@ use crate::contained::{EntryKind, Scope};
 use crate::error::UserError;
 use crate::exec::Executor;
 use crate::profile::Project;
-use crate::render::{BuildSpec, Rendered};
+use crate::render::{BuildContext, BuildSpec, Rendered};
 
 /// The largest file of a build context devenv hashes (docker sends it all; a file this large is
 /// hashed by its size and time instead of its bytes).
@@ -22,6 +22,37 @@ const HASH_WHOLE_BELOW: u64 = 256 << 20;
 /// symlink counts by where it points and is never followed (docker does not follow it either),
 /// a FIFO, socket or device is never opened.
 pub fn context_hash(scope: &Scope, context: &Path, spec: &BuildSpec) -> anyhow::Result<String> {
+    let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+    hash_tree(&mut h, scope, context, spec)?;
+    for (name, c) in &spec.contexts {
+        h.update(format!("\0context {name}\0").as_bytes());
+        match c {
+            BuildContext::Dir(d) => {
+                let dir = scope.dir(d).map_err(|e| {
+                    anyhow::anyhow!("build context `{name}` of {}: {e}", spec.service)
+                })?;
+                hash_tree(&mut h, scope, &dir, spec)?;
+            }
+            BuildContext::Remote(r) => h.update(r.as_bytes()),
+        }
+    }
+    h.update(
+        format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            spec.dockerfile, spec.args, spec.target, spec.flags
+        )
+        .as_bytes(),
+    );
+    Ok(crate::hash::hex(h.finish().as_ref())[..12].to_string())
+}
+
+/// Feeds the files of one build context directory (minus `.dockerignore`d ones) to `h`.
+fn hash_tree(
+    h: &mut ring::digest::Context,
+    scope: &Scope,
+    context: &Path,
+    spec: &BuildSpec,
+) -> anyhow::Result<()> {
     // the context as the scope lists it (canonical, without Windows' verbatim prefix)
     let context = &scope
         .dir(context)
@@ -56,7 +87,6 @@ pub fn context_hash(scope: &Scope, context: &Path, spec: &BuildSpec) -> anyhow::
         }
     }
     files.sort();
-    let mut h = ring::digest::Context::new(&ring::digest::SHA256);
     for (rel, p, len) in &files {
         h.update(rel.as_bytes());
         h.update(b"\0");
@@ -85,8 +115,7 @@ pub fn context_hash(scope: &Scope, context: &Path, spec: &BuildSpec) -> anyhow::
     for (rel, target) in &links {
         h.update(format!("{rel} -> {target}\0").as_bytes());
     }
-    h.update(format!("{:?}|{:?}|{:?}", spec.dockerfile, spec.args, spec.target).as_bytes());
-    Ok(crate::hash::hex(h.finish().as_ref())[..12].to_string())
+    Ok(())
 }
 
 /// A service's build context: a directory inside the project (or one the profile lists under
@@ -131,6 +160,10 @@ pub struct BuildStep {
     pub dockerfile: Option<String>,
     pub args: BTreeMap<String, String>,
     pub target: Option<String>,
+    /// Other `docker build` arguments (`--label`, `k=v`…).
+    pub flags: Vec<String>,
+    /// `--build-context NAME=VALUE` (a project directory as its real path).
+    pub contexts: Vec<(String, String)>,
     /// The tag exists on the engine already (the same sources were built before).
     pub built: bool,
     /// Base images of its Dockerfile that the engine does not have (pulled before the build,
@@ -192,6 +225,11 @@ impl BuildStep {
             args.push("--target".into());
             args.push(t.clone());
         }
+        args.extend(self.flags.iter().cloned());
+        for (name, value) in &self.contexts {
+            args.push("--build-context".into());
+            args.push(format!("{name}={value}"));
+        }
         if quiet {
             args.push("-q".into());
         }
@@ -214,6 +252,15 @@ pub fn plan(
             .try_query(["image", "inspect", "--format", "{{.Id}}", tag.as_str()])?
             .ok();
         let mut missing_bases = Vec::new();
+        // `--build-context` is BuildKit's (buildx); docker's classic builder refuses the flag
+        if !built && !b.contexts.is_empty() && !docker.try_query(["buildx", "version"])?.ok() {
+            return Err(UserError::usage(format!(
+                "service {}: build.additional_contexts needs BuildKit (`docker buildx`), which this docker does not have",
+                b.service
+            ))
+            .hint("install the buildx plugin (Debian: docker-buildx; Docker Desktop has it), or copy what the build needs into its context")
+            .into());
+        }
         if !built {
             let file = project
                 .root
@@ -232,7 +279,29 @@ pub fn plan(
                 }
             }
         }
+        let scope = project.scope();
+        let mut contexts = Vec::new();
+        for (name, c) in &b.contexts {
+            contexts.push((
+                name.clone(),
+                match c {
+                    BuildContext::Dir(d) => scope
+                        .dir(d)
+                        .map_err(|e| {
+                            UserError::usage(format!(
+                                "service {}: build context `{name}`: {e}",
+                                b.service
+                            ))
+                        })?
+                        .to_string_lossy()
+                        .into_owned(),
+                    BuildContext::Remote(r) => r.clone(),
+                },
+            ));
+        }
         out.push(BuildStep {
+            flags: b.flags.clone(),
+            contexts,
             missing_bases,
             service: b.service.clone(),
             context: project.root.join(&b.context),
@@ -355,6 +424,69 @@ mod tests {
         );
     }
 
+    /// `build.additional_contexts` is BuildKit's: without buildx the plan says so before any
+    /// build starts; with it the contexts are `--build-context` arguments (a project directory
+    /// by its real path).
+    #[test]
+    fn additional_contexts_need_buildx() {
+        let d = tempfile::tempdir().unwrap();
+        for (rel, content) in [
+            ("devenv.yaml", "project: b\nstack: compose.yml\n"),
+            (
+                "profiles/local.yaml",
+                "domain: b.test\ndocker: {swarm: true}\n",
+            ),
+            ("app/Dockerfile", "FROM scratch\n"),
+            ("shared/x", "x"),
+            (
+                "compose.yml",
+                "services:\n  app:\n    build: {context: app, additional_contexts: [shared=./shared]}\n",
+            ),
+        ] {
+            let p = d.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        }
+        let project = Project::load(d.path()).unwrap();
+        let profile = project.profile("local").unwrap();
+        let r = crate::render::render(
+            &project,
+            &profile,
+            crate::render::Facts::default(),
+            &[],
+            b"0123456789abcdef",
+        )
+        .unwrap();
+        let fake = |buildx: i32| {
+            crate::sys::FakeSys::new()
+                .program("docker", "/usr/bin/docker")
+                .respond("/usr/bin/docker --context default image inspect", 1, "")
+                .respond(
+                    "/usr/bin/docker --context default buildx version",
+                    buildx,
+                    "",
+                )
+        };
+        let s = fake(1);
+        let docker = Docker::new(&s, "default").unwrap();
+        let e = plan(&docker, &project, &r).unwrap_err();
+        assert!(
+            e.to_string().contains("needs BuildKit (`docker buildx`)"),
+            "{e}"
+        );
+        let s = fake(0);
+        let docker = Docker::new(&s, "default").unwrap();
+        let steps = plan(&docker, &project, &r).unwrap();
+        let args = steps[0].args(false);
+        let shared = project.scope().dir(Path::new("shared")).unwrap();
+        assert!(
+            args.windows(2).any(
+                |w| w[0] == "--build-context" && w[1] == format!("shared={}", shared.display())
+            ),
+            "{args:?}"
+        );
+    }
+
     #[test]
     fn base_images_of_a_dockerfile() {
         let d = "# syntax=docker/dockerfile:1\nFROM --platform=$BUILDPLATFORM golang:1.23-alpine AS build\nRUN go build\nFROM build AS test\nFROM ${BASE}\nfrom alpine:3.20\nFROM scratch\nCOPY --from=build /api /api\n";
@@ -369,6 +501,8 @@ mod tests {
             repository: "myblog/web".into(),
             args: BTreeMap::new(),
             target: None,
+            flags: Vec::new(),
+            contexts: Vec::new(),
         }
     }
 
