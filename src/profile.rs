@@ -624,8 +624,14 @@ impl Project {
 
     /// Loads `devenv.yaml` from `root`.
     pub fn load(root: &Path) -> anyhow::Result<Project> {
+        let source = read_source(root, &root.join(PROJECT_FILE))?;
+        Project::from_source(root, source)
+    }
+
+    /// The project in `root` whose `devenv.yaml` would be `source` (what `init` checks before it
+    /// writes the file).
+    pub fn from_source(root: &Path, source: String) -> anyhow::Result<Project> {
         let path = root.join(PROJECT_FILE);
-        let source = read_source(root, &path)?;
         let file: ProjectFile = parse_yaml(&path, &source)?;
         let p = Project {
             root: root.to_path_buf(),
@@ -791,6 +797,16 @@ impl Project {
             return Err(e.into());
         };
         let source = read_source(&self.root, &path)?;
+        self.profile_from_source(name, path, source)
+    }
+
+    /// Profile `name` as the file `path` holding `source` would be.
+    pub fn profile_from_source(
+        &self,
+        name: &str,
+        path: PathBuf,
+        source: String,
+    ) -> anyhow::Result<Profile> {
         let file: ProfileFile = parse_yaml(&path, &source)?;
         let p = Profile {
             name: name.to_string(),

@@ -434,6 +434,28 @@ fn the_shop_is_adopted_with_its_override_file_and_its_file_objects() {
     for want in ["GREETING=hello from env_file", "TZ=UTC", "DB_HOST=db"] {
         assert!(env.contains(want), "{want} in {env}");
     }
+    // `render --out` wrote what `up` deployed: the built backend by its content tag
+    let out = a.dir.join("rendered");
+    a.ok(&["render", "local", "--out", out.to_str().unwrap()]);
+    let written: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(out.join("stack.yml")).unwrap()).unwrap();
+    let image = written["services"]["backend"]["image"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(written["services"]["backend"].get("build").is_none());
+    let deployed = a.engine.docker(&[
+        "service",
+        "inspect",
+        "shop_backend",
+        "--format",
+        "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+    ]);
+    assert_eq!(
+        stdout(&deployed).trim().split('@').next().unwrap(),
+        image,
+        "the deployed image"
+    );
     let (pw, _) = a.ok(&["exec", "backend", "--", "cat", "/run/secrets/db_password"]);
     assert_eq!(pw, "s3cret-db-pw");
     let (page, _) = a.ok(&["exec", "backend", "--", "cat", "/www/index.html"]);

@@ -20,6 +20,11 @@ fn redact_settings() -> insta::Settings {
         r"(name: myblog_(?:django_secret_key|postgres_password|tls_cert|tls_key))_[0-9a-f]{10}",
         "${1}_[keyed-hash]",
     );
+    // a built service is its content tag (tests change the sources)
+    s.add_filter(
+        r"(image: myblog/(?:web|api)):[0-9a-f]{12}",
+        "${1}:[content-tag]",
+    );
     s
 }
 
@@ -1183,5 +1188,68 @@ fn yaml_that_would_be_bent_is_refused_with_its_position() {
         &["render", "local"],
         &format!("profiles/local.yaml:{}", pos(&src, "*a")),
         "its aliases (`*name`) expand to more than 32 MiB",
+    );
+}
+
+/// `init --from` writes nothing and says why when the stack would not render (here a key docker
+/// refuses), and takes compose's `name:` as the project's when it says "ready".
+#[test]
+fn init_from_says_ready_only_for_a_stack_that_renders() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("compose.yml"),
+        "name: shopfront\nservices:\n  web:\n    image: nginx:1\n    runtime: runc\n",
+    )
+    .unwrap();
+    let o = devenv()
+        .args([
+            "-C",
+            d.path().to_str().unwrap(),
+            "init",
+            "--from",
+            "compose.yml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("does not render as profile `local` yet, so init wrote nothing"),
+        "{err}"
+    );
+    assert!(
+        err.contains("compose.yml:5:5: services.web.runtime"),
+        "{err}"
+    );
+    assert!(!err.contains("ready"), "{err}");
+    assert!(!d.path().join("devenv.yaml").exists());
+    assert!(!d.path().join("profiles").exists());
+
+    std::fs::write(
+        d.path().join("compose.yml"),
+        "name: shopfront\nservices:\n  web:\n    image: nginx:1\n",
+    )
+    .unwrap();
+    let o = devenv()
+        .args([
+            "-C",
+            d.path().to_str().unwrap(),
+            "init",
+            "--from",
+            "compose.yml",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("project `shopfront` ready"),
+        "{}",
+        stderr(&o)
+    );
+    let o = render(d.path(), "local", &["--stack-only"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("name: shopfront"),
+        "the stack is named as the file says"
     );
 }

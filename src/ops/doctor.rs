@@ -606,20 +606,41 @@ fn image_checks(
         }
     }
     let built: Vec<&str> = r.builds.iter().map(|b| b.service.as_str()).collect();
-    let images = crate::swarm::deploy::images(&r.stack);
+    // the base images of the builds (`FROM`), then the images the stack runs
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    for b in &r.builds {
+        let file = project
+            .root
+            .join(&b.context)
+            .join(b.dockerfile.as_deref().unwrap_or("Dockerfile"));
+        let text = project
+            .scope()
+            .read_string(&file, crate::swarm::build::MAX_DOCKERFILE_BYTES)
+            .unwrap_or_default();
+        for base in crate::swarm::build::base_images(&text) {
+            wanted.push((
+                base.clone(),
+                format!("image {base} (FROM of {})", b.service),
+            ));
+        }
+    }
+    for (svc, image) in crate::swarm::deploy::images(&r.stack) {
+        if !built.contains(&svc.as_str()) {
+            wanted.push((image.clone(), format!("image {image}")));
+        }
+    }
     let mut seen = Vec::new();
     let mut unreachable: Vec<(String, String, String)> = Vec::new();
-    for (svc, image) in &images {
-        if built.contains(&svc.as_str()) || seen.contains(image) {
+    for (image, check) in &wanted {
+        if seen.contains(image) {
             continue;
         }
         seen.push(image.clone());
-        let check = format!("image {image}");
         let local = docker
             .try_query(["image", "inspect", "--format", "{{.Id}}", image.as_str()])
             .is_ok_and(|o| o.ok());
         if local {
-            c.ok(&check, "on the engine");
+            c.ok(check, "on the engine");
             continue;
         }
         let registry = crate::swarm::advice::registry_of(image);
@@ -628,11 +649,11 @@ fn image_checks(
             .find(|(r, _, _)| *r == registry)
             .map(|(_, d, f)| (d.clone(), f.clone()))
         {
-            c.fail(&check, detail, fix);
+            c.fail(check, detail, fix);
             continue;
         }
         match docker.try_query(["manifest", "inspect", image.as_str()]) {
-            Ok(o) if o.ok() => c.ok(&check, format!("not on the engine; {registry} has it")),
+            Ok(o) if o.ok() => c.ok(check, format!("not on the engine; {registry} has it")),
             Ok(o) => {
                 let err = crate::swarm::advice::pull_error(image, &o.stderr_str());
                 let hint = err
@@ -654,12 +675,12 @@ fn image_checks(
                     ));
                 }
                 if profile.on_this_machine() || o.stderr_str().contains("no such manifest") {
-                    c.fail(&check, first, hint);
+                    c.fail(check, first, hint);
                 } else {
-                    c.warn(&check, first, Some(hint));
+                    c.warn(check, first, Some(hint));
                 }
             }
-            Err(e) => c.add(&check, Status::Skip, format!("cannot check: {e}"), None),
+            Err(e) => c.add(check, Status::Skip, format!("cannot check: {e}"), None),
         }
     }
 }

@@ -135,8 +135,15 @@ pub fn plan(ctx: &Ctx, name: Option<&str>, from: &[PathBuf]) -> anyhow::Result<I
     if !dir.is_dir() {
         return Err(UserError::usage(format!("{}: no such directory", dir.display())).into());
     }
+    // compose's own project name (`name:` at the top of the first file) names the stack too
+    let compose_name = if name.is_none() {
+        from.first().and_then(|f| compose_project_name(&dir, f))
+    } else {
+        None
+    };
     let name = name
         .map(String::from)
+        .or_else(|| compose_name.clone())
         .unwrap_or_else(|| name_from_dir(&dir));
     if !crate::profile::valid_project_name(&name) {
         return Err(UserError::usage(format!("invalid project name `{name}`"))
@@ -178,8 +185,15 @@ pub fn plan(ctx: &Ctx, name: Option<&str>, from: &[PathBuf]) -> anyhow::Result<I
             ("profiles/local.yaml".to_string(), a.local_yaml()),
             ("profiles/server.yaml".to_string(), a.server_yaml()),
         ];
-        (files, a.report())
+        let mut report = a.report();
+        if let Some(n) = &compose_name {
+            report.insert(0, format!("project name: {n} (the file's `name:`)"));
+        }
+        (files, report)
     };
+    if !from.is_empty() {
+        check_renders(ctx, &dir, &wanted)?;
+    }
     let mut files = Vec::new();
     let (mut create, mut keep) = (Vec::new(), Vec::new());
     for (rel, content) in wanted {
@@ -211,6 +225,49 @@ pub fn plan(ctx: &Ctx, name: Option<&str>, from: &[PathBuf]) -> anyhow::Result<I
         keep,
         gitignore,
     })
+}
+
+/// The top-level `name:` of a compose file, when it is a literal project name.
+fn compose_project_name(dir: &Path, file: &Path) -> Option<String> {
+    let text = crate::contained::Scope::project(dir)
+        .read_string(&dir.join(file), crate::render::MAX_TEMPLATE_BYTES)
+        .ok()?;
+    let doc = crate::yaml::parse(&text).ok()?;
+    let n = doc.get("name")?.as_str()?;
+    crate::profile::valid_project_name(n).then(|| n.to_string())
+}
+
+/// Each adopted profile renders as the files init would write (or the ones already there) say,
+/// before anything is written: a stack devenv cannot run is refused with the reason, at its place.
+fn check_renders(ctx: &Ctx, dir: &Path, wanted: &[(String, String)]) -> anyhow::Result<()> {
+    let content = |rel: &str| -> anyhow::Result<String> {
+        let on_disk = dir.join(rel);
+        if on_disk.exists() {
+            return crate::profile::read_source(dir, &on_disk);
+        }
+        Ok(wanted
+            .iter()
+            .find(|(r, _)| r == rel)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_default())
+    };
+    let project = crate::profile::Project::from_source(dir, content("devenv.yaml")?)?;
+    for name in ["local", "server"] {
+        let rel = format!("profiles/{name}.yaml");
+        let profile = project.profile_from_source(name, dir.join(&rel), content(&rel)?)?;
+        if let Err(e) = crate::render::render(
+            &project,
+            &profile,
+            ctx.facts(&profile),
+            &[],
+            b"devenv init checks the render",
+        ) {
+            return Err(e.context(format!(
+                "the stack does not render as profile `{name}` yet, so init wrote nothing"
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub fn apply(x: &mut Executor<'_>, plan: &InitPlan) -> anyhow::Result<()> {

@@ -21,8 +21,14 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<RenderPlan> 
     let project = ctx.project()?;
     let profile = ctx.profile(&project, profile_arg)?;
     let m = super::mint(ctx.sys.as_ref(), &project, &profile);
-    let rendered =
+    let mut rendered =
         crate::render::render(&project, &profile, ctx.facts(&profile), &m.secrets, &m.salt)?;
+    // the stack `up` deploys: a built service is its content tag (docker ignores `build:`)
+    let tags = crate::swarm::build::tags(&project, &rendered)?;
+    let stack = crate::swarm::deploy::deployable(&rendered, &tags);
+    rendered.stack_yaml = crate::render::stack::to_yaml(&stack);
+    rendered.view = crate::stack::Stack::from_mapping(&stack);
+    rendered.stack = stack;
     Ok(RenderPlan {
         project,
         rendered,

@@ -654,6 +654,48 @@ fn doctor_checks_the_login_of_a_registry_profile() {
     assert!(c.detail.contains("logged in"), "{}", c.detail);
 }
 
+/// A build's base image is checked like an image the stack runs: `up` pulls it first.
+#[test]
+fn doctor_checks_the_base_images_of_builds() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    std::fs::write(
+        d.path().join("templates/stack.yml"),
+        "services:\n  web:\n    build: ./web\n    configs: [{source: page, target: /www/index.html}]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.path().join("web")).unwrap();
+    std::fs::write(
+        d.path().join("web/Dockerfile"),
+        "FROM python:3.10-alpine AS base\nFROM base\nCOPY . /app\n",
+    )
+    .unwrap();
+    let sys = engine(false)
+        .respond(
+            &format!("{DOCKER} image inspect --format '{{{{.Id}}}}' python:3.10-alpine"),
+            1,
+            "",
+        )
+        .respond_full(
+            &format!("{DOCKER} manifest inspect python:3.10-alpine"),
+            1,
+            "",
+            "error during connect: dial tcp: lookup registry-1.docker.io: no such host\n",
+        );
+    let (ctx, _) = ctx(sys, d.path());
+    let r = super::doctor::doctor(&ctx, Some("local")).unwrap();
+    let c = r
+        .checks
+        .iter()
+        .find(|c| c.check == "image python:3.10-alpine (FROM of web)")
+        .unwrap_or_else(|| panic!("a check of the base image in {:?}", r.checks));
+    assert_eq!(serde_json::to_value(&c.status).unwrap(), "fail", "{c:?}");
+    assert!(
+        !r.checks.iter().any(|c| c.check.starts_with("image base")),
+        "a stage of the Dockerfile is no image"
+    );
+}
+
 /// `project` with `develop.watch` on web: `./site` synced to /www, then SIGHUP.
 fn watch_project(dir: &Path) {
     project(dir);

@@ -93,10 +93,12 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
     // top level: compose's project name is devenv's, `include` is compose's own
     if let Some(n) = stack.shift_remove("name") {
         let ours = input.profile.stack_name(input.project);
-        notes.push(format!(
-            "the file's `name: {}` is compose's project name: the stack is named {ours} (`project:` in devenv.yaml, or `docker.stack` in the profile)",
-            n.as_str().unwrap_or_default()
-        ));
+        let theirs = n.as_str().unwrap_or_default();
+        if theirs != ours {
+            notes.push(format!(
+                "the file's `name: {theirs}` is compose's project name: the stack is named {ours} (`project:` in devenv.yaml, or `docker.stack` in the profile)",
+            ));
+        }
     }
     if stack.contains_key("include") {
         return Err(cx

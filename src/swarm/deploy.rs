@@ -63,7 +63,7 @@ pub fn deployable(r: &Rendered, tags: &BTreeMap<String, String>) -> Mapping {
             let (Some(name), Value::Mapping(svc)) = (name.as_str(), svc) else {
                 continue;
             };
-            svc.remove("build");
+            svc.shift_remove("build");
             if let Some(tag) = tags.get(name) {
                 svc.insert(Value::String("image".into()), Value::String(tag.clone()));
             }
