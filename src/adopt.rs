@@ -586,24 +586,30 @@ impl Adoption {
         if self.variables.is_empty() {
             return String::new();
         }
+        // nothing is pinned: a value here would hide the environment's and `.env`'s
         let mut s = String::from(
-            "# The ${VAR}s of the stack (the environment devenv runs in fills what is not here).\nenv:\n",
+            "# The ${VAR}s of the stack come from the environment, then .env, then the file's default;
+             # a value under `env:` pins one for this profile, e.g.:
+# env:
+",
         );
         for (name, default, required) in &self.variables {
             let shown = yaml_str(name);
-            if let Some(d) = default {
-                s.push_str(&format!("  {shown}: {}\n", yaml_str(d)));
-                continue;
-            }
-            // never pinned: a value here would hide the environment's and `.env`'s
-            let from = if self.dotenv.iter().any(|v| v == name) {
-                "set in .env"
-            } else if *required {
-                "required by the stack: set it here, in .env or in the environment"
-            } else {
-                "not set: set it here, in .env or in the environment"
+            let in_dotenv = self.dotenv.iter().any(|v| v == name);
+            let (value, from) = match default {
+                Some(d) if in_dotenv => (yaml_str(d), "set in .env (the file's default is this)"),
+                Some(d) => (yaml_str(d), "the file's default"),
+                None if in_dotenv => ("\"\"".into(), "set in .env"),
+                None if *required => (
+                    "\"\"".into(),
+                    "required by the stack: set it here, in .env or in the environment",
+                ),
+                None => (
+                    "\"\"".into(),
+                    "not set: set it here, in .env or in the environment",
+                ),
             };
-            s.push_str(&format!("  # {shown}: \"\"   # {from}\n"));
+            s.push_str(&format!("#   {shown}: {value}   # {from}\n"));
         }
         s
     }
@@ -924,11 +930,15 @@ mod tests {
         );
         assert!(local.contains("  pw: {generate: 32}"), "{local}");
         assert!(
-            local.contains("  # TAG: \"\"   # required by the stack: set it here, in .env or in the environment"),
+            local.contains("#   TAG: \"\"   # required by the stack: set it here, in .env or in the environment"),
             "never pinned (a value would hide the environment's): {local}"
         );
         let parsed: crate::profile::ProfileFile = serde_yaml_ng::from_str(&local).unwrap();
-        assert!(!parsed.env.contains_key("TAG"));
+        assert!(parsed.env.is_empty(), "a default is not pinned either");
+        assert!(
+            local.contains("#   REGISTRY: docker.io   # the file's default"),
+            "{local}"
+        );
         assert!(
             local.contains("overrides: [docker-compose.override.yml]"),
             "{local}"
@@ -979,7 +989,7 @@ mod tests {
         let a = infer(d.path(), "shop", &["docker-compose.yml".into()]).unwrap();
         assert_eq!(a.dotenv, ["PW"]);
         assert!(
-            a.local_yaml().contains("# PW: \"\"   # set in .env"),
+            a.local_yaml().contains("#   PW: \"\"   # set in .env"),
             "{}",
             a.local_yaml()
         );

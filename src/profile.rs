@@ -272,6 +272,11 @@ pub struct ProfileFile {
     /// project is ever read, whatever the stack or a symlink names.
     #[serde(default)]
     pub read_outside: Vec<PathBuf>,
+    /// The compose profiles this profile runs (`compose_profiles: [workers]`, or `"*"` for all):
+    /// a service with `profiles:` runs only when one of them is here or in `COMPOSE_PROFILES`,
+    /// as `docker compose --profile` decides.
+    #[serde(default, deserialize_with = "name_strings")]
+    pub compose_profiles: Vec<String>,
 }
 
 fn yes() -> bool {

@@ -798,3 +798,222 @@ fn merge_rules_are_composes() {
         failures.join("\n\n")
     );
 }
+
+/// One project of tests/corpus/expect.yaml.
+#[derive(serde::Deserialize)]
+struct CorpusProject {
+    file: String,
+    #[serde(default)]
+    stack: Option<String>,
+    #[serde(default)]
+    local: serde_yaml_ng::Mapping,
+    #[serde(default)]
+    server: serde_yaml_ng::Mapping,
+    #[serde(default)]
+    absent: Vec<String>,
+    #[serde(default)]
+    absent_server: Vec<String>,
+    #[serde(default)]
+    built: Vec<String>,
+    #[serde(default)]
+    says: Vec<String>,
+    /// Built and run on the test engine by `the_offline_buildable_corpus_runs`.
+    #[serde(default)]
+    deploy: bool,
+}
+
+fn corpus() -> Vec<(String, CorpusProject)> {
+    let root = repo().join("tests/corpus");
+    let table: std::collections::BTreeMap<String, CorpusProject> =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(root.join("expect.yaml")).unwrap())
+            .unwrap();
+    // every project of the corpus has its expectations
+    for e in std::fs::read_dir(&root).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            assert!(table.contains_key(&name), "{name} is not in expect.yaml");
+        }
+    }
+    table.into_iter().collect()
+}
+
+/// Each project of the corpus, adopted as it is: `init --from` says ready, both profiles render,
+/// docker reads both renders, and the values are the ones compose would run.
+#[test]
+fn the_corpus_is_adopted_with_zero_edits() {
+    if !require("the docker CLI", have("docker")) {
+        return;
+    }
+    let projects = corpus();
+    assert!(projects.len() >= 10, "{} projects", projects.len());
+    let mut failures = Vec::new();
+    for (name, p) in &projects {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join(name);
+        copy_dir(&repo().join("tests/corpus").join(name), &dir);
+        let run = |args: &[&str]| {
+            devenv()
+                .env_remove("COMPOSE_PROFILES")
+                .args(["-C", dir.to_str().unwrap()])
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let o = run(&["init", "--from", &p.file]);
+        let stack = p.stack.clone().unwrap_or_else(|| name.clone());
+        if !o.status.success() || !stderr(&o).contains(&format!("project `{stack}` ready")) {
+            failures.push(format!("{name}: init --from {}:\n{}", p.file, stderr(&o)));
+            continue;
+        }
+        for (profile, want, absent) in [
+            ("local", &p.local, &p.absent),
+            ("server", &p.server, &p.absent_server),
+        ] {
+            let out = dir.join(format!("out-{profile}"));
+            let o = run(&["render", profile, "--out", out.to_str().unwrap()]);
+            if !o.status.success() {
+                failures.push(format!("{name}: render {profile}:\n{}", stderr(&o)));
+                continue;
+            }
+            if profile == "local" {
+                for line in &p.says {
+                    if !stderr(&o).contains(line.as_str()) {
+                        failures.push(format!(
+                            "{name}: render local does not say {line:?}:\n{}",
+                            stderr(&o)
+                        ));
+                    }
+                }
+            }
+            let file = out.join("stack.yml");
+            let check = std::process::Command::new("docker")
+                .args(["stack", "config", "-c"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            if !check.status.success() {
+                failures.push(format!(
+                    "{name}: docker stack config refuses the {profile} render: {}",
+                    stderr(&check)
+                ));
+            }
+            let doc: serde_yaml_ng::Value =
+                serde_yaml_ng::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+            for (path, value) in want {
+                let path = path.as_str().unwrap();
+                match at(&doc, path) {
+                    Some(got) if got == value => {}
+                    got => failures.push(format!(
+                        "{name} ({profile}): {path} is {}, expected {}",
+                        serde_yaml_ng::to_string(&got).unwrap().trim(),
+                        serde_yaml_ng::to_string(value).unwrap().trim()
+                    )),
+                }
+            }
+            for path in absent {
+                if let Some(got) = at(&doc, path) {
+                    failures.push(format!(
+                        "{name} ({profile}): {path} should be left out, is {got:?}"
+                    ));
+                }
+            }
+            // a built service is its content tag, as `up` deploys it
+            for svc in &p.built {
+                let image = at(&doc, &format!("services.{svc}.image"))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default();
+                let tag = image.rsplit(':').next().unwrap_or_default();
+                if tag.len() != 12 || !tag.chars().all(|c| c.is_ascii_hexdigit()) {
+                    failures.push(format!(
+                        "{name} ({profile}): {svc} is `{image}`, not a content tag"
+                    ));
+                }
+                if at(&doc, &format!("services.{svc}.build")).is_some() {
+                    failures.push(format!("{name} ({profile}): {svc} still has build:"));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} problems in the corpus:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// The projects of the corpus whose images can be made offline, built and run on the test's own
+/// engine as they are (busybox and nginx stand in for the images the files name): each serves
+/// what its files say.
+#[test]
+fn the_offline_buildable_corpus_runs() {
+    if !ready() {
+        return;
+    }
+    let engine = Engine::start_with(&[busybox_image(), nginx_image()], false);
+    for (from, to) in [
+        (busybox_image(), "busybox:1.36"),
+        (nginx_image(), "nginx:1.27-alpine"),
+    ] {
+        let o = engine.docker(&["tag", from, to]);
+        assert!(o.status.success(), "docker tag {to}: {}", stderr(&o));
+    }
+    let s = Sandbox::new("127.0.0.1 localhost\n").with_default_engine(&engine);
+    let deployable: Vec<(String, CorpusProject)> =
+        corpus().into_iter().filter(|(_, p)| p.deploy).collect();
+    assert!(deployable.len() >= 3);
+    for (name, p) in &deployable {
+        let dir = s.dir.path().join(name);
+        copy_dir(&repo().join("tests/corpus").join(name), &dir);
+        let ok = |args: &[&str]| {
+            let mut a = vec!["-C", dir.to_str().unwrap()];
+            a.extend(args);
+            let o = s.devenv(&a);
+            let ps = engine.docker(&["stack", "ps", "--no-trunc", name]);
+            assert!(
+                o.status.success(),
+                "{name}: devenv {args:?} exited {:?}\n{}\n{}\ntasks:\n{}",
+                o.status.code(),
+                stdout(&o),
+                stderr(&o),
+                stdout(&ps)
+            );
+            (stdout(&o), stderr(&o))
+        };
+        ok(&["init", "--from", &p.file]);
+        ok(&["up", "local"]);
+        match name.as_str() {
+            "busybox-web" => {
+                // the port and the message from .env, the config file, compose's limits
+                assert_eq!(
+                    engine.http_get(8085, "/").as_deref(),
+                    Some("the busybox site\n")
+                );
+                let spec = stdout(&engine.docker(&[
+                    "service",
+                    "inspect",
+                    "busybox-web_web",
+                    "--format",
+                    "{{json .Spec.TaskTemplate}}",
+                ]));
+                assert!(spec.contains("MESSAGE=hello from .env"), "{spec}");
+                assert!(spec.contains("\"MemoryBytes\":67108864"), "{spec}");
+            }
+            "static-proxy" => {
+                // the override file beside the compose file publishes the proxy
+                assert_eq!(
+                    engine.http_get(8086, "/").as_deref(),
+                    Some("served by the backend, through the proxy\n")
+                );
+            }
+            "built-worker" => {
+                // built from its context with its build args, the file secret mounted
+                let (out, _) = ok(&["exec", "worker", "--", "cat", "/tmp/out"]);
+                assert_eq!(out, "hello, token s3cr3t-token\n");
+            }
+            other => panic!("{other} is deployable but has no check here"),
+        }
+        ok(&["down", "local"]);
+    }
+}

@@ -664,16 +664,43 @@ fn refused_and_ignored_stack_keys() {
     let src = std::fs::read_to_string(&p).unwrap();
     let bad = src.replace(
         "  redis:\n    image:",
-        "  redis:\n    profiles: [cache]\n    image:",
+        "  redis:\n    runtime: runc\n    image:",
     );
     std::fs::write(&p, &bad).unwrap();
-    let at = format!("templates/stack.yml.j2:{}", pos(&bad, "profiles: [cache]"));
+    let at = format!("templates/stack.yml.j2:{}", pos(&bad, "runtime: runc"));
     assert_config_error(
         d.path(),
         &["render", "local"],
         &at,
-        "services.redis.profiles is not accepted by docker stack deploy",
+        "services.redis.runtime is not accepted by docker stack deploy",
     );
+    // a service of a compose profile runs only when the profile runs that compose profile
+    let profiled = src.replace(
+        "  redis:\n    image:",
+        "  redis:\n    profiles: [cache]\n    image:",
+    );
+    std::fs::write(&p, &profiled).unwrap();
+    let o = render(d.path(), "local", &["--stack-only"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("note: redis left out: compose runs it only with profile cache"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stdout(&o).contains("  redis:"), "{}", stdout(&o));
+    let o = devenv()
+        .env("COMPOSE_PROFILES", "cache,other")
+        .args([
+            "-C",
+            d.path().to_str().unwrap(),
+            "render",
+            "local",
+            "--stack-only",
+        ])
+        .output()
+        .unwrap();
+    assert!(stdout(&o).contains("  redis:"), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("profiles:"), "{}", stdout(&o));
     // compose's project name is devenv's: said, and left out
     let named = src.replace("version: \"3.8\"", "version: \"3.8\"\nname: blog2");
     std::fs::write(&p, &named).unwrap();

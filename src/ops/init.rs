@@ -175,10 +175,18 @@ pub fn plan(ctx: &Ctx, name: Option<&str>, from: &[PathBuf]) -> anyhow::Result<I
             .collect();
         (files, Vec::new())
     } else {
-        let rels = from
+        let mut rels = from
             .iter()
             .map(|f| relative_to(&dir, f))
             .collect::<anyhow::Result<Vec<String>>>()?;
+        // compose reads `compose.override.yaml` beside `compose.yaml` without being told
+        let automatic = match rels.as_slice() {
+            [one] => automatic_override(&dir, one),
+            _ => None,
+        };
+        if let Some(o) = &automatic {
+            rels.push(o.clone());
+        }
         let a = crate::adopt::infer(&dir, &name, &rels)?;
         let files = vec![
             ("devenv.yaml".to_string(), a.devenv_yaml()),
@@ -188,6 +196,12 @@ pub fn plan(ctx: &Ctx, name: Option<&str>, from: &[PathBuf]) -> anyhow::Result<I
         let mut report = a.report();
         if let Some(n) = &compose_name {
             report.insert(0, format!("project name: {n} (the file's `name:`)"));
+        }
+        if let Some(o) = &automatic {
+            report.insert(
+                0,
+                format!("{o}: read too, as compose reads it beside {}", rels[0]),
+            );
         }
         (files, report)
     };
@@ -225,6 +239,30 @@ pub fn plan(ctx: &Ctx, name: Option<&str>, from: &[PathBuf]) -> anyhow::Result<I
         keep,
         gitignore,
     })
+}
+
+/// The override file compose merges over `base` by itself (`docker compose up` without `-f`
+/// reads the first of its override names in the base file's directory), when it is there.
+fn automatic_override(dir: &Path, base: &str) -> Option<String> {
+    let (parent, file) = base.rsplit_once('/').unwrap_or(("", base));
+    if !COMPOSE_FILES[..4].contains(&file) {
+        return None;
+    }
+    [
+        "compose.override.yml",
+        "compose.override.yaml",
+        "docker-compose.override.yml",
+        "docker-compose.override.yaml",
+    ]
+    .iter()
+    .map(|o| {
+        if parent.is_empty() {
+            o.to_string()
+        } else {
+            format!("{parent}/{o}")
+        }
+    })
+    .find(|rel| dir.join(rel).is_file())
 }
 
 /// The top-level `name:` of a compose file, when it is a literal project name.

@@ -314,10 +314,6 @@ const REFUSED_SERVICE: &[(&str, &str)] = &[
         "use a minijinja macro or `{% include %}` to share service definitions",
     ),
     (
-        "profiles",
-        "devenv profiles replace compose profiles: leave the service out in a profile's override file",
-    ),
-    (
         "memswap_limit",
         "swarm has no swap limit; `deploy.resources.limits.memory` limits memory",
     ),
@@ -847,6 +843,87 @@ fn scalar_string(v: &Value) -> Option<String> {
     }
 }
 
+/// A port's host address (`127.0.0.1:8000:8000`, `host_ip:`), which swarm cannot bind: it
+/// publishes on every address of the node. On this machine the port is published so (a warning
+/// says others on the network reach it too); on a server a port bound to loopback is left out (it
+/// was never meant to be reachable from outside), another address published on every one, warned.
+pub fn host_ips(name: &str, svc: &mut Mapping, local: bool, warnings: &mut Vec<String>) {
+    let Some(Value::Sequence(ports)) = svc.get_mut("ports") else {
+        return;
+    };
+    let loopback = |ip: &str| {
+        ip == "localhost"
+            || ip
+                .trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|a| a.is_loopback())
+    };
+    let unspecified = |ip: &str| {
+        ip.trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|a| a.is_unspecified())
+    };
+    let mut kept = Vec::new();
+    for p in std::mem::take(ports) {
+        let (ip, rewritten) = match &p {
+            Value::String(s) => match split_host_ip(s) {
+                // `127.0.0.1::80`: any published port
+                Some((ip, rest)) => (
+                    ip.to_string(),
+                    Value::String(rest.trim_start_matches(':').to_string()),
+                ),
+                None => {
+                    kept.push(p);
+                    continue;
+                }
+            },
+            Value::Mapping(m) if m.contains_key("host_ip") => {
+                let mut m = m.clone();
+                let ip = m
+                    .shift_remove("host_ip")
+                    .and_then(|v| scalar_string(&v))
+                    .unwrap_or_default();
+                (ip, Value::Mapping(m))
+            }
+            _ => {
+                kept.push(p);
+                continue;
+            }
+        };
+        let shown = scalar_string(&p).unwrap_or_else(|| format!("host_ip {ip}"));
+        if unspecified(&ip) || ip.is_empty() {
+            kept.push(rewritten);
+        } else if loopback(&ip) && !local {
+            warnings.push(format!(
+                "services.{name}.ports: `{shown}` is left out on this server: swarm cannot bind {ip}, and publishing on every address would open what the file keeps private (services reach it by name)"
+            ));
+        } else {
+            warnings.push(format!(
+                "services.{name}.ports: `{shown}` is published on every address of the node: swarm cannot bind {ip} (others on the network reach the port too)"
+            ));
+            kept.push(rewritten);
+        }
+    }
+    if kept.is_empty() {
+        svc.shift_remove("ports");
+    } else {
+        *ports = kept;
+    }
+}
+
+/// `IP:PUBLISHED:TARGET[/PROTO]` (an IPv6 address in brackets) as the address and the rest.
+fn split_host_ip(s: &str) -> Option<(&str, &str)> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (ip, after) = rest.split_once(']')?;
+        return Some((ip, after.strip_prefix(':')?));
+    }
+    let (spec, _) = s.split_once('/').unwrap_or((s, ""));
+    if spec.matches(':').count() != 2 {
+        return None;
+    }
+    s.split_once(':')
+}
+
 /// Compose's forms of one service that swarm reads under another name, rewritten; each change
 /// said in `notes` (once per kind of change, the caller joins the services).
 pub fn translate(name: &str, svc: &mut Mapping, notes: &mut Vec<String>) -> Result<(), Problem> {
@@ -994,16 +1071,6 @@ pub fn translate(name: &str, svc: &mut Mapping, notes: &mut Vec<String>) -> Resu
                         "{name}: ports[{i}].{key} is compose's own description; swarm has no such field (left out)"
                     ));
                 }
-            }
-            if m.contains_key("host_ip") {
-                return Err(problem(
-                    &here(&format!("ports[{i}].host_ip")),
-                    format!(
-                        "{} : swarm publishes a port on every address of the node",
-                        here(&format!("ports[{i}].host_ip"))
-                    ),
-                    "leave host_ip out (a firewall rule limits who reaches the port)",
-                ));
             }
             if let Some(Value::String(s)) = m.get("published")
                 && s.contains('-')
@@ -1331,6 +1398,38 @@ mod tests {
         assert!(p.message.contains("cannot run that runtime"), "{p:?}");
         let mut r = svc("{image: x, restart: sometimes}");
         assert!(translate("a", &mut r, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn host_addresses_of_ports() {
+        let ports = "{image: x, ports: [\"127.0.0.1:8000:8000\", \"[::1]:5432:5432\", \"0.0.0.0:80:80\", \"10.1.2.3:53:53/udp\", \"127.0.0.1::9000\", {target: 6379, published: 6379, host_ip: 127.0.0.1}, \"8080:80\"]}";
+        let mut local = svc(ports);
+        let mut warnings = Vec::new();
+        host_ips("a", &mut local, true, &mut warnings);
+        assert_eq!(
+            local["ports"],
+            serde_yaml_ng::from_str::<Value>(
+                "[\"8000:8000\", \"5432:5432\", \"80:80\", \"53:53/udp\", \"9000\", {target: 6379, published: 6379}, \"8080:80\"]"
+            )
+            .unwrap()
+        );
+        assert_eq!(warnings.len(), 5, "{warnings:?}");
+        assert!(
+            warnings[0].contains("published on every address"),
+            "{warnings:?}"
+        );
+        let mut server = svc(ports);
+        let mut warnings = Vec::new();
+        host_ips("a", &mut server, false, &mut warnings);
+        assert_eq!(
+            server["ports"],
+            serde_yaml_ng::from_str::<Value>("[\"80:80\", \"53:53/udp\", \"8080:80\"]").unwrap(),
+            "loopback ports stay private on a server"
+        );
+        assert!(
+            warnings[0].contains("left out on this server"),
+            "{warnings:?}"
+        );
     }
 
     #[test]

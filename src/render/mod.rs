@@ -820,6 +820,8 @@ pub fn render(
         })?;
     }
     apply_profile(&mut doc, profile, &lookup, &mut warnings)?;
+    let mut early_notes = Vec::new();
+    compose_profiles(&mut doc, profile, &facts, &mut early_notes);
 
     let mut configs = Vec::new();
     for (key, tpl) in &project.file.configs {
@@ -885,7 +887,8 @@ pub fn render(
         image_prefix: &prefix,
     })?;
     let mut stack_map = shaped.stack;
-    let mut notes = shaped.notes;
+    let mut notes = early_notes;
+    notes.extend(shaped.notes);
     if profile.on_this_machine() {
         notes.extend(local::single_node(
             &mut stack_map,
@@ -915,6 +918,61 @@ pub fn render(
         host_mode,
         variables: used.into_inner().into_iter().collect(),
     })
+}
+
+/// Compose's service profiles: a service with `profiles:` runs only when one of its profiles is
+/// active — listed in the profile's `compose_profiles:` or in `COMPOSE_PROFILES` (comma-separated;
+/// `*` is every one), as `docker compose` decides; the others are left out, said.
+fn compose_profiles(doc: &mut Mapping, profile: &Profile, facts: &Facts, notes: &mut Vec<String>) {
+    let mut active: Vec<String> = profile.file.compose_profiles.clone();
+    if let Some(env) = facts.env.get("COMPOSE_PROFILES") {
+        active.extend(
+            env.split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty()),
+        );
+    }
+    let Some(Value::Mapping(svcs)) = doc.get_mut("services") else {
+        return;
+    };
+    let mut left_out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    svcs.retain(|name, svc| {
+        let Value::Mapping(m) = svc else {
+            return true;
+        };
+        let Some(ps) = m.shift_remove("profiles") else {
+            return true;
+        };
+        let ps: Vec<String> = match ps {
+            Value::Sequence(items) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
+            Value::String(s) => vec![s],
+            _ => Vec::new(),
+        };
+        if ps.is_empty() || active.iter().any(|a| a == "*" || ps.contains(a)) {
+            return true;
+        }
+        left_out
+            .entry(ps.join(", "))
+            .or_default()
+            .push(name.as_str().unwrap_or_default().to_string());
+        false
+    });
+    for (ps, names) in left_out {
+        let (it, them) = if names.len() == 1 {
+            ("it", "it")
+        } else {
+            ("them", "them")
+        };
+        notes.push(format!(
+            "{} left out: compose runs {it} only with profile {ps} (`compose_profiles: [{}]` in {} or COMPOSE_PROFILES runs {them})",
+            names.join(", "),
+            ps.split(", ").next().unwrap_or_default(),
+            crate::error::display_path(&profile.path),
+        ));
+    }
 }
 
 /// The variables of `.env` beside the stack file (or of the `--env-file`s instead), each with

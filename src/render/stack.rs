@@ -187,6 +187,12 @@ pub fn shape(input: ShapeInput<'_>) -> Result<Shaped, ConfigError> {
             ));
         };
         let mut svc = svc.clone();
+        super::compose::host_ips(
+            &name,
+            &mut svc,
+            input.profile.on_this_machine(),
+            &mut warnings,
+        );
         super::compose::translate(&name, &mut svc, &mut notes).map_err(|p| {
             cx.err(Some(&name), &format!("{}:", p.key), p.message)
                 .hint(p.hint)

@@ -593,7 +593,7 @@ fn image_exists(tag: &str) -> bool {
 
 /// nginx from this machine's Debian package, as an image.
 pub fn nginx_image() -> &'static str {
-    const TAG: &str = "devenv-test/nginx:1";
+    const TAG: &str = "devenv-test/nginx:2";
     static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
         if image_exists(TAG) {
@@ -603,7 +603,7 @@ pub fn nginx_image() -> &'static str {
             TAG,
             &[(PathBuf::from("/usr/sbin/nginx"), "/usr/sbin/nginx".into())],
             &[
-                "etc/nginx",
+                "etc/nginx/conf.d",
                 "var/log/nginx",
                 "var/lib/nginx/body",
                 "var/lib/nginx/proxy",
@@ -614,7 +614,11 @@ pub fn nginx_image() -> &'static str {
                 "var/lock",
                 "usr/share/nginx",
             ],
-            &[],
+            // as the official image has it: the sites are conf.d/*.conf
+            &[(
+                "/etc/nginx/nginx.conf",
+                "user www-data;\nworker_processes 1;\nerror_log /dev/stderr notice;\npid /run/nginx.pid;\nevents { worker_connections 1024; }\nhttp {\n    access_log /dev/stdout;\n    default_type application/octet-stream;\n    include /etc/nginx/conf.d/*.conf;\n}\n",
+            )],
             r#"["/usr/sbin/nginx", "-g", "daemon off;"]"#,
         );
     });
