@@ -59,6 +59,7 @@ fn main() {
         ipvs: Some(false),
         env: Default::default(),
         env_files: Vec::new(),
+        ..Default::default()
     };
 
     let mut inproc = Vec::new();

@@ -39,6 +39,8 @@ pub struct Adoption {
     pub external_networks: Vec<String>,
     /// Services built from a context.
     pub builds: Vec<String>,
+    /// A service that terminates TLS itself (publishes 443).
+    pub own_tls: Option<String>,
     pub services: Vec<String>,
 }
 
@@ -153,6 +155,9 @@ pub fn infer(root: &Path, project: &str, files: &[String]) -> Result<Adoption, C
             a.builds.push(name.to_string());
         }
         for p in &svc.ports {
+            if (p.target == 443 || p.published == Some(443)) && a.own_tls.is_none() {
+                a.own_tls = Some(name.to_string());
+            }
             match p.published {
                 Some(pubd) if WEB_TARGETS.contains(&p.target) || pubd == 80 => {
                     a.web_ports.push((name.to_string(), pubd, p.target))
@@ -629,6 +634,30 @@ impl Adoption {
         v
     }
 
+    /// The edge's upstream, as devenv will infer it: the web port a service publishes, 80 first.
+    fn edge_upstream(&self) -> Option<(String, u64)> {
+        WEB_TARGETS.iter().find_map(|t| {
+            self.web_ports
+                .iter()
+                .find(|(_, _, target)| target == t)
+                .map(|(s, _, t)| (s.clone(), *t))
+        })
+    }
+
+    /// The local profile's `tls:`: devenv's TLS edge in front of a stack that terminates none.
+    fn tls_line(&self) -> String {
+        match (&self.own_tls, self.edge_upstream()) {
+            (None, Some((svc, port))) => format!(
+                "tls: local-ca           # HTTPS from devenv's CA: devenv-edge (nginx) serves https://{}/ in front of {svc}:{port} (`edge: false` turns it off)\n",
+                self.local_domain()
+            ),
+            (Some(svc), _) => format!(
+                "tls: none               # HTTPS from devenv's CA: mount secrets tls_cert and tls_key in {svc}, then `tls: local-ca`\n"
+            ),
+            (None, None) => "tls: none               # HTTPS from devenv's CA: `tls: local-ca` with `edge: {routes: {NAME: SERVICE:PORT}}`\n".into(),
+        }
+    }
+
     pub fn local_yaml(&self) -> String {
         let mut s = String::from(
             "description: This machine - a single-node swarm (devenv runs `docker swarm init` when needed).\n\
@@ -636,7 +665,7 @@ impl Adoption {
         );
         s.push_str(&format!("domain: {}\n", yaml_str(&self.local_domain())));
         s.push_str(&format!("hosts: {}\n", yaml_list(&self.hosts(true))));
-        s.push_str("tls: none               # HTTPS from devenv's CA: mount secrets tls_cert and tls_key in the proxy, then `tls: local-ca`\n");
+        s.push_str(&self.tls_line());
         if !self.local_overrides.is_empty() {
             s.push_str(&format!(
                 "overrides: [{}]\n",
@@ -718,6 +747,12 @@ impl Adoption {
         ));
         for o in &self.local_overrides {
             v.push(format!("{o}: merged over the stack for profile local"));
+        }
+        if let (None, Some((svc, port))) = (&self.own_tls, self.edge_upstream()) {
+            v.push(format!(
+                "https: locally devenv-edge serves https://{}/ (and WSS) with devenv's CA in front of {svc}:{port}; every service trusts that CA",
+                self.local_domain()
+            ));
         }
         for o in &self.server_overrides {
             v.push(format!("{o}: merged over the stack for profile server"));

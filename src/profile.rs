@@ -277,6 +277,113 @@ pub struct ProfileFile {
     /// as `docker compose --profile` decides.
     #[serde(default, deserialize_with = "name_strings")]
     pub compose_profiles: Vec<String>,
+    /// HTTPS in front of a stack that terminates no TLS itself (local `tls: local-ca` profiles):
+    /// `edge: false` turns it off, `edge: {image: …, routes: {NAME: SERVICE:PORT}}` sets it.
+    #[serde(default)]
+    pub edge: Edge,
+    /// Which services get devenv's CA (local-CA profiles): `all` (the default), `none`, or a
+    /// list of services.
+    #[serde(default)]
+    pub trust: Trust,
+}
+
+/// The local TLS edge's settings.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Edge {
+    /// `false`: never add it.
+    pub enabled: bool,
+    /// The nginx image it runs.
+    pub image: String,
+    /// Name → `SERVICE:PORT`, over the inferred ones.
+    pub routes: BTreeMap<String, String>,
+}
+
+/// The edge's image unless the profile names one: the official nginx image.
+pub const EDGE_IMAGE: &str = "nginx:1.27-alpine";
+
+impl Default for Edge {
+    fn default() -> Edge {
+        Edge {
+            enabled: true,
+            image: EDGE_IMAGE.into(),
+            routes: BTreeMap::new(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Edge {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Settings {
+            #[serde(default)]
+            image: Option<String>,
+            #[serde(default)]
+            routes: BTreeMap<String, String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            On(bool),
+            Settings(Settings),
+        }
+        match Form::deserialize(d).map_err(|_| {
+            de::Error::custom(
+                "expected `false`, `true` or `{image: IMAGE, routes: {NAME: SERVICE:PORT}}`",
+            )
+        })? {
+            Form::On(enabled) => Ok(Edge {
+                enabled,
+                ..Edge::default()
+            }),
+            Form::Settings(s) => Ok(Edge {
+                enabled: true,
+                image: s.image.unwrap_or_else(|| EDGE_IMAGE.into()),
+                routes: s.routes,
+            }),
+        }
+    }
+}
+
+/// The services that get devenv's CA.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub enum Trust {
+    #[default]
+    All,
+    None,
+    Services(Vec<String>),
+}
+
+impl Trust {
+    pub fn includes(&self, service: &str) -> bool {
+        match self {
+            Trust::All => true,
+            Trust::None => false,
+            Trust::Services(v) => v.iter().any(|s| s == service),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Trust {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Word(String),
+            On(bool),
+            List(Vec<String>),
+        }
+        let bad =
+            || de::Error::custom("expected `all`, `none` or a list of services (`[web, worker]`)");
+        match Form::deserialize(d).map_err(|_| bad())? {
+            Form::Word(w) if w == "all" => Ok(Trust::All),
+            Form::Word(w) if w == "none" => Ok(Trust::None),
+            Form::On(true) => Ok(Trust::All),
+            Form::On(false) => Ok(Trust::None),
+            Form::List(v) => Ok(Trust::Services(v)),
+            Form::Word(_) => Err(bad()),
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -838,6 +945,39 @@ fn validate_profile(p: &Profile) -> Result<(), ConfigError> {
     }
     if f.docker.context.trim().is_empty() {
         return Err(p.error_at("context", "docker.context is empty"));
+    }
+    // the edge's names go into its nginx configuration, its image into the stack
+    for (name, route) in &f.edge.routes {
+        if let Err(e) = crate::name::host::normalize_name(name) {
+            return Err(p.error_at(
+                name,
+                format!("edge.routes: host name `{}`: {e}", name.escape_debug()),
+            ));
+        }
+        if route.contains(|c: char| c.is_whitespace() || c.is_control()) {
+            return Err(p
+                .error_at(
+                    route,
+                    format!(
+                        "edge.routes.{name}: `{}` is not SERVICE:PORT",
+                        route.escape_debug()
+                    ),
+                )
+                .hint("e.g. `routes: {api.myblog.test: api:8080}`"));
+        }
+    }
+    if f.edge.image.is_empty()
+        || f.edge
+            .image
+            .contains(|c: char| c.is_whitespace() || c.is_control())
+    {
+        return Err(p.error_at(
+            "image",
+            format!(
+                "edge.image `{}` is not an image reference",
+                f.edge.image.escape_debug()
+            ),
+        ));
     }
     for (name, s) in &f.secrets {
         if let Err(e) = crate::name::Name::new(crate::name::Kind::Object, name) {

@@ -334,6 +334,10 @@ impl Service {
         if self.replicas().is_some() && !out.contains_key("deploy.replicas") {
             out.insert("deploy.replicas".into(), "1".into());
         }
+        // a service that names no network is on the stack's default one
+        if !self.raw.contains_key("networks") {
+            out.insert("networks.default".into(), "joined".into());
+        }
         out
     }
 
@@ -531,6 +535,20 @@ pub fn scalar(v: &Value) -> String {
 pub fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
     let last = prefix.rsplit('.').next().unwrap_or(prefix);
     match v {
+        // a service's networks, as a list or a mapping: one point per network joined, then what
+        // the mapping says of it (`networks.front.aliases`)
+        Value::Sequence(s) if prefix == "networks" && s.iter().all(Value::is_string) => {
+            for n in s {
+                out.insert(format!("networks.{}", scalar(n)), "joined".into());
+            }
+        }
+        Value::Mapping(m) if prefix == "networks" => {
+            for (k, v) in m {
+                let at = format!("networks.{}", scalar(k));
+                out.insert(at.clone(), "joined".into());
+                flatten(&at, v, out);
+            }
+        }
         Value::Mapping(m) if !m.is_empty() => {
             for (k, v) in m {
                 flatten(&format!("{prefix}.{}", scalar(k)), v, out);
@@ -550,6 +568,24 @@ pub fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
                         ),
                         format!("{}/{} {}", port.target, port.protocol, port.mode.as_str()),
                     );
+                }
+            }
+        }
+        // one point per config or secret a service mounts: `configs.devenv_ca  /etc/devenv/ca.pem`
+        Value::Sequence(s) if prefix == "configs" || prefix == "secrets" => {
+            for r in s {
+                match r {
+                    Value::String(src) => {
+                        out.insert(format!("{prefix}.{src}"), src.clone());
+                    }
+                    Value::Mapping(m) => {
+                        let src = m.get("source").map(scalar).unwrap_or_default();
+                        let target = m.get("target").map(scalar).unwrap_or_else(|| src.clone());
+                        out.insert(format!("{prefix}.{src}"), target);
+                    }
+                    other => {
+                        out.insert(prefix.to_string(), scalar(other));
+                    }
                 }
             }
         }
@@ -574,6 +610,24 @@ mod tests {
 
     fn stack(yaml: &str) -> Stack {
         Stack::from_mapping(&serde_yaml_ng::from_str(yaml).unwrap())
+    }
+
+    #[test]
+    fn flat_points_of_mounts_and_networks() {
+        let s = stack(
+            "services:\n  a:\n    configs: [c1, {source: c2, target: /etc/c2}]\n    secrets: [{source: s1}]\n    networks: {front: {aliases: [x.test]}, back: null}\n  b: {image: i}\n",
+        );
+        let a = s.service("a").unwrap().flat();
+        assert_eq!(a["configs.c1"], "c1");
+        assert_eq!(a["configs.c2"], "/etc/c2");
+        assert_eq!(a["secrets.s1"], "s1");
+        assert_eq!(a["networks.front"], "joined");
+        assert_eq!(a["networks.back"], "joined");
+        assert_eq!(a["networks.front.aliases"], "[\"x.test\"]");
+        assert!(!a.contains_key("networks.default"));
+        // no networks: the default one, as a list naming it would say
+        let b = s.service("b").unwrap().flat();
+        assert_eq!(b["networks.default"], "joined");
     }
 
     #[test]

@@ -13,8 +13,11 @@ use common::*;
 
 fn ready() -> bool {
     require(
-        "root, docker with a running daemon, dockerd, nsenter, unshare and busybox-static",
-        docker_ready() && engine_ready() && can_use_mount_namespaces(),
+        "root, docker with a running daemon, dockerd, nsenter, unshare, busybox-static and nginx",
+        docker_ready()
+            && engine_ready()
+            && can_use_mount_namespaces()
+            && Path::new("/usr/sbin/nginx").exists(),
     )
 }
 
@@ -36,7 +39,10 @@ struct Adopted {
 
 impl Adopted {
     fn new(name: &str, files: &[(&str, String)]) -> Adopted {
-        let engine = Engine::start_with(&[busybox_image()], false);
+        let engine = Engine::start_with(&[busybox_image(), nginx_image()], false);
+        // devenv's TLS edge runs the official nginx image's name: this machine's nginx, offline
+        let o = engine.docker(&["tag", nginx_image(), devenv::profile::EDGE_IMAGE]);
+        assert!(o.status.success(), "docker tag: {}", stderr(&o));
         let s = Sandbox::new("127.0.0.1 localhost\n").with_default_engine(&engine);
         let dir = s.dir.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
@@ -207,21 +213,25 @@ fn the_voting_app_is_adopted_and_runs_as_it_is() {
         "note: redis:6379 has no published port: docker picks a free one",
         "ok: http://voting.test:5000/ answers 200",
         "ok: http://voting.test:8080/ answers 200",
-        "ok: 6 services ready",
+        // devenv's TLS edge in front of the vote app (the first web port: 80 in the container)
+        "note: devenv-edge: HTTPS and WSS with devenv's certificate, https://voting.test/ → vote:80",
+        "ok: https://voting.test/ answers 200",
+        "ok: 7 services ready",
     ] {
         assert!(err.contains(want), "{want:?} in:\n{err}\n{out}");
     }
     // every published port, with the scheme it really serves
     for url in [
+        "https://voting.test/",
         "http://voting.test:5000/",
         "http://voting.test:5001/",
         "http://voting.test:8080/",
     ] {
         assert!(out.contains(url), "{url} in:\n{out}");
     }
-    assert!(!out.contains("https://"), "{out}");
     let (status, _) = a.ok(&["status"]);
     for url in [
+        "https://voting.test/",
         "http://voting.test:5000/",
         "http://voting.test:5001/",
         "http://voting.test:8080/",
@@ -415,7 +425,9 @@ fn the_shop_is_adopted_with_its_override_file_and_its_file_objects() {
         "{err}\n{out}"
     );
     assert!(
-        err.contains("restart (proxy, backend, db) is ignored by docker stack deploy"),
+        err.contains(
+            "proxy: `restart: unless-stopped` is deploy.restart_policy.condition: any in swarm"
+        ),
         "{err}"
     );
     // the bind-mounted directory, the built backend, env_file, the file secret

@@ -498,3 +498,175 @@ fn doctor_names_what_is_broken() {
     let _ = holder.kill();
     let _ = holder.wait();
 }
+
+/// The container of `service` (its one running task) on `engine`.
+fn container_of(engine: &Engine, service: &str) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let o = engine.docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.swarm.service.name={service}"),
+        ]);
+        let ids = stdout(&o);
+        if let Some(id) = ids.lines().next() {
+            return id.to_string();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "no container of {service}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// `curl ARGS` inside the `chat_client` service's container: (exit code, stdout + stderr).
+fn curl_inside(engine: &Engine, args: &[&str]) -> (Option<i32>, String) {
+    let c = container_of(engine, "chat_client");
+    let mut full = vec!["exec", c.as_str(), "/usr/bin/curl"];
+    full.extend_from_slice(args);
+    let o = engine.docker(&full);
+    (o.status.code(), format!("{}{}", stdout(&o), stderr(&o)))
+}
+
+/// Issue 24 end to end: a plain-HTTP compose stack (an app on port 8000 and a client), adopted
+/// with zero edits, gets HTTPS and WSS on its local name from devenv's TLS edge — in headless
+/// Chromium with no flags, and from inside a service, whose curl verifies the certificate with
+/// the CA devenv mounted (the site's name is the edge inside the stack); `certs rotate` + `up`
+/// puts the new CA into the services.
+#[test]
+fn an_adopted_plain_http_stack_gets_https_wss_and_trust_with_zero_edits() {
+    if !require(
+        "root, mount namespaces, docker, chromium, certutil, nginx, curl and busybox-static",
+        e2e_ready() && have("curl"),
+    ) {
+        return;
+    }
+    let _trust = machine_lock("trust");
+    let engine = Engine::start_with(&[nginx_image(), app_image(), curl_image()], false);
+    // the edge's default image, offline: this machine's nginx under the official image's name
+    let o = engine.docker(&["tag", nginx_image(), "nginx:1.27-alpine"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sb = Sandbox::new("127.0.0.1\tlocalhost\n").with_default_engine(&engine);
+    let dir = sb.dir.path().join("chat");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        format!(
+            "services:\n  app:\n    image: {}\n    ports: [\"8000:8000\"]\n  client:\n    image: {}\n",
+            app_image(),
+            curl_image()
+        ),
+    )
+    .unwrap();
+    let compose_before = std::fs::read(dir.join("compose.yaml")).unwrap();
+
+    let (o, init) = run_merged(&sb, &dir, &["init", "--from", "compose.yaml"]);
+    ok(&o, "init --from");
+    assert!(
+        init.contains(
+            "devenv-edge serves https://chat.test/ (and WSS) with devenv's CA in front of app:8000"
+        ),
+        "{init}"
+    );
+    // the edge is this profile's only: the server has none, and the diff says so
+    let (o, diff) = run_merged(&sb, &dir, &["diff", "local", "server"]);
+    ok(&o, "diff");
+    assert!(diff.contains("devenv-edge"), "{diff}");
+    assert!(
+        diff.contains("config devenv_edge_conf (only in local)"),
+        "{diff}"
+    );
+
+    ok(&run(&sb, &dir, &["certs", "trust"]), "certs trust");
+    let (o, up) = run_merged(&sb, &dir, &["up", "local"]);
+    ok(&o, "up local");
+    assert!(up.contains("https://chat.test/ answers 200"), "{up}");
+    assert_eq!(
+        std::fs::read(dir.join("compose.yaml")).unwrap(),
+        compose_before,
+        "the adopted file was edited"
+    );
+
+    // the browser: the page over HTTPS and its script's WSS echo, through the edge
+    let (dom, log) = sb.chromium("https://chat.test/");
+    assert!(
+        dom.contains(MARKER),
+        "https://chat.test/ in Chromium:\n{dom}\n{log}\n{}",
+        stdout(&engine.docker(&["service", "logs", "--tail", "30", "chat_devenv-edge"]))
+    );
+
+    // inside the stack: the name is the edge, and the certificate verifies with the mounted CA
+    let (code, out) = curl_inside(
+        &engine,
+        &[
+            "-sS",
+            "-v",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}\n",
+            "https://chat.test/healthz",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with("200\n"), "{out}");
+    assert!(out.contains("SSL certificate verify ok"), "{out}");
+    // negative control: without devenv's CA the same request fails verification
+    let (code, out) = curl_inside(
+        &engine,
+        &["-sS", "--cacert", "/dev/null", "https://chat.test/healthz"],
+    );
+    assert_ne!(code, Some(0), "{out}");
+    // a WebSocket upgrade through the edge, from inside
+    let (_, out) = curl_inside(
+        &engine,
+        &[
+            "-sS",
+            "--http1.1",
+            "--max-time",
+            "3",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}\n",
+            "-H",
+            "Connection: Upgrade",
+            "-H",
+            "Upgrade: websocket",
+            "-H",
+            "Sec-WebSocket-Version: 13",
+            "-H",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "https://chat.test/ws?id=inside",
+        ],
+    );
+    assert!(out.contains("101"), "WSS from inside: {out}");
+
+    // a new CA reaches the services with the next `up`
+    let old_ca = std::fs::read_to_string(sb.caroot.join("rootCA.pem")).unwrap();
+    ok(&run(&sb, &dir, &["certs", "rotate"]), "certs rotate");
+    let new_ca = std::fs::read_to_string(sb.caroot.join("rootCA.pem")).unwrap();
+    assert_ne!(old_ca, new_ca);
+    ok(&run(&sb, &dir, &["up", "local"]), "up after rotate");
+    let start = std::time::Instant::now();
+    loop {
+        let c = container_of(&engine, "chat_client");
+        let o = engine.docker(&["exec", &c, "/bin/busybox", "cat", "/etc/devenv/ca.pem"]);
+        if stdout(&o) == new_ca {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the client still has the old CA: {}",
+            stderr(&o)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let (code, out) = curl_inside(&engine, &["-sS", "https://chat.test/healthz"]);
+    assert_eq!((code, out.as_str()), (Some(0), "ok\n"), "after rotate");
+
+    ok(&run(&sb, &dir, &["down"]), "down");
+    ok(&run(&sb, &dir, &["certs", "untrust"]), "untrust");
+}

@@ -108,6 +108,14 @@ def healthz(request):
         checks["mongo"] = "ok"
     except Exception as e:  # noqa: BLE001
         checks["mongo"] = str(e)[:200]
+    # the API by its public URL, with the certificate verified (no `verify=False` locally)
+    try:
+        import urllib.request
+
+        with urllib.request.urlopen(os.environ["API_URL"], timeout=3) as r:
+            checks["api"] = "ok" if r.status == 200 else f"HTTP {r.status}"
+    except Exception as e:  # noqa: BLE001
+        checks["api"] = str(e)[:200]
     ok = all(v == "ok" for v in checks.values())
     return JsonResponse(checks, status=200 if ok else 503)
 

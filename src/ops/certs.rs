@@ -825,20 +825,6 @@ impl EnvPlan {
     }
 }
 
-fn system_bundle() -> Option<PathBuf> {
-    [
-        "/etc/ssl/certs/ca-certificates.crt",
-        "/etc/pki/tls/certs/ca-bundle.crt",
-        "/etc/ssl/ca-bundle.pem",
-        "/etc/ssl/cert.pem",
-        "/usr/local/etc/openssl/cert.pem",
-        "/opt/homebrew/etc/openssl@3/cert.pem",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.is_file())
-}
-
 /// Shell syntax for an environment variable.
 pub fn export_line(shell: &str, key: &str, value: &str) -> String {
     match shell {
@@ -878,8 +864,8 @@ pub fn plan_env(
     // tools that replace their CA list (OpenSSL, Python requests, curl) get the system bundle
     // plus ours
     let bundle = dir.join("ca-bundle.pem");
-    let mut content = system_bundle()
-        .and_then(|b| crate::contained::read_machine_file(&b, 64 << 20).ok())
+    let mut content = crate::certs::system_bundle()
+        .map(String::into_bytes)
         .unwrap_or_default();
     if !content.is_empty() && !content.ends_with(b"\n") {
         content.push(b'\n');

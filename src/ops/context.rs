@@ -152,14 +152,15 @@ impl Ctx {
     /// leaf `up` mints, a `generate:` value) are named as unavailable, and secret names use the
     /// project's salt only if it exists.
     pub fn render(&self, project: &Project, profile: &Profile) -> anyhow::Result<Rendered> {
-        let facts = self.facts(profile);
+        let facts = self.facts(project, profile);
         let secrets = crate::render::collect_secrets(project, profile, self.sys.as_ref());
         let salt = crate::state::salt_if_present(&project.root);
         crate::render::render(project, profile, facts, &secrets, &salt)
     }
 
     /// What shapes the rendered stack on this machine (IPVS, for profiles on this machine's engine).
-    pub fn facts(&self, profile: &Profile) -> crate::render::Facts {
+    pub fn facts(&self, project: &Project, profile: &Profile) -> crate::render::Facts {
+        let local_ca = profile.file.tls == crate::profile::Tls::LocalCa;
         crate::render::Facts {
             ipvs: if profile.on_this_machine() {
                 self.sys.ipvs()
@@ -168,6 +169,22 @@ impl Ctx {
             },
             env: self.sys.vars(),
             env_files: self.g.env_file.clone(),
+            ca_pem: if local_ca {
+                crate::certs::issue::caroot_for(self.sys.as_ref(), Some(project))
+                    .ok()
+                    .and_then(|dir| {
+                        crate::contained::Scope::data_dir(&dir)
+                            .read_string(&dir.join(crate::certs::ca::CA_CERT), 1 << 20)
+                            .ok()
+                    })
+            } else {
+                None
+            },
+            public_cas: if local_ca {
+                crate::certs::system_bundle()
+            } else {
+                None
+            },
         }
     }
 

@@ -296,8 +296,9 @@ fn check_renders(ctx: &Ctx, dir: &Path, wanted: &[(String, String)]) -> anyhow::
         if let Err(e) = crate::render::render(
             &project,
             &profile,
-            ctx.facts(&profile),
-            &[],
+            ctx.facts(&project, &profile),
+            // the keys, with or without values yet (the leaf is minted by `up`)
+            &crate::render::collect_secrets(&project, &profile, ctx.sys.as_ref()),
             b"devenv init checks the render",
         ) {
             return Err(e.context(format!(

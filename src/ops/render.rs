@@ -21,8 +21,13 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<RenderPlan> 
     let project = ctx.project()?;
     let profile = ctx.profile(&project, profile_arg)?;
     let m = super::mint(ctx.sys.as_ref(), &project, &profile);
-    let mut rendered =
-        crate::render::render(&project, &profile, ctx.facts(&profile), &m.secrets, &m.salt)?;
+    let mut rendered = crate::render::render(
+        &project,
+        &profile,
+        ctx.facts(&project, &profile),
+        &m.secrets,
+        &m.salt,
+    )?;
     // the stack `up` deploys: a built service is its content tag (docker ignores `build:`)
     let tags = crate::swarm::build::tags(&project, &rendered)?;
     let stack = crate::swarm::deploy::deployable(&rendered, &tags);

@@ -60,7 +60,7 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<SwitchPlan> 
     let rendered = crate::render::render(
         &project,
         &profile,
-        ctx.facts(&profile),
+        ctx.facts(&project, &profile),
         &minted.secrets,
         &minted.salt,
     )?;

@@ -226,7 +226,14 @@ fn render_phase(ctx: &Ctx, project: &Project, profile: &Profile) -> anyhow::Resu
         super::set_secret(&mut secrets, "tls_cert", crt);
         super::set_secret(&mut secrets, "tls_key", key);
     }
-    let rendered = crate::render::render(project, profile, ctx.facts(profile), &secrets, &salt)?;
+    let rendered = {
+        let mut facts = ctx.facts(project, profile);
+        // the CA this run signs the leaf with (one it creates too)
+        if let Some(c) = &certs {
+            facts.ca_pem = Some(c.ca.cert_pem.clone());
+        }
+        crate::render::render(project, profile, facts, &secrets, &salt)?
+    };
     let warnings: Vec<String> = rendered
         .warnings
         .iter()
@@ -1296,9 +1303,16 @@ pub fn probe_urls(
     profile: &Profile,
     rendered: &Rendered,
 ) -> anyhow::Result<Vec<(String, Option<u16>)>> {
-    let mut out = Vec::new();
+    let mut out: Vec<(String, Option<u16>)> = Vec::new();
+    // devenv's TLS edge: each name it serves answers over HTTPS
+    let edge: Vec<(String, Option<u16>)> = rendered
+        .edge_names
+        .iter()
+        .map(|n| (format!("https://{n}/"), None))
+        .collect();
     if project.file.probes.is_empty() {
-        if profile.file.tls == Tls::LocalCa {
+        out.extend(edge);
+        if profile.file.tls == Tls::LocalCa && out.is_empty() {
             for u in crate::render::urls(profile, &rendered.view)
                 .into_iter()
                 .take(1)
@@ -1323,6 +1337,11 @@ pub fn probe_urls(
             )
         })?;
         out.push((url, p.status));
+    }
+    for e in edge {
+        if !out.iter().any(|(u, _)| *u == e.0) {
+            out.push(e);
+        }
     }
     Ok(out)
 }

@@ -3,10 +3,12 @@
 
 pub mod compose;
 pub mod dotenv;
+pub mod edge;
 pub mod interpolate;
 pub mod local;
 pub mod merge;
 pub mod stack;
+pub mod trust;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +31,11 @@ pub struct Facts {
     pub env: BTreeMap<String, String>,
     /// `--env-file FILE…`: read instead of the `.env` beside the stack file, as compose does.
     pub env_files: Vec<PathBuf>,
+    /// devenv's CA (PEM) for a local-CA profile, when it exists (or `up` creates it): the services
+    /// get it ([`trust`]).
+    pub ca_pem: Option<String>,
+    /// This machine's public CAs (PEM), for the services' bundle; Mozilla's list when `None`.
+    pub public_cas: Option<String>,
 }
 
 /// One secret's value as collected from its source (a file or an environment variable).
@@ -111,6 +118,8 @@ pub struct Rendered {
     pub view: crate::stack::Stack,
     /// Each `${VAR}` the stack used and where its value came from (`render -v` says it).
     pub variables: Vec<(String, String)>,
+    /// The names devenv's TLS edge serves over HTTPS (none without an edge).
+    pub edge_names: Vec<String>,
 }
 
 impl Rendered {
@@ -851,6 +860,16 @@ pub fn render(
         });
     }
 
+    let edge_names = local_https(
+        &mut doc,
+        project,
+        profile,
+        &facts,
+        &stack_name,
+        &mut configs,
+        &mut early_notes,
+    )?;
+
     let mut secret_refs: Vec<SecretRef> = secrets
         .iter()
         .map(|s| secret_ref(&stack_name, salt, s))
@@ -917,7 +936,102 @@ pub fn render(
         file_secrets,
         host_mode,
         variables: used.into_inner().into_iter().collect(),
+        edge_names,
     })
+}
+
+/// HTTPS on this machine and devenv's CA in the services (see [`edge`] and [`trust`]): the TLS
+/// edge for a stack that terminates none, the profile's names as aliases of the service that
+/// serves them, and the CA configs mounted in the trusting services.
+fn local_https(
+    doc: &mut Mapping,
+    project: &Project,
+    profile: &Profile,
+    facts: &Facts,
+    stack_name: &str,
+    configs: &mut Vec<RenderedConfig>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<String>, ConfigError> {
+    let mut edge_names = Vec::new();
+    let generated = |key: &str, content: String, what: &str| RenderedConfig {
+        key: crate::name::Name::new(crate::name::Kind::Object, key).expect("a fixed name"),
+        object_name: object_name(stack_name, key, &crate::hash::short(content.as_bytes(), 10)),
+        template: PathBuf::from(what),
+        content,
+    };
+    let stack_file = project.root.join(&project.file.stack);
+    if !profile.file.edge.routes.is_empty() {
+        edge::check_routes(doc, profile)?;
+    }
+    match edge::plan(doc, profile) {
+        Ok(e) => {
+            edge::add(doc, &e).map_err(|m| ConfigError::new(&stack_file, m))?;
+            edge_names = e.routes.iter().map(|(n, _)| n.clone()).collect();
+            configs.push(generated(
+                edge::CONFIG,
+                edge::nginx_conf(&e, &profile.name),
+                "(devenv's TLS edge)",
+            ));
+            let routes: Vec<String> = e
+                .routes
+                .iter()
+                .map(|(n, (s, p))| format!("https://{n}/ → {s}:{p}"))
+                .collect();
+            notes.push(format!(
+                "{}: HTTPS and WSS with devenv's certificate, {} (this profile only; `edge: false` in {} turns it off)",
+                edge::SERVICE,
+                routes.join(", "),
+                crate::error::display_path(&profile.path)
+            ));
+        }
+        Err(edge::NoEdge::NoWebPort) => notes.push(format!(
+            "no service publishes a web port, so there is no HTTPS edge: name what serves each name under `edge: {{routes: {{NAME: SERVICE:PORT}}}}` in {}",
+            crate::error::display_path(&profile.path)
+        )),
+        Err(_) => {}
+    }
+    // inside the stack the site's names are the front service, not the container asking
+    let mut names = profile.file.hosts.clone();
+    for n in &edge_names {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    if profile.on_this_machine()
+        && !names.is_empty()
+        && let Some(front) = edge::front(doc)
+    {
+        edge::alias_names(doc, &front, &names);
+    }
+    if profile.file.tls != Tls::LocalCa || profile.file.trust == crate::profile::Trust::None {
+        return Ok(edge_names);
+    }
+    let trusting = trust::services(doc, profile)?;
+    let Some(ca) = &facts.ca_pem else {
+        notes.push(
+            "devenv's CA does not exist yet: the services get it from the first `devenv up` (or after `devenv certs trust`)"
+                .into(),
+        );
+        return Ok(edge_names);
+    };
+    configs.push(generated(trust::CA, ca.clone(), "(devenv's CA)"));
+    configs.push(generated(
+        trust::BUNDLE,
+        trust::bundle(facts.public_cas.as_deref(), ca),
+        "(the public CAs and devenv's)",
+    ));
+    for s in &trusting {
+        trust::add(doc, s);
+    }
+    if !trusting.is_empty() {
+        notes.push(format!(
+            "{} trust devenv's CA (at {}, SSL_CERT_FILE and the like set; `trust:` in {} limits it)",
+            trusting.join(", "),
+            trust::CA_PATH,
+            crate::error::display_path(&profile.path)
+        ));
+    }
+    Ok(edge_names)
 }
 
 /// Compose's service profiles: a service with `profiles:` runs only when one of its profiles is
@@ -1346,12 +1460,286 @@ mod pipeline_tests {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 env_files: Vec::new(),
+                ..Facts::default()
             };
             render(&project, &profile, facts, &[], b"0123456789abcdef")
         }
         fn root(&self) -> String {
             self.dir.path().to_string_lossy().into_owned()
         }
+        /// Renders with devenv's CA `ca` known (as `up` has it).
+        fn render_with_ca(&self, profile: &str, ca: &str) -> anyhow::Result<Rendered> {
+            self.render_with(profile, Some(ca))
+        }
+        fn render_with(&self, profile: &str, ca: Option<&str>) -> anyhow::Result<Rendered> {
+            let project = Project::load(self.dir.path())?;
+            let profile = project.profile(profile)?;
+            let facts = Facts {
+                ipvs: Some(false),
+                ca_pem: ca.map(String::from),
+                public_cas: Some(PUBLIC.into()),
+                ..Facts::default()
+            };
+            let leaf = |key: &str| SecretInput {
+                key: key.into(),
+                origin: format!("certs/{key}"),
+                value: Ok(key.as_bytes().to_vec()),
+            };
+            let secrets = [leaf("tls_cert"), leaf("tls_key")];
+            render(&project, &profile, facts, &secrets, b"0123456789abcdef")
+        }
+        fn write(&self, rel: &str, content: &str) {
+            std::fs::write(self.dir.path().join(rel), content).unwrap();
+        }
+    }
+
+    const CA: &str = "-----BEGIN CERTIFICATE-----\nZGV2ZW52\n-----END CERTIFICATE-----\n";
+    const PUBLIC: &str =
+        "# a public root\n-----BEGIN CERTIFICATE-----\ncHVibGlj\n-----END CERTIFICATE-----\n";
+
+    /// A plain-HTTP stack as users adopt it: an app on 8000, a worker with its own CA file, a db.
+    fn plain_http() -> P {
+        P::new(&[
+            ("devenv.yaml", "project: shop\nstack: compose.yaml\n"),
+            (
+                "compose.yaml",
+                "services:\n  app:\n    image: shop/app\n    ports: [\"8000:8000\"]\n    networks: [front]\n  worker:\n    image: shop/worker\n    environment: [SSL_CERT_FILE=/own/roots.pem]\n    networks: [front, back]\n  db:\n    image: postgres:16\n    networks: [back]\nnetworks: {front: {}, back: {}}\n",
+            ),
+            (
+                "profiles/local.yaml",
+                "domain: shop.test\nhosts: [shop.test, api.shop.test]\ntls: local-ca\ndocker: {swarm: true}\nedge: {routes: {api.shop.test: \"worker:9000\"}}\n",
+            ),
+            (
+                "profiles/server.yaml",
+                "domain: shop.com\ntls: {files: {cert: server.crt, key: server.key}}\ndocker: {context: prod}\n",
+            ),
+        ])
+    }
+
+    fn env_of(svc: &Value) -> Vec<String> {
+        match &svc["environment"] {
+            Value::Mapping(m) => m
+                .iter()
+                .map(|(k, v)| format!("{}={}", k.as_str().unwrap(), v.as_str().unwrap_or("")))
+                .collect(),
+            Value::Sequence(l) => l.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn config_sources(svc: &Value) -> Vec<String> {
+        svc["configs"]
+            .as_sequence()
+            .map(|l| {
+                l.iter()
+                    .map(|c| c["source"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_plain_http_stack_gets_a_tls_edge_and_trusts_the_ca_locally() {
+        let p = plain_http();
+        let r = p.render_with_ca("local", CA).unwrap();
+        let svcs = &r.stack["services"];
+        let edge = &svcs["devenv-edge"];
+        assert_eq!(edge["image"], Value::String("nginx:1.27-alpine".into()));
+        // 443 and, free here, 80 (a redirect), as host-mode ports on this kernel
+        let published: Vec<u64> = edge["ports"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|p| p["published"].as_u64().unwrap())
+            .collect();
+        assert_eq!(published, vec![443, 80]);
+        // on the upstreams' networks, with the site's names as aliases there
+        let nets = edge["networks"].as_mapping().unwrap();
+        assert_eq!(
+            nets.keys().map(|k| k.as_str().unwrap()).collect::<Vec<_>>(),
+            vec!["front", "back"]
+        );
+        assert_eq!(
+            nets["front"]["aliases"],
+            serde_yaml_ng::from_str::<Value>("[shop.test, api.shop.test]").unwrap()
+        );
+        assert_eq!(config_sources(edge), vec![edge::CONFIG]);
+        assert_eq!(r.edge_names, vec!["shop.test", "api.shop.test"]);
+        // its nginx configuration: each name to its upstream, resolved per request, WSS upgrades
+        let conf = &r
+            .configs
+            .iter()
+            .find(|c| c.key.as_str() == edge::CONFIG)
+            .unwrap()
+            .content;
+        assert!(conf.contains("server_name shop.test;"), "{conf}");
+        assert!(conf.contains("set $upstream http://app:8000;"), "{conf}");
+        assert!(conf.contains("server_name api.shop.test;"), "{conf}");
+        assert!(conf.contains("set $upstream http://worker:9000;"), "{conf}");
+        assert!(conf.contains("resolver 127.0.0.11"), "{conf}");
+        assert!(
+            conf.contains("proxy_set_header Upgrade $http_upgrade;"),
+            "{conf}"
+        );
+        assert!(
+            conf.contains("return 308 https://$host$request_uri;"),
+            "{conf}"
+        );
+        // the leaf is the edge's secret
+        assert!(r.stack_yaml.contains("devenv_edge.crt"), "{}", r.stack_yaml);
+
+        // every service but the edge trusts devenv's CA; a variable a service sets stays its own
+        for name in ["app", "worker", "db"] {
+            let svc = &svcs[name];
+            assert_eq!(
+                config_sources(svc),
+                vec![trust::CA, trust::BUNDLE],
+                "{name}"
+            );
+            let env = env_of(svc);
+            assert!(
+                env.contains(&"NODE_EXTRA_CA_CERTS=/etc/devenv/ca.pem".to_string()),
+                "{name}: {env:?}"
+            );
+        }
+        assert!(env_of(&svcs["app"]).contains(&"SSL_CERT_FILE=/etc/devenv/ca-bundle.pem".into()));
+        let worker = env_of(&svcs["worker"]);
+        assert!(
+            worker.contains(&"SSL_CERT_FILE=/own/roots.pem".into()),
+            "{worker:?}"
+        );
+        assert!(!worker.contains(&"SSL_CERT_FILE=/etc/devenv/ca-bundle.pem".into()));
+        assert!(env_of(edge).is_empty());
+        let ca = r
+            .configs
+            .iter()
+            .find(|c| c.key.as_str() == trust::CA)
+            .unwrap();
+        assert_eq!(ca.content, CA);
+        let bundle = r
+            .configs
+            .iter()
+            .find(|c| c.key.as_str() == trust::BUNDLE)
+            .unwrap();
+        assert!(bundle.content.starts_with(PUBLIC) && bundle.content.ends_with(CA));
+
+        // a new CA is a new config: the services roll
+        let r2 = p
+            .render_with_ca("local", &CA.replace("ZGV2ZW52", "bmV3Q0E="))
+            .unwrap();
+        let name = |r: &Rendered, k: &str| {
+            r.configs
+                .iter()
+                .find(|c| c.key.as_str() == k)
+                .unwrap()
+                .object_name
+                .clone()
+        };
+        assert_ne!(name(&r, trust::CA), name(&r2, trust::CA));
+        assert_ne!(name(&r, trust::BUNDLE), name(&r2, trust::BUNDLE));
+        assert_eq!(name(&r, edge::CONFIG), name(&r2, edge::CONFIG));
+    }
+
+    #[test]
+    fn a_server_profile_with_its_own_certificates_gets_none_of_it() {
+        let p = plain_http();
+        p.write("server.crt", "cert");
+        p.write("server.key", "key");
+        let r = p.render_with_ca("server", CA).unwrap();
+        assert!(
+            r.stack["services"].get("devenv-edge").is_none(),
+            "{}",
+            r.stack_yaml
+        );
+        for bad in ["devenv_ca", "/etc/devenv", "SSL_CERT_FILE=/etc", "aliases"] {
+            assert!(!r.stack_yaml.contains(bad), "{bad}: {}", r.stack_yaml);
+        }
+        assert!(r.configs.is_empty(), "{:?}", r.configs);
+        assert!(r.edge_names.is_empty());
+    }
+
+    #[test]
+    fn trust_and_edge_follow_the_profile() {
+        let p = plain_http();
+        let local = |extra: &str| {
+            p.write(
+                "profiles/local.yaml",
+                &format!("domain: shop.test\nhosts: [shop.test]\ntls: local-ca\ndocker: {{swarm: true}}\n{extra}"),
+            );
+            p.render_with_ca("local", CA)
+        };
+        // some services only
+        let r = local("trust: [worker]\n").unwrap();
+        assert!(config_sources(&r.stack["services"]["app"]).is_empty());
+        assert_eq!(
+            config_sources(&r.stack["services"]["worker"]),
+            vec![trust::CA, trust::BUNDLE]
+        );
+        // none
+        let r = local("trust: false\nedge: false\n").unwrap();
+        assert!(!r.stack_yaml.contains("/etc/devenv"), "{}", r.stack_yaml);
+        assert!(r.stack["services"].get("devenv-edge").is_none());
+        // the names are still the front service's inside the stack (here: none publishes 80/443)
+        assert!(!r.stack_yaml.contains("aliases"), "{}", r.stack_yaml);
+        // a service the stack lacks, at its place, with a suggestion
+        let e = local("trust: [wokrer]\n").unwrap_err();
+        let ce = e.downcast_ref::<ConfigError>().unwrap();
+        assert!(ce.message.contains("no service `wokrer`"), "{ce}");
+        assert_eq!(ce.line, 5, "{ce:?}");
+        assert!(ce.to_string().contains("worker"), "{ce}");
+        // a route to a service the stack lacks, or that is not SERVICE:PORT
+        let e = local("edge: {routes: {shop.test: \"nope:80\"}}\n").unwrap_err();
+        assert!(e.to_string().contains("no service `nope`"), "{e:#}");
+        let e = local("edge: {routes: {shop.test: \"app\"}}\n").unwrap_err();
+        assert!(e.to_string().contains("is not SERVICE:PORT"), "{e:#}");
+        // a name that would write nginx's configuration is refused where it is read
+        let e =
+            local("edge: {routes: {\"a.test; include /etc/shadow\": \"app:80\"}}\n").unwrap_err();
+        assert!(format!("{e:#}").contains("edge.routes: host name"), "{e:#}");
+        // an image of the profile's choosing
+        let r = local("edge: {image: \"registry.local/nginx:1\"}\n").unwrap();
+        assert_eq!(
+            r.stack["services"]["devenv-edge"]["image"],
+            Value::String("registry.local/nginx:1".into())
+        );
+        // no CA yet: no trust, said
+        p.write(
+            "profiles/local.yaml",
+            "domain: shop.test\ntls: local-ca\ndocker: {swarm: true}\n",
+        );
+        let r = p.render_with("local", None).unwrap();
+        assert!(!r.stack_yaml.contains("/etc/devenv"));
+        assert!(
+            r.notes.iter().any(|n| n.contains("CA does not exist yet")),
+            "{:?}",
+            r.notes
+        );
+    }
+
+    #[test]
+    fn a_stack_that_terminates_tls_itself_is_left_alone() {
+        let p = plain_http();
+        p.write(
+            "compose.yaml",
+            "services:\n  proxy:\n    image: nginx\n    ports: [\"80:80\", \"443:443\"]\n  app:\n    image: shop/app\n",
+        );
+        p.write(
+            "profiles/local.yaml",
+            "domain: shop.test\nhosts: [shop.test, api.shop.test]\ntls: local-ca\ndocker: {swarm: true}\n",
+        );
+        let r = p.render_with_ca("local", CA).unwrap();
+        assert!(r.stack["services"].get("devenv-edge").is_none());
+        assert!(r.edge_names.is_empty());
+        // the proxy is the site inside the stack too
+        assert_eq!(
+            r.stack["services"]["proxy"]["networks"]["default"]["aliases"],
+            serde_yaml_ng::from_str::<Value>("[shop.test, api.shop.test]").unwrap()
+        );
+        // and still every service trusts the CA
+        assert_eq!(
+            config_sources(&r.stack["services"]["app"]),
+            vec![trust::CA, trust::BUNDLE]
+        );
     }
 
     const STACK: &str = r#"x-logging: &logging

@@ -377,7 +377,22 @@ impl Sandbox {
 
     /// Loads `url` in headless Chromium (no certificate flags) with a fresh profile; returns the
     /// DOM (stdout) and the log (stderr).
+    ///
+    /// A load Chromium gave up on because an interface of the namespace changed under it
+    /// (`ERR_NETWORK_CHANGED`: docker adding a task's veth while the page loads) is tried again:
+    /// a race of the observation, not of what devenv deployed.
     pub fn chromium(&self, url: &str) -> (String, String) {
+        for _ in 0..3 {
+            let (dom, log) = self.chromium_once(url);
+            if !log.contains("ERR_NETWORK_CHANGED") {
+                return (dom, log);
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        self.chromium_once(url)
+    }
+
+    fn chromium_once(&self, url: &str) -> (String, String) {
         let profile = tempfile::tempdir().unwrap();
         let o = self
             .command(
@@ -620,6 +635,33 @@ pub fn nginx_image() -> &'static str {
                 "user www-data;\nworker_processes 1;\nerror_log /dev/stderr notice;\npid /run/nginx.pid;\nevents { worker_connections 1024; }\nhttp {\n    access_log /dev/stdout;\n    default_type application/octet-stream;\n    include /etc/nginx/conf.d/*.conf;\n}\n",
             )],
             r#"["/usr/sbin/nginx", "-g", "daemon off;"]"#,
+        );
+    });
+    TAG
+}
+
+/// A client image: this machine's curl (with its libraries) and busybox, idling — a service to
+/// ask the stack's sites from inside it. No CA file of its own: it trusts what devenv gives it.
+pub fn curl_image() -> &'static str {
+    const TAG: &str = "devenv-test/curl:1";
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        if image_exists(TAG) {
+            return;
+        }
+        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("busybox-static is installed");
+        import_image(
+            TAG,
+            &[
+                (which("curl").expect("curl"), "/usr/bin/curl".into()),
+                (PathBuf::from(busybox), "/bin/busybox".into()),
+            ],
+            &[],
+            &[],
+            r#"["/bin/busybox", "sleep", "2147483647"]"#,
         );
     });
     TAG
