@@ -74,6 +74,7 @@ pub enum Command {
     /// Remove the stack and wait until it is really gone (networks too)
     Down(DownArgs),
     /// Profile, target, services with replicas, failing tasks with their errors
+    #[command(visible_alias = "ps")]
     Status(StatusArgs),
     /// Print or write the rendered stack and config files of a profile
     Render(RenderArgs),
@@ -398,12 +399,82 @@ const FOREIGN_FLAGS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Commands people bring from docker compose / docker stack, and devenv's way to do it.
+const FOREIGN_COMMANDS: &[(&str, &str)] = &[
+    (
+        "start",
+        "`devenv up` starts the stack (and returns once every service runs)",
+    ),
+    (
+        "stop",
+        "a swarm stack has no stopped state: `devenv down` removes it (volumes stay), `devenv up` brings it back",
+    ),
+    (
+        "restart",
+        "`devenv update SERVICE` (or --all) restarts services, rolling",
+    ),
+    (
+        "pull",
+        "`devenv update SERVICE` pulls and restarts; `devenv up` pulls what is missing",
+    ),
+    ("deploy", "`devenv up` deploys the stack"),
+    ("rm", "`devenv down` removes the stack"),
+    (
+        "kill",
+        "`devenv down` removes the stack; `devenv update SERVICE` restarts one",
+    ),
+    ("config", "`devenv render` prints the stack docker gets"),
+    ("convert", "`devenv render` prints the stack docker gets"),
+    ("top", "`devenv status` lists the services and their tasks"),
+    ("ls", "`devenv status` lists the services and their tasks"),
+    (
+        "compose",
+        "devenv is the compose command here: `devenv up`, `devenv down`, `devenv status`, `devenv logs SERVICE`",
+    ),
+    (
+        "stack",
+        "devenv drives `docker stack` for you: `devenv up`, `devenv down`, `devenv status`",
+    ),
+];
+
+/// `devenv down -v`: compose's `-v` removes volumes, devenv's is --verbose. The words after
+/// `down`, when they hold `-v` (or `-vv`), are refused rather than guessed.
+fn down_v(args: &[OsString]) -> Option<String> {
+    let words: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    // the command is the first word that is neither a flag nor a global flag's value
+    let mut i = 0;
+    while i < words.len() && words[i].starts_with('-') {
+        let takes_value = matches!(
+            words[i],
+            "-C" | "--dir" | "--profile" | "--hosts-file" | "--env-file" | "--color"
+        );
+        i += if takes_value { 2 } else { 1 };
+    }
+    if words.get(i) != Some(&"down") {
+        return None;
+    }
+    words[i + 1..]
+        .iter()
+        .take_while(|w| **w != "--")
+        .any(|w| w.len() >= 2 && w.starts_with("-v") && w[1..].chars().all(|c| c == 'v'))
+        .then(|| {
+            "error: `devenv down -v` is ambiguous: in devenv `-v` is --verbose, in docker compose it removes volumes
+             hint: `devenv down --volumes` deletes the stack's named volumes; `devenv --verbose down` is a verbose down
+"
+                .to_string()
+        })
+}
+
 /// Parses the command line; on a usage error returns the message to print and the exit code.
 pub fn parse<I, T>(args: I) -> Result<Cli, (String, i32)>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if let Some(msg) = down_v(&args) {
+        return Err((msg, crate::error::EXIT_CONFIG));
+    }
     Cli::try_parse_from(args).map_err(|e| {
         let code = if e.use_stderr() {
             crate::error::EXIT_CONFIG
@@ -424,6 +495,12 @@ where
             if let Some((_, hint)) = FOREIGN_FLAGS.iter().find(|(f, _)| *f == flag) {
                 text = format!("{}\nnote: {hint}\n", text.trim_end());
             }
+        }
+        if e.kind() == ErrorKind::InvalidSubcommand
+            && let Some(ContextValue::String(word)) = e.get(ContextKind::InvalidSubcommand)
+            && let Some((_, hint)) = FOREIGN_COMMANDS.iter().find(|(c, _)| c == word)
+        {
+            text = format!("{}\nnote: {hint}\n", text.trim_end());
         }
         (text, code)
     })
@@ -456,6 +533,37 @@ mod tests {
         let (msg, code) = parse(["devenv", "render", "-f", "x.yml"]).unwrap_err();
         assert_eq!(code, 2);
         assert!(msg.contains("stack:` in devenv.yaml"), "{msg}");
+    }
+
+    #[test]
+    fn compose_habits_get_devenvs_way() {
+        // `ps` is status
+        let c = parse(["devenv", "ps"]).unwrap();
+        assert!(matches!(c.command, Command::Status(_)));
+        for (word, want) in [
+            ("start", "`devenv up` starts the stack"),
+            ("stop", "`devenv down` removes it"),
+            ("restart", "`devenv update SERVICE`"),
+            ("compose", "devenv is the compose command here"),
+        ] {
+            let (msg, code) = parse(["devenv", word]).unwrap_err();
+            assert_eq!(code, 2);
+            assert!(msg.contains(want), "{word}: {msg}");
+        }
+        // `down -v` is refused, not taken as verbose (or as volumes)
+        for args in [
+            &["devenv", "down", "-v"][..],
+            &["devenv", "down", "local", "-vv"],
+            &["devenv", "-C", "x", "down", "-v"],
+        ] {
+            let (msg, code) = parse(args.iter().copied()).unwrap_err();
+            assert_eq!(code, 2);
+            assert!(msg.contains("--volumes"), "{args:?}: {msg}");
+        }
+        assert!(parse(["devenv", "-v", "down"]).is_ok());
+        assert!(parse(["devenv", "down", "--volumes", "--verbose"]).is_ok());
+        assert!(parse(["devenv", "-C", "down", "up", "-v"]).is_ok());
+        assert!(parse(["devenv", "exec", "web", "--", "down", "-v"]).is_ok());
     }
 
     #[test]

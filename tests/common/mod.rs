@@ -680,11 +680,25 @@ pub fn app_image() -> &'static str {
             .parent()
             .unwrap()
             .join("examples/testapp");
-        assert!(
-            bin.exists(),
-            "{} is missing: `cargo test` builds it",
-            bin.display()
-        );
+        if !bin.exists() {
+            // `cargo test --test NAME` builds no examples: build it as `cargo test` would
+            let profile_dir = bin.parent().unwrap().parent().unwrap();
+            let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+            c.args(["build", "--example", "testapp", "--manifest-path"])
+                .arg(repo().join("Cargo.toml"))
+                .arg("--target-dir")
+                .arg(profile_dir.parent().unwrap());
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                c.arg("--release");
+            }
+            let o = c.output().unwrap();
+            assert!(
+                o.status.success() && bin.exists(),
+                "building the test app ({}): {}",
+                bin.display(),
+                stderr(&o)
+            );
+        }
         let tag = format!(
             "devenv-test/app:{}",
             devenv::hash::short(&std::fs::read(&bin).unwrap(), 12)
