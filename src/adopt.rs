@@ -26,6 +26,8 @@ pub struct Adoption {
     pub names: Vec<String>,
     /// The proxy routes by host name (Traefik, nginx-proxy): a local name needs its own rule.
     pub routes_by_host: bool,
+    /// nginx upstreams named literally (resolved once, when nginx starts): file, line, service.
+    pub static_upstreams: Vec<(String, usize, String)>,
     /// Published web ports: (service, published port, target port).
     pub web_ports: Vec<(String, u64, u64)>,
     /// Other published ports, not probed: (service, published).
@@ -145,6 +147,7 @@ pub fn infer(root: &Path, project: &str, files: &[String]) -> Result<Adoption, C
         .cloned()
         .unwrap_or_default();
     let mut names: Vec<(String, String)> = Vec::new();
+    let mut configs: Vec<(String, String)> = Vec::new();
     for (k, v) in &services {
         let (Some(name), Some(m)) = (k.as_str(), v.as_mapping()) else {
             continue;
@@ -196,6 +199,7 @@ pub fn infer(root: &Path, project: &str, files: &[String]) -> Result<Adoption, C
                 for h in config_hosts(&path, &text) {
                     names.push((h, path.clone()));
                 }
+                configs.push((path.clone(), text));
             }
         }
     }
@@ -212,6 +216,7 @@ pub fn infer(root: &Path, project: &str, files: &[String]) -> Result<Adoption, C
                 for h in config_hosts(f, &text) {
                     names.push((h, f.trim_start_matches("./").to_string()));
                 }
+                configs.push((f.trim_start_matches("./").to_string(), text));
             }
             if v.get("external").and_then(Value::as_bool) == Some(true) {
                 match kind {
@@ -219,6 +224,18 @@ pub fn infer(root: &Path, project: &str, files: &[String]) -> Result<Adoption, C
                     "secrets" => a.external_secrets.push(key.to_string()),
                     _ => a.external_networks.push(key.to_string()),
                 }
+            }
+        }
+    }
+    for (path, text) in &configs {
+        for (line, host) in static_upstreams(text) {
+            if a.services.contains(&host)
+                && !a
+                    .static_upstreams
+                    .iter()
+                    .any(|(p, _, h)| p == path && *h == host)
+            {
+                a.static_upstreams.push((path.clone(), line, host));
             }
         }
     }
@@ -381,6 +398,52 @@ fn read_config(root: &Path, rel: &str) -> Option<String> {
         return None;
     }
     crate::render::read_project_file(root, rel, crate::render::MAX_TEMPLATE_BYTES).ok()
+}
+
+/// nginx upstreams written as a name (`proxy_pass http://app:8000;`, an `upstream`'s
+/// `server app:8000;`): nginx resolves them once, when it starts. With DNS round-robin (what
+/// devenv renders where the kernel has no IPVS) a service's tasks change address on every
+/// update, and nginx keeps the old one: 502 until it restarts. (line, host) of each.
+fn static_upstreams(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.starts_with('#') {
+            continue;
+        }
+        let target = if let Some(at) = l.find("proxy_pass ") {
+            l[at + "proxy_pass ".len()..]
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .split("://")
+                .nth(1)
+                .unwrap_or_default()
+        } else if let Some(rest) = l.strip_prefix("server ")
+            && !l.contains(" resolve")
+            && !l.contains('{')
+        {
+            rest.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(';')
+        } else {
+            continue;
+        };
+        if target.contains('$') {
+            continue;
+        }
+        let host = target
+            .split(['/', ':'])
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if !host.is_empty() {
+            out.push((i + 1, host));
+        }
+    }
+    out
 }
 
 /// Host names a proxy configuration serves: nginx `server_name`, Caddyfile site addresses,
@@ -774,6 +837,11 @@ impl Adoption {
                 self.local_domain()
             ));
         }
+        for (file, line, svc) in &self.static_upstreams {
+            v.push(format!(
+                "{file}:{line}: nginx resolves `{svc}` once, when it starts; where devenv publishes with DNS round-robin (no IPVS) it then answers 502 after {svc} is updated: `resolver 127.0.0.11 valid=5s; set $up http://{svc}:PORT; proxy_pass $up;` asks each time"
+            ));
+        }
         for (svc, p, t) in &self.web_ports {
             if !self.routes_by_host {
                 v.push(format!(
@@ -838,6 +906,37 @@ mod tests {
             std::fs::write(p, c).unwrap();
         }
         d
+    }
+
+    #[test]
+    fn nginx_upstreams_resolved_once_are_named_with_the_fix() {
+        let d = project(&[
+            (
+                "compose.yaml",
+                "services:\n  proxy:\n    image: nginx\n    ports: ['80:80']\n    configs: [{source: site, target: /etc/nginx/conf.d/default.conf}]\n  app: {image: a}\n  api: {image: b}\n  ws: {image: c}\nconfigs:\n  site: {file: ./site.conf}\n",
+            ),
+            (
+                "site.conf",
+                "upstream api_pool {\n  server api:9000;\n}\nupstream ws_pool {\n  server ws:9001 resolve;\n}\nserver {\n  listen 80;\n  server_name shop.example.org;\n  # proxy_pass http://commented:1;\n  location / { proxy_pass http://app:8000; }\n  location /api/ { proxy_pass http://api_pool; }\n  location /x/ { set $u http://app:8000; proxy_pass $u; }\n  location /ext/ { proxy_pass https://example.org/; }\n}\n",
+            ),
+        ]);
+        let a = infer(d.path(), "shop", &["compose.yaml".into()]).unwrap();
+        assert_eq!(
+            a.static_upstreams,
+            vec![
+                ("site.conf".to_string(), 2, "api".to_string()),
+                ("site.conf".to_string(), 11, "app".to_string()),
+            ]
+        );
+        let report = a.report().join("\n");
+        assert!(
+            report.contains("site.conf:11: nginx resolves `app` once, when it starts;"),
+            "{report}"
+        );
+        assert!(
+            report.contains("set $up http://app:PORT; proxy_pass $up;"),
+            "{report}"
+        );
     }
 
     #[test]

@@ -396,6 +396,7 @@ fn the_shop_is_adopted_with_its_override_file_and_its_file_objects() {
         "inferred: docker-compose.prod.yml: merged over the stack for profile server",
         "inferred: domain: shop.example.com (from proxy/default.conf); locally shop.example.test",
         "inferred: probe: http://shop.example.test/ (proxy publishes 80→80)",
+        "inferred: proxy/default.conf:4: nginx resolves `backend` once, when it starts;",
         "inferred: backend is built from its context",
     ] {
         assert!(err.contains(want), "{want:?} in:\n{err}");

@@ -1194,6 +1194,23 @@ fn apply_steps(
         .into());
     }
     if !failed.is_empty() {
+        let bad_gateway = failed.iter().any(|p| {
+            p.error
+                .as_deref()
+                .is_some_and(|e| e.contains("answered 502") || e.contains("answered 504"))
+        });
+        let mut hint =
+            "`devenv status` shows every service; `devenv logs SERVICE` their logs".to_string();
+        if bad_gateway {
+            hint.push_str(&format!(
+                "\na 502 from a proxy: its upstream is not up, or {}; an nginx that names its upstream (`proxy_pass http://app:8000;`) keeps the address it found at start: `resolver 127.0.0.11 valid=5s; set $up http://app:8000; proxy_pass $up;` asks each time",
+                if plan.rendered.host_mode {
+                    "it moved (services are found by DNS round-robin here, so every update gives new addresses)"
+                } else {
+                    "it moved"
+                }
+            ));
+        }
         return Err(UserError::new(format!(
             "the stack runs, but {} not ready:\n{}",
             if failed.len() == 1 {
@@ -1207,7 +1224,7 @@ fn apply_steps(
                 .collect::<Vec<_>>()
                 .join("\n")
         ))
-        .hint("`devenv status` shows every service; `devenv logs SERVICE` their logs")
+        .hint(hint)
         .into());
     }
     let endpoints = super::endpoints(ctx.sys.as_ref(), profile, &Stack::from_mapping(&plan.stack));
