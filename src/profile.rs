@@ -726,11 +726,21 @@ impl Project {
             }
             cur = d.parent();
         }
+        // a directory with a compose file: the one command that adopts it
+        let compose = crate::ops::init::COMPOSE_FILES
+            .iter()
+            .find(|f| start.join(f).is_file());
+        let hint = match compose {
+            Some(f) => {
+                format!("`devenv init --from {f}` adopts the stack here as it is (or pass -C DIR)")
+            }
+            None => "run `devenv init` to scaffold a project here, or pass -C DIR".into(),
+        };
         Err(UserError::usage(format!(
             "no {PROJECT_FILE} in {} or any parent directory",
             start.display()
         ))
-        .hint("run `devenv init` to scaffold a project here, or pass -C DIR")
+        .hint(hint)
         .into())
     }
 

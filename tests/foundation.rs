@@ -1280,3 +1280,58 @@ fn init_from_says_ready_only_for_a_stack_that_renders() {
         "the stack is named as the file says"
     );
 }
+
+/// A newcomer in a directory with a compose file gets the one command that adopts it, from `up`
+/// and from `init --from` with the other usual name; `ps` is `status`, `down -v` is refused.
+#[test]
+fn a_compose_directory_gets_the_command_that_adopts_it() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("compose.yaml"),
+        "services:\n  a: {image: x}\n",
+    )
+    .unwrap();
+    devenv()
+        .arg("-C")
+        .arg(d.path())
+        .arg("up")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "hint: `devenv init --from compose.yaml` adopts the stack here",
+        ));
+    devenv()
+        .arg("-C")
+        .arg(d.path())
+        .args(["init", "--from", "docker-compose.yml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "this directory has compose.yaml: `devenv init --from compose.yaml`",
+        ));
+    assert_eq!(
+        std::fs::read_dir(d.path()).unwrap().count(),
+        1,
+        "nothing written"
+    );
+    devenv()
+        .arg("-C")
+        .arg(d.path())
+        .args(["down", "-v"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`devenv down --volumes` deletes"));
+    devenv()
+        .args(["stop"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`devenv down` removes it"));
+    // `ps` is status: the same refusal as status for a directory without a project
+    devenv()
+        .arg("-C")
+        .arg(d.path())
+        .arg("ps")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no devenv.yaml"));
+}

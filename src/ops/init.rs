@@ -39,8 +39,14 @@ fn relative_to(dir: &Path, file: &Path) -> anyhow::Result<String> {
     } else {
         dir.join(file)
     };
-    let meta = std::fs::metadata(&full)
-        .map_err(|_| UserError::usage(format!("--from {}: no such file", file.display())))?;
+    let meta = std::fs::metadata(&full).map_err(|_| {
+        let mut e = UserError::usage(format!("--from {}: no such file", file.display()));
+        // `docker-compose.yml` where the file is `compose.yaml`, and the like
+        if let Some(f) = COMPOSE_FILES.iter().find(|f| dir.join(f).is_file()) {
+            e = e.hint(format!("this directory has {f}: `devenv init --from {f}`"));
+        }
+        e
+    })?;
     if !meta.is_file() {
         return Err(
             UserError::usage(format!("--from {}: not a regular file", file.display())).into(),
