@@ -309,8 +309,13 @@ fn https_and_wss_in_a_real_browser_with_switch_down_and_up() {
         "after switch local + up:\n{dom}\n{log}"
     );
 
-    // down: gone; up right after works
-    ok(&run(&sb, dir, &["down"]), "down");
+    // down: gone, and it says what it left; up right after works
+    let (o, merged) = run_merged(&sb, dir, &["down"]);
+    ok(&o, "down");
+    assert!(
+        merged.contains("note: the project's block stays in the hosts file"),
+        "{merged}"
+    );
     assert!(engine.task_ids("myblog").is_empty());
     let nets = engine.docker(&[
         "network",

@@ -63,6 +63,11 @@ pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
                 format!("; removed volumes {}", r.removed_volumes.join(", "))
             }
         ));
+        if r.hosts_block_left {
+            crate::ui::note(
+                "the project's block stays in the hosts file (the next `up` uses it): `devenv hosts remove` removes it",
+            );
+        }
     }
     Ok(0)
 }

@@ -31,5 +31,8 @@ pub fn run(ctx: &Ctx, a: SwitchArgs) -> anyhow::Result<i32> {
         }
         _ => crate::ui::ok(&format!("active profile: {}", r.active)),
     }
+    if let Some(l) = &r.left_running {
+        crate::ui::note(&l.say());
+    }
     Ok(0)
 }

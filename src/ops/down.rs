@@ -27,6 +27,8 @@ pub struct DownPlan {
     /// Each service's stop grace period (seconds), to say what the wait is for.
     pub grace: BTreeMap<String, f64>,
     pub timeout: Duration,
+    /// This machine's hosts file holds the project's block, which `down` leaves in place.
+    pub hosts_block: bool,
 }
 
 impl DownPlan {
@@ -77,6 +79,10 @@ pub fn plan(
     let profile = ctx.profile(&project, profile_arg)?;
     let state = State::load(&project.root)?;
     let stack = profile.stack_name(&project);
+    // what down leaves: the hosts block (read, not changed)
+    let hosts_block = profile.on_this_machine()
+        && super::hosts::plan(ctx, &project, &profile, crate::hosts::sync::Want::Remove)
+            .is_ok_and(|p| p.changes());
     let docker = ctx.docker(&profile)?;
     let info = docker.info()?;
     let grace = ctx
@@ -100,6 +106,7 @@ pub fn plan(
             objects: Vec::new(),
             grace,
             timeout,
+            hosts_block,
         });
     }
     guard::check(&docker, &profile, &state, Purpose::Existing, false)?;
@@ -126,6 +133,7 @@ pub fn plan(
         objects,
         grace,
         timeout,
+        hosts_block,
     })
 }
 
@@ -137,6 +145,8 @@ pub struct DownReport {
     pub removed_volumes: Vec<String>,
     pub volumes_left: Vec<String>,
     pub elapsed_ms: u64,
+    /// The project's hosts block stays in this machine's hosts file (`devenv hosts remove`).
+    pub hosts_block_left: bool,
 }
 
 pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: DownPlan) -> anyhow::Result<DownReport> {
@@ -149,6 +159,7 @@ pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: DownPlan) -> anyhow::Result<
         removed_volumes: Vec::new(),
         volumes_left: Vec::new(),
         elapsed_ms: 0,
+        hosts_block_left: plan.hosts_block,
     };
     if !plan.in_swarm {
         crate::ui::info(&format!(

@@ -24,6 +24,16 @@ pub struct SwitchPlan {
     pub rendered_dir: PathBuf,
     pub hosts: SyncPlan,
     pub new_files: Vec<super::NewFile>,
+    /// The previous profile's stack, deployed by devenv and not taken down: it keeps running.
+    pub left_running: Option<LeftRunning>,
+}
+
+/// A stack that keeps running on the profile `switch` leaves.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftRunning {
+    pub profile: String,
+    pub stack: String,
+    pub context: String,
 }
 
 impl SwitchPlan {
@@ -39,7 +49,19 @@ impl SwitchPlan {
             self.previous.as_deref().unwrap_or("(none)"),
             self.profile.name
         ));
+        if let Some(l) = &self.left_running {
+            out.push_str(&format!("{}\n", l.say()));
+        }
         out
+    }
+}
+
+impl LeftRunning {
+    pub fn say(&self) -> String {
+        format!(
+            "the stack {} of profile {} keeps running on context `{}`: `devenv down {}` stops it",
+            self.stack, self.profile, self.context, self.profile
+        )
     }
 }
 
@@ -64,7 +86,18 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<SwitchPlan> 
         &minted.secrets,
         &minted.salt,
     )?;
-    let previous = State::load(&project.root)?.active_profile;
+    let state = State::load(&project.root)?;
+    let previous = state.active_profile.clone();
+    let left_running = previous
+        .as_deref()
+        .filter(|p| *p != profile.name)
+        .and_then(|p| {
+            state.deployed.get(p).map(|d| LeftRunning {
+                profile: p.to_string(),
+                stack: d.stack_name.clone(),
+                context: d.context.clone(),
+            })
+        });
     let diff = match previous.as_deref() {
         Some(prev) if prev != profile.name => project.profile(prev).ok().and_then(|pp| {
             ctx.render(&project, &pp)
@@ -83,6 +116,7 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<SwitchPlan> 
         diff,
         hosts,
         new_files: minted.new_files,
+        left_running,
     })
 }
 
@@ -93,6 +127,8 @@ pub struct SwitchReport {
     pub rendered: PathBuf,
     pub hosts_changed: Vec<PathBuf>,
     pub diff: Option<ProfileDiff>,
+    /// The stack of the profile left, still running (`devenv down PROFILE` stops it).
+    pub left_running: Option<LeftRunning>,
 }
 
 pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: SwitchPlan) -> anyhow::Result<SwitchReport> {
@@ -125,5 +161,6 @@ pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: SwitchPlan) -> anyhow::Resul
         rendered: plan.rendered_dir,
         hosts_changed: hosts.changed,
         diff: plan.diff,
+        left_running: plan.left_running,
     })
 }
