@@ -24,6 +24,10 @@ pub struct State {
     /// Task runs per profile, then task name.
     #[serde(default)]
     pub tasks: BTreeMap<String, BTreeMap<String, TaskRecord>>,
+    /// The notes `up` or `switch` last said per profile (their short hashes): the same note is
+    /// said once, then counted.
+    #[serde(default)]
+    pub notes_seen: BTreeMap<String, Vec<String>>,
 }
 
 /// What devenv remembers of a task: its last run and its last success.

@@ -284,14 +284,22 @@ fn the_voting_app_is_adopted_and_runs_as_it_is() {
         "the file is untouched"
     );
 
-    // nothing changed: nothing redeployed
+    // nothing changed: nothing redeployed, and the notes said last time are counted, not repeated
     let tasks = a.engine.task_ids("voting");
     let (_, err) = a.ok(&["up", "local"]);
     assert!(
         err.contains("nothing changed since the last deploy"),
         "{err}"
     );
+    assert!(!err.contains("depends_on (vote, result, worker)"), "{err}");
+    assert!(
+        err.contains("notes as on the last run (`-v` or `devenv render` shows them)"),
+        "{err}"
+    );
     assert_eq!(a.engine.task_ids("voting"), tasks);
+    // -v says them all again
+    let (_, err) = a.ok(&["up", "local", "-v"]);
+    assert!(err.contains("depends_on (vote, result, worker)"), "{err}");
 }
 
 /// A shop as awesome-compose's proxy/backend/database samples look: `x-` extension fields and YAML

@@ -20,9 +20,7 @@ pub fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<i32> {
     if x.dry_run() {
         return ops::print_plan(ctx, &up::describe(&plan));
     }
-    for n in &plan.notes {
-        crate::ui::note(n);
-    }
+    ops::print_notes(&plan.notes, &plan.seen_notes);
     if plan.remote() && !ctx.g.yes {
         eprint!("{}", up::remote_summary(&plan));
         let context = &plan.profile.file.docker.context;

@@ -184,6 +184,45 @@ pub fn now_rfc3339(sys: &dyn Facts) -> String {
 mod tests;
 
 /// Writes `.devenv/state.json` (and `.devenv/.gitignore` the first time) through the executor.
+/// A note's key in [`crate::state::State::notes_seen`].
+pub fn note_key(note: &str) -> String {
+    crate::hash::short(note.as_bytes(), 12)
+}
+
+/// Says the notes not said on the last run of this profile (all of them with `-v`), then how
+/// many were left out as said before and where to see them.
+pub fn print_notes(notes: &[String], seen: &[String]) {
+    let verbose = crate::ui::get().verbosity >= 1;
+    let mut hidden = 0;
+    for n in notes {
+        if !verbose && seen.contains(&note_key(n)) {
+            hidden += 1;
+        } else {
+            crate::ui::note(n);
+        }
+    }
+    if hidden > 0 {
+        crate::ui::note(&format!(
+            "{hidden} {} as on the last run (`-v` or `devenv render` shows {})",
+            if hidden == 1 { "note" } else { "notes" },
+            if hidden == 1 { "it" } else { "them" }
+        ));
+    }
+}
+
+/// Records `notes` as said for `profile` (with those said before: `switch` says the render's,
+/// `up` those and its own; the newest 200 are kept).
+pub fn remember_notes(state: &mut crate::state::State, profile: &str, notes: &[String]) {
+    let seen = state.notes_seen.entry(profile.to_string()).or_default();
+    for n in notes {
+        let k = note_key(n);
+        seen.retain(|s| *s != k);
+        seen.push(k);
+    }
+    let extra = seen.len().saturating_sub(200);
+    seen.drain(..extra);
+}
+
 pub fn save_state(
     x: &mut Executor<'_>,
     project: &crate::profile::Project,

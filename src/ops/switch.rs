@@ -135,9 +135,15 @@ pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: SwitchPlan) -> anyhow::Resul
     for w in &plan.rendered.warnings {
         crate::ui::warn(w);
     }
-    for n in &plan.rendered.notes {
-        crate::ui::note(n);
-    }
+    let mut state = State::load(&plan.project.root)?;
+    super::print_notes(
+        &plan.rendered.notes,
+        state
+            .notes_seen
+            .get(&plan.profile.name)
+            .map(Vec::as_slice)
+            .unwrap_or_default(),
+    );
     super::write_minted(x, &plan.project, &plan.new_files)?;
     x.write_output(
         &plan.rendered_dir,
@@ -145,8 +151,8 @@ pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: SwitchPlan) -> anyhow::Resul
         crate::fsutil::OutputDir::Own,
     )?;
     let hosts = super::hosts::apply(ctx, x, &plan.project, &plan.profile, plan.hosts)?;
-    let mut state = State::load(&plan.project.root)?;
     state.active_profile = Some(plan.profile.name.clone());
+    super::remember_notes(&mut state, &plan.profile.name, &plan.rendered.notes);
     let dir = crate::state::dir(&plan.project.root);
     x.create_dir_all(&dir)?;
     if !dir.join(".gitignore").exists() {

@@ -66,6 +66,8 @@ pub struct UpPlan {
     pub secrets: Vec<SecretInput>,
     pub warnings: Vec<String>,
     pub notes: Vec<String>,
+    /// The notes said on this profile's last run (keys), said again only with `-v`.
+    pub seen_notes: Vec<String>,
     /// `None`: the first deploy of this profile from this machine.
     pub changes: Option<Vec<String>>,
     pub create_context: Option<String>,
@@ -114,6 +116,11 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
     let project = ctx.project()?;
     let profile = ctx.profile(&project, profile_arg)?;
     let state = State::load(&project.root)?;
+    let seen_notes = state
+        .notes_seen
+        .get(&profile.name)
+        .cloned()
+        .unwrap_or_default();
     let mut notes = Vec::new();
 
     let r = render_phase(ctx, &project, &profile)?;
@@ -186,6 +193,7 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
         secrets,
         warnings,
         notes,
+        seen_notes,
         changes,
         create_context,
         certs,
@@ -1127,6 +1135,7 @@ fn apply_steps(
     // record
     let yaml = crate::render::stack::to_yaml(&plan.stack);
     state.active_profile = Some(profile.name.clone());
+    super::remember_notes(state, &profile.name, &plan.notes);
     if profile.file.docker.cluster_id.is_none() {
         state
             .cluster_ids
