@@ -155,7 +155,7 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// The service (as named in the stack template)
+    /// The service (as named in the stack)
     pub service: String,
     /// Keep printing new lines
     #[arg(short, long)]
@@ -173,10 +173,10 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    /// The service (as named in the stack template)
+    /// The service (as named in the stack)
     pub service: String,
-    /// The command and its arguments (default: bash, or sh)
-    #[arg(last = true)]
+    /// The command and its arguments (default: bash, or sh), with or without `--` before it
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
     /// Run as this user
     #[arg(long, short = 'u')]
@@ -564,6 +564,30 @@ mod tests {
         assert!(parse(["devenv", "down", "--volumes", "--verbose"]).is_ok());
         assert!(parse(["devenv", "-C", "down", "up", "-v"]).is_ok());
         assert!(parse(["devenv", "exec", "web", "--", "down", "-v"]).is_ok());
+    }
+
+    #[test]
+    fn exec_takes_the_command_with_or_without_dashes() {
+        for args in [
+            &["devenv", "exec", "web", "sh", "-c", "echo -v"][..],
+            &["devenv", "exec", "web", "--", "sh", "-c", "echo -v"],
+        ] {
+            let c = parse(args.iter().copied()).unwrap();
+            let Command::Exec(e) = c.command else {
+                panic!("{args:?}")
+            };
+            assert_eq!(e.service, "web");
+            assert_eq!(e.command, ["sh", "-c", "echo -v"], "{args:?}");
+            assert_eq!(c.global.verbose, 0, "-v is the command's: {args:?}");
+        }
+        let c = parse(["devenv", "exec", "-u", "root", "web", "id"]).unwrap();
+        let Command::Exec(e) = c.command else {
+            panic!()
+        };
+        assert_eq!(
+            (e.user.as_deref(), e.command.as_slice()),
+            (Some("root"), &["id".to_string()][..])
+        );
     }
 
     #[test]
