@@ -580,6 +580,13 @@ mod tests {
             assert_eq!(e.command, ["sh", "-c", "echo -v"], "{args:?}");
             assert_eq!(c.global.verbose, 0, "-v is the command's: {args:?}");
         }
+        // devenv's own flags before the command (or before `--`) stay devenv's
+        let c = parse(["devenv", "exec", "web", "--dry-run", "--", "touch", "x"]).unwrap();
+        let Command::Exec(e) = c.command else {
+            panic!()
+        };
+        assert!(c.global.dry_run);
+        assert_eq!(e.command, ["touch", "x"]);
         let c = parse(["devenv", "exec", "-u", "root", "web", "id"]).unwrap();
         let Command::Exec(e) = c.command else {
             panic!()
