@@ -15,6 +15,16 @@ use crate::error::{ConfigError, UserError, did_you_mean, display_path, locate};
 
 pub const PROJECT_FILE: &str = "devenv.yaml";
 
+/// Files that say "this directory has a stack already".
+pub const COMPOSE_FILES: &[&str] = &[
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yml",
+    "docker-compose.yaml",
+    "docker-stack.yml",
+    "docker-stack.yaml",
+];
+
 /// Where a profile's leaf certificate and key live in the project: `certs/PROFILE.crt|.key`.
 pub fn leaf_paths(root: &Path, profile: &str) -> (PathBuf, PathBuf) {
     let d = root.join("certs");
@@ -727,9 +737,7 @@ impl Project {
             cur = d.parent();
         }
         // a directory with a compose file: the one command that adopts it
-        let compose = crate::ops::init::COMPOSE_FILES
-            .iter()
-            .find(|f| start.join(f).is_file());
+        let compose = COMPOSE_FILES.iter().find(|f| start.join(f).is_file());
         let hint = match compose {
             Some(f) => {
                 format!("`devenv init --from {f}` adopts the stack here as it is (or pass -C DIR)")

@@ -86,15 +86,7 @@ pub fn name_from_dir(dir: &Path) -> String {
     if s.is_empty() { "app".to_string() } else { s }
 }
 
-/// Files that say "this directory has a stack already".
-pub const COMPOSE_FILES: &[&str] = &[
-    "compose.yaml",
-    "compose.yml",
-    "docker-compose.yml",
-    "docker-compose.yaml",
-    "docker-stack.yml",
-    "docker-stack.yaml",
-];
+pub use crate::profile::COMPOSE_FILES;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct InitPlan {
