@@ -2115,7 +2115,16 @@ secrets:
                 .map(|(_, o)| o.clone())
                 .unwrap_or_default()
         };
-        assert_eq!(origin("TAG"), "env: of profiles/local.yaml");
+        // the profile's path as this OS writes it (profiles\local.yaml on Windows)
+        assert_eq!(
+            origin("TAG"),
+            format!(
+                "env: of {}",
+                std::path::Path::new("profiles")
+                    .join("local.yaml")
+                    .display()
+            )
+        );
         assert_eq!(origin("MODE"), "the environment");
         assert_eq!(origin("PW"), ".env:1");
         assert_eq!(origin("MISSING"), "not set");
