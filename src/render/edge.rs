@@ -48,32 +48,17 @@ pub enum NoEdge {
     NoWebPort,
 }
 
-/// `(target, published)` of each port a service publishes (short or long syntax).
+/// `(target, published)` of each port a service publishes (short or long syntax, as
+/// [`crate::stack::parse_port`] reads them).
 pub fn published(svc: &Mapping) -> Vec<(u64, Option<u64>)> {
     let Some(Value::Sequence(ports)) = svc.get("ports") else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    for p in ports {
-        match p {
-            Value::Mapping(m) => {
-                let n = |k: &str| match m.get(k) {
-                    Some(Value::Number(n)) => n.as_u64(),
-                    Some(Value::String(s)) => s.parse().ok(),
-                    _ => None,
-                };
-                if let Some(t) = n("target") {
-                    out.push((t, n("published")));
-                }
-            }
-            other => {
-                for port in crate::stack::parse_port(other).unwrap_or_default() {
-                    out.push((port.target, port.published));
-                }
-            }
-        }
-    }
-    out
+    ports
+        .iter()
+        .flat_map(|p| crate::stack::parse_port(p).unwrap_or_default())
+        .map(|port| (port.target, port.published))
+        .collect()
 }
 
 /// The networks a service is on (`default` when it names none).
@@ -217,7 +202,7 @@ pub fn parse_route(s: &str) -> Option<(String, u64)> {
 
 /// Checks the profile's `edge.routes` against the stack: each `SERVICE:PORT` names a service.
 pub fn check_routes(doc: &Mapping, profile: &Profile) -> Result<(), crate::error::ConfigError> {
-    let svcs: Vec<String> = services(doc).into_iter().map(|(n, _)| n).collect();
+    let svcs = super::service_names(doc);
     for (name, r) in &profile.file.edge.routes {
         let Some((svc, _)) = parse_route(r) else {
             return Err(profile

@@ -1147,6 +1147,18 @@ fn secret_ref(stack_name: &str, salt: &[u8], s: &SecretInput) -> SecretRef {
     }
 }
 
+/// The names of the stack's services, in its order.
+fn service_names(doc: &Mapping) -> Vec<String> {
+    doc.get("services")
+        .and_then(Value::as_mapping)
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| k.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The profile's own changes to the stack: `replicas:` (a literal `replicas: 2` in an adopted file
 /// included), then `services:`, merged like a compose override file. A name that is no service is
 /// an error with a suggestion.
@@ -1156,15 +1168,7 @@ fn apply_profile(
     lookup: &dyn interpolate::Lookup,
     warnings: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
-    let names: Vec<String> = doc
-        .get("services")
-        .and_then(Value::as_mapping)
-        .map(|m| {
-            m.keys()
-                .filter_map(|k| k.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = service_names(doc);
     let unknown = |what: &str, name: &str| {
         let mut e = profile.error_at(
             &format!("{name}:"),

@@ -86,15 +86,7 @@ pub fn services(
     doc: &Mapping,
     profile: &Profile,
 ) -> Result<Vec<String>, crate::error::ConfigError> {
-    let names: Vec<String> = doc
-        .get("services")
-        .and_then(Value::as_mapping)
-        .map(|m| {
-            m.keys()
-                .filter_map(|k| k.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = super::service_names(doc);
     if let crate::profile::Trust::Services(list) = &profile.file.trust {
         for s in list {
             if !names.contains(s) {
