@@ -3,7 +3,7 @@
 //! profile's CA — what a browser will do, without a browser.
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,15 +57,115 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
     })
 }
 
+/// How the probes find a name's addresses: the names a managed hosts file maps that this
+/// machine's resolver does not read (`--hosts-file` on a copy), `*.localhost` on loopback as
+/// browsers and curl resolve it (RFC 6761), and every other name as this machine resolves it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lookup {
+    /// Name (lower case) → the addresses the managed file maps it to.
+    pub mapped: std::collections::BTreeMap<String, Vec<IpAddr>>,
+    /// The file they come from (for messages).
+    pub source: Option<std::path::PathBuf>,
+}
+
+/// Whether browsers resolve `name` to loopback themselves (`localhost` and its subdomains).
+pub fn is_localhost(name: &str) -> bool {
+    let n = name.trim_end_matches('.').to_ascii_lowercase();
+    n == "localhost" || n.ends_with(".localhost")
+}
+
+impl Lookup {
+    /// The addresses to try for `host:port`, in order; `system` resolves a name as this machine
+    /// does.
+    pub fn addrs(
+        &self,
+        host: &str,
+        port: u16,
+        system: &dyn Fn(&str) -> Result<Vec<IpAddr>, String>,
+    ) -> Result<Vec<SocketAddr>, String> {
+        let ips: Vec<IpAddr> = if let Ok(ip) = host.parse::<IpAddr>() {
+            vec![ip]
+        } else if let Some(v) = self.mapped.get(&host.to_ascii_lowercase()) {
+            v.clone()
+        } else if is_localhost(host) {
+            vec![
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            ]
+        } else {
+            system(host).map_err(|e| format!("{host} does not resolve: {e}"))?
+        };
+        if ips.is_empty() {
+            return Err(format!("{host} does not resolve"));
+        }
+        Ok(ips
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect())
+    }
+
+    /// How this machine resolves a name (`to_socket_addrs`).
+    pub fn system(host: &str) -> Result<Vec<IpAddr>, String> {
+        let mut v: Vec<IpAddr> = Vec::new();
+        for a in (host, 0).to_socket_addrs().map_err(|e| e.to_string())? {
+            if !v.contains(&a.ip()) {
+                v.push(a.ip());
+            }
+        }
+        Ok(v)
+    }
+}
+
+/// An I/O failure in words a user reads (never a bare `os error N`).
+pub fn in_words(e: &std::io::Error, timeout: Duration) -> String {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => "refused (nothing listens there)".into(),
+        K::TimedOut | K::WouldBlock => format!("no answer within {} s", timeout.as_secs()),
+        K::ConnectionReset => "the connection was reset by the other side".into(),
+        K::ConnectionAborted => "the connection was aborted".into(),
+        K::UnexpectedEof => "the connection was closed before an answer".into(),
+        K::BrokenPipe => "the connection was closed while sending the request".into(),
+        K::AddrNotAvailable => "the address is not available on this machine".into(),
+        K::NetworkUnreachable | K::HostUnreachable => "unreachable from this machine".into(),
+        _ => {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_string(),
+                None => s,
+            }
+        }
+    }
+}
+
 /// The outcome of one attempt: the HTTP status line's code.
-pub fn probe_once(t: &Target, ca_pem: Option<&str>, timeout: Duration) -> Result<u16, String> {
-    let addr = (t.host.as_str(), t.port)
-        .to_socket_addrs()
-        .map_err(|e| format!("{} does not resolve: {e}", t.host))?
-        .next()
-        .ok_or_else(|| format!("{} does not resolve", t.host))?;
-    let tcp =
-        TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect {addr}: {e}"))?;
+pub fn probe_once(
+    t: &Target,
+    ca_pem: Option<&str>,
+    timeout: Duration,
+    lookup: &Lookup,
+) -> Result<u16, String> {
+    let addrs = lookup.addrs(&t.host, t.port, &Lookup::system)?;
+    // every address the name has, in order, as a browser falls back from one to the next
+    let mut why = Vec::new();
+    for a in &addrs {
+        match probe_addr(t, *a, ca_pem, timeout) {
+            Ok(code) => return Ok(code),
+            Err(e) if addrs.len() == 1 => return Err(e),
+            Err(e) => why.push(format!("{a}: {e}")),
+        }
+    }
+    Err(why.join("; "))
+}
+
+fn probe_addr(
+    t: &Target,
+    addr: SocketAddr,
+    ca_pem: Option<&str>,
+    timeout: Duration,
+) -> Result<u16, String> {
+    let tcp = TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|e| format!("connect {addr}: {}", in_words(&e, timeout)))?;
     tcp.set_read_timeout(Some(timeout)).ok();
     tcp.set_write_timeout(Some(timeout)).ok();
     let key = crate::hash::random_bytes(16);
@@ -88,12 +188,14 @@ pub fn probe_once(t: &Target, ca_pem: Option<&str>, timeout: Duration) -> Result
         let conn =
             rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
         let mut s = rustls::StreamOwned::new(conn, tcp);
-        s.write_all(req.as_bytes()).map_err(tls_error)?;
-        read_head(&mut s).map_err(tls_error)?
+        s.write_all(req.as_bytes())
+            .map_err(|e| tls_error(e, timeout))?;
+        read_head(&mut s).map_err(|e| tls_error(e, timeout))?
     } else {
         let mut s = tcp;
-        s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-        read_head(&mut s).map_err(|e| e.to_string())?
+        s.write_all(req.as_bytes())
+            .map_err(|e| in_words(&e, timeout))?;
+        read_head(&mut s).map_err(|e| in_words(&e, timeout))?
     };
     let code: u16 = head
         .split_whitespace()
@@ -129,14 +231,19 @@ pub fn probe_once(t: &Target, ca_pem: Option<&str>, timeout: Duration) -> Result
     Ok(code)
 }
 
-fn tls_error(e: std::io::Error) -> String {
+fn tls_error(e: std::io::Error, timeout: Duration) -> String {
     let s = e.to_string();
     if s.contains("UnknownIssuer") {
-        "certificate not issued by the profile's CA (UnknownIssuer)".into()
+        "TLS error: the certificate is not issued by the profile's CA (UnknownIssuer)".into()
     } else if s.contains("NotValidForName") {
-        "certificate not valid for this name".into()
+        "TLS error: the certificate is not valid for this name".into()
+    } else if e
+        .get_ref()
+        .is_some_and(|i| i.downcast_ref::<rustls::Error>().is_some())
+    {
+        format!("TLS error: {s}")
     } else {
-        s
+        in_words(&e, timeout)
     }
 }
 
@@ -256,8 +363,46 @@ impl rustls::client::danger::ServerCertVerifier for AnyCert {
     }
 }
 
+/// What a port serves and, for HTTP(S), the status its `/` answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    pub served: Served,
+    pub status: Option<u16>,
+}
+
+impl From<Served> for Answer {
+    fn from(served: Served) -> Answer {
+        Answer {
+            served,
+            status: None,
+        }
+    }
+}
+
+/// The status code of an HTTP response head (`HTTP/1.1 502 Bad Gateway` → 502).
+fn status_of(head: &[u8]) -> Option<u16> {
+    let line = head.split(|b| *b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    line.starts_with("HTTP/")
+        .then(|| line.split_whitespace().nth(1)?.parse().ok())
+        .flatten()
+}
+
+/// Reads up to the end of an HTTP status line (or 64 bytes, or the timeout).
+fn read_status_line<R: Read>(r: &mut R) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 64];
+    while buf.len() < 64 && !buf.contains(&b'\n') {
+        match r.read(&mut chunk[..64 - buf.len()]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    buf
+}
+
 /// What `addr` serves (`name` for SNI and the Host header).
-pub fn serves(name: &str, addr: std::net::SocketAddr, timeout: Duration) -> Served {
+pub fn serves(name: &str, addr: std::net::SocketAddr, timeout: Duration) -> Answer {
     let connect = || {
         let s = TcpStream::connect_timeout(&addr, timeout).ok()?;
         s.set_read_timeout(Some(timeout)).ok();
@@ -265,10 +410,12 @@ pub fn serves(name: &str, addr: std::net::SocketAddr, timeout: Duration) -> Serv
         Some(s)
     };
     let Some(mut tcp) = connect() else {
-        return Served::Closed;
+        return Served::Closed.into();
     };
+    let req = format!("HEAD / HTTP/1.0\r\nHost: {name}\r\nUser-Agent: devenv-probe\r\n\r\n");
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = (|| -> Option<bool> {
+    // Some(status) when the port speaks TLS
+    let tls = (|| -> Option<Option<u16>> {
         let config = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .ok()?
@@ -287,35 +434,36 @@ pub fn serves(name: &str, addr: std::net::SocketAddr, timeout: Duration) -> Serv
                         .get_ref()
                         .and_then(|i| i.downcast_ref::<rustls::Error>())
                         .is_some_and(|r| matches!(r, rustls::Error::AlertReceived(_)));
-                    return Some(tls_alert);
+                    return tls_alert.then_some(None);
                 }
             }
         }
-        Some(true)
-    })()
-    .unwrap_or(false);
-    if tls {
-        return Served::Https;
+        let mut s = rustls::Stream::new(&mut conn, &mut tcp);
+        if s.write_all(req.as_bytes()).is_err() {
+            return Some(None);
+        }
+        Some(status_of(&read_status_line(&mut s)))
+    })();
+    if let Some(status) = tls {
+        return Answer {
+            served: Served::Https,
+            status,
+        };
     }
     let Some(mut tcp) = connect() else {
-        return Served::Closed;
+        return Served::Closed.into();
     };
-    let req = format!("HEAD / HTTP/1.0\r\nHost: {name}\r\nUser-Agent: devenv-probe\r\n\r\n");
     if tcp.write_all(req.as_bytes()).is_err() {
-        return Served::Tcp;
+        return Served::Tcp.into();
     }
-    let mut buf = [0u8; 8];
-    let mut got = 0;
-    while got < 5 {
-        match tcp.read(&mut buf[got..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got += n,
+    let head = read_status_line(&mut tcp);
+    if head.starts_with(b"HTTP/") {
+        Answer {
+            served: Served::Http,
+            status: status_of(&head),
         }
-    }
-    if buf[..got].starts_with(b"HTTP/") {
-        Served::Http
     } else {
-        Served::Tcp
+        Served::Tcp.into()
     }
 }
 
@@ -334,11 +482,12 @@ pub fn wait(
     expect: Option<u16>,
     ca_pem: Option<&str>,
     patience: Duration,
+    lookup: &Lookup,
 ) -> Result<(u16, Duration), String> {
     let t = parse_url(url)?;
     let start = Instant::now();
     loop {
-        let last = match probe_once(&t, ca_pem, Duration::from_secs(3)) {
+        let last = match probe_once(&t, ca_pem, Duration::from_secs(3), lookup) {
             Ok(code) if accepted(&t, expect, code) => return Ok((code, start.elapsed())),
             Ok(code) => format!("answered {code}"),
             Err(e) => e,
@@ -349,7 +498,10 @@ pub fn wait(
             return Err(last);
         }
         if start.elapsed() >= patience {
-            return Err(last);
+            return Err(format!(
+                "{last} (still so after {} s)",
+                start.elapsed().as_secs()
+            ));
         }
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -375,6 +527,74 @@ mod tests {
         assert!(t.websocket && t.tls && t.port == 8443 && t.path == "/");
         assert_eq!(parse_url("http://[::1]:8080/x").unwrap().host, "::1");
         assert!(parse_url("ftp://x/").is_err());
+    }
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(status_of(b"HTTP/1.1 502 Bad Gateway\r\n"), Some(502));
+        assert_eq!(status_of(b"HTTP/1.0 200 OK"), Some(200));
+        assert_eq!(status_of(b"SSH-2.0-OpenSSH"), None);
+        assert_eq!(status_of(b""), None);
+    }
+
+    #[test]
+    fn lookup_maps_names_localhost_and_the_rest() {
+        let mut l = Lookup::default();
+        l.mapped
+            .insert("blog.test".into(), vec![IpAddr::from([127, 0, 0, 2])]);
+        let never = |_: &str| -> Result<Vec<IpAddr>, String> { Err("not known".into()) };
+        assert_eq!(
+            l.addrs("Blog.Test", 443, &never).unwrap(),
+            [SocketAddr::from(([127, 0, 0, 2], 443))]
+        );
+        let lh = l.addrs("myblog.localhost", 80, &never).unwrap();
+        assert_eq!(lh.len(), 2);
+        assert!(lh.iter().all(|a| a.ip().is_loopback()));
+        assert!(is_localhost("localhost.") && !is_localhost("localhost.test"));
+        let e = l.addrs("other.test", 80, &never).unwrap_err();
+        assert_eq!(e, "other.test does not resolve: not known");
+        assert_eq!(l.addrs("10.0.0.1", 80, &never).unwrap()[0].port(), 80);
+    }
+
+    #[test]
+    fn io_errors_in_words() {
+        use std::io::{Error, ErrorKind};
+        let t = Duration::from_secs(3);
+        assert_eq!(
+            in_words(&Error::from(ErrorKind::WouldBlock), t),
+            "no answer within 3 s"
+        );
+        assert_eq!(
+            in_words(&Error::from(ErrorKind::ConnectionRefused), t),
+            "refused (nothing listens there)"
+        );
+        assert!(!in_words(&Error::from_raw_os_error(11), t).contains("os error"));
+        assert!(!in_words(&Error::from_raw_os_error(1), t).contains("os error"));
+    }
+
+    #[test]
+    fn a_probe_tries_every_address_and_says_what_each_did() {
+        // 127.0.0.2 refuses (the server listens on 127.0.0.1 only), then 127.0.0.1 answers 204
+        let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = server.local_addr().unwrap().port();
+        let h = std::thread::spawn(move || {
+            let (mut c, _) = server.accept().unwrap();
+            let _ = read_status_line(&mut c);
+            c.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+        });
+        let (other, this) = (IpAddr::from([127, 0, 0, 2]), IpAddr::from([127, 0, 0, 1]));
+        let mut l = Lookup::default();
+        l.mapped.insert("one.test".into(), vec![other]);
+        l.mapped.insert("two.test".into(), vec![other, this]);
+        let t = Duration::from_secs(3);
+        let url = |host: &str| parse_url(&format!("http://{host}:{port}/")).unwrap();
+        let e = probe_once(&url("one.test"), None, t, &l).unwrap_err();
+        assert_eq!(
+            e,
+            format!("connect 127.0.0.2:{port}: refused (nothing listens there)")
+        );
+        assert_eq!(probe_once(&url("two.test"), None, t, &l), Ok(204));
+        h.join().unwrap();
     }
 
     #[test]

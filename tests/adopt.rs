@@ -1050,3 +1050,112 @@ fn the_offline_buildable_corpus_runs() {
         ok(&["down", "local"]);
     }
 }
+
+/// `--hosts-file` on a copy the resolver does not read is a first-class target: `up`'s probes,
+/// `status` and `doctor` reach the names through the addresses the copy maps (and say so), the
+/// machine's own hosts file is untouched, the copy's backups sit beside it, and what devenv tells
+/// the user to run next names the copy.
+#[test]
+fn a_hosts_file_copy_is_a_first_class_target() {
+    if !ready() {
+        return;
+    }
+    let engine = Engine::start_with(&[nginx_image(), app_image()], false);
+    let o = engine.docker(&["tag", nginx_image(), devenv::profile::EDGE_IMAGE]);
+    assert!(o.status.success(), "docker tag: {}", stderr(&o));
+    let system_hosts = "127.0.0.1 localhost\n";
+    let s = Sandbox::new(system_hosts).with_default_engine(&engine);
+    let dir = s.dir.path().join("chat");
+    write(
+        &dir,
+        &[(
+            "compose.yaml",
+            format!(
+                "services:\n  app:\n    image: {}\n    ports: [\"8000:8000\"]\n",
+                app_image()
+            ),
+        )],
+    );
+    let copy_dir = s.dir.path().join("copy");
+    std::fs::create_dir_all(&copy_dir).unwrap();
+    let copy = copy_dir.join("hosts");
+    std::fs::write(&copy, "127.0.0.1 localhost\n").unwrap();
+    let copy_arg = copy.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut a = vec!["-C", dir.to_str().unwrap()];
+        a.extend(args);
+        let o = s.devenv(&a);
+        (o.status.code(), format!("{}{}", stdout(&o), stderr(&o)))
+    };
+    let (code, out) = run(&["init", "--from", "compose.yaml"]);
+    assert_eq!(code, Some(0), "{out}");
+
+    let (code, up) = run(&["--hosts-file", copy_arg, "up", "local"]);
+    assert_eq!(code, Some(0), "{up}");
+    assert!(
+        up.contains(&format!(
+            "{copy_arg} is not a hosts file this machine's resolver reads: devenv reaches chat.test through the addresses it maps there"
+        )),
+        "{up}"
+    );
+    assert_eq!(
+        up.matches("is not a hosts file").count(),
+        1,
+        "said once: {up}"
+    );
+    assert!(up.contains("https://chat.test/ answers 200"), "{up}");
+    assert!(
+        String::from_utf8_lossy(&std::fs::read(&copy).unwrap()).contains("chat.test"),
+        "the copy holds the block"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&s.hosts).unwrap(),
+        system_hosts,
+        "the machine's hosts file is untouched"
+    );
+    // the copy's backups beside it, none in the user's (system) backup directory
+    let beside: Vec<_> = std::fs::read_dir(copy_dir.join(".devenv-hosts-backups"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".bak"))
+        .collect();
+    assert!(!beside.is_empty(), "no backup beside the copy");
+    assert!(!s.data.join("hosts-backups").exists());
+
+    // status: the site through the copy's addresses; without the flag the name does not resolve
+    let (code, status) = run(&["--hosts-file", copy_arg, "status"]);
+    assert_eq!(code, Some(0), "{status}");
+    assert!(status.contains("https://chat.test/"), "{status}");
+    assert!(!status.contains("not checked"), "{status}");
+    let (_, plain) = run(&["status"]);
+    assert!(plain.contains("not checked"), "{plain}");
+
+    // doctor checks the given file; hosts list says the resolver does not read it
+    let (_, doctor) = run(&["--hosts-file", copy_arg, "doctor"]);
+    assert!(
+        doctor.contains(&format!(
+            "chat.test → 127.0.0.1, ::1 in {copy_arg} (devenv's probes use it; this machine's resolver does not read that file)"
+        )),
+        "{doctor}"
+    );
+    let (code, list) = run(&["--hosts-file", copy_arg, "hosts", "list"]);
+    assert_eq!(code, Some(0), "{list}");
+    assert!(
+        list.contains("this machine's resolver does not read this file"),
+        "{list}"
+    );
+
+    // down: what it leaves, with the command that removes it from the copy
+    let (code, down) = run(&["--hosts-file", copy_arg, "down"]);
+    assert_eq!(code, Some(0), "{down}");
+    assert!(
+        down.contains(&format!("--hosts-file {copy_arg} hosts remove")),
+        "{down}"
+    );
+    let (code, out) = run(&["--hosts-file", copy_arg, "hosts", "remove"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&copy).unwrap(),
+        "127.0.0.1 localhost\n"
+    );
+}

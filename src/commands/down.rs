@@ -64,9 +64,11 @@ pub fn run(ctx: &Ctx, a: DownArgs) -> anyhow::Result<i32> {
             }
         ));
         if r.hosts_block_left {
-            crate::ui::note(
-                "the project's block stays in the hosts file (the next `up` uses it): `devenv hosts remove` removes it",
-            );
+            let project = ctx.project()?;
+            crate::ui::note(&format!(
+                "the project's block stays in the hosts file (the next `up` uses it): `{}` removes it",
+                ctx.again(&project, "hosts remove")
+            ));
         }
     }
     Ok(0)

@@ -80,6 +80,11 @@ fn list(ctx: &Ctx, project: &crate::profile::Project) -> anyhow::Result<i32> {
             let mark = if r.loopback() { "ok" } else { "NOT LOOPBACK" };
             crate::outln!("  {mark:>4}  {}", r.describe());
         }
+        if !f.read_by_resolver && f.block.is_some() {
+            crate::outln!(
+                "  this machine's resolver does not read this file: these names resolve here only for devenv's probes"
+            );
+        }
         for c in &f.conflicts {
             crate::outln!(
                 "  conflict: line {} maps {} to {}{}",

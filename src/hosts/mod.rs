@@ -60,6 +60,43 @@ pub fn targets(
     v
 }
 
+/// Whether this machine's resolver reads `path`: it is (or links to) one of the system's hosts
+/// files. A `--hosts-file` copy is not: names it maps resolve only through devenv's probes.
+pub fn read_by_resolver(
+    path: &Path,
+    platform: crate::platform::Platform,
+    sys: &dyn crate::sys::Facts,
+) -> bool {
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let path = real(path);
+    targets(None, platform, sys).iter().any(|s| real(s) == path)
+}
+
+/// The addresses the project's block in `path` maps each of its names to (names in lower case;
+/// an absent file or block maps nothing).
+pub fn mapped(
+    path: &Path,
+    project: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, Vec<std::net::IpAddr>>> {
+    let src = write::read(path)?;
+    let mut out: std::collections::BTreeMap<String, Vec<std::net::IpAddr>> = Default::default();
+    let Some(block) = block::find(&src, project).map_err(|e| block_error(path, e))? else {
+        return Ok(out);
+    };
+    for (address, names) in block.entries {
+        let Ok(ip) = address.parse::<std::net::IpAddr>() else {
+            continue;
+        };
+        for n in names {
+            let v = out.entry(n.to_ascii_lowercase()).or_default();
+            if !v.contains(&ip) {
+                v.push(ip);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The profile's names, validated and normalised (punycode, lowercase), without duplicates.
 pub fn names_for(profile: &Profile) -> anyhow::Result<Vec<String>> {
     profile.host_names()

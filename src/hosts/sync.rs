@@ -130,9 +130,9 @@ pub fn plan(
     } else {
         Action::Map(names.clone())
     };
-    let opts = write::Options::for_user(sys);
     let mut files = Vec::new();
     for path in targets {
+        let opts = write::Options::for_file(sys, path);
         let plan = super::plan(path, project, profile, action.clone(), &opts)?;
         notes.extend(plan.warnings.iter().cloned());
         let writable = write::writable_or_creatable(path);

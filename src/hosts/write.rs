@@ -49,19 +49,28 @@ pub struct Options {
 }
 
 impl Options {
-    /// Backups and journals in the user's data directory.
-    pub fn for_user(sys: &dyn crate::sys::Facts) -> Options {
+    /// Backups and journals of `path` where [`backup_dir`] keeps them.
+    pub fn for_file(sys: &dyn crate::sys::Facts, path: &Path) -> Options {
+        let dir = backup_dir(sys, path);
         Options {
-            backup_dir: Some(default_dir(sys)),
+            backup_dir: Some(dir.clone()),
             keep_backups: 10,
-            journal_dir: Some(default_dir(sys)),
+            journal_dir: Some(dir),
         }
     }
 }
 
-/// The per-user directory of hosts-file backups and journals.
-pub fn default_dir(sys: &dyn crate::sys::Facts) -> PathBuf {
-    crate::paths::data_dir(sys).join("hosts-backups")
+/// Where the backups and journals of `path` go: the system's hosts files' in the user's data
+/// directory; any other file's (a `--hosts-file`) beside it, in `.devenv-hosts-backups/`, so a
+/// copy's backups never mix with the system's.
+pub fn backup_dir(sys: &dyn crate::sys::Facts, path: &Path) -> PathBuf {
+    if super::read_by_resolver(path, sys.platform(), sys) {
+        return crate::paths::data_dir(sys).join("hosts-backups");
+    }
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.join(".devenv-hosts-backups"),
+        _ => PathBuf::from(".devenv-hosts-backups"),
+    }
 }
 
 /// Why a path cannot be used as a hosts file. Nothing is written when one of these is returned.
@@ -1010,6 +1019,27 @@ pub fn backups(dir: &Path, path: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_named_files_backups_sit_beside_it_the_systems_in_the_data_dir() {
+        let d = tempfile::tempdir().unwrap();
+        let sys = crate::sys::fake::FakeSys::new()
+            .env("DEVENV_DATA_DIR", &d.path().join("data").to_string_lossy());
+        let copy = d.path().join("etc").join("hosts");
+        assert_eq!(
+            backup_dir(&sys, &copy),
+            d.path().join("etc").join(".devenv-hosts-backups")
+        );
+        let system = super::super::system_hosts_path(crate::sys::Facts::platform(&sys), &sys);
+        assert_eq!(
+            backup_dir(&sys, &system),
+            d.path().join("data").join("hosts-backups")
+        );
+        assert_eq!(
+            Options::for_file(&sys, &copy).journal_dir,
+            Some(d.path().join("etc").join(".devenv-hosts-backups"))
+        );
+    }
 
     fn opts(dir: &Path) -> Options {
         Options {

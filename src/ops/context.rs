@@ -24,6 +24,8 @@ pub struct Ctx {
     /// The run's shared SSH connection, once a profile's engine is reached over SSH (dropped
     /// with the context: the master stops).
     ssh: std::sync::OnceLock<Option<crate::exec::ssh::Shared>>,
+    /// Whether the run said how probes reach names (see [`Ctx::lookup`]).
+    lookup_said: std::sync::OnceLock<()>,
 }
 
 impl Ctx {
@@ -33,6 +35,7 @@ impl Ctx {
             sys: machine.clone(),
             machine,
             ssh: std::sync::OnceLock::new(),
+            lookup_said: std::sync::OnceLock::new(),
         }
     }
 
@@ -186,6 +189,46 @@ impl Ctx {
                 None
             },
         }
+    }
+
+    /// How the probes, `status` and `doctor` reach the project's names: through the addresses a
+    /// `--hosts-file` maps when this machine's resolver does not read that file (said once per
+    /// run), `*.localhost` on loopback as browsers do, and every other name as the machine
+    /// resolves it.
+    pub fn lookup(&self, project: &Project) -> crate::probe::Lookup {
+        let Some(file) = self.g.hosts_file.as_deref() else {
+            return crate::probe::Lookup::default();
+        };
+        if crate::hosts::read_by_resolver(file, self.sys.platform(), self.sys.as_ref()) {
+            return crate::probe::Lookup::default();
+        }
+        // read each time: the run may have just written the block
+        let mapped = crate::hosts::mapped(file, project.name()).unwrap_or_default();
+        if !mapped.is_empty() && self.lookup_said.set(()).is_ok() {
+            crate::ui::info(&format!(
+                "{} is not a hosts file this machine's resolver reads: devenv reaches {} through the addresses it maps there (browsers and other programs here do not)",
+                file.display(),
+                mapped.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        crate::probe::Lookup {
+            mapped,
+            source: Some(file.to_path_buf()),
+        }
+    }
+
+    /// A devenv command line to print (an undo, a fix) that acts on what this run acted on: the
+    /// project's directory, and `--profile` and `--hosts-file` when the run was given them.
+    pub fn again(&self, project: &Project, args: &str) -> String {
+        let q = |s: &str| crate::sys::shell_quote(s);
+        let mut line = format!("devenv -C {}", q(&project.root.to_string_lossy()));
+        if let Some(p) = &self.g.profile {
+            line.push_str(&format!(" --profile {}", q(p)));
+        }
+        if let Some(h) = &self.g.hosts_file {
+            line.push_str(&format!(" --hosts-file {}", q(&h.to_string_lossy())));
+        }
+        format!("{line} {args}")
     }
 
     /// The hosts files devenv manages here: `--hosts-file`, or the system's (and under WSL the

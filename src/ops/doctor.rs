@@ -384,17 +384,14 @@ fn hosts_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks)
             return;
         }
     };
-    let apply = format!(
-        "`devenv -C {} hosts apply`",
-        crate::sys::shell_quote(&project.root.to_string_lossy())
-    );
+    let apply = format!("`{}`", ctx.again(project, "hosts apply"));
     for path in ctx.hosts_targets() {
         match crate::hosts::plan(
             &path,
             project,
             profile,
             crate::hosts::Action::Map(names.clone()),
-            &crate::hosts::write::Options::for_user(ctx.sys.as_ref()),
+            &crate::hosts::write::Options::for_file(ctx.sys.as_ref(), &path),
         ) {
             Ok(p) => {
                 for x in p.conflicts.iter().filter(|x| x.shadows) {
@@ -429,7 +426,27 @@ fn hosts_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks)
             ),
         }
     }
-    if ctx.g.hosts_file.is_none() {
+    let lookup = ctx.lookup(project);
+    if let Some(file) = &lookup.source {
+        // a named file this machine's resolver does not read: what devenv's probes use
+        for n in &names {
+            match lookup.mapped.get(n) {
+                Some(ips) => c.ok(
+                    "resolve",
+                    format!(
+                        "{n} → {} in {} (devenv's probes use it; this machine's resolver does not read that file)",
+                        ips.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", "),
+                        file.display()
+                    ),
+                ),
+                None => c.fail(
+                    "resolve",
+                    format!("{n} is not mapped in {}", file.display()),
+                    apply.clone(),
+                ),
+            }
+        }
+    } else {
         for r in crate::dns::verify(&names) {
             if r.loopback() {
                 c.ok("resolve", r.describe());

@@ -79,10 +79,10 @@ pub fn apply(
     for n in &plan.notes {
         crate::ui::warn(n);
     }
-    let opts = write::Options::for_user(ctx.sys.as_ref());
     let mut elevated = false;
     for f in plan.files {
         let path = f.plan.path.clone();
+        let opts = write::Options::for_file(ctx.sys.as_ref(), &path);
         if !f.plan.needs_write() {
             crate::ui::debug(&format!("{}: already up to date", path.display()));
             continue;
@@ -91,7 +91,7 @@ pub fn apply(
             elevate(ctx, x, project, profile, &path, &f.plan)?;
             elevated = true;
             report.changed.push(path.clone());
-            record(x, project, &path, f.plan.removes_block());
+            record(ctx, x, project, &path, f.plan.removes_block());
             continue;
         }
         let removing = f.plan.removes_block();
@@ -103,7 +103,7 @@ pub fn apply(
         if out.method == write::Method::InPlace {
             report.written_in_place.push(path.clone());
         }
-        record(x, project, &path, removing);
+        record(ctx, x, project, &path, removing);
         crate::ui::ok(&format!(
             "{} {}{}",
             if removing {
@@ -147,7 +147,7 @@ pub fn apply(
     Ok(report)
 }
 
-fn record(x: &mut Executor<'_>, project: &Project, path: &Path, removed: bool) {
+fn record(ctx: &Ctx, x: &mut Executor<'_>, project: &Project, path: &Path, removed: bool) {
     if removed {
         x.record(
             format!("removed the devenv block from {}", path.display()),
@@ -160,10 +160,7 @@ fn record(x: &mut Executor<'_>, project: &Project, path: &Path, removed: bool) {
                 project.name(),
                 path.display()
             ),
-            Some(format!(
-                "devenv -C {} hosts remove",
-                crate::sys::shell_quote(&project.root.to_string_lossy())
-            )),
+            Some(ctx.again(project, "hosts remove")),
         );
     }
 }
@@ -332,6 +329,9 @@ pub struct FileListing {
     pub other_projects: Vec<String>,
     pub conflicts: Vec<hosts::block::Conflict>,
     pub resolution: Vec<crate::dns::Resolution>,
+    /// This machine's resolver reads the file (a `--hosts-file` copy: only devenv's probes use
+    /// what it maps).
+    pub read_by_resolver: bool,
     pub interrupted: Option<String>,
 }
 
@@ -347,7 +347,7 @@ pub fn list(ctx: &Ctx, project: &Project) -> anyhow::Result<Vec<FileListing>> {
     let mut out = Vec::new();
     for path in ctx.hosts_targets() {
         let (src, journaled) =
-            write::read_for_plan(&path, &write::Options::for_user(ctx.sys.as_ref()))?;
+            write::read_for_plan(&path, &write::Options::for_file(ctx.sys.as_ref(), &path))?;
         let interrupted = match journaled {
             write::Journaled::HalfWritten(m) => Some(m),
             _ => None,
@@ -372,7 +372,7 @@ pub fn list(ctx: &Ctx, project: &Project) -> anyhow::Result<Vec<FileListing>> {
                     project,
                     p,
                     hosts::Action::Map(want),
-                    &write::Options::for_user(ctx.sys.as_ref()),
+                    &write::Options::for_file(ctx.sys.as_ref(), &path),
                 )
                 .map(|pl| pl.conflicts)
                 .unwrap_or_default()
@@ -386,12 +386,14 @@ pub fn list(ctx: &Ctx, project: &Project) -> anyhow::Result<Vec<FileListing>> {
         } else {
             Vec::new()
         };
+        let read_by_resolver = hosts::read_by_resolver(&path, ctx.sys.platform(), ctx.sys.as_ref());
         out.push(FileListing {
             file: path,
             block,
             other_projects,
             conflicts,
             resolution,
+            read_by_resolver,
             interrupted,
         });
     }
@@ -428,9 +430,9 @@ impl RestorePlan {
 
 /// Plans bringing back the latest backup of each managed file that differs from it.
 pub fn plan_restore(ctx: &Ctx, project: &Project) -> anyhow::Result<Vec<RestorePlan>> {
-    let dir = write::default_dir(ctx.sys.as_ref());
     let mut out = Vec::new();
     for path in ctx.hosts_targets() {
+        let dir = write::backup_dir(ctx.sys.as_ref(), &path);
         let current = write::read(&path)?;
         let backups = write::backups(&dir, &path);
         let scope = crate::contained::Scope::data_dir(&dir);
@@ -483,8 +485,9 @@ pub fn restore(
 ) -> anyhow::Result<Vec<PathBuf>> {
     let mut done = Vec::new();
     for r in plans {
+        let opts = write::Options::for_file(ctx.sys.as_ref(), &r.file);
         let plan = HostsPlan::restore(&r.file, project, r.current, r.content);
-        match write_plan(x, plan, &write::Options::for_user(ctx.sys.as_ref())) {
+        match write_plan(x, plan, &opts) {
             Ok(_) => {
                 crate::ui::ok(&format!(
                     "restored {} from {}",

@@ -247,6 +247,9 @@ pub struct Endpoint {
     pub port: Option<u64>,
     pub target: u64,
     pub serves: crate::probe::Served,
+    /// The HTTP status `/` answers with (HTTP and HTTPS ports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
     /// `https://name:port/`, `http://…`, `tcp://name:port`; `None` when nothing answers.
     pub url: Option<String>,
 }
@@ -257,6 +260,7 @@ pub fn endpoints(
     sys: &dyn crate::sys::Facts,
     profile: &crate::profile::Profile,
     stack: &crate::stack::Stack,
+    lookup: &crate::probe::Lookup,
 ) -> Vec<Endpoint> {
     let name = profile
         .file
@@ -273,6 +277,7 @@ pub fn endpoints(
                     port: None,
                     target: p.target,
                     serves: crate::probe::Served::Closed,
+                    status: None,
                     url: None,
                 });
                 continue;
@@ -280,9 +285,10 @@ pub fn endpoints(
             if out.iter().any(|e| e.port == Some(port)) {
                 continue;
             }
-            let serves = u16::try_from(port)
-                .map(|p| sys.serves(&name, p))
-                .unwrap_or(crate::probe::Served::Closed);
+            let answer = u16::try_from(port)
+                .map(|p| sys.serves(&name, p, lookup))
+                .unwrap_or(crate::probe::Served::Closed.into());
+            let serves = answer.served;
             let url = match serves {
                 crate::probe::Served::Closed | crate::probe::Served::Unresolved => None,
                 crate::probe::Served::Tcp => Some(format!("tcp://{name}:{port}")),
@@ -293,6 +299,7 @@ pub fn endpoints(
                 port: Some(port),
                 target: p.target,
                 serves,
+                status: answer.status,
                 url,
             });
         }
@@ -341,11 +348,32 @@ pub fn web_urls(profile: &crate::profile::Profile, endpoints: &[Endpoint]) -> Ve
     out
 }
 
+/// A web address as `status` and `up` list it: a server error at `/` is said beside it (a proxy
+/// whose upstream is down answers 502).
+pub fn url_line(u: &str, endpoints: &[Endpoint]) -> String {
+    let failing = endpoints.iter().find_map(|e| {
+        let port = e.port?;
+        let status = e.status.filter(|s| *s >= 500)?;
+        (web_url(e.serves.scheme(), url_host(u), port) == u).then_some((status, &e.service))
+    });
+    match failing {
+        Some((status, service)) => format!("{u} (answered {status}: `devenv logs {service}`)"),
+        None => u.to_string(),
+    }
+}
+
+/// The host of a URL `web_url` made.
+fn url_host(u: &str) -> &str {
+    let rest = u.split_once("://").map_or(u, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+}
+
 /// The endpoints as a user reads them: the web URLs, then what is not HTTP, then what does not
 /// answer (the last on stderr, as warnings).
 pub fn print_endpoints(urls: &[String], endpoints: &[Endpoint]) {
     for u in urls {
-        crate::outln!("{u}");
+        crate::outln!("{}", url_line(u, endpoints));
     }
     for e in endpoints {
         match (e.port, e.serves) {

@@ -106,7 +106,12 @@ pub fn status(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<StatusRepo
     }
     let deployed = services.iter().any(|s| s.phase != converge::Phase::Missing);
     let endpoints = if deployed {
-        super::endpoints(ctx.sys.as_ref(), &profile, &rendered.view)
+        super::endpoints(
+            ctx.sys.as_ref(),
+            &profile,
+            &rendered.view,
+            &ctx.lookup(&project),
+        )
     } else {
         Vec::new()
     };

@@ -160,10 +160,13 @@ fn first_up_plans_every_object_then_applies_through_the_executor() {
             .any(|p| p.ends_with(".devenv/rendered/local/configs/page"))
     );
     assert!(written.last().unwrap().ends_with(".devenv/state.json"));
+    // every undo acts on what this run acted on: the project, the hosts file it was given
+    let undos: Vec<&str> = r.applied.iter().filter_map(|a| a.undo.as_deref()).collect();
+    let root = crate::sys::shell_quote(&d.path().to_string_lossy());
+    let hosts = crate::sys::shell_quote(&d.path().join("hosts").to_string_lossy());
     assert!(
-        r.applied
-            .iter()
-            .any(|a| a.undo.as_deref() == Some("devenv down"))
+        undos.contains(&format!("devenv -C {root} --hosts-file {hosts} down").as_str()),
+        "{undos:?}"
     );
 }
 
@@ -337,6 +340,19 @@ fn switch_moves_the_hosts_block_both_ways() {
     let mut x = ctx.executor();
     let r = switch::apply(&ctx, &mut x, plan).unwrap();
     assert_eq!(r.active, "local");
+    // its undo names the hosts file this run was given, not the system's
+    let undo = format!(
+        "devenv -C {} --hosts-file {} hosts remove",
+        crate::sys::shell_quote(&d.path().to_string_lossy()),
+        crate::sys::shell_quote(&d.path().join("hosts").to_string_lossy())
+    );
+    assert!(
+        x.applied()
+            .iter()
+            .any(|a| a.undo.as_deref() == Some(undo.as_str())),
+        "{:?}",
+        x.applied()
+    );
     let hosts = sys.file_content(d.path().join("hosts")).unwrap();
     assert!(String::from_utf8_lossy(&hosts).contains("fake.test"));
     // the written block goes on disk, and the state, for the way back
@@ -1096,6 +1112,32 @@ fn status_reads_the_stack_and_changes_nothing() {
     let names: Vec<&str> = r.services.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["web", "worker"]);
     assert!(sys.effects().is_empty());
+}
+
+#[test]
+fn status_says_a_server_error_beside_the_address_not_that_it_is_not_http() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    std::fs::write(
+        d.path().join("templates/stack.yml"),
+        "services:\n  web:\n    image: busybox:1\n    ports: [\"8080:80\"]\n  worker:\n    image: busybox:1\n",
+    )
+    .unwrap();
+    let answer = crate::probe::Answer {
+        served: crate::probe::Served::Http,
+        status: Some(502),
+    };
+    let (ctx, _) = ctx(engine(true).serving(8080, answer), d.path());
+    let r = super::status::status(&ctx, Some("local")).unwrap();
+    assert_eq!(r.urls, ["http://fake.test:8080/"]);
+    assert_eq!(
+        super::url_line(&r.urls[0], &r.endpoints),
+        "http://fake.test:8080/ (answered 502: `devenv logs web`)"
+    );
+    // a 200 is just the address
+    let mut ok = r.endpoints.clone();
+    ok[0].status = Some(200);
+    assert_eq!(super::url_line(&r.urls[0], &ok), "http://fake.test:8080/");
 }
 
 #[test]

@@ -1000,7 +1000,7 @@ fn apply_steps(
                     "stack {stack_name} on context `{}`",
                     profile.file.docker.context
                 ),
-                Some("devenv down".into()),
+                Some(ctx.again(project, "down")),
             );
             let opts = converge::Options {
                 timeout: plan.options.timeout,
@@ -1090,7 +1090,7 @@ fn apply_steps(
                 .or_insert(cluster_id.clone());
             x.record(
                 format!("task {} ran and failed", d.name),
-                Some(format!("devenv run {}", d.name)),
+                Some(ctx.again(project, &format!("run {}", d.name))),
             );
             return Err(super::tasks::failure(&d.name, &d.task, &o));
         }
@@ -1236,7 +1236,12 @@ fn apply_steps(
         .hint(hint)
         .into());
     }
-    let endpoints = super::endpoints(ctx.sys.as_ref(), profile, &Stack::from_mapping(&plan.stack));
+    let endpoints = super::endpoints(
+        ctx.sys.as_ref(),
+        profile,
+        &Stack::from_mapping(&plan.stack),
+        &ctx.lookup(project),
+    );
     Ok(UpReport {
         profile: profile.name.clone(),
         stack: stack_name,
@@ -1394,10 +1399,16 @@ fn run_probes(
         }
         _ => None,
     };
-    let _ = ctx;
+    let lookup = ctx.lookup(project);
     let mut out = Vec::new();
     for (url, expect) in list {
-        match crate::probe::wait(&url, expect, ca.as_deref(), Duration::from_secs(60)) {
+        match crate::probe::wait(
+            &url,
+            expect,
+            ca.as_deref(),
+            Duration::from_secs(60),
+            &lookup,
+        ) {
             Ok((code, t)) => {
                 crate::ui::ok(&format!("{url} answers {code} ({:.1}s)", t.as_secs_f64()));
                 out.push(ProbeResult {

@@ -63,7 +63,7 @@ struct FakeInner {
     admin: bool,
     now: Option<i64>,
     busy_ports: Vec<u16>,
-    serving: BTreeMap<u16, crate::probe::Served>,
+    serving: BTreeMap<u16, crate::probe::Answer>,
     unresolvable: Vec<String>,
 }
 
@@ -150,8 +150,8 @@ impl FakeSys {
     }
     /// A port another program holds.
     /// What port `p` serves (default: HTTP).
-    pub fn serving(self, p: u16, what: crate::probe::Served) -> Self {
-        self.inner.lock().unwrap().serving.insert(p, what);
+    pub fn serving(self, p: u16, what: impl Into<crate::probe::Answer>) -> Self {
+        self.inner.lock().unwrap().serving.insert(p, what.into());
         self
     }
     /// A name that does not resolve (every other name resolves to 127.0.0.1).
@@ -341,15 +341,15 @@ impl Facts for FakeSys {
     fn port_free(&self, port: u16) -> std::io::Result<bool> {
         Ok(!self.inner.lock().unwrap().busy_ports.contains(&port))
     }
-    fn serves(&self, name: &str, port: u16) -> crate::probe::Served {
-        let i = self.inner.lock().unwrap();
-        if i.unresolvable.iter().any(|u| u == name) {
-            return crate::probe::Served::Unresolved;
+    fn serves(&self, name: &str, port: u16, lookup: &crate::probe::Lookup) -> crate::probe::Answer {
+        if lookup.addrs(name, port, &|n| self.resolve(n)).is_err() {
+            return crate::probe::Served::Unresolved.into();
         }
+        let i = self.inner.lock().unwrap();
         i.serving
             .get(&port)
             .copied()
-            .unwrap_or(crate::probe::Served::Http)
+            .unwrap_or(crate::probe::Served::Http.into())
     }
     fn resolve(&self, name: &str) -> Result<Vec<std::net::IpAddr>, String> {
         if self

@@ -61,9 +61,10 @@ pub trait Facts: Send + Sync {
     fn now(&self) -> i64;
     /// Whether a TCP port is free on this machine (`Err`: cannot tell).
     fn port_free(&self, port: u16) -> std::io::Result<bool>;
-    /// What `name:port` serves (a TLS handshake, else an HTTP request); `Closed` when the name
-    /// does not resolve or nothing accepts connections.
-    fn serves(&self, name: &str, port: u16) -> crate::probe::Served;
+    /// What `name:port` serves (a TLS handshake, else an HTTP request), `name` found through
+    /// `lookup`; `Unresolved` when it has no address, `Closed` when nothing accepts connections
+    /// at any of them.
+    fn serves(&self, name: &str, port: u16, lookup: &crate::probe::Lookup) -> crate::probe::Answer;
     /// The addresses `name` resolves to on this machine (`Err`: why it does not).
     fn resolve(&self, name: &str) -> Result<Vec<std::net::IpAddr>, String>;
 }

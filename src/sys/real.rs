@@ -231,16 +231,22 @@ impl Facts for RealSys {
         }
     }
 
-    fn serves(&self, name: &str, port: u16) -> crate::probe::Served {
-        use std::net::ToSocketAddrs;
-        match (name, port)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-        {
-            Some(addr) => crate::probe::serves(name, addr, std::time::Duration::from_secs(2)),
-            None => crate::probe::Served::Unresolved,
+    fn serves(&self, name: &str, port: u16, lookup: &crate::probe::Lookup) -> crate::probe::Answer {
+        let Ok(addrs) = lookup.addrs(name, port, &|n| self.resolve(n)) else {
+            return crate::probe::Served::Unresolved.into();
+        };
+        // every address the name has, until one serves (as a browser falls back)
+        let mut last = crate::probe::Served::Closed.into();
+        for addr in addrs {
+            last = crate::probe::serves(name, addr, std::time::Duration::from_secs(2));
+            if matches!(
+                last.served,
+                crate::probe::Served::Https | crate::probe::Served::Http
+            ) {
+                break;
+            }
         }
+        last
     }
 
     fn resolve(&self, name: &str) -> Result<Vec<std::net::IpAddr>, String> {
