@@ -26,6 +26,8 @@ pub struct Ctx {
     ssh: std::sync::OnceLock<Option<crate::exec::ssh::Shared>>,
     /// Whether the run said how probes reach names (see [`Ctx::lookup`]).
     lookup_said: std::sync::OnceLock<()>,
+    /// Docker contexts this run found to exist.
+    contexts_seen: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Ctx {
@@ -36,6 +38,7 @@ impl Ctx {
             machine,
             ssh: std::sync::OnceLock::new(),
             lookup_said: std::sync::OnceLock::new(),
+            contexts_seen: Default::default(),
         }
     }
 
@@ -255,8 +258,38 @@ impl Ctx {
         x.lock(&dir.join(name))
     }
 
-    /// The docker CLI for the profile's context.
+    /// The docker CLI for the profile's context, which exists and answers: a missing context or a
+    /// stopped engine is refused here, for every command alike, with its fix (exit 2: nothing was
+    /// changed) — never docker's raw "context not found". Only `up` (which creates a context from `docker.host`) and `doctor`
+    /// (which reports it) take [`Ctx::docker_as_is`].
     pub fn docker(&self, profile: &Profile) -> anyhow::Result<Docker<'_>> {
+        let d = self.docker_as_is(profile)?;
+        let name = &profile.file.docker.context;
+        if self.contexts_seen.lock().unwrap().contains(name) {
+            return Ok(d);
+        }
+        match crate::swarm::target::context_state(&d, profile).map_err(super::unchanged)? {
+            crate::swarm::target::ContextState::Exists => {
+                // and its engine answers: a stopped engine is said with its fix, the same way
+                d.info().map_err(super::unchanged)?;
+                self.contexts_seen.lock().unwrap().insert(name.clone());
+                Ok(d)
+            }
+            crate::swarm::target::ContextState::Create(host) => Err(UserError::new(format!(
+                "the docker context `{name}` of profile {} does not exist yet",
+                profile.name
+            ))
+            .hint(format!(
+                "`devenv up {}` creates it from docker.host ({host})",
+                profile.name
+            ))
+            .code(crate::error::EXIT_CONFIG)
+            .into()),
+        }
+    }
+
+    /// The docker CLI for the profile's context, whether or not the context exists.
+    pub fn docker_as_is(&self, profile: &Profile) -> anyhow::Result<Docker<'_>> {
         let d = Docker::new(self.sys.as_ref(), &profile.file.docker.context)?
             .declaring_host(profile.file.docker.host.as_deref());
         let shared = self.shared_ssh(&d, profile);

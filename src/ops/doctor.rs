@@ -139,7 +139,7 @@ fn docker_checks(
     c: &mut Checks,
 ) {
     let context = &profile.file.docker.context;
-    let docker = match ctx.docker(profile) {
+    let docker = match ctx.docker_as_is(profile) {
         Ok(d) => d,
         Err(e) => {
             let hint = e
@@ -170,7 +170,8 @@ fn docker_checks(
                 .downcast_ref::<crate::error::UserError>()
                 .and_then(|u| u.hint.clone())
                 .unwrap_or_default();
-            c.fail("docker", e.to_string(), hint);
+            let first = e.to_string().lines().next().unwrap_or_default().to_string();
+            c.fail("docker", first, hint);
             return;
         }
     };

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::{Ctx, down, switch, up};
 use crate::cli::Global;
+use crate::error::UserError;
 use crate::sys::FakeSys;
 use crate::sys::fake::Effect;
 
@@ -243,6 +244,87 @@ fn failed_preflight_changes_nothing() {
     }
     assert!(!d.path().join("hosts").exists(), "no hosts entry");
     assert!(!d.path().join(".devenv").exists(), "no state");
+}
+
+#[test]
+fn every_command_refuses_a_missing_context_as_up_does() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    let sys = FakeSys::new()
+        .program("docker", "/usr/bin/docker")
+        .respond_full(
+            "/usr/bin/docker context inspect srv",
+            1,
+            "[]\n",
+            "context \"srv\": context not found",
+        );
+    let (ctx, sys) = ctx(sys, d.path());
+    let check = |e: anyhow::Error, what: &str| {
+        assert_eq!(crate::error::exit_code(&e), 2, "{what}: {e:#}");
+        assert!(
+            e.to_string()
+                .contains("the docker context `srv` of profile server does not exist"),
+            "{what}: {e}"
+        );
+        let u = e.downcast_ref::<UserError>().expect("a user error");
+        assert!(
+            u.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("docker context create srv")),
+            "{what}: {:?}",
+            u.hint
+        );
+    };
+    check(
+        super::status::status(&ctx, Some("server")).unwrap_err(),
+        "status",
+    );
+    check(
+        super::down::plan(&ctx, Some("server"), false, Duration::from_secs(5))
+            .err()
+            .expect("refused"),
+        "down",
+    );
+    let g = Global {
+        profile: Some("server".into()),
+        ..ctx.g.clone()
+    };
+    let ctx = Ctx::new(g, sys.clone());
+    let mut x = ctx.executor();
+    check(
+        super::service::exec(&ctx, &mut x, "web", &[], None).unwrap_err(),
+        "exec",
+    );
+    // with docker.host, the fix is `up`, which creates the context
+    std::fs::write(
+        d.path().join("profiles/server.yaml"),
+        "domain: fake.com\ndocker: {context: srv, host: ssh://deploy@fake.com}\n",
+    )
+    .unwrap();
+    let e = super::status::status(&ctx, Some("server")).unwrap_err();
+    assert_eq!(crate::error::exit_code(&e), 2);
+    assert!(e.to_string().contains("does not exist yet"), "{e}");
+    assert!(sys.effects().is_empty());
+
+    // a context whose engine does not answer: the same refusal, with the fix
+    let stopped = FakeSys::new()
+        .program("docker", "/usr/bin/docker")
+        .respond("/usr/bin/docker context inspect srv", 0, "[{}]\n")
+        .respond_full(
+            "/usr/bin/docker --context srv info",
+            1,
+            "",
+            "Cannot connect to the Docker daemon at unix:///run/x.sock. Is the docker daemon running?",
+        );
+    let (ctx, _) = self::ctx(stopped, d.path());
+    let e = super::status::status(&ctx, Some("server")).unwrap_err();
+    assert_eq!(crate::error::exit_code(&e), 2, "{e:#}");
+    let hint = e.downcast_ref::<UserError>().and_then(|u| u.hint.clone());
+    assert!(
+        hint.as_deref()
+            .is_some_and(|h| h.contains("start the engine of context `srv`")),
+        "{hint:?}"
+    );
 }
 
 #[test]

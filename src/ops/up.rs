@@ -267,7 +267,7 @@ fn target_phase<'c>(
     state: &State,
     options: &Options,
 ) -> anyhow::Result<(Docker<'c>, Option<String>, Target)> {
-    let docker = ctx.docker(profile)?;
+    let docker = ctx.docker_as_is(profile)?;
     let create_context = match crate::swarm::target::context_state(&docker, profile)? {
         ContextState::Exists => None,
         ContextState::Create(host) => Some(host),
@@ -905,10 +905,10 @@ fn apply_steps(
     started: std::time::Instant,
 ) -> anyhow::Result<UpReport> {
     let (project, profile) = (&plan.project, &plan.profile);
-    let base = ctx.docker(profile)?;
+    let base = ctx.docker_as_is(profile)?;
     let docker = match &plan.create_context {
-        Some(h) => ctx.docker(profile)?.through_host(h),
-        None => ctx.docker(profile)?,
+        Some(h) => ctx.docker_as_is(profile)?.through_host(h),
+        None => ctx.docker_as_is(profile)?,
     };
     for w in &plan.warnings {
         crate::ui::warn(w);
