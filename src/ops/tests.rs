@@ -205,6 +205,27 @@ fn noop_up_changes_nothing_and_a_changed_config_is_named() {
     let plan = up::plan(&ctx, Some("local"), options()).unwrap();
     assert_eq!(plan.changes, Some(vec!["~ web (config page)".to_string()]));
     assert!(matches!(plan.deploy, up::Deploy::Apply { .. }));
+
+    // the same reference now names another image (a pull): both services say so
+    std::fs::write(
+        d.path().join("templates/page.j2"),
+        "page v1 of {{ profile }}\n",
+    )
+    .unwrap();
+    let pulled = engine(true).respond(
+        &format!("{DOCKER} image inspect busybox:1"),
+        0,
+        r#"[{"Id":"sha256:b2","RepoTags":["busybox:1"],"RepoDigests":[]}]"#,
+    );
+    let (ctx, _) = self::ctx(pulled, d.path());
+    let plan = up::plan(&ctx, Some("local"), options()).unwrap();
+    assert_eq!(
+        plan.changes,
+        Some(vec![
+            "~ web (image)".to_string(),
+            "~ worker (image)".to_string()
+        ])
+    );
 }
 
 #[test]

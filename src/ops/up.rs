@@ -160,7 +160,13 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
     check_probe_names(ctx, &project, &profile, &rendered)?;
 
     let file = deploy_file(&project, &profile);
-    let changes = summarize_changes(&project.root, &file, &rendered.view, &rendered);
+    let changes = summarize_changes(
+        &project.root,
+        &file,
+        &rendered.view,
+        &images,
+        state.deployed.get(&profile.name),
+    );
     let deploy = decide_deploy(
         &docker, &project, &profile, &state, &target, &rendered, &secrets, &images, file,
     )?;
@@ -627,7 +633,8 @@ fn summarize_changes(
     root: &std::path::Path,
     file: &std::path::Path,
     now: &Stack,
-    r: &Rendered,
+    images: &Images,
+    previous: Option<&DeployRecord>,
 ) -> Option<Vec<String>> {
     let prev = crate::contained::Scope::project(root)
         .read_string(file, crate::render::MAX_OUTPUT_BYTES as u64)
@@ -673,6 +680,25 @@ fn summarize_changes(
         }
         // configs and secrets are named by content: their changes are said above
         keys.retain(|k| k != "configs" && k != "secrets");
+        // the image: another reference, the same one now naming another image (a pull, a
+        // `docker build` by hand), or a build of changed sources
+        let deployable = |s: &Stack| s.service(&svc.name).and_then(|x| x.image.clone());
+        let (was, will) = (
+            old.image.clone(),
+            deployable(&Stack::from_mapping(&images.stack)),
+        );
+        let new_id = |r: &String| {
+            previous
+                .and_then(|p| p.images.get(r))
+                .is_some_and(|id| images.ids.get(r).is_some_and(|now| now != id))
+        };
+        let rebuilt = images
+            .builds
+            .iter()
+            .any(|b| b.service == svc.name && !b.built);
+        if was != will || will.as_ref().is_some_and(new_id) || rebuilt {
+            keys.insert(0, "image".into());
+        }
         if !keys.is_empty() {
             lines.push(format!("~ {} ({})", svc.name, keys.join(", ")));
         }
@@ -682,7 +708,6 @@ fn summarize_changes(
             lines.push(format!("- {}", old.name));
         }
     }
-    let _ = r;
     Some(lines)
 }
 
