@@ -347,19 +347,19 @@ pub struct CompletionsArgs {
 const FOREIGN_FLAGS: &[(&str, &str)] = &[
     (
         "-f",
-        "devenv takes the stack template from `stack:` in devenv.yaml; there is no -f. Use -C DIR to pick the project",
+        "devenv reads the stack file `stack:` names in devenv.yaml (your compose file, or a template); there is no -f. Use -C DIR to pick the project",
     ),
     (
         "--file",
-        "devenv takes the stack template from `stack:` in devenv.yaml; there is no --file. Use -C DIR to pick the project",
+        "devenv reads the stack file `stack:` names in devenv.yaml (your compose file, or a template); there is no --file. Use -C DIR to pick the project",
     ),
     (
         "-c",
-        "devenv takes the stack template from `stack:` in devenv.yaml; use -C DIR (capital C) to pick the project",
+        "devenv reads the stack file `stack:` names in devenv.yaml (your compose file, or a template); use -C DIR (capital C) to pick the project",
     ),
     (
         "--compose-file",
-        "devenv takes the stack template from `stack:` in devenv.yaml; use -C DIR to pick the project",
+        "devenv reads the stack file `stack:` names in devenv.yaml (your compose file, or a template); use -C DIR to pick the project",
     ),
     (
         "-p",

@@ -936,7 +936,7 @@ fn cli_suggestions_and_compose_flags() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "stack template from `stack:` in devenv.yaml",
+            "the stack file `stack:` names in devenv.yaml",
         ));
 }
 
@@ -1334,4 +1334,25 @@ fn a_compose_directory_gets_the_command_that_adopts_it() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("no devenv.yaml"));
+}
+
+/// The README's install line for the tests lists exactly the packages CI installs.
+#[test]
+fn the_readme_lists_every_package_the_tests_use() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let ci = std::fs::read_to_string(repo().join(".ci/run")).unwrap();
+    let words = |line: &str| {
+        let mut v: Vec<String> = line.split_whitespace().map(String::from).collect();
+        v.sort();
+        v
+    };
+    let readme_line = readme
+        .lines()
+        .find_map(|l| l.strip_prefix("apt-get install "))
+        .expect("the README has an apt-get install line for the tests");
+    let ci_line = ci
+        .lines()
+        .find_map(|l| l.strip_prefix("packages=(")?.strip_suffix(')'))
+        .expect(".ci/run lists its packages");
+    assert_eq!(words(readme_line), words(ci_line));
 }

@@ -128,7 +128,27 @@ pub fn require(what: &str, ok: bool) -> bool {
     if std::env::var("DEVENV_REQUIRE_E2E").is_ok_and(|v| v == "1") {
         panic!("DEVENV_REQUIRE_E2E=1 but {what} is not available: this end-to-end test cannot run");
     }
-    eprintln!("SKIPPED: {what} is not available (set DEVENV_REQUIRE_E2E=1 to make this a failure)");
+    // written to stderr itself, not through the test harness's capture: a skipped test says so
+    // in `cargo test`'s output (the harness still prints `ok` for it), and the list of skips
+    // stays in target/tmp/skipped-tests.txt
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let line = format!(
+        "SKIPPED {}::{test}: {what} is not available (DEVENV_REQUIRE_E2E=1 makes this a failure)",
+        env!("CARGO_CRATE_NAME")
+    );
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+    let list = Path::new(env!("CARGO_TARGET_TMPDIR")).join("skipped-tests.txt");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(list)
+    {
+        let _ = writeln!(f, "{line}");
+    }
     false
 }
 
