@@ -44,6 +44,29 @@ pub struct Adoption {
     /// A service that terminates TLS itself (publishes 443).
     pub own_tls: Option<String>,
     pub services: Vec<String>,
+    /// The top-level domain of the local names: `test` (a hosts entry each), or `localhost`
+    /// (browsers and curl resolve them to this machine themselves: no hosts file edit).
+    pub local_tld: LocalTld,
+}
+
+/// Where a project's local names live.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LocalTld {
+    /// `NAME.test`: mapped in the hosts file (administrator rights once per change)
+    #[default]
+    Test,
+    /// `NAME.localhost`: resolved to this machine by browsers and curl (RFC 6761), no hosts
+    /// file edit and no administrator
+    Localhost,
+}
+
+impl LocalTld {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocalTld::Test => "test",
+            LocalTld::Localhost => "localhost",
+        }
+    }
 }
 
 const WEB_TARGETS: &[u64] = &[80, 8080, 8000, 3000, 5000, 8888, 4000, 9000];
@@ -558,12 +581,14 @@ fn variables(src: &str) -> Vec<(String, Option<String>, bool)> {
     out
 }
 
-/// `myblog.com` → `myblog.test`; `www.shop.example.org` → `shop.example.test`.
-pub fn local_name(name: &str) -> String {
+/// `myblog.com` → `myblog.test`; `www.shop.example.org` → `shop.example.test` (or
+/// `….localhost`).
+pub fn local_name(name: &str, tld: LocalTld) -> String {
     let n = name.trim_start_matches("www.");
+    let tld = tld.as_str();
     match n.rsplit_once('.') {
-        Some((head, _)) => format!("{head}.test"),
-        None => format!("{n}.test"),
+        Some((head, _)) => format!("{head}.{tld}"),
+        None => format!("{n}.{tld}"),
     }
 }
 
@@ -598,8 +623,12 @@ fn comment(s: &str) -> String {
 impl Adoption {
     pub fn local_domain(&self) -> String {
         match &self.domain {
-            Some((d, _)) => local_name(d),
-            None => format!("{}.test", self.project.replace('_', "-")),
+            Some((d, _)) => local_name(d, self.local_tld),
+            None => format!(
+                "{}.{}",
+                self.project.replace('_', "-"),
+                self.local_tld.as_str()
+            ),
         }
     }
 
@@ -689,7 +718,11 @@ impl Adoption {
             self.server_domain()
         }];
         for n in &self.names {
-            let n = if local { local_name(n) } else { n.clone() };
+            let n = if local {
+                local_name(n, self.local_tld)
+            } else {
+                n.clone()
+            };
             if !v.contains(&n) {
                 v.push(n);
             }

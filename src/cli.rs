@@ -336,6 +336,11 @@ pub struct InitArgs {
     /// as docker-compose.prod.yml; repeat the flag)
     #[arg(long = "from", value_name = "FILE")]
     pub from: Vec<PathBuf>,
+    /// Local names under .test (a hosts file entry each) or .localhost (browsers and curl
+    /// resolve them to this machine: no hosts file edit, no administrator). Default: localhost
+    /// on Windows without administrator rights, else test
+    #[arg(long, value_enum, value_name = "TLD")]
+    pub tld: Option<crate::adopt::LocalTld>,
 }
 
 #[derive(Debug, Args)]

@@ -675,3 +675,81 @@ fn an_adopted_plain_http_stack_gets_https_wss_and_trust_with_zero_edits() {
     ok(&run(&sb, &dir, &["down"]), "down");
     ok(&run(&sb, &dir, &["certs", "untrust"]), "untrust");
 }
+
+/// No administrator, no hosts entry: a project whose names are under `.localhost`, run by a user
+/// who cannot write the hosts file (`nobody`). `up` leaves the hosts file alone (no elevation, no
+/// DNS flush) and its probes pass; `certs trust` needs no administrator for the browser's NSS
+/// store; headless Chromium, as that user, loads https://myblog.localhost/ and its WSS echo with
+/// no flags — it resolves `*.localhost` to this machine itself.
+#[test]
+fn a_localhost_project_needs_no_administrator_and_no_hosts_entry() {
+    if !require(
+        "root (to become nobody), setpriv, mount namespaces, docker, chromium, certutil, nginx and busybox-static",
+        e2e_ready() && have("setpriv"),
+    ) {
+        return;
+    }
+    let _trust = machine_lock("trust");
+    let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+    let engine = Engine::start_with(&[nginx_image(), app_image()], false);
+    let sb = Sandbox::new(hosts).with_engine(&engine);
+    let dir = sb.dir.path().join("myblog");
+    e2e_project(&dir);
+    std::fs::write(
+        dir.join("profiles/local.yaml"),
+        format!("domain: myblog.localhost\nhosts: [myblog.localhost]\ntls: local-ca\ndocker: {{context: {CONTEXT}, swarm: true}}\nreplicas: {{app: 1}}\n"),
+    )
+    .unwrap();
+    let sb = sb.as_nobody(&engine);
+    // the user really cannot write the hosts file
+    let o = sb
+        .command(Path::new("sh"), &["-c", "echo x >> /etc/hosts"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "nobody wrote /etc/hosts");
+
+    let (o, up) = run_merged(&sb, &dir, &["up", "local"]);
+    ok(&o, "up local as nobody");
+    assert!(
+        up.contains("https://myblog.localhost/healthz answers 200"),
+        "{up}"
+    );
+    assert!(up.contains("wss://myblog.localhost/ws answers 101"), "{up}");
+    assert!(
+        up.contains(
+            "names are under .localhost: browsers and curl reach them on this machine by themselves"
+        ),
+        "{up}"
+    );
+    assert!(
+        !up.contains("sudo") && !up.contains("administrator rights"),
+        "{up}"
+    );
+    assert_eq!(std::fs::read_to_string(&sb.hosts).unwrap(), hosts);
+    let (o, status) = run_merged(&sb, &dir, &["status"]);
+    ok(&o, "status");
+    assert!(status.contains("https://myblog.localhost/"), "{status}");
+    assert!(!status.contains("not checked"), "{status}");
+    let (_, doctor) = run_merged(&sb, &dir, &["doctor"]);
+    assert!(
+        doctor.contains("ok   hosts      myblog.localhost under .localhost"),
+        "{doctor}"
+    );
+
+    // trust without an administrator: the user's own NSS store (Chromium's); the system store
+    // is said to need one
+    let (_, trust) = run_merged(&sb, &dir, &["certs", "trust", "--no-elevate"]);
+    assert!(
+        std::fs::read_dir(sb.home.join(".pki/nssdb")).is_ok_and(|mut d| d.next().is_some()),
+        "no NSS store for the user: {trust}"
+    );
+    let (dom, log) = sb.chromium("https://myblog.localhost/");
+    assert!(
+        dom.contains(MARKER),
+        "https://myblog.localhost/ in Chromium as nobody:\n{dom}\n{log}\n{trust}"
+    );
+    assert_eq!(std::fs::read_to_string(&sb.hosts).unwrap(), hosts);
+    let (o, down) = run_merged(&sb, &dir, &["down"]);
+    ok(&o, "down");
+    assert!(!down.contains("hosts remove"), "{down}");
+}

@@ -5,7 +5,7 @@ use crate::ops::{self, Ctx, init};
 
 pub fn run(ctx: &Ctx, a: InitArgs) -> anyhow::Result<i32> {
     let mut x = ctx.executor();
-    let plan = init::plan(ctx, a.name.as_deref(), &a.from)?;
+    let plan = init::plan(ctx, a.name.as_deref(), &a.from, a.tld)?;
     if x.dry_run() {
         return ops::print_plan(ctx, &plan.describe());
     }

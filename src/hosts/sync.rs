@@ -40,6 +40,8 @@ pub struct SyncPlan {
     pub verify: bool,
     /// Said before anything is done (a profile without names, names shadowed earlier in a file).
     pub notes: Vec<String>,
+    /// Said as information: why the hosts files are left alone (names under `.localhost`).
+    pub info: Vec<String>,
 }
 
 /// One file, as a `--json` plan shows it.
@@ -77,6 +79,9 @@ impl SyncPlan {
     /// The plan as `--dry-run` prints it.
     pub fn describe(&self) -> String {
         let mut out = String::new();
+        for i in &self.info {
+            out.push_str(&format!("{i}\n"));
+        }
         for f in &self.files {
             let p = &f.plan;
             if let Some(i) = &p.interrupted {
@@ -118,6 +123,22 @@ pub fn plan(
         Want::Remove => Vec::new(),
         Want::Apply | Want::Match => super::names_for(profile)?,
     };
+    // names under .localhost need no entry: browsers and curl resolve them to this machine
+    // themselves, so `up` and `switch` leave every hosts file alone (no administrator, no DNS
+    // flush); `hosts apply` still maps them, for the programs that do not
+    if want == Want::Match
+        && !names.is_empty()
+        && names.iter().all(|n| crate::probe::is_localhost(n))
+    {
+        return Ok(SyncPlan {
+            names: Vec::new(),
+            files: Vec::new(),
+            flush: Vec::new(),
+            verify: false,
+            notes: Vec::new(),
+            info: vec![localhost_note(profile)],
+        });
+    }
     let mut notes = Vec::new();
     if want == Want::Apply && names.is_empty() {
         notes.push(format!(
@@ -146,5 +167,14 @@ pub fn plan(
         files,
         verify,
         notes,
+        info: Vec::new(),
     })
+}
+
+/// Why a profile whose names are all under `.localhost` leaves the hosts file alone.
+pub fn localhost_note(profile: &Profile) -> String {
+    format!(
+        "profile {}'s names are under .localhost: browsers and curl reach them on this machine by themselves, so devenv leaves the hosts file alone (no administrator needed); `devenv hosts apply` adds them for programs that use the system's resolver",
+        profile.name
+    )
 }

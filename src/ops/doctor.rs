@@ -385,6 +385,16 @@ fn hosts_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks)
             return;
         }
     };
+    if names.iter().all(|n| crate::probe::is_localhost(n)) {
+        c.ok(
+            "hosts",
+            format!(
+                "{} under .localhost: browsers and curl resolve them to this machine themselves (no hosts entry needed; programs that ask the system's resolver may not: `devenv hosts apply` maps them)",
+                names.join(", ")
+            ),
+        );
+        return;
+    }
     let apply = format!("`{}`", ctx.again(project, "hosts apply"));
     for path in ctx.hosts_targets() {
         match crate::hosts::plan(

@@ -79,6 +79,9 @@ pub fn apply(
     for n in &plan.notes {
         crate::ui::warn(n);
     }
+    for n in &plan.info {
+        crate::ui::info(n);
+    }
     let mut elevated = false;
     for f in plan.files {
         let path = f.plan.path.clone();

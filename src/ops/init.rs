@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Ctx;
+use crate::adopt::LocalTld;
 use crate::error::UserError;
 use crate::exec::Executor;
 
@@ -125,7 +126,31 @@ impl InitPlan {
     }
 }
 
-pub fn plan(ctx: &Ctx, name: Option<&str>, from: &[PathBuf]) -> anyhow::Result<InitPlan> {
+/// The local names' top-level domain: the one asked for, else `.localhost` where a hosts file
+/// edit would need an administrator this user is not (Windows, not elevated), else `.test`.
+fn local_tld(ctx: &Ctx, asked: Option<LocalTld>) -> (LocalTld, Option<String>) {
+    if let Some(t) = asked {
+        return (t, None);
+    }
+    if ctx.sys.platform().os == crate::platform::Os::Windows && !ctx.sys.is_admin() {
+        return (
+            LocalTld::Localhost,
+            Some(
+                "local names under .localhost: not running as administrator, and browsers and curl resolve *.localhost to this machine themselves, so no hosts file edit is needed (`--tld test` for .test names and a hosts entry)"
+                    .into(),
+            ),
+        );
+    }
+    (LocalTld::Test, None)
+}
+
+pub fn plan(
+    ctx: &Ctx,
+    name: Option<&str>,
+    from: &[PathBuf],
+    tld: Option<LocalTld>,
+) -> anyhow::Result<InitPlan> {
+    let (tld, tld_note) = local_tld(ctx, tld);
     let dir: PathBuf = match &ctx.g.dir {
         Some(d) => d.clone(),
         None => std::env::current_dir()?,
@@ -166,12 +191,13 @@ pub fn plan(ctx: &Ctx, name: Option<&str>, from: &[PathBuf]) -> anyhow::Result<I
                 (
                     rel.to_string(),
                     content
+                        .replace("{{DOMAIN}}.test", &format!("{domain}.{}", tld.as_str()))
                         .replace("{{DOMAIN}}", &domain)
                         .replace("{{PROJECT}}", &name),
                 )
             })
             .collect();
-        (files, Vec::new())
+        (files, tld_note.iter().cloned().collect())
     } else {
         let mut rels = from
             .iter()
@@ -185,7 +211,8 @@ pub fn plan(ctx: &Ctx, name: Option<&str>, from: &[PathBuf]) -> anyhow::Result<I
         if let Some(o) = &automatic {
             rels.push(o.clone());
         }
-        let a = crate::adopt::infer(&dir, &name, &rels)?;
+        let mut a = crate::adopt::infer(&dir, &name, &rels)?;
+        a.local_tld = tld;
         let files = vec![
             ("devenv.yaml".to_string(), a.devenv_yaml()),
             ("profiles/local.yaml".to_string(), a.local_yaml()),
@@ -195,6 +222,7 @@ pub fn plan(ctx: &Ctx, name: Option<&str>, from: &[PathBuf]) -> anyhow::Result<I
         if let Some(n) = &compose_name {
             report.insert(0, format!("project name: {n} (the file's `name:`)"));
         }
+        report.extend(tld_note.iter().cloned());
         if let Some(o) = &automatic {
             report.insert(
                 0,

@@ -1170,7 +1170,7 @@ fn diff_and_render_plan_without_effects() {
 fn init_creates_the_project_files_through_the_executor() {
     let d = tempfile::tempdir().unwrap();
     let (ctx, sys) = ctx(FakeSys::new(), d.path());
-    let plan = super::init::plan(&ctx, Some("shop"), &[]).unwrap();
+    let plan = super::init::plan(&ctx, Some("shop"), &[], None).unwrap();
     assert!(
         plan.describe().contains("devenv.yaml"),
         "{}",
@@ -1274,5 +1274,103 @@ fn update_pulls_and_forces_each_service_it_names() {
             format!("{DOCKER} pull -q busybox:1"),
             format!("{DOCKER} service update --force --detach fake_web")
         ]
+    );
+}
+
+/// The local profile `init` writes, and its domain.
+fn init_local(sys: FakeSys, from: &[&str], tld: Option<crate::adopt::LocalTld>) -> String {
+    let d = tempfile::tempdir().unwrap();
+    if !from.is_empty() {
+        std::fs::write(
+            d.path().join("compose.yaml"),
+            "services:\n  app:\n    image: busybox:1\n    ports: [\"8000:8000\"]\n",
+        )
+        .unwrap();
+    }
+    let (ctx, _) = ctx(sys, d.path());
+    let from: Vec<std::path::PathBuf> = from.iter().map(|f| d.path().join(f)).collect();
+    let plan = super::init::plan(&ctx, Some("blog"), &from, tld).unwrap();
+    let (_, local) = plan
+        .files
+        .iter()
+        .find(|(rel, _)| rel == "profiles/local.yaml")
+        .expect("a local profile");
+    local.clone()
+}
+
+#[test]
+fn init_offers_localhost_names_on_windows_without_administrator() {
+    use crate::adopt::LocalTld;
+    let windows = || {
+        FakeSys::new()
+            .platform(crate::platform::Platform::windows())
+            .admin(false)
+    };
+    for from in [&[][..], &["compose.yaml"][..]] {
+        let local = init_local(windows(), from, None);
+        assert!(
+            local.contains("domain: blog.localhost"),
+            "{from:?}: {local}"
+        );
+        assert!(
+            local.contains("hosts: [blog.localhost]"),
+            "{from:?}: {local}"
+        );
+        // asked for .test, or elevated, or elsewhere: .test
+        let local = init_local(windows(), from, Some(LocalTld::Test));
+        assert!(local.contains("domain: blog.test"), "{from:?}: {local}");
+        let local = init_local(windows().admin(true), from, None);
+        assert!(local.contains("domain: blog.test"), "{from:?}: {local}");
+        let local = init_local(FakeSys::new(), from, None);
+        assert!(local.contains("domain: blog.test"), "{from:?}: {local}");
+        // and a flag anywhere
+        let local = init_local(FakeSys::new(), from, Some(LocalTld::Localhost));
+        assert!(
+            local.contains("domain: blog.localhost"),
+            "{from:?}: {local}"
+        );
+    }
+}
+
+#[test]
+fn a_localhost_profile_leaves_the_hosts_file_alone_unless_asked() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    std::fs::write(
+        d.path().join("profiles/local.yaml"),
+        "domain: fake.localhost\nhosts: [fake.localhost, api.fake.localhost]\ndocker: {swarm: true}\n",
+    )
+    .unwrap();
+    std::fs::write(d.path().join("hosts"), "127.0.0.1 localhost\n").unwrap();
+    // up: no hosts step, no elevation, no flush; the note says why
+    let (ctx, sys) = ctx(engine(false), d.path());
+    let plan = up::plan(&ctx, Some("local"), options()).unwrap();
+    let hosts = plan.hosts.as_ref().expect("the hosts step is planned");
+    assert!(hosts.files.is_empty() && hosts.flush.is_empty() && !hosts.changes());
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n.contains("names are under .localhost")),
+        "{:?}",
+        plan.notes
+    );
+    assert!(sys.effects().is_empty());
+    // switch neither
+    let (ctx, _) = self::ctx(FakeSys::new(), d.path());
+    let plan = switch::plan(&ctx, Some("local")).unwrap();
+    assert!(!plan.hosts.changes());
+    // `hosts apply` maps them, for programs that ask the system's resolver
+    let plan = super::hosts::plan(
+        &ctx,
+        &ctx.project().unwrap(),
+        &ctx.profile(&ctx.project().unwrap(), Some("local")).unwrap(),
+        crate::hosts::sync::Want::Apply,
+    )
+    .unwrap();
+    assert!(plan.changes());
+    assert!(
+        plan.describe().contains("api.fake.localhost"),
+        "{}",
+        plan.describe()
     );
 }

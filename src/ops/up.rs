@@ -153,7 +153,10 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
         || ctx.g.hosts_file.is_some()
         || hosts_block_exists(ctx, &project)
     {
-        Some(super::hosts::plan(ctx, &project, &profile, Want::Match)?)
+        let mut plan = super::hosts::plan(ctx, &project, &profile, Want::Match)?;
+        // why the hosts file is left alone is a note like the others: said once per profile
+        notes.append(&mut plan.info);
+        Some(plan)
     } else {
         None
     };
@@ -477,7 +480,10 @@ fn check_probe_names(
             continue;
         };
         let host = t.host.to_lowercase();
-        if mapped.contains(&host) || host.parse::<std::net::IpAddr>().is_ok() {
+        if mapped.contains(&host)
+            || crate::probe::is_localhost(&host)
+            || host.parse::<std::net::IpAddr>().is_ok()
+        {
             continue;
         }
         if let Err(why) = ctx.sys.resolve(&host) {

@@ -305,6 +305,8 @@ pub struct Sandbox {
     pub local_cas: PathBuf,
     pub etc_certs: PathBuf,
     pub data: PathBuf,
+    /// Commands run as this user (uid, gid) once the mounts are made, not as root.
+    pub user: Option<(u32, u32)>,
 }
 
 impl Sandbox {
@@ -321,6 +323,7 @@ impl Sandbox {
             local_cas: p.join("usr-local-share-ca-certificates"),
             etc_certs: p.join("etc-ssl-certs"),
             data: p.join("data"),
+            user: None,
             dir,
         };
         std::fs::create_dir_all(&s.home).unwrap();
@@ -351,6 +354,29 @@ impl Sandbox {
         self.with_engine(engine)
     }
 
+    /// Commands run as `nobody`, a user with no administrator rights: the sandbox's home, CA
+    /// root, data directory and everything else in its directory become theirs — except the
+    /// hosts file and the system trust directories, which stay root's (read-only to them) — and
+    /// the engine's socket and docker config are opened to them.
+    pub fn as_nobody(mut self, engine: &Engine) -> Sandbox {
+        let (uid, gid) = (65534, 65534);
+        let run = |args: &[&str]| {
+            let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
+            assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        };
+        let dir = self.dir.path().to_str().unwrap().to_string();
+        run(&["chown", "-R", &format!("{uid}:{gid}"), &dir]);
+        for root_owned in [&self.hosts, &self.local_cas, &self.etc_certs] {
+            run(&["chown", "-R", "0:0", root_owned.to_str().unwrap()]);
+        }
+        run(&["chmod", "0644", self.hosts.to_str().unwrap()]);
+        run(&["chmod", "0711", engine.dir.path().to_str().unwrap()]);
+        run(&["chmod", "0666", engine.sock.to_str().unwrap()]);
+        run(&["chmod", "-R", "a+rX", engine.config.to_str().unwrap()]);
+        self.user = Some((uid, gid));
+        self
+    }
+
     /// `src` is bind-mounted over `target` for every command too.
     pub fn binding(mut self, src: &Path, target: &Path) -> Sandbox {
         self.binds.push((src.to_path_buf(), target.to_path_buf()));
@@ -373,11 +399,30 @@ impl Sandbox {
         for (src, dst) in &self.binds {
             binds.push((src.as_path(), dst.as_path()));
         }
+        let setpriv;
+        let (program, args): (&Path, Vec<&str>) = match self.user {
+            Some((uid, gid)) => {
+                setpriv = (
+                    format!("--reuid={uid}"),
+                    format!("--regid={gid}"),
+                    program.to_str().unwrap().to_string(),
+                );
+                let mut a = vec![
+                    setpriv.0.as_str(),
+                    setpriv.1.as_str(),
+                    "--clear-groups",
+                    setpriv.2.as_str(),
+                ];
+                a.extend(args);
+                (Path::new("setpriv"), a)
+            }
+            None => (program, args.to_vec()),
+        };
         let mut c = in_namespaces(
             self.engine.as_ref().map(|(ns, _)| ns.as_str()),
             &binds,
             program,
-            args,
+            &args,
         );
         if let Some((_, config)) = &self.engine {
             c.env("DOCKER_CONFIG", config);
@@ -414,6 +459,9 @@ impl Sandbox {
 
     fn chromium_once(&self, url: &str) -> (String, String) {
         let profile = tempfile::tempdir().unwrap();
+        if let Some((uid, gid)) = self.user {
+            std::os::unix::fs::chown(profile.path(), Some(uid), Some(gid)).unwrap();
+        }
         let o = self
             .command(
                 Path::new("timeout"),
