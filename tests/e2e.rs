@@ -700,7 +700,7 @@ fn a_localhost_project_needs_no_administrator_and_no_hosts_entry() {
         format!("domain: myblog.localhost\nhosts: [myblog.localhost]\ntls: local-ca\ndocker: {{context: {CONTEXT}, swarm: true}}\nreplicas: {{app: 1}}\n"),
     )
     .unwrap();
-    let sb = sb.as_nobody(&engine);
+    let sb = sb.run_as_nobody(&engine);
     // the user really cannot write the hosts file
     let o = sb
         .command(Path::new("sh"), &["-c", "echo x >> /etc/hosts"])

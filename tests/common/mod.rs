@@ -358,7 +358,7 @@ impl Sandbox {
     /// root, data directory and everything else in its directory become theirs — except the
     /// hosts file and the system trust directories, which stay root's (read-only to them) — and
     /// the engine's socket and docker config are opened to them.
-    pub fn as_nobody(mut self, engine: &Engine) -> Sandbox {
+    pub fn run_as_nobody(mut self, engine: &Engine) -> Sandbox {
         let (uid, gid) = (65534, 65534);
         let run = |args: &[&str]| {
             let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
