@@ -271,6 +271,10 @@ pub enum HostsAction {
         /// Profile (default: the active one)
         #[arg(id = "profile_arg", value_name = "PROFILE")]
         profile: Option<String>,
+        /// First rewrite a UTF-16 hosts file as UTF-8 (every character kept, a BOM as UTF-8's,
+        /// a backup made)
+        #[arg(long)]
+        convert: bool,
     },
     /// Remove the project's block (every other line stays as it was)
     Remove,

@@ -136,13 +136,63 @@ fn restore_brings_back_the_backup() {
         restored.starts_with("127.0.0.1 localhost\n") && !restored.contains("junk"),
         "{restored}"
     );
+    // a named file's backups sit beside it, none among the system file's
     assert!(
-        std::fs::read_dir(data.join("hosts-backups"))
+        std::fs::read_dir(d.path().join(".devenv-hosts-backups"))
             .unwrap()
             .count()
             >= 2,
         "backups are kept"
     );
+    assert!(!data.join("hosts-backups").exists());
+}
+
+/// A UTF-16 hosts file: refused as it is, with the way forward; `--convert` rewrites it as
+/// UTF-8 (every character, the BOM as UTF-8's, the line ends) and keeps the original as a backup,
+/// then maps the names.
+#[test]
+fn utf16_hosts_files_are_converted_when_asked() {
+    let p = mini_project("myblog", &["myblog.test"]);
+    let d = tempfile::tempdir().unwrap();
+    let h = d.path().join("hosts");
+    let text = "127.0.0.1 localhost\r\n# café\r\n";
+    let mut utf16 = b"\xFF\xFE".to_vec();
+    utf16.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+    std::fs::write(&h, &utf16).unwrap();
+    hosts_cmd(p.path(), &h, &["hosts", "apply"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("UTF-16"))
+        .stderr(predicate::str::contains("`devenv hosts apply --convert`"));
+    assert_eq!(std::fs::read(&h).unwrap(), utf16);
+    hosts_cmd(p.path(), &h, &["hosts", "apply", "--convert", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("as UTF-8"));
+    assert_eq!(std::fs::read(&h).unwrap(), utf16, "a dry run wrote");
+    hosts_cmd(p.path(), &h, &["hosts", "apply", "--convert"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("as UTF-8"));
+    let now = std::fs::read(&h).unwrap();
+    let mut head = b"\xEF\xBB\xBF".to_vec();
+    head.extend(text.as_bytes());
+    assert!(
+        now.starts_with(&head),
+        "{:?}",
+        String::from_utf8_lossy(&now)
+    );
+    assert!(String::from_utf8_lossy(&now).contains("127.0.0.1\tmyblog.test\r\n"));
+    let kept = std::fs::read_dir(d.path().join(".devenv-hosts-backups"))
+        .unwrap()
+        .flatten()
+        .any(|b| std::fs::read(b.path()).unwrap() == utf16);
+    assert!(kept, "the UTF-16 original is not among the backups");
+    // `hosts remove` then gives back the converted file, byte for byte
+    hosts_cmd(p.path(), &h, &["hosts", "remove"])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&h).unwrap(), head);
 }
 
 #[test]
@@ -707,7 +757,9 @@ fn hostile_hosts_paths_are_refused_untouched() {
         stderr(&o)
     );
     assert!(
-        !data.join("hosts-backups").exists(),
+        !data.join("hosts-backups").exists()
+            && !d.path().join(".devenv-hosts-backups").exists()
+            && !Path::new("/dev/.devenv-hosts-backups").exists(),
         "nothing was backed up or journaled"
     );
 }
@@ -854,13 +906,13 @@ fn in_place_writes_survive_sigkill() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&source).unwrap(), base);
-    let journals: Vec<_> = std::fs::read_dir(data.join("hosts-backups"))
+    let journals: Vec<_> = std::fs::read_dir(d.path().join(".devenv-hosts-backups"))
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".journal"))
         .collect();
     assert!(journals.is_empty(), "a journal was left behind");
-    for b in std::fs::read_dir(data.join("hosts-backups"))
+    for b in std::fs::read_dir(d.path().join(".devenv-hosts-backups"))
         .unwrap()
         .flatten()
     {

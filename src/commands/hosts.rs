@@ -8,7 +8,25 @@ pub fn run(ctx: &Ctx, a: HostsArgs) -> anyhow::Result<i32> {
     let mut x = ctx.executor();
     let project = ctx.project()?;
     let want = match a.action {
-        HostsAction::Apply { profile } => Some((profile, Want::Apply)),
+        HostsAction::Apply { profile, convert } => {
+            if convert {
+                let plans = hosts::plan_convert(ctx)?;
+                if plans.is_empty() {
+                    crate::ui::info("no hosts file here is UTF-16: nothing to convert");
+                } else if x.dry_run() {
+                    for p in &plans {
+                        crate::outln!(
+                            "would rewrite {} (UTF-16) as UTF-8, keeping a backup; then map the profile's names",
+                            p.file.display()
+                        );
+                    }
+                    return Ok(0);
+                } else {
+                    hosts::convert(ctx, &mut x, &project, plans)?;
+                }
+            }
+            Some((profile, Want::Apply))
+        }
         HostsAction::Remove => Some((None, Want::Remove)),
         HostsAction::List => None,
         HostsAction::Restore => {

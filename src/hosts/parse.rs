@@ -47,8 +47,8 @@ pub struct Hosts<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     #[error(
-        "the file is UTF-16 encoded; hosts files are read as ASCII/UTF-8 by every resolver, so devenv will not edit it. \
-         Convert it (e.g. in Notepad: Save As, Encoding: UTF-8) and try again"
+        "the file is UTF-16 encoded; hosts files are read as ASCII/UTF-8 by every resolver, so devenv will not edit it as it is. \
+         `devenv hosts apply --convert` rewrites it as UTF-8 (nothing lost, a backup kept), or save it as UTF-8 in an editor"
     )]
     Utf16,
 }
@@ -72,6 +72,53 @@ pub fn is_utf16(src: &[u8]) -> bool {
     let zeros_odd = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
     let half = head.len() / 2;
     zeros_even * 10 >= half * 9 || zeros_odd * 10 >= half * 9
+}
+
+/// A UTF-16 file (either byte order, with or without a BOM) as UTF-8, character for character
+/// (line ends as they were; a UTF-16 BOM becomes UTF-8's). `Err` names what cannot be converted
+/// without loss: an odd number of bytes, a lone surrogate.
+pub fn utf16_to_utf8(src: &[u8]) -> Result<Vec<u8>, String> {
+    let (big_endian, bom, body) = if let Some(b) = src.strip_prefix(b"\xFF\xFE") {
+        (false, true, b)
+    } else if let Some(b) = src.strip_prefix(b"\xFE\xFF") {
+        (true, true, b)
+    } else {
+        // no BOM: the NULs of ASCII text sit after each character (little-endian) or before it
+        let head = &src[..src.len().min(512)];
+        let zeros_even = head.iter().step_by(2).filter(|&&b| b == 0).count();
+        let zeros_odd = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
+        (zeros_even > zeros_odd, false, src)
+    };
+    if body.len() % 2 != 0 {
+        return Err(format!(
+            "{} bytes of UTF-16 is not a whole number of characters",
+            body.len()
+        ));
+    }
+    let units = body.chunks_exact(2).map(|c| {
+        if big_endian {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from_le_bytes([c[0], c[1]])
+        }
+    });
+    let mut out = if bom {
+        b"\xEF\xBB\xBF".to_vec()
+    } else {
+        Vec::new()
+    };
+    let mut buf = [0u8; 4];
+    for (i, c) in char::decode_utf16(units).enumerate() {
+        let c = c.map_err(|e| {
+            format!(
+                "a lone UTF-16 surrogate {:#06x} at character {}: it has no UTF-8 form",
+                e.unpaired_surrogate(),
+                i + 1
+            )
+        })?;
+        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    }
+    Ok(out)
 }
 
 pub fn parse(src: &[u8]) -> Result<Hosts<'_>, ParseError> {
@@ -343,6 +390,41 @@ mod tests {
         assert_eq!(h.lines[0].ending, Ending::CrLf);
         assert_eq!(h.lines[2].ending, Ending::None);
         assert_eq!(h.dominant_ending(Ending::Lf), Ending::CrLf);
+    }
+
+    #[test]
+    fn utf16_converts_to_utf8_losslessly_in_either_byte_order() {
+        let text = "# café\r\n127.0.0.1 localhost\r\n::1 localhost 😀\r\n";
+        let le: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+        assert_eq!(utf16_to_utf8(&le).unwrap(), text.as_bytes());
+        assert_eq!(utf16_to_utf8(&be).unwrap(), text.as_bytes());
+        let mut le_bom = b"\xFF\xFE".to_vec();
+        le_bom.extend(&le);
+        let mut want = b"\xEF\xBB\xBF".to_vec();
+        want.extend(text.as_bytes());
+        assert_eq!(utf16_to_utf8(&le_bom).unwrap(), want);
+        let mut be_bom = b"\xFE\xFF".to_vec();
+        be_bom.extend(&be);
+        assert_eq!(utf16_to_utf8(&be_bom).unwrap(), want);
+        // the result parses; what cannot convert is named
+        assert!(parse(&utf16_to_utf8(&le).unwrap()).is_ok());
+        assert!(
+            utf16_to_utf8(b"\xFF\xFEa")
+                .unwrap_err()
+                .contains("whole number")
+        );
+        let lone: Vec<u8> = [0x41u16, 0xD800, 0x41]
+            .iter()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        let mut lone_bom = b"\xFF\xFE".to_vec();
+        lone_bom.extend(lone);
+        assert!(
+            utf16_to_utf8(&lone_bom)
+                .unwrap_err()
+                .contains("0xd800 at character 2")
+        );
     }
 
     #[test]

@@ -129,7 +129,7 @@ pub fn apply(
                 report.warnings.push(w);
             }
         }
-        if !plan.names.is_empty() {
+        if !plan.names.is_empty() && plan.verify {
             crate::ui::info(
                 "Chrome keeps its own DNS cache for about a minute; if it still shows the old address, \
                  clear it at chrome://net-internals/#dns",
@@ -429,6 +429,78 @@ impl RestorePlan {
             )
         )
     }
+}
+
+/// A UTF-16 hosts file rewritten as UTF-8 (`hosts apply --convert`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ConvertPlan {
+    pub file: PathBuf,
+    #[serde(skip)]
+    pub current: Vec<u8>,
+    #[serde(skip)]
+    pub content: Vec<u8>,
+}
+
+/// Plans converting every managed hosts file that is UTF-16 (the others need nothing).
+pub fn plan_convert(ctx: &Ctx) -> anyhow::Result<Vec<ConvertPlan>> {
+    let mut out = Vec::new();
+    for path in ctx.hosts_targets() {
+        let current = write::read(&path)?;
+        if !hosts::parse::is_utf16(&current) {
+            continue;
+        }
+        let content = hosts::parse::utf16_to_utf8(&current).map_err(|e| {
+            UserError::new(format!(
+                "{} cannot be converted to UTF-8 without loss: {e}",
+                path.display()
+            ))
+            .hint("fix the file in an editor (Save As, Encoding: UTF-8); nothing was changed")
+        })?;
+        out.push(ConvertPlan {
+            file: path,
+            current,
+            content,
+        });
+    }
+    Ok(out)
+}
+
+/// Writes each conversion (its backup first, through the careful writer).
+pub fn convert(
+    ctx: &Ctx,
+    x: &mut Executor<'_>,
+    project: &Project,
+    plans: Vec<ConvertPlan>,
+) -> anyhow::Result<()> {
+    for c in plans {
+        if !write::writable_or_creatable(&c.file) {
+            return Err(UserError::new(format!(
+                "cannot write {}: converting it needs administrator rights",
+                c.file.display()
+            ))
+            .hint(format!(
+                "run `{}{}` as administrator",
+                if ctx.sys.platform().os == crate::platform::Os::Windows {
+                    ""
+                } else {
+                    "sudo "
+                },
+                ctx.again(project, "hosts apply --convert")
+            ))
+            .into());
+        }
+        let opts = write::Options::for_file(ctx.sys.as_ref(), &c.file);
+        let plan = HostsPlan::restore(&c.file, project, c.current, c.content);
+        let (_, out) = write_plan(x, plan, &opts)?;
+        crate::ui::ok(&format!(
+            "rewrote {} as UTF-8{}",
+            c.file.display(),
+            out.backup
+                .map(|b| format!(" (the UTF-16 original is kept in {})", b.display()))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(())
 }
 
 /// Plans bringing back the latest backup of each managed file that differs from it.
