@@ -1103,3 +1103,53 @@ fn half_written_in_place_file_is_restored_by_the_next_run() {
     );
     assert_eq!(std::fs::read_to_string(&source).unwrap(), rest);
 }
+
+/// The block devenv wrote is checked later: removed by another program, or changed along with
+/// Docker Desktop's own block (it rewrote the file), `doctor` says which, and how to put it back.
+#[test]
+fn a_block_removed_or_rewritten_since_devenv_wrote_it_is_named() {
+    let p = mini_project("myblog", &["myblog.test"]);
+    let d = tempfile::tempdir().unwrap();
+    let h = d.path().join("hosts");
+    let data = d.path().join("data");
+    let dd = "# Added by Docker Desktop\n192.168.1.5 host.docker.internal\n# End of section\n";
+    let run = |args: &[&str]| {
+        let mut c = hosts_cmd(p.path(), &h, args);
+        c.env("DEVENV_DATA_DIR", &data)
+            .env("DOCKER_HOST", "unix:///nonexistent.sock");
+        c.output().unwrap()
+    };
+    std::fs::write(&h, format!("127.0.0.1 localhost\n{dd}")).unwrap();
+    assert!(run(&["hosts", "apply"]).status.success());
+    let doctor = |want: &str, absent: &str| {
+        let o = run(&["doctor"]);
+        let out = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(out.contains(want), "{out}");
+        assert!(absent.is_empty() || !out.contains(absent), "{out}");
+    };
+    doctor("", "since devenv wrote it");
+    // another program strips the block
+    std::fs::write(&h, format!("127.0.0.1 localhost\n{dd}")).unwrap();
+    doctor(
+        "the devenv block of myblog in",
+        "Docker Desktop rewrote the file",
+    );
+    doctor("was removed since devenv wrote it", "");
+    doctor("another program or a person edited the file", "");
+    doctor("hosts apply` writes it again", "is missing or out of date");
+    // written again, then Docker Desktop rewrites the file: its block and devenv's change together
+    assert!(run(&["hosts", "apply"]).status.success());
+    let now = std::fs::read_to_string(&h).unwrap();
+    std::fs::write(
+        &h,
+        now.replace("192.168.1.5", "10.0.0.9")
+            .replace("127.0.0.1\tmyblog.test", "#127.0.0.1\tmyblog.test"),
+    )
+    .unwrap();
+    doctor("was changed since devenv wrote it", "");
+    doctor("Docker Desktop rewrote the file", "");
+    // `hosts remove` forgets the record: nothing to report after
+    assert!(run(&["hosts", "apply"]).status.success());
+    assert!(run(&["hosts", "remove"]).status.success());
+    doctor("", "since devenv wrote it");
+}

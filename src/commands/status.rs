@@ -76,6 +76,10 @@ pub fn run(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<i32> {
     }
     print_tasks(&r.tasks);
     ops::print_endpoints(&r.urls, &r.endpoints);
+    for f in &r.hosts_changed {
+        crate::ui::warn(&f.message);
+        crate::ui::info(&format!("fix: {}", f.fix));
+    }
     Ok(0)
 }
 

@@ -450,7 +450,14 @@ impl<'a> Executor<'a> {
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))
     }
 
+    /// Removes one of devenv's own files, inside the executor's places.
     pub fn remove(&mut self, path: &Path) -> anyhow::Result<()> {
+        self.check_place(path)?;
+        self.remove_elsewhere(path)
+    }
+
+    /// Removes a file outside devenv's places that a plan made itself ([`Executor::write_elsewhere`]).
+    pub fn remove_elsewhere(&mut self, path: &Path) -> anyhow::Result<()> {
         if self.skip(|| format!("remove {}", path.display())) {
             return Ok(());
         }
@@ -611,7 +618,7 @@ impl<'a> Executor<'a> {
                     .write_file(Token(()), path, data, *mode, Owner::AsIs)
                     .map_err(|e| write_error(path, &e))
             }
-            Step::Remove(p) => self.remove(p),
+            Step::Remove(p) => self.remove_elsewhere(p),
         }
     }
 }

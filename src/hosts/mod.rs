@@ -4,6 +4,7 @@
 pub mod block;
 pub mod edit;
 pub mod elevate;
+pub mod integrity;
 pub mod parse;
 pub mod sync;
 pub mod write;

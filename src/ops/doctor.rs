@@ -396,7 +396,12 @@ fn hosts_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks)
         return;
     }
     let apply = format!("`{}`", ctx.again(project, "hosts apply"));
+    let changed = super::hosts::integrity(ctx, project);
+    for f in &changed {
+        c.fail("hosts", f.message.clone(), f.fix.clone());
+    }
     for path in ctx.hosts_targets() {
+        let said = changed.iter().any(|f| f.file == path.display().to_string());
         match crate::hosts::plan(
             &path,
             project,
@@ -418,7 +423,7 @@ fn hosts_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks)
                         format!("remove or comment out that line, then {apply}"),
                     );
                 }
-                if p.changes() {
+                if p.changes() && !said {
                     c.fail(
                         "hosts",
                         format!(

@@ -95,6 +95,7 @@ pub fn apply(
             elevated = true;
             report.changed.push(path.clone());
             record(ctx, x, project, &path, f.plan.removes_block());
+            check_written(ctx, x, project, &path, f.plan.removes_block(), &mut report)?;
             continue;
         }
         let removing = f.plan.removes_block();
@@ -107,6 +108,7 @@ pub fn apply(
             report.written_in_place.push(path.clone());
         }
         record(ctx, x, project, &path, removing);
+        check_written(ctx, x, project, &path, removing, &mut report)?;
         crate::ui::ok(&format!(
             "{} {}{}",
             if removing {
@@ -148,6 +150,103 @@ pub fn apply(
         }
     }
     Ok(report)
+}
+
+/// Where the record of what devenv wrote into `file` for `project` is kept (the user's data
+/// directory; see [`hosts::integrity`]).
+fn integrity_record_path(ctx: &Ctx, project: &Project, file: &Path) -> PathBuf {
+    let canon = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    crate::paths::data_dir(ctx.sys.as_ref())
+        .join("hosts-records")
+        .join(format!(
+            "{}-{}.json",
+            crate::hash::short(canon.to_string_lossy().as_bytes(), 12),
+            project.name()
+        ))
+}
+
+/// Reads the file back right after writing it: the block must be there as written (an antivirus
+/// may revert the edit at once). Then records it, for `status` and `doctor` to check later.
+fn check_written(
+    ctx: &Ctx,
+    x: &mut Executor<'_>,
+    project: &Project,
+    path: &Path,
+    removed: bool,
+    report: &mut SyncReport,
+) -> anyhow::Result<()> {
+    let record_path = integrity_record_path(ctx, project, path);
+    if x.dry_run() {
+        return Ok(());
+    }
+    if removed {
+        if record_path.exists() {
+            x.remove(&record_path)?;
+        }
+        return Ok(());
+    }
+    let now = write::read(path)?;
+    let Some(block) = hosts::integrity::block_digest(&now, project.name()) else {
+        let w = format!(
+            "{} no longer holds the block devenv just wrote: another program reverted the edit at once{}",
+            path.display(),
+            if ctx.sys.platform().os == crate::platform::Os::Windows {
+                format!(
+                    " (Windows Defender does: SettingsModifier:Win32/PossibleHostsFileHijack; in an administrator PowerShell `Add-MpPreference -ExclusionPath '{}'`, then `devenv hosts apply`)",
+                    path.display()
+                )
+            } else {
+                String::new()
+            }
+        );
+        crate::ui::warn(&w);
+        report.warnings.push(w);
+        report.all_resolve = false;
+        return Ok(());
+    };
+    let record = hosts::integrity::Record {
+        file: path.display().to_string(),
+        project: project.name().to_string(),
+        block,
+        docker_desktop: hosts::integrity::docker_desktop_digest(&now),
+        at: super::now_rfc3339(ctx.sys.as_ref()),
+    };
+    if let Some(d) = record_path.parent() {
+        x.create_dir_all(d)?;
+    }
+    x.write(
+        &record_path,
+        serde_json::to_string_pretty(&record)?.as_bytes(),
+        Some(0o600),
+    )
+}
+
+/// Each managed file whose block is no longer as devenv wrote it, with the likely cause and fix.
+pub fn integrity(ctx: &Ctx, project: &Project) -> Vec<hosts::integrity::Finding> {
+    let mut out = Vec::new();
+    let dir = crate::paths::data_dir(ctx.sys.as_ref()).join("hosts-records");
+    let scope = crate::contained::Scope::data_dir(&dir);
+    for path in ctx.hosts_targets() {
+        let Ok(text) = scope.read_string(&integrity_record_path(ctx, project, &path), 1 << 16)
+        else {
+            continue;
+        };
+        let Ok(record) = serde_json::from_str::<hosts::integrity::Record>(&text) else {
+            continue;
+        };
+        let Ok(now) = write::read(&path) else {
+            continue;
+        };
+        if let Some(f) = hosts::integrity::judge(
+            &record,
+            &now,
+            ctx.sys.platform().os,
+            &ctx.again(project, "hosts apply"),
+        ) {
+            out.push(f);
+        }
+    }
+    out
 }
 
 fn record(ctx: &Ctx, x: &mut Executor<'_>, project: &Project, path: &Path, removed: bool) {
@@ -249,7 +348,7 @@ fn elevate(
             &hosts::elevate::wsl_to_windows_path(path).unwrap_or_default(),
         );
         let rc = x.run_attached(&cmd);
-        let _ = x.remove(&tmp);
+        let _ = x.remove_elsewhere(&tmp);
         return match rc {
             Ok(0) => Ok(()),
             Ok(c) => Err(UserError::new(format!(

@@ -247,8 +247,7 @@ pub struct Endpoint {
     pub port: Option<u64>,
     pub target: u64,
     pub serves: crate::probe::Served,
-    /// The HTTP status `/` answers with (HTTP and HTTPS ports).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The HTTP status `/` answers with (HTTP and HTTPS ports; `None` otherwise).
     pub status: Option<u16>,
     /// `https://name:port/`, `http://…`, `tcp://name:port`; `None` when nothing answers.
     pub url: Option<String>,

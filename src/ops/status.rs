@@ -66,6 +66,8 @@ pub struct StatusReport {
     pub urls: Vec<String>,
     /// Every published port and what it serves.
     pub endpoints: Vec<super::Endpoint>,
+    /// The project's hosts block, where it is no longer as devenv wrote it.
+    pub hosts_changed: Vec<crate::hosts::integrity::Finding>,
 }
 
 pub fn status(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<StatusReport> {
@@ -115,7 +117,13 @@ pub fn status(ctx: &Ctx, profile_arg: Option<&str>) -> anyhow::Result<StatusRepo
     } else {
         Vec::new()
     };
+    let hosts_changed = if profile.on_this_machine() {
+        super::hosts::integrity(ctx, &project)
+    } else {
+        Vec::new()
+    };
     Ok(StatusReport {
+        hosts_changed,
         urls: super::web_urls(&profile, &endpoints),
         endpoints,
         profile: profile.name.clone(),
