@@ -541,7 +541,7 @@ mod tests {
     fn compose_flags_get_a_note() {
         let (msg, code) = parse(["devenv", "render", "-f", "x.yml"]).unwrap_err();
         assert_eq!(code, 2);
-        assert!(msg.contains("stack:` in devenv.yaml"), "{msg}");
+        assert!(msg.contains("stack:` names in devenv.yaml"), "{msg}");
     }
 
     #[test]

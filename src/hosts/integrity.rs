@@ -51,7 +51,7 @@ pub fn docker_desktop_digest(src: &[u8]) -> Option<String> {
     let end = rest
         .find("# End of section")
         .map_or(rest.len(), |i| i + "# End of section".len());
-    Some(crate::hash::sha256_hex(&normalize(rest[..end].as_bytes())))
+    Some(crate::hash::sha256_hex(&normalize(&rest.as_bytes()[..end])))
 }
 
 /// What became of a recorded block.
