@@ -328,8 +328,29 @@ fn docker_checks(
         && profile.on_this_machine()
     {
         let stack = profile.stack_name(project);
-        for port in r.view.published_ports() {
+        let windows = (ctx.sys.platform().os == crate::platform::Os::Windows)
+            .then(|| crate::swarm::ports::WindowsPorts::read(ctx.sys.as_ref()));
+        let mut ports = r.view.published_ports();
+        if windows.is_some() {
+            // `docker swarm init` needs the managers' port
+            ports.push(2377);
+        }
+        for port in ports {
             let check = format!("port {port}");
+            if let Some(b) = windows
+                .as_ref()
+                .and_then(|w| u16::try_from(port).ok().and_then(|p| w.blocker(p)))
+            {
+                c.fail(&check, b.cause, b.fix);
+                continue;
+            }
+            if port == 2377 {
+                c.ok(
+                    &check,
+                    "not reserved by Windows (the swarm's managers use it)",
+                );
+                continue;
+            }
             match crate::swarm::ports::state(&docker, &stack, port) {
                 PortState::Free => c.ok(&check, "free"),
                 PortState::Ours => c.ok(&check, format!("held by this stack ({stack})")),

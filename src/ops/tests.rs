@@ -1374,3 +1374,63 @@ fn a_localhost_profile_leaves_the_hosts_file_alone_unless_asked() {
         plan.describe()
     );
 }
+
+#[test]
+fn windows_ports_are_checked_before_anything_changes() {
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    std::fs::write(
+        d.path().join("templates/stack.yml"),
+        "services:\n  web:\n    image: busybox:1\n    ports: [\"443:443\"]\n  worker:\n    image: busybox:1\n",
+    )
+    .unwrap();
+    let excluded = "\r\nProtocol tcp Port Exclusion Ranges\r\n\r\nStart Port    End Port\r\n----------    --------\r\n       443         443\r\n      2180        2279\r\n\r\n* - Administered port exclusions.\r\n";
+    let windows = || {
+        engine(false)
+            .platform(crate::platform::Platform::windows())
+            .respond("netsh interface ipv4 show excludedportrange", 0, excluded)
+    };
+    let (ctx, sys) = ctx(windows(), d.path());
+    let e = up::plan(&ctx, Some("local"), options())
+        .err()
+        .expect("refused");
+    assert_eq!(crate::error::exit_code(&e), 2, "{e:#}");
+    assert!(
+        e.to_string().contains(
+            "port 443, which the stack publishes, cannot be used on this machine: port 443 is in the range 443 that Windows reserved"
+        ),
+        "{e}"
+    );
+    let hint = e
+        .downcast_ref::<UserError>()
+        .and_then(|u| u.hint.clone())
+        .unwrap();
+    assert!(hint.contains("net stop winnat"), "{hint}");
+    assert!(hint.ends_with("nothing was changed"), "{hint}");
+    assert!(sys.effects().is_empty());
+    // the swarm's port, for a first `swarm init`
+    std::fs::write(
+        d.path().join("templates/stack.yml"),
+        "services:\n  web:\n    image: busybox:1\n",
+    )
+    .unwrap();
+    let reserved_2377 = "Start Port    End Port\r\n      2300        2399\r\n";
+    let uninit = FakeSys::new()
+        .program("docker", "/usr/bin/docker")
+        .platform(crate::platform::Platform::windows())
+        .respond(
+            &format!("{DOCKER} info"),
+            0,
+            r#"{"ServerVersion":"27.0.1","OSType":"linux","Architecture":"x86_64","NCPU":2,"Swarm":{"LocalNodeState":"inactive","ControlAvailable":false,"Cluster":null,"Nodes":0}}"#,
+        )
+        .respond("netsh interface ipv4 show excludedportrange", 0, reserved_2377);
+    let (ctx, _) = self::ctx(uninit, d.path());
+    let e = up::plan(&ctx, Some("local"), options())
+        .err()
+        .expect("refused");
+    assert!(
+        e.to_string()
+            .contains("port 2377, which `docker swarm init` needs"),
+        "{e:#}"
+    );
+}

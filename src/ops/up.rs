@@ -335,6 +335,33 @@ fn check_fits(
             .into());
         }
     }
+    if profile.on_this_machine() && docker.sys.platform().os == crate::platform::Os::Windows {
+        // ports Windows refuses though nothing listens (winnat's ranges), or holds for a service
+        let windows = crate::swarm::ports::WindowsPorts::read(docker.sys);
+        let mut ports: Vec<(u64, &str)> = rendered
+            .view
+            .published_ports()
+            .into_iter()
+            .map(|p| (p, "the stack publishes"))
+            .collect();
+        if target.needs_init {
+            ports.push((2377, "`docker swarm init` needs for the swarm's managers"));
+        }
+        for (port, why) in ports {
+            if let Some(b) = u16::try_from(port).ok().and_then(|p| windows.blocker(p)) {
+                return Err(UserError::usage(format!(
+                    "port {port}, which {why}, cannot be used on this machine: {}",
+                    b.cause
+                ))
+                .hint(format!(
+                    "{}; or publish another port in {}; nothing was changed",
+                    b.fix,
+                    crate::error::display_path(&profile.path)
+                ))
+                .into());
+            }
+        }
+    }
     if profile.on_this_machine() {
         for port in rendered.view.published_ports() {
             if let PortState::Other(who) =
