@@ -3,6 +3,7 @@
 //! commands and files of each backend are unit-tested on Linux. What was installed is recorded
 //! (`CAROOT/trust.json`, with the CA's SHA-256 fingerprint) and `untrust` removes exactly that.
 
+pub mod firefox;
 pub mod java;
 pub mod linux;
 pub mod macos;
@@ -179,8 +180,10 @@ pub fn discover(env: &Env<'_>) -> Vec<Box<dyn Store>> {
                 machine: env.windows_machine,
                 wsl: false,
             }));
-            for db in nss::databases(env) {
-                v.push(Box::new(db));
+            // NSS's certutil is not shipped on Windows: each Firefox profile reads the Windows
+            // store instead, once its enterprise-roots preference is on
+            for p in firefox::profiles(env) {
+                v.push(Box::new(p));
             }
         }
     }
@@ -198,6 +201,10 @@ pub fn from_record(env: &Env<'_>, r: &Record) -> Option<Box<dyn Store>> {
         "nss" => Some(Box::new(nss::NssDb::from_location(env, &r.location))),
         "keychain" => Some(Box::new(macos::Keychain::from_location(env, &r.location))),
         "windows" => Some(Box::new(windows::CertStore::from_location(&r.location))),
+        "firefox-roots" => Some(Box::new(firefox::EnterpriseRoots {
+            profile: OsPath::new(Os::Windows, r.location.as_str()),
+            what: "Firefox profile".into(),
+        })),
         "java" => Some(Box::new(java::Keystore {
             path: OsPath::new(env.platform.os, r.location.as_str()),
         })),

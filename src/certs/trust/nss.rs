@@ -102,6 +102,46 @@ pub fn firefox_profiles(ini: &str, base: &OsPath) -> Vec<OsPath> {
     out
 }
 
+/// Every Firefox profile of the user (each `profiles.ini` Firefox keeps on this OS), with a name
+/// to show ("Firefox profile abcd.default-release").
+pub fn firefox_profile_dirs(env: &Env<'_>) -> Vec<(OsPath, String)> {
+    let h = &env.home;
+    let ff_roots: Vec<(OsPath, &str)> = match env.platform.os {
+        Os::Linux => vec![
+            (h.join(".mozilla/firefox"), "Firefox"),
+            (h.join(".config/mozilla/firefox"), "Firefox (XDG)"),
+            (
+                h.join("snap/firefox/common/.mozilla/firefox"),
+                "Firefox (snap)",
+            ),
+            (
+                h.join(".var/app/org.mozilla.firefox/.mozilla/firefox"),
+                "Firefox (flatpak)",
+            ),
+        ],
+        Os::MacOs => vec![(h.join("Library/Application Support/Firefox"), "Firefox")],
+        Os::Windows => {
+            let appdata = env
+                .sys
+                .var("APPDATA")
+                .map(|a| OsPath::new(Os::Windows, a))
+                .unwrap_or_else(|| h.join("AppData/Roaming"));
+            vec![(appdata.join("Mozilla/Firefox"), "Firefox")]
+        }
+    };
+    let mut out = Vec::new();
+    for (root, what) in ff_roots {
+        let Ok(ini) = env.sys.read_file(&root.join("profiles.ini").path()) else {
+            continue;
+        };
+        for p in firefox_profiles(&String::from_utf8_lossy(&ini), &root) {
+            let name = p.file_name().to_string();
+            out.push((p, format!("{what} profile {name}")));
+        }
+    }
+    out
+}
+
 /// Every NSS database the user's browsers read.
 pub fn databases(env: &Env<'_>) -> Vec<NssDb> {
     let h = &env.home;
@@ -137,37 +177,8 @@ pub fn databases(env: &Env<'_>) -> Vec<NssDb> {
             push(&mut out, h.join(rel), what.to_string());
         }
     }
-    let ff_roots: Vec<(OsPath, &str)> = match env.platform.os {
-        Os::Linux => vec![
-            (h.join(".mozilla/firefox"), "Firefox"),
-            (h.join(".config/mozilla/firefox"), "Firefox (XDG)"),
-            (
-                h.join("snap/firefox/common/.mozilla/firefox"),
-                "Firefox (snap)",
-            ),
-            (
-                h.join(".var/app/org.mozilla.firefox/.mozilla/firefox"),
-                "Firefox (flatpak)",
-            ),
-        ],
-        Os::MacOs => vec![(h.join("Library/Application Support/Firefox"), "Firefox")],
-        Os::Windows => {
-            let appdata = env
-                .sys
-                .var("APPDATA")
-                .map(|a| OsPath::new(Os::Windows, a))
-                .unwrap_or_else(|| h.join("AppData/Roaming"));
-            vec![(appdata.join("Mozilla/Firefox"), "Firefox")]
-        }
-    };
-    for (root, what) in ff_roots {
-        let Ok(ini) = env.sys.read_file(&root.join("profiles.ini").path()) else {
-            continue;
-        };
-        for p in firefox_profiles(&String::from_utf8_lossy(&ini), &root) {
-            let name = p.file_name().to_string();
-            push(&mut out, p, format!("{what} profile {name}"));
-        }
+    for (p, what) in firefox_profile_dirs(env) {
+        push(&mut out, p, what);
     }
     // On Linux, Chromium trusts only NSS: make its database when no browser has yet.
     if env.platform.os == Os::Linux && !out.iter().any(|d| d.what.starts_with("Chromium")) {
