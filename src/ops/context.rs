@@ -26,6 +26,8 @@ pub struct Ctx {
     ssh: std::sync::OnceLock<Option<crate::exec::ssh::Shared>>,
     /// Whether the run said how probes reach names (see [`Ctx::lookup`]).
     lookup_said: std::sync::OnceLock<()>,
+    /// IPVS on the engine (see [`Ctx::engine_ipvs`]).
+    engine_ipvs: std::sync::OnceLock<Option<crate::sys::ipvs::IpvsState>>,
     /// Docker contexts this run found to exist.
     contexts_seen: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
@@ -39,6 +41,7 @@ impl Ctx {
             ssh: std::sync::OnceLock::new(),
             lookup_said: std::sync::OnceLock::new(),
             contexts_seen: Default::default(),
+            engine_ipvs: std::sync::OnceLock::new(),
         }
     }
 
@@ -164,12 +167,33 @@ impl Ctx {
         crate::render::render(project, profile, facts, &secrets, &salt)
     }
 
+    /// IPVS as the profile's engine has it, judged on the engine's side: this machine's kernel when
+    /// the engine runs on it (its kernel release is this machine's); `None` — the routing mesh
+    /// is assumed, as Docker Desktop's VM and stock kernels have it — when the engine runs in a
+    /// VM or elsewhere, or cannot be asked. Asked once per run.
+    pub fn engine_ipvs(&self, profile: &Profile) -> Option<crate::sys::ipvs::IpvsState> {
+        *self.engine_ipvs.get_or_init(|| {
+            let local = self.sys.ipvs_state()?;
+            let here = self.sys.kernel_release();
+            let engine = self
+                .docker_as_is(profile)
+                .ok()
+                .and_then(|d| d.info().ok())
+                .map(|i| i.kernel_version);
+            match (here, engine) {
+                // the engine answers from another kernel (Docker Desktop's VM, a remote host)
+                (Some(h), Some(e)) if !e.is_empty() && e != h => None,
+                _ => Some(local),
+            }
+        })
+    }
+
     /// What shapes the rendered stack on this machine (IPVS, for profiles on this machine's engine).
     pub fn facts(&self, project: &Project, profile: &Profile) -> crate::render::Facts {
         let local_ca = profile.file.tls == crate::profile::Tls::LocalCa;
         crate::render::Facts {
             ipvs: if profile.on_this_machine() {
-                self.sys.ipvs()
+                self.engine_ipvs(profile).map(|s| s.available())
             } else {
                 None
             },

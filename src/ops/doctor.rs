@@ -312,15 +312,21 @@ fn docker_checks(
     }
     // IPVS
     if profile.on_this_machine() {
-        match ctx.sys.ipvs() {
-            Some(false) if profile.file.docker.publish == crate::profile::Publish::Ingress => c.fail(
+        use crate::sys::ipvs::IpvsState;
+        match ctx.engine_ipvs(profile) {
+            Some(IpvsState::Absent) if profile.file.docker.publish == crate::profile::Publish::Ingress => c.fail(
                 "ipvs",
                 "the kernel has no IPVS, so the routing mesh (publish: ingress) cannot route",
-                "set docker.publish: auto (host-mode ports + dnsrr), or load ip_vs (`modprobe ip_vs`)",
+                "set docker.publish: auto (host-mode ports + dnsrr), or use a kernel with ip_vs",
             ),
-            Some(false) => c.ok("ipvs", "no IPVS in this kernel: devenv publishes host-mode ports and uses DNS round-robin"),
-            Some(true) => c.ok("ipvs", "available"),
-            None => c.add("ipvs", Status::Skip, "not checkable from this OS (Docker Desktop's VM has it)", None),
+            Some(IpvsState::Absent) => c.ok("ipvs", "no IPVS in this kernel: devenv publishes host-mode ports and uses DNS round-robin"),
+            Some(s) => c.ok("ipvs", format!("{}: the routing mesh and service VIPs", s.describe())),
+            None => c.add(
+                "ipvs",
+                Status::Skip,
+                "the engine runs on another kernel (Docker Desktop's VM, or elsewhere): the routing mesh is assumed, as those kernels have IPVS",
+                None,
+            ),
         }
     }
     // ports of the stack on this machine

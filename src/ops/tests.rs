@@ -1434,3 +1434,45 @@ fn windows_ports_are_checked_before_anything_changes() {
         "{e:#}"
     );
 }
+
+#[test]
+fn ipvs_is_judged_on_the_engines_kernel_and_a_loadable_module_counts() {
+    use crate::sys::ipvs::IpvsState;
+    let d = tempfile::tempdir().unwrap();
+    project(d.path());
+    let info = |kernel: &str| {
+        format!(
+            r#"{{"ServerVersion":"26.1.5","KernelVersion":"{kernel}","OperatingSystem":"x","Swarm":{{"LocalNodeState":"active","ControlAvailable":true,"Cluster":{{"ID":"c1"}},"Nodes":1}}}}"#
+        )
+    };
+    let judge = |state: IpvsState, engine_kernel: &str| {
+        let sys = FakeSys::new()
+            .program("docker", "/usr/bin/docker")
+            .kernel("6.1.0-13-amd64")
+            .ipvs_state(Some(state))
+            .respond(&format!("{DOCKER} info"), 0, &info(engine_kernel));
+        let (ctx, _) = ctx(sys, d.path());
+        let project = ctx.project().unwrap();
+        let profile = ctx.profile(&project, Some("local")).unwrap();
+        (
+            ctx.engine_ipvs(&profile),
+            ctx.facts(&project, &profile).ipvs,
+        )
+    };
+    // a stock kernel before the first ingress service: the routing mesh, as after it
+    assert_eq!(
+        judge(IpvsState::Loadable, "6.1.0-13-amd64"),
+        (Some(IpvsState::Loadable), Some(true))
+    );
+    assert_eq!(
+        judge(IpvsState::Loaded, "6.1.0-13-amd64"),
+        (Some(IpvsState::Loaded), Some(true))
+    );
+    // a kernel without it: host-mode ports
+    assert_eq!(
+        judge(IpvsState::Absent, "6.1.0-13-amd64"),
+        (Some(IpvsState::Absent), Some(false))
+    );
+    // the engine runs on another kernel (Docker Desktop's VM): this machine's is not asked
+    assert_eq!(judge(IpvsState::Absent, "6.10.14-linuxkit"), (None, None));
+}

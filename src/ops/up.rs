@@ -135,7 +135,7 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
     secrets.extend(rendered.file_secrets.iter().cloned());
 
     let (docker, create_context, target) = target_phase(ctx, &profile, &state, &options)?;
-    if profile.on_this_machine() && ctx.sys.ipvs() == Some(false) {
+    if profile.on_this_machine() && ctx.engine_ipvs(&profile).is_some_and(|s| !s.available()) {
         notes.push(
             "this kernel has no IPVS: the routing mesh and service VIPs cannot work here, so ports are published \
              in host mode and services are found by DNS round-robin"

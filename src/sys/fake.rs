@@ -59,7 +59,8 @@ struct FakeInner {
     /// Any effect fails the test at once (a dry run must reach none).
     strict: bool,
     platform: Option<Platform>,
-    ipvs: Option<bool>,
+    ipvs: Option<super::ipvs::IpvsState>,
+    kernel: Option<String>,
     admin: bool,
     now: Option<i64>,
     busy_ports: Vec<u16>,
@@ -137,7 +138,21 @@ impl FakeSys {
         self
     }
     pub fn ipvs(self, v: Option<bool>) -> Self {
+        use super::ipvs::IpvsState;
+        self.ipvs_state(v.map(|a| {
+            if a {
+                IpvsState::Loaded
+            } else {
+                IpvsState::Absent
+            }
+        }))
+    }
+    pub fn ipvs_state(self, v: Option<super::ipvs::IpvsState>) -> Self {
         self.inner.lock().unwrap().ipvs = v;
+        self
+    }
+    pub fn kernel(self, release: &str) -> Self {
+        self.inner.lock().unwrap().kernel = Some(release.to_string());
         self
     }
     pub fn admin(self, yes: bool) -> Self {
@@ -326,8 +341,11 @@ impl Facts for FakeSys {
             .platform
             .unwrap_or_else(Platform::linux)
     }
-    fn ipvs(&self) -> Option<bool> {
+    fn ipvs_state(&self) -> Option<super::ipvs::IpvsState> {
         self.inner.lock().unwrap().ipvs
+    }
+    fn kernel_release(&self) -> Option<String> {
+        self.inner.lock().unwrap().kernel.clone()
     }
     fn is_admin(&self) -> bool {
         self.inner.lock().unwrap().admin

@@ -7,6 +7,7 @@
 //! [`RealSys`] is the real machine ([`real`]); `FakeSys` (tests and the `test-support` feature
 //! only, [`fake`]) answers from a script, so every plan and every OS backend is unit-tested on any OS, without root.
 
+pub mod ipvs;
 pub mod real;
 
 #[cfg(any(test, feature = "test-support"))]
@@ -52,7 +53,15 @@ pub trait Facts: Send + Sync {
     /// The operating system devenv serves.
     fn platform(&self) -> Platform;
     /// Whether the kernel that runs a local swarm has IPVS (`None`: unknown, assume yes).
-    fn ipvs(&self) -> Option<bool>;
+    /// IPVS in this machine's kernel (`None`: not a Linux kernel devenv can read).
+    fn ipvs_state(&self) -> Option<ipvs::IpvsState>;
+    /// Whether the routing mesh and VIPs work with this machine's kernel (a loadable module
+    /// counts: dockerd loads it).
+    fn ipvs(&self) -> Option<bool> {
+        self.ipvs_state().map(|s| s.available())
+    }
+    /// This machine's kernel release (`uname -r`; `None` off Linux).
+    fn kernel_release(&self) -> Option<String>;
     /// Whether this process has administrator rights.
     fn is_admin(&self) -> bool;
     /// The home directory of user `uid` (Unix: the password database).

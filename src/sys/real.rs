@@ -187,8 +187,12 @@ impl Facts for RealSys {
         Platform::current()
     }
 
-    fn ipvs(&self) -> Option<bool> {
-        ipvs_available()
+    fn ipvs_state(&self) -> Option<super::ipvs::IpvsState> {
+        ipvs_state()
+    }
+
+    fn kernel_release(&self) -> Option<String> {
+        kernel_release()
     }
 
     fn is_admin(&self) -> bool {
@@ -266,21 +270,49 @@ impl Facts for RealSys {
 
 /// Whether this machine's kernel has IPVS (needed by the routing mesh and service VIPs).
 /// `DEVENV_IPVS=0|1` overrides the detection. `None` off Linux (Docker Desktop's VM has it).
-pub fn ipvs_available() -> Option<bool> {
+/// This machine's kernel release (`/proc/sys/kernel/osrelease`, what `uname -r` says).
+pub fn kernel_release() -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    crate::contained::read_machine_file(Path::new("/proc/sys/kernel/osrelease"), 4096)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .filter(|r| !r.is_empty())
+}
+
+/// IPVS in this machine's kernel: loaded, built in, a module of this kernel, or absent
+/// (`DEVENV_IPVS=0|1` decides instead).
+pub fn ipvs_state() -> Option<super::ipvs::IpvsState> {
+    use super::ipvs::{IpvsState, KernelFiles, judge};
     if let Ok(v) = std::env::var("DEVENV_IPVS") {
-        return Some(!(v == "0" || v.eq_ignore_ascii_case("false") || v == "no"));
+        return Some(
+            if v == "0" || v.eq_ignore_ascii_case("false") || v == "no" {
+                IpvsState::Absent
+            } else {
+                IpvsState::Loaded
+            },
+        );
     }
     if !cfg!(target_os = "linux") {
         return None;
     }
-    let in_modules = crate::contained::read_machine_file(Path::new("/proc/modules"), 16 << 20)
-        .map(|s| {
-            String::from_utf8_lossy(&s)
-                .lines()
-                .any(|l| l.starts_with("ip_vs "))
-        })
-        .unwrap_or(false);
-    Some(in_modules || Path::new("/sys/module/ip_vs").exists())
+    let text = |p: &Path, limit: u64| {
+        crate::contained::read_machine_file(p, limit)
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    let modules = kernel_release().map(|r| Path::new("/lib/modules").join(r));
+    Some(judge(&KernelFiles {
+        proc_modules: text(Path::new("/proc/modules"), 16 << 20),
+        sys_module: Path::new("/sys/module/ip_vs").exists(),
+        modules_builtin: modules
+            .as_ref()
+            .and_then(|m| text(&m.join("modules.builtin"), 16 << 20)),
+        modules_dep: modules
+            .as_ref()
+            .and_then(|m| text(&m.join("modules.dep"), 64 << 20)),
+    }))
 }
 
 #[cfg(unix)]
