@@ -699,6 +699,25 @@ impl Profile {
         Ok(out)
     }
 
+    /// Whether the stack's ports are published in host mode (on the node running each task) rather
+    /// than through swarm's ingress: as `docker.publish` says, and for `auto` where a local swarm's
+    /// kernel has no IPVS (`ipvs`: the engine's, `None` when unknown).
+    pub fn host_mode(&self, ipvs: Option<bool>) -> bool {
+        match self.file.docker.publish {
+            Publish::Host => true,
+            Publish::Ingress => false,
+            Publish::Auto => self.file.docker.swarm && ipvs == Some(false),
+        }
+    }
+
+    /// Whether the hosts block maps the names to ::1 too: as `ipv6:` says, except where swarm's
+    /// ingress publishes the ports on an engine whose kernel is known to have IPVS — the ingress
+    /// serves IPv4 only there, while dockerd holds the IPv6 side and never answers on it (a
+    /// browser that tries ::1 first would wait).
+    pub fn maps_ipv6(&self, ipvs: Option<bool>) -> bool {
+        self.file.ipv6 && !(ipvs == Some(true) && !self.host_mode(ipvs))
+    }
+
     /// Where this profile's leaf certificate and key live in the project.
     pub fn leaf_paths(&self, root: &Path) -> (PathBuf, PathBuf) {
         leaf_paths(root, &self.name)
@@ -1341,6 +1360,28 @@ pub fn merge_vars(base: &mut Mapping, over: &Mapping) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_is_mapped_only_where_something_answers_there() {
+        let p = |yaml: &str| Profile {
+            name: "local".into(),
+            path: "profiles/local.yaml".into(),
+            file: parse_profile(yaml).unwrap(),
+            source: yaml.into(),
+        };
+        let local = p("domain: a.test\ndocker: {swarm: true}\n");
+        // no IPVS: host-mode ports answer on ::1 too
+        assert!(local.host_mode(Some(false)) && local.maps_ipv6(Some(false)));
+        // IPVS on this engine's kernel: ingress, IPv4 only
+        assert!(!local.host_mode(Some(true)) && !local.maps_ipv6(Some(true)));
+        // an engine elsewhere (Docker Desktop's VM forwards both): as asked
+        assert!(local.maps_ipv6(None));
+        // host mode asked for: ::1 even with IPVS; ipv6: false is kept
+        let host = p("domain: a.test\ndocker: {swarm: true, publish: host}\n");
+        assert!(host.maps_ipv6(Some(true)));
+        let off = p("domain: a.test\nipv6: false\ndocker: {swarm: true}\n");
+        assert!(!off.maps_ipv6(Some(false)));
+    }
 
     fn parse_profile(src: &str) -> Result<ProfileFile, ConfigError> {
         parse_yaml(Path::new("profiles/local.yaml"), src)

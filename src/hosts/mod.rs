@@ -237,6 +237,7 @@ pub fn plan(
     profile: &Profile,
     action: Action,
     opts: &write::Options,
+    ipv6: bool,
 ) -> anyhow::Result<HostsPlan> {
     let names = match action {
         Action::Map(n) => n,
@@ -252,7 +253,7 @@ pub fn plan(
         path: path.to_path_buf(),
         project: project.name().to_string(),
         profile: profile.name.clone(),
-        ipv6: profile.file.ipv6,
+        ipv6,
         names,
         edit: edit::Edit::none(&[]),
         before,

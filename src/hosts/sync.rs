@@ -118,6 +118,7 @@ pub fn plan(
     profile: &Profile,
     want: Want,
     sys: &dyn Facts,
+    ipv6: bool,
 ) -> anyhow::Result<SyncPlan> {
     let names = match want {
         Want::Remove => Vec::new(),
@@ -154,7 +155,7 @@ pub fn plan(
     let mut files = Vec::new();
     for path in targets {
         let opts = write::Options::for_file(sys, path);
-        let plan = super::plan(path, project, profile, action.clone(), &opts)?;
+        let plan = super::plan(path, project, profile, action.clone(), &opts, ipv6)?;
         notes.extend(plan.warnings.iter().cloned());
         let writable = write::writable_or_creatable(path);
         files.push(FilePlan { plan, writable });

@@ -188,6 +188,16 @@ impl Ctx {
         })
     }
 
+    /// Whether the hosts block maps ::1 too ([`Profile::maps_ipv6`], with the engine's IPVS).
+    pub fn maps_ipv6(&self, profile: &Profile) -> bool {
+        let ipvs = if profile.on_this_machine() {
+            self.engine_ipvs(profile).map(|s| s.available())
+        } else {
+            None
+        };
+        profile.maps_ipv6(ipvs)
+    }
+
     /// What shapes the rendered stack on this machine (IPVS, for profiles on this machine's engine).
     pub fn facts(&self, project: &Project, profile: &Profile) -> crate::render::Facts {
         let local_ca = profile.file.tls == crate::profile::Tls::LocalCa;

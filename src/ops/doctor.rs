@@ -435,6 +435,7 @@ fn hosts_checks(ctx: &Ctx, project: &Project, profile: &Profile, c: &mut Checks)
             profile,
             crate::hosts::Action::Map(names.clone()),
             &crate::hosts::write::Options::for_file(ctx.sys.as_ref(), &path),
+            ctx.maps_ipv6(profile),
         ) {
             Ok(p) => {
                 for x in p.conflicts.iter().filter(|x| x.shadows) {

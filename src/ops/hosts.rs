@@ -26,6 +26,7 @@ pub fn plan(
         profile,
         want,
         ctx.sys.as_ref(),
+        ctx.maps_ipv6(profile),
     )
 }
 
@@ -475,6 +476,7 @@ pub fn list(ctx: &Ctx, project: &Project) -> anyhow::Result<Vec<FileListing>> {
                     p,
                     hosts::Action::Map(want),
                     &write::Options::for_file(ctx.sys.as_ref(), &path),
+                    ctx.maps_ipv6(p),
                 )
                 .map(|pl| pl.conflicts)
                 .unwrap_or_default()

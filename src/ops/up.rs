@@ -142,6 +142,12 @@ pub fn plan(ctx: &Ctx, profile_arg: Option<&str>, options: Options) -> anyhow::R
                 .into(),
         );
     }
+    if profile.file.ipv6 && !ctx.maps_ipv6(&profile) && !profile.file.hosts.is_empty() {
+        notes.push(
+            "the names are mapped to 127.0.0.1 only, not ::1: swarm's ingress answers on IPv4 only on this engine (dockerd holds the IPv6 side and never answers there)"
+                .into(),
+        );
+    }
     check_fits(&docker, &profile, &target, &rendered)?;
     let stack_name = rendered.stack_name.clone();
 
@@ -364,9 +370,23 @@ fn check_fits(
     }
     if profile.on_this_machine() {
         for port in rendered.view.published_ports() {
-            if let PortState::Other(who) =
-                crate::swarm::ports::state(docker, &rendered.stack_name, port)
+            let mut state = crate::swarm::ports::state(docker, &rendered.stack_name, port);
+            // a stack just removed: dockerd lets go of its ingress ports a moment after
+            // `docker stack rm` returns, with no container or service left to name
+            let ingress = rendered.view.services.iter().any(|s| {
+                s.ports
+                    .iter()
+                    .any(|p| p.published == Some(port) && p.mode == crate::stack::PortMode::Ingress)
+            });
+            let start = std::time::Instant::now();
+            while ingress
+                && matches!(&state, PortState::Other(w) if w == "another program")
+                && start.elapsed() < Duration::from_secs(10)
             {
+                std::thread::sleep(Duration::from_millis(500));
+                state = crate::swarm::ports::state(docker, &rendered.stack_name, port);
+            }
+            if let PortState::Other(who) = state {
                 return Err(UserError::usage(format!(
                     "port {port}, which the stack publishes, is in use by {who}"
                 ))

@@ -889,11 +889,7 @@ pub fn render(
             .map(|s| secret_ref(&stack_name, salt, s)),
     );
 
-    let host_mode = match profile.file.docker.publish {
-        crate::profile::Publish::Host => true,
-        crate::profile::Publish::Ingress => false,
-        crate::profile::Publish::Auto => profile.file.docker.swarm && facts.ipvs == Some(false),
-    };
+    let host_mode = profile.host_mode(facts.ipvs);
     let shaped = stack::shape(stack::ShapeInput {
         doc,
         template_path: &template_path,

@@ -35,19 +35,44 @@ pub fn state(docker: &Docker<'_>, stack: &str, port: u64) -> PortState {
                 .map(|o| o.stdout_str())
                 .unwrap_or_default();
             if holder.lines().any(|l| l.split('\t').nth(1) == Some(stack)) {
-                PortState::Ours
-            } else {
-                PortState::Other(
-                    holder
-                        .lines()
-                        .next()
-                        .map(|l| format!("container {}", l.split('\t').next().unwrap_or(l)))
-                        .unwrap_or_else(|| "another program".into()),
-                )
+                return PortState::Ours;
+            }
+            if let Some(l) = holder.lines().next() {
+                return PortState::Other(format!(
+                    "container {}",
+                    l.split('\t').next().unwrap_or(l)
+                ));
+            }
+            // a port published through swarm's ingress is held by dockerd, not by a container:
+            // the services say whose it is
+            match ingress_holder(docker, port) {
+                Some(service) if service.starts_with(&format!("{stack}_")) => PortState::Ours,
+                Some(service) => PortState::Other(format!("service {service} (swarm's ingress)")),
+                None => PortState::Other("another program".into()),
             }
         }
         Err(e) => PortState::Unknown(e.to_string()),
     }
+}
+
+/// The swarm service that publishes `port` through the ingress (`docker service ls`'s
+/// `*:80->80/tcp`), if one does.
+pub fn ingress_holder(docker: &Docker<'_>, port: u64) -> Option<String> {
+    let out = docker
+        .try_query(["service", "ls", "--format", "{{.Name}}\t{{.Ports}}"])
+        .ok()
+        .filter(|o| o.ok())?
+        .stdout_str();
+    out.lines().find_map(|l| {
+        let (name, ports) = l.split_once('\t')?;
+        ports
+            .split(',')
+            .any(|p| {
+                let published = p.trim().split("->").next().unwrap_or("");
+                published.rsplit(':').next() == Some(port.to_string().as_str())
+            })
+            .then(|| name.to_string())
+    })
 }
 
 /// What Windows itself does with ports, read once with `netsh` (read-only `show` commands):
@@ -276,5 +301,43 @@ mod windows_tests {
         );
         assert_eq!(w.blocker(8080), None);
         assert_eq!(w.blocker(2377), None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::FakeSys;
+
+    #[test]
+    fn a_port_swarms_ingress_holds_is_the_stacks_own_or_named() {
+        let sys = FakeSys::new()
+            .program("docker", "/usr/bin/docker")
+            .busy_port(80)
+            .busy_port(5432)
+            .busy_port(9000)
+            .respond("/usr/bin/docker --context default ps", 0, "")
+            .respond(
+                "/usr/bin/docker --context default service ls",
+                0,
+                "myblog_proxy\t*:80->80/tcp, *:443->443/tcp\nshop_db\t*:5432->5432/tcp\nmyblog_worker\t\n",
+            );
+        let docker = Docker::new(&sys, "default").unwrap();
+        let first = state(&docker, "myblog", 80);
+        assert_eq!(first, PortState::Ours, "{:?}", sys.commands());
+        assert_eq!(state(&docker, "myblog", 443), PortState::Free);
+        assert_eq!(
+            state(&docker, "myblog", 5432),
+            PortState::Other("service shop_db (swarm's ingress)".into())
+        );
+        assert_eq!(
+            state(&docker, "myblog", 9000),
+            PortState::Other("another program".into())
+        );
+        // the same port seen from the other stack
+        assert_eq!(
+            state(&docker, "shop", 80),
+            PortState::Other("service myblog_proxy (swarm's ingress)".into())
+        );
     }
 }
