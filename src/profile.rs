@@ -715,7 +715,7 @@ impl Profile {
     /// serves IPv4 only there, while dockerd holds the IPv6 side and never answers on it (a
     /// browser that tries ::1 first would wait).
     pub fn maps_ipv6(&self, ipvs: Option<bool>) -> bool {
-        self.file.ipv6 && !(ipvs == Some(true) && !self.host_mode(ipvs))
+        self.file.ipv6 && (ipvs != Some(true) || self.host_mode(ipvs))
     }
 
     /// Where this profile's leaf certificate and key live in the project.
