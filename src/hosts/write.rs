@@ -947,7 +947,8 @@ fn reserve(f: &File, len: u64) -> std::io::Result<()> {
     Ok(())
 }
 
-fn path_key(path: &Path) -> String {
+/// A short key of `path` (its real path hashed), naming what devenv keeps about that file.
+pub fn path_key(path: &Path) -> String {
     let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     crate::hash::short(canon.to_string_lossy().as_bytes(), 8)
 }

@@ -95,8 +95,7 @@ pub fn apply(
             elevate(ctx, x, project, profile, &path, &f.plan)?;
             elevated = true;
             report.changed.push(path.clone());
-            record(ctx, x, project, &path, f.plan.removes_block());
-            check_written(ctx, x, project, &path, f.plan.removes_block(), &mut report)?;
+            record(ctx, x, project, &path, f.plan.removes_block(), &mut report)?;
             continue;
         }
         let removing = f.plan.removes_block();
@@ -108,8 +107,7 @@ pub fn apply(
         if out.method == write::Method::InPlace {
             report.written_in_place.push(path.clone());
         }
-        record(ctx, x, project, &path, removing);
-        check_written(ctx, x, project, &path, removing, &mut report)?;
+        record(ctx, x, project, &path, removing, &mut report)?;
         crate::ui::ok(&format!(
             "{} {}{}",
             if removing {
@@ -156,14 +154,9 @@ pub fn apply(
 /// Where the record of what devenv wrote into `file` for `project` is kept (the user's data
 /// directory; see [`hosts::integrity`]).
 fn integrity_record_path(ctx: &Ctx, project: &Project, file: &Path) -> PathBuf {
-    let canon = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     crate::paths::data_dir(ctx.sys.as_ref())
         .join("hosts-records")
-        .join(format!(
-            "{}-{}.json",
-            crate::hash::short(canon.to_string_lossy().as_bytes(), 12),
-            project.name()
-        ))
+        .join(format!("{}-{}.json", write::path_key(file), project.name()))
 }
 
 /// Reads the file back right after writing it: the block must be there as written (an antivirus
@@ -250,7 +243,16 @@ pub fn integrity(ctx: &Ctx, project: &Project) -> Vec<hosts::integrity::Finding>
     out
 }
 
-fn record(ctx: &Ctx, x: &mut Executor<'_>, project: &Project, path: &Path, removed: bool) {
+/// After a hosts file changed: what the run did (with its undo), then the file read back and its
+/// integrity record kept ([`check_written`]) — one call, so no write path records without it.
+fn record(
+    ctx: &Ctx,
+    x: &mut Executor<'_>,
+    project: &Project,
+    path: &Path,
+    removed: bool,
+    report: &mut SyncReport,
+) -> anyhow::Result<()> {
     if removed {
         x.record(
             format!("removed the devenv block from {}", path.display()),
@@ -266,6 +268,7 @@ fn record(ctx: &Ctx, x: &mut Executor<'_>, project: &Project, path: &Path, remov
             Some(ctx.again(project, "hosts remove")),
         );
     }
+    check_written(ctx, x, project, path, removed, report)
 }
 
 /// ` --hosts-file PATH` when the user named the file, for commands we tell them to run.

@@ -353,19 +353,13 @@ pub fn url_line(u: &str, endpoints: &[Endpoint]) -> String {
     let failing = endpoints.iter().find_map(|e| {
         let port = e.port?;
         let status = e.status.filter(|s| *s >= 500)?;
-        (web_url(e.serves.scheme(), url_host(u), port) == u).then_some((status, &e.service))
+        let host = crate::probe::parse_url(u).ok()?.host;
+        (web_url(e.serves.scheme(), &host, port) == u).then_some((status, &e.service))
     });
     match failing {
         Some((status, service)) => format!("{u} (answered {status}: `devenv logs {service}`)"),
         None => u.to_string(),
     }
-}
-
-/// The host of a URL `web_url` made.
-fn url_host(u: &str) -> &str {
-    let rest = u.split_once("://").map_or(u, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
 }
 
 /// The endpoints as a user reads them: the web URLs, then what is not HTTP, then what does not

@@ -254,12 +254,7 @@ impl Facts for RealSys {
     }
 
     fn resolve(&self, name: &str) -> Result<Vec<std::net::IpAddr>, String> {
-        use std::net::ToSocketAddrs;
-        let v: Vec<std::net::IpAddr> = (name, 0)
-            .to_socket_addrs()
-            .map_err(|e| e.to_string())?
-            .map(|a| a.ip())
-            .collect();
+        let v = crate::probe::Lookup::system(name)?;
         if v.is_empty() {
             Err("no address".into())
         } else {
