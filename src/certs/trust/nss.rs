@@ -142,6 +142,16 @@ pub fn firefox_profile_dirs(env: &Env<'_>) -> Vec<(OsPath, String)> {
     out
 }
 
+/// The programs of the Chromium family on Linux, as their packages name them.
+const CHROMIUM_PROGRAMS: [&str; 6] = [
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "brave-browser",
+    "microsoft-edge",
+];
+
 /// Every NSS database the user's browsers read.
 pub fn databases(env: &Env<'_>) -> Vec<NssDb> {
     let h = &env.home;
@@ -180,8 +190,17 @@ pub fn databases(env: &Env<'_>) -> Vec<NssDb> {
     for (p, what) in firefox_profile_dirs(env) {
         push(&mut out, p, what);
     }
-    // On Linux, Chromium trusts only NSS: make its database when no browser has yet.
-    if env.platform.os == Os::Linux && !out.iter().any(|d| d.what.starts_with("Chromium")) {
+    // On Linux, Chromium trusts only NSS: make its database when no browser has yet — where a
+    // Chromium-family browser or certutil is installed (a server with neither has no use for
+    // it, and no way to make it: `certs trust` there is the system store's alone).
+    let chromium_here = CHROMIUM_PROGRAMS
+        .iter()
+        .chain(["certutil"].iter())
+        .any(|p| env.sys.which(p).is_some());
+    if env.platform.os == Os::Linux
+        && chromium_here
+        && !out.iter().any(|d| d.what.starts_with("Chromium"))
+    {
         out.insert(
             0,
             NssDb {
@@ -354,6 +373,15 @@ mod tests {
                 "certutil -A -d sql:/home/me/.pki/nssdb -t C,, -n 'devenv CA 0123456789abcdef' -i /home/me/.local/share/devenv/ca/rootCA.pem",
             ]
         );
+        // a server with no browser and no certutil: no database to make (and nothing to fail)
+        let s = FakeSys::new();
+        assert!(databases(&env(&s, Platform::linux(), false)).is_empty());
+        // Chromium installed, never started, no certutil: its database is still planned (and
+        // `certs trust` names the package that makes it)
+        let s = FakeSys::new().program("chromium", "/usr/bin/chromium");
+        let dbs = databases(&env(&s, Platform::linux(), false));
+        assert_eq!(dbs.len(), 1);
+        assert!(dbs[0].create && dbs[0].what == "Chromium");
     }
 
     #[test]
