@@ -204,9 +204,8 @@ pub fn start<'c>(ctx: &'c Ctx, opts: &Options) -> anyhow::Result<Session<'c>> {
     // the services named and their rules before anything is deployed (a typo changes nothing)
     selected_rules(&plan.rendered, &opts.services).map_err(super::unchanged)?;
     let single_node = plan.target.info.swarm.nodes <= 1;
-    for n in &plan.notes {
-        crate::ui::note(n);
-    }
+    // said once per profile, as `up` says them
+    super::print_notes(&plan.notes, &plan.seen_notes);
     let r = super::up::apply(ctx, &mut x, plan)?;
     if let Some(ms) = r.ready_after_ms {
         crate::ui::ok(&format!(
