@@ -1,6 +1,7 @@
 //! A tiny web app for devenv's end-to-end tests (built into a container image offline):
 //! `GET /` serves a page whose script opens `wss://<host>/ws?id=ID`, sends a message, and writes
-//! the echo into the page; `/ws` is a WebSocket echo; `/healthz` answers ok. Standard library only.
+//! the echo into the page; `/ws` is a WebSocket echo; `/healthz` answers ok; `/whoami` names the
+//! container that answered (its hostname). Standard library only.
 //!
 //! The page itself is finished only once its WebSocket has echoed (or after 15 s): headless
 //! Chromium's `--dump-dom` prints at the load event, and a WebSocket does not hold that event, so
@@ -101,6 +102,16 @@ fn handle(mut s: TcpStream) -> std::io::Result<()> {
     match (route, key) {
         ("/ws", Some(k)) => websocket(s, reader, &k, &query_id(&path)),
         ("/healthz", _) => respond(&mut s, "200 OK", "text/plain", "ok\n"),
+        // which task answered: a container's hostname is its id
+        ("/whoami", _) => {
+            let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+            respond(
+                &mut s,
+                "200 OK",
+                "text/plain",
+                &format!("{}\n", host.trim()),
+            )
+        }
         ("/", _) => page(&mut s),
         _ => respond(&mut s, "404 Not Found", "text/plain", "not found\n"),
     }
