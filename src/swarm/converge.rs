@@ -458,17 +458,17 @@ pub fn snapshot(
     Ok((inspects, tasks))
 }
 
-/// The one change a deploy may need while it converges, as its own step: on a single node, a task
-/// stuck on "host-mode port already in use" while no container holds the port is a stale
-/// reservation of docker 20.10's scheduler, which a forced update of the service clears.
+/// The one change a deploy may need while it converges, as its own step: a forced update of the
+/// service. On a single node, a task stuck on "host-mode port already in use" while no container
+/// holds the port is a stale reservation of docker 20.10's scheduler, which it clears; an update
+/// paused by the engine's own transient failure to start a task ([`transient_engine_error`]) is
+/// resumed by it.
 pub fn clear_stale_reservation(
     x: &mut crate::exec::Executor<'_>,
     docker: &Docker<'_>,
     service: &str,
 ) -> anyhow::Result<()> {
-    crate::ui::debug(&format!(
-        "{service}: no container holds its ports; clearing the scheduler's stale reservation"
-    ));
+    crate::ui::debug(&format!("{service}: forcing an update (a new task)"));
     crate::swarm::docker::Apply::docker_raw(
         x,
         docker,
@@ -477,8 +477,18 @@ pub fn clear_stale_reservation(
     Ok(())
 }
 
+/// Whether a task's error is the engine failing to set up the container, not the service: dockerd
+/// could not remount the tmpfs holding a task's secrets or configs read-only ("device or resource
+/// busy", seen when other mount namespaces are created at that moment). Another task of the same
+/// spec starts.
+pub fn transient_engine_error(e: &str) -> bool {
+    e.contains("unable to remount dir as readonly")
+        || (e.contains("device or resource busy") && e.contains("/mounts/"))
+}
+
 /// Watches `services` (short names) of `stack` until all are ready, one fails, or the timeout.
-/// It only looks; when it finds a stale host-port reservation it asks `stale` (the caller runs
+/// It only looks; when it finds a stale host-port reservation, or an update the engine's own
+/// transient error paused (once per service), it asks `stale` (the caller runs
 /// [`clear_stale_reservation`] through its executor).
 pub fn watch(
     docker: &Docker<'_>,
@@ -496,6 +506,8 @@ pub fn watch(
     // per service: since when it is converged, and its failure count then
     let mut stable: BTreeMap<String, (Instant, usize)> = BTreeMap::new();
     let mut holders: BTreeMap<String, String> = BTreeMap::new();
+    // services whose update was resumed after a transient engine error, and when
+    let mut retried: BTreeMap<String, Instant> = BTreeMap::new();
     loop {
         let (inspects, tasks) = snapshot(docker, stack, &full)?;
         let mut states: Vec<ServiceState> = Vec::with_capacity(services.len());
@@ -547,6 +559,26 @@ pub fn watch(
                 None
             };
             let mut st = evaluate(short, ins, &mine, since, for_, opts);
+            if st
+                .fatal
+                .as_deref()
+                .is_some_and(|e| transient_engine_error(e) && !e.starts_with("crash loop"))
+            {
+                match retried.get(f) {
+                    None => {
+                        crate::ui::warn(&format!(
+                            "{short}: the engine failed to start its task ({}); trying once more",
+                            st.fatal.as_deref().unwrap_or_default()
+                        ));
+                        stale(f)?;
+                        retried.insert(f.clone(), Instant::now());
+                        st.fatal = None;
+                    }
+                    // the forced update has not replaced the paused one yet
+                    Some(t) if t.elapsed() < Duration::from_secs(10) => st.fatal = None,
+                    Some(_) => {}
+                }
+            }
             if let Some(w) = waiting_for_own
                 && st.fatal.is_none()
             {
@@ -790,6 +822,16 @@ mod tests {
                 .unwrap()
                 .contains("crash loop: 4 attempts failed, the last with: task: non-zero exit (0)")
         );
+    }
+
+    #[test]
+    fn the_engines_secrets_mount_failure_is_transient() {
+        let e = "update paused: update paused due to failure or early termination of task 01w8 (last task error: starting container failed: unable to remount dir as readonly: mount tmpfs:/tmp/x/data/containers/de0e/mounts/secrets, flags: 0x21, data: uid=0,gid=0: device or resource busy)";
+        assert!(super::transient_engine_error(e));
+        assert!(!super::transient_engine_error(
+            "update paused: update paused due to failure or early termination of task abc (last task error: task: non-zero exit (1))"
+        ));
+        assert!(!super::transient_engine_error("No such image: nosuch:1"));
     }
 
     #[test]
