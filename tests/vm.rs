@@ -53,7 +53,14 @@ fn image() -> Option<PathBuf> {
         .output()
         .unwrap();
     assert!(o.status.success(), ".ci/vm/image failed (its output above)");
-    Some(PathBuf::from(stdout(&o).trim()))
+    // the directory is its last line (a build's tools may print before it)
+    let out = stdout(&o);
+    let dir = out
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    Some(PathBuf::from(dir.trim()))
 }
 
 impl Vm {
