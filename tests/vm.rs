@@ -255,19 +255,7 @@ impl Vm {
 
     /// Copies an image from this machine's engine into the VM's.
     fn load(&self, image: &str) {
-        let mut save = Command::new("docker")
-            .args(["save", image])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let o = self
-            .docker()
-            .args(["load", "-q"])
-            .stdin(save.stdout.take().unwrap())
-            .output()
-            .unwrap();
-        assert!(save.wait().unwrap().success(), "docker save {image}");
-        assert!(o.status.success(), "load {image}: {}", stderr(&o));
+        copy_image(image, self.docker());
     }
 
     /// `devenv ARGS` in the project in the VM.

@@ -126,20 +126,10 @@ impl Engine {
 
     /// Copies an image from the machine's engine into this one.
     pub fn load(&self, image: &str) {
-        let mut save = Command::new("docker")
-            .args(["save", image])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let o = Command::new("docker")
-            .arg("-H")
-            .arg(format!("unix://{}", self.sock.display()))
-            .args(["load", "-q"])
-            .stdin(save.stdout.take().unwrap())
-            .output()
-            .unwrap();
-        assert!(save.wait().unwrap().success(), "docker save {image}");
-        assert!(o.status.success(), "load {image}: {}", stderr(&o));
+        let mut load = Command::new("docker");
+        load.arg("-H")
+            .arg(format!("unix://{}", self.sock.display()));
+        super::copy_image(image, load);
     }
 
     /// Creates the context [`CONTEXT`] for this engine in another docker config directory too.

@@ -595,6 +595,23 @@ fn import_rootfs(root: &Path, changes: &[&str], tag: &str) {
     assert!(o.status.success(), "docker import {tag}: {}", stderr(&o));
 }
 
+/// `docker save IMAGE` on the machine's engine piped into `load` (a docker command aimed at
+/// another engine) with `load -q`.
+pub fn copy_image(image: &str, mut load: Command) {
+    let mut save = Command::new("docker")
+        .args(["save", image])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let o = load
+        .args(["load", "-q"])
+        .stdin(save.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    assert!(save.wait().unwrap().success(), "docker save {image}");
+    assert!(o.status.success(), "load {image}: {}", stderr(&o));
+}
+
 /// The machine's engine, which builds the offline test images (tests then run them on a private
 /// [`Engine`]), and busybox-static for those images.
 pub fn docker_ready() -> bool {
