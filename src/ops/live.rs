@@ -642,7 +642,7 @@ impl Session<'_> {
             };
             let report = converge::watch(
                 docker,
-                &mut |svc| converge::clear_stale_reservation(&mut x, docker, svc),
+                &mut |svc| converge::force_update(&mut x, docker, svc),
                 &self.stack,
                 &[service.to_string()],
                 since,

@@ -1089,7 +1089,7 @@ fn apply_steps(
             };
             let r = converge::watch(
                 &docker,
-                &mut |svc| converge::clear_stale_reservation(x, &docker, svc),
+                &mut |svc| converge::force_update(x, &docker, svc),
                 &stack_name,
                 &services,
                 since,

@@ -177,7 +177,7 @@ pub fn apply(ctx: &Ctx, x: &mut Executor<'_>, plan: UpdatePlan) -> anyhow::Resul
     };
     let report = converge::watch(
         &docker,
-        &mut |svc| converge::clear_stale_reservation(x, &docker, svc),
+        &mut |svc| converge::force_update(x, &docker, svc),
         &plan.stack,
         &names,
         since,

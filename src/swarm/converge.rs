@@ -463,7 +463,7 @@ pub fn snapshot(
 /// holds the port is a stale reservation of docker 20.10's scheduler, which it clears; an update
 /// paused by the engine's own transient failure to start a task ([`transient_engine_error`]) is
 /// resumed by it.
-pub fn clear_stale_reservation(
+pub fn force_update(
     x: &mut crate::exec::Executor<'_>,
     docker: &Docker<'_>,
     service: &str,
@@ -488,11 +488,11 @@ pub fn transient_engine_error(e: &str) -> bool {
 
 /// Watches `services` (short names) of `stack` until all are ready, one fails, or the timeout.
 /// It only looks; when it finds a stale host-port reservation, or an update the engine's own
-/// transient error paused (once per service), it asks `stale` (the caller runs
-/// [`clear_stale_reservation`] through its executor).
+/// transient error paused (once per service), it asks `force_update` (the caller runs
+/// [`force_update`] through its executor).
 pub fn watch(
     docker: &Docker<'_>,
-    stale: &mut dyn FnMut(&str) -> anyhow::Result<()>,
+    force_update: &mut dyn FnMut(&str) -> anyhow::Result<()>,
     stack: &str,
     services: &[String],
     since: SystemTime,
@@ -543,7 +543,7 @@ pub fn watch(
                     } else if !other.is_empty() {
                         holders.insert(f.clone(), other.join(", "));
                     } else if nudged.insert(f.clone()) {
-                        stale(f)?;
+                        force_update(f)?;
                         unschedulable_since.insert(f.clone(), Instant::now());
                     }
                 }
@@ -570,7 +570,7 @@ pub fn watch(
                             "{short}: the engine failed to start its task ({}); trying once more",
                             st.fatal.as_deref().unwrap_or_default()
                         ));
-                        stale(f)?;
+                        force_update(f)?;
                         retried.insert(f.clone(), Instant::now());
                         st.fatal = None;
                     }
